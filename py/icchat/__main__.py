@@ -1,0 +1,5 @@
+import sys
+
+from icchat.cli import main
+
+sys.exit(main())

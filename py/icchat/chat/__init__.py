@@ -1,0 +1,1 @@
+"""The chat core: pure Python (stdlib only) so it runs unchanged in CPython and Pyodide."""
