@@ -1,0 +1,50 @@
+"""`icchat model export|verify`: GPT-2 model bundles."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("model", help="export and verify GPT-2 model bundles")
+    model_sub = parser.add_subparsers(dest="model_command", metavar="ACTION", required=True)
+
+    export = model_sub.add_parser(
+        "export", help="write a bundle: safetensors, tokenizer, ONNX variants, canister weights",
+        description="Export a GPT-2 bundle. Offline, use --config (random weights, fixed seed) "
+                    "or --from-pretrained with a local Hugging Face directory.")
+    export.add_argument("--out", type=Path, required=True, help="bundle directory to create")
+    what = export.add_mutually_exclusive_group(required=True)
+    what.add_argument("--from-pretrained", metavar="NAME_OR_PATH",
+                      help="Hugging Face GPT-2 checkpoint: a local directory, or e.g. gpt2 (online)")
+    what.add_argument("--config", choices=["tiny", "small"],
+                      help="GPT-2 architecture with random weights: tiny (tests) or small (124M)")
+    export.add_argument("--seed", type=int, default=0, help="seed for --config (default 0)")
+    export.add_argument("--variants", default="fp32,fp32-optimized,q8,q4",
+                        help="ONNX variants, comma-separated (default: all)")
+    export.add_argument("--force", action="store_true", help="replace an existing bundle")
+    export.set_defaults(func=run_export)
+
+    verify = model_sub.add_parser("verify", help="check every file against manifest.json")
+    verify.add_argument("bundle", type=Path)
+    verify.set_defaults(func=run_verify)
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from icchat.model.export import export_bundle
+
+    print(f"exporting to {args.out}")
+    out = export_bundle(args.out, config=args.config, seed=args.seed,
+                        pretrained=args.from_pretrained, force=args.force,
+                        variants=[v.strip() for v in args.variants.split(",") if v.strip()])
+    print(f"done: {out}")
+    return 0
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    from icchat.model.manifest import verify_bundle
+
+    manifest = verify_bundle(args.bundle)
+    print(f"{args.bundle}: {len(manifest['files'])} files verified")
+    return 0
