@@ -6,6 +6,7 @@ import re
 import string
 
 from hypothesis import strategies as st
+
 from icchat.ic import candid
 from icchat.ic.principal import Principal
 

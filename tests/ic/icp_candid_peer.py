@@ -9,10 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 from candid_json import value_json
-from icchat.ic import candid
 from icp_candid import Types as T
 from icp_candid import decode as icp_decode
 from icp_candid import encode as icp_encode
+
+from icchat.ic import candid
 
 _PRIMS = {p.name: getattr(T, p.name.capitalize()) for p in
           (candid.Null, candid.Bool, candid.Nat, candid.Int, candid.Nat8, candid.Nat16, candid.Nat32,

@@ -11,14 +11,15 @@ import cbor2
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
+from icp_agent.agent import sign_request
+from icp_identity import Identity
+from node_peer import node_available, run_node
+
 from icchat.ic import auth
 from icchat.ic.auth import AuthError, SignedDelegation, verify_sender
 from icchat.ic.envelope import EnvelopeError, parse_envelope
 from icchat.ic.principal import Principal
 from icchat.ic.request_id import request_id
-from icp_agent.agent import sign_request
-from icp_identity import Identity
-from node_peer import node_available, run_node
 
 CANISTER = Principal.from_canister_index(1)
 OTHER = Principal.from_canister_index(2)

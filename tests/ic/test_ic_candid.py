@@ -12,6 +12,7 @@ import pytest
 from candid_json import args_json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from icchat.ic import candid
 from icchat.ic.candid import CandidError
 from icchat.ic.idl.leb128 import sleb, uleb

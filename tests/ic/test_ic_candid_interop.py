@@ -10,6 +10,7 @@ import candid_strategies as cs
 import icp_candid_peer as icp_peer
 from candid_json import args_json, normalize, type_json
 from hypothesis import HealthCheck, given, settings
+
 from icchat.ic import candid
 from icchat.ic.principal import Principal
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
 from icchat.ic import candid
 from icchat.ic.idl.syntax import Parser
 

@@ -8,11 +8,12 @@ import time
 
 import cbor2
 import pytest
+from node_peer import node_available, run_node
+
 from icchat.ic import certificate as cert
 from icchat.ic import hashtree as ht
 from icchat.ic.certificate import BlsKey, CertificateError
 from icchat.ic.principal import Principal
-from node_peer import node_available, run_node
 
 ROOT = BlsKey.generate(b"test root")
 CANISTER = Principal.from_canister_index(1)

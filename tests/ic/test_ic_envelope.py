@@ -10,6 +10,7 @@ import cbor2
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from icchat.ic import envelope as E
 from icchat.ic.envelope import EnvelopeError, parse_envelope
 from icchat.ic.principal import Principal

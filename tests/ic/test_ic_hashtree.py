@@ -8,9 +8,10 @@ import random
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from node_peer import node_available, run_node
+
 from icchat.ic import hashtree as ht
 from icchat.ic.hashtree import Empty, Fork, HashTreeError, Labeled, Leaf, LookupStatus, Pruned
-from node_peer import node_available, run_node
 
 # Interface spec, "Certification" > "Example": the tree, its CBOR, root hash, pruned form.
 SPEC_TREE = Fork(

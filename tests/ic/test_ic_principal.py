@@ -9,8 +9,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from hypothesis import given
 from hypothesis import strategies as st
-from icchat.ic.principal import Principal
 from node_peer import node_available, run_node
+
+from icchat.ic.principal import Principal
 
 # (raw hex, text): the interface spec's tip (0xABCD01), dfinity/candid test/reference.test.did,
 # and the well-known ids of the anonymous principal and the NNS ledger (canister index 2).

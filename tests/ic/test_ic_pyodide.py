@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import icchat
 import pytest
 from node_peer import node_available, run_node
+
+import icchat
 
 PACKAGE = Path(icchat.__file__).parent
 STDLIB_ONLY = ["__init__.py", "ic/__init__.py", "ic/principal.py", "ic/candid.py", "ic/request_id.py",

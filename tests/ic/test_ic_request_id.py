@@ -7,11 +7,12 @@ import hashlib
 import random
 
 import pytest
+from icp_agent.agent import to_request_id as icp_request_id
+from node_peer import node_available, run_node
+
 from icchat.ic.idl.leb128 import sleb, uleb
 from icchat.ic.principal import Principal
 from icchat.ic.request_id import hash_of_map, request_id
-from icp_agent.agent import to_request_id as icp_request_id
-from node_peer import node_available, run_node
 
 
 def H(data: bytes) -> bytes:
