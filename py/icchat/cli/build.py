@@ -1,0 +1,42 @@
+"""`icchat build`: produce every generated artifact under build/ (idempotent, hash-checked).
+
+Each step is cheap when its outputs are already up to date, so `icchat up` can always run it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from icchat.paths import BUILD
+
+
+def build_tokenizer() -> Path:
+    from icchat.model.vocab import ensure_tokenizer_dir
+
+    return ensure_tokenizer_dir()
+
+
+# (name, step) in dependency order; later issues append the canisters, the page and the wheel.
+STEPS: list[tuple[str, Callable[[], Path]]] = [
+    ("tokenizer", build_tokenizer),
+]
+
+
+def build_all(verbose: bool = True) -> dict[str, Path]:
+    BUILD.mkdir(parents=True, exist_ok=True)
+    outputs: dict[str, Path] = {}
+    for name, step in STEPS:
+        start = time.perf_counter()
+        outputs[name] = step()
+        if verbose:
+            elapsed = time.perf_counter() - start
+            print(f"  built {name:<10} {outputs[name]}  ({elapsed:.1f} s)")
+    return outputs
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("build", help="build every generated artifact into build/")
+    parser.set_defaults(func=lambda args: build_all() and 0)

@@ -1,0 +1,129 @@
+"""One instantiation of a canister module: wasmtime store, metering, System API, heap, globals.
+
+Instantiating runs the module's `(start)` function (the `s` context). `run` calls one exported
+entry point under an instruction limit and turns every way it can fail into the IC's error:
+`OutOfInstructions` from the meter and wasmtime's fuel backstop into "exceeded the limit of N
+instructions", WASM traps into the IC's trap codes. Committing or rolling back is the caller's
+decision (see `Canister`); `snapshot_globals`/`restore_globals` and the `Heap` make both cheap.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import wasmtime
+
+from icchat.replica import errors
+from icchat.replica.errors import TrapCode
+from icchat.replica.execution import Execution
+from icchat.replica.heap import Heap, Shadow
+from icchat.replica.meter import Meter, OutOfInstructions
+from icchat.replica.system_api import SystemApi
+
+if TYPE_CHECKING:
+    from icchat.replica.canister import Canister
+    from icchat.replica.module import CanisterModule
+
+log = logging.getLogger("icchat.replica")
+_TRAP_CODES = {
+    wasmtime.TrapCode.STACK_OVERFLOW: TrapCode.STACK_OVERFLOW,
+    wasmtime.TrapCode.MEMORY_OUT_OF_BOUNDS: TrapCode.HEAP_OUT_OF_BOUNDS,
+    wasmtime.TrapCode.HEAP_MISALIGNED: TrapCode.HEAP_OUT_OF_BOUNDS,
+    wasmtime.TrapCode.TABLE_OUT_OF_BOUNDS: TrapCode.TABLE_OUT_OF_BOUNDS,
+    wasmtime.TrapCode.INDIRECT_CALL_TO_NULL: TrapCode.TABLE_OUT_OF_BOUNDS,
+    wasmtime.TrapCode.INTEGER_DIVISION_BY_ZERO: TrapCode.INTEGER_DIV_BY_ZERO,
+    wasmtime.TrapCode.UNREACHABLE: TrapCode.UNREACHABLE,
+}
+
+
+class Instance:
+    def __init__(
+        self,
+        engine: wasmtime.Engine,
+        module: CanisterModule,
+        canister: Canister,
+        start: Execution,
+        limit: int,
+        shadow: Shadow | None = None,
+        report_limit: int | None = None,
+    ) -> None:
+        """Instantiate `module` (running `(start)` as the `start` execution, within `limit`)."""
+        self.module = module
+        self.store = wasmtime.Store(engine)
+        self.meter = Meter(self.store)
+        linker = wasmtime.Linker(engine)
+        module.metered.define_host_functions(linker, self.store, self.meter)
+        self.api = SystemApi(canister, self.meter)
+        self.api.define(linker, module.ic0_imports)
+        self.api.execution = start
+        self.meter.begin(limit)
+        try:
+            self.instance = linker.instantiate(self.store, module.metered.module)
+            self.meter.attach(self.instance)
+            # Instrumentation turns the start section into an export run once metering is on.
+            start_export = module.metered.start_export
+            if start_export is not None:
+                self.instance.exports(self.store)[start_export](self.store)
+        except BaseException as exc:
+            raise _as_execution_error(exc, report_limit or limit) from None
+        finally:
+            self.api.execution = None
+        self._exports: dict[str, Any] = dict(self.instance.exports(self.store))
+        memory = self._exports.get("memory")
+        self.memory = memory if isinstance(memory, wasmtime.Memory) else None
+        self.api.attach_memory(self.memory)
+        self.globals = [self._exports[name] for name in module.persistent_globals if name in self._exports]
+        self.heap = Heap(self.memory, self.store, shadow)
+        self.initial_heap_size = self.heap.live_size
+        self.instructions_at_start = self.meter.used()
+
+    def has_export(self, name: str) -> bool:
+        return isinstance(self._exports.get(name), wasmtime.Func)
+
+    def run(self, export: str, execution: Execution, limit: int, report_limit: int | None = None) -> int:
+        """Call `export` as `execution` within `limit` instructions; returns those used.
+
+        Raises ExecutionError; an exceeded limit is reported as `report_limit` (the message's
+        whole limit when earlier steps of the same message used part of it, as the IC does).
+        """
+        func = self._exports[export]
+        self.api.execution = execution
+        self.meter.begin(limit)
+        try:
+            func(self.store)
+        except BaseException as exc:
+            raise _as_execution_error(exc, report_limit or limit) from None
+        finally:
+            self.api.execution = None
+        return self.meter.used()
+
+    def snapshot_globals(self) -> list[Any]:
+        return [g.value(self.store) for g in self.globals]
+
+    def restore_globals(self, values: list[Any]) -> None:
+        for g, value in zip(self.globals, values, strict=True):
+            g.set_value(self.store, value)
+
+    def close(self) -> None:
+        self.heap.close()
+
+
+def _as_execution_error(exc: BaseException, limit: int) -> BaseException:
+    if isinstance(exc, errors.ExecutionError):
+        return exc
+    if isinstance(exc, OutOfInstructions):
+        return errors.instruction_limit_exceeded(limit)
+    if isinstance(exc, wasmtime.Trap):
+        code = exc.trap_code
+        if code == wasmtime.TrapCode.OUT_OF_FUEL:
+            return errors.instruction_limit_exceeded(limit)
+        if code == wasmtime.TrapCode.BAD_SIGNATURE:
+            return errors.contract_violation("function invocation does not match its signature")
+        return errors.trapped(_TRAP_CODES.get(code, TrapCode.OTHER))
+    if isinstance(exc, wasmtime.WasmtimeError):
+        return errors.engine_error(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    if isinstance(exc, (KeyboardInterrupt, SystemExit, MemoryError)):
+        return exc
+    log.warning("unexpected error inside a canister execution", exc_info=exc)
+    return errors.engine_error(f"{type(exc).__name__}: {exc}")

@@ -1,0 +1,349 @@
+"""The management canister `aaaaa-aa`: canister lifecycle, code installation, settings, status.
+
+Arguments and replies are Candid with the types of the interface specification's ic.did
+(`management.did` here), so agents' management helpers work unchanged. Only controllers may
+manage a canister (IC0512, with the IC's wording). As on the IC, `create_canister`, `raw_rand`,
+`deposit_cycles` and `canister_info` are for canisters only; users create canisters with
+`provisional_create_canister_with_cycles`, which this local replica allows to everybody.
+Cycles are recorded but never charged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from icchat.ic import candid
+from icchat.ic.principal import Principal
+from icchat.replica import errors
+from icchat.replica.canister import Canister, Settings, Status
+from icchat.replica.errors import ErrorCode, ExecutionError, Reject
+from icchat.replica.limits import (
+    DEFAULT_PROVISIONAL_CYCLES,
+    MAX_CONTROLLERS,
+    MAX_WASM_CHUNKS,
+    MAX_WASM_MODULE_SIZE,
+    WASM_CHUNK_SIZE,
+)
+
+if TYPE_CHECKING:
+    from icchat.replica.replica import Replica
+
+DID = candid.parse_did((Path(__file__).with_name("management.did")).read_text())
+METHODS: dict[str, candid.Func] = dict(DID.service.methods)
+CANISTER_ONLY = frozenset({"create_canister", "raw_rand", "deposit_cycles", "canister_info"})
+QUERY_ONLY = frozenset({"fetch_canister_logs"})
+MAX_HISTORY = 20
+
+
+class ManagementCanister:
+    def __init__(self, replica: Replica) -> None:
+        self.replica = replica
+        self._handlers: dict[str, Callable[[dict[str, Any], Principal], Any]] = {
+            name: getattr(self, f"_{name}") for name in METHODS
+        }
+
+    # --- dispatch --------------------------------------------------------------------------------------
+
+    def call(self, method: str, arg: bytes, sender: Principal, *, replicated: bool = True) -> bytes:
+        """Execute a call to `aaaaa-aa` from a user (ingress or query); Candid in, Candid out."""
+        func = METHODS.get(method)
+        if func is None:
+            raise Reject.of(ErrorCode.CANISTER_METHOD_NOT_FOUND, f"Management canister has no method '{method}'")
+        if method in CANISTER_ONLY:
+            raise Reject.of(ErrorCode.CANISTER_REJECTED_MESSAGE, f"Only canisters can call ic00 method {method}")
+        if replicated and method in QUERY_ONLY:
+            raise Reject.of(
+                ErrorCode.CANISTER_REJECTED_MESSAGE, f"{method} API is only accessible in non-replicated mode"
+            )
+        if not replicated and method not in QUERY_ONLY:
+            raise Reject.of(
+                ErrorCode.CANISTER_REJECTED_MESSAGE,
+                f"Query call to ic00 method {method} is not allowed: only fetch_canister_logs is a query method",
+            )
+        try:
+            args = candid.decode(arg, func.args)
+        except candid.CandidError as exc:
+            raise Reject.of(ErrorCode.INVALID_MANAGEMENT_PAYLOAD, f"Error decoding candid: {exc}") from None
+        result = self._handlers[method](args[0] if args else {}, sender)
+        return candid.encode(func.rets, [] if not func.rets else [result])
+
+    # --- helpers ------------------------------------------------------------------------------------------
+
+    def _controlled(self, canister_id: Principal, sender: Principal) -> Canister:
+        canister = self.replica.canister(canister_id)
+        if sender not in canister.controllers:
+            raise errors.invalid_controller(canister.id, canister.controllers, sender)
+        return canister
+
+    def _record(self, canister: Canister, sender: Principal, details: dict[str, Any]) -> None:
+        canister.history.append(
+            {
+                "timestamp_nanos": self.replica.time_ns(),
+                "canister_version": canister.version,
+                "origin": {"from_user": {"user_id": sender}},
+                "details": details,
+            }
+        )
+        canister.history_total += 1
+        del canister.history[:-MAX_HISTORY]
+
+    # --- creating and deleting ---------------------------------------------------------------------------
+
+    def create(
+        self, sender: Principal, settings: dict[str, Any] | None, cycles: int | None, specified_id: Principal | None = None
+    ) -> Principal:
+        """Create a canister (the work behind both create methods and `Replica.create_canister`)."""
+        resolved = apply_settings(Settings(controllers=[sender]), settings or {})
+        canister_id = self.replica.allocate_canister_id(specified_id)
+        canister = self.replica.add_canister(canister_id, resolved, DEFAULT_PROVISIONAL_CYCLES if cycles is None else cycles)
+        self._record(canister, sender, {"creation": {"controllers": list(resolved.controllers), "environment_variables_hash": None}})
+        return canister_id
+
+    def _create_canister(self, args: dict[str, Any], sender: Principal) -> dict[str, Any]:
+        return {"canister_id": self.create(sender, args.get("settings"), None)}
+
+    def _provisional_create_canister_with_cycles(self, args: dict[str, Any], sender: Principal) -> dict[str, Any]:
+        return {"canister_id": self.create(sender, args.get("settings"), args.get("amount"), args.get("specified_id"))}
+
+    def _delete_canister(self, args: dict[str, Any], sender: Principal) -> None:
+        canister = self._controlled(args["canister_id"], sender)
+        if canister.status is not Status.STOPPED:
+            raise Reject.of(ErrorCode.CANISTER_NOT_STOPPED, f"Canister {canister.id} must be stopped before it is deleted.")
+        self.replica.remove_canister(canister.id)
+
+    # --- settings and status --------------------------------------------------------------------------------
+
+    def _update_settings(self, args: dict[str, Any], sender: Principal) -> None:
+        canister = self._controlled(args["canister_id"], sender)
+        before = list(canister.controllers)
+        canister.settings = apply_settings(canister.settings, args["settings"])
+        canister.version += 1
+        if canister.controllers != before:
+            self._record(canister, sender, {"controllers_change": {"controllers": list(canister.controllers)}})
+        canister.touch()
+
+    def _start_canister(self, args: dict[str, Any], sender: Principal) -> None:
+        canister = self._controlled(args["canister_id"], sender)
+        if canister.status is not Status.RUNNING:
+            canister.status = Status.RUNNING
+            canister.version += 1
+            canister.touch()
+
+    def _stop_canister(self, args: dict[str, Any], sender: Principal) -> None:
+        # With no calls in flight a canister stops at once (stopping -> stopped in one step).
+        canister = self._controlled(args["canister_id"], sender)
+        if canister.status is not Status.STOPPED:
+            canister.status = Status.STOPPED
+            canister.version += 1
+            canister.touch()
+
+    def _canister_status(self, args: dict[str, Any], sender: Principal) -> dict[str, Any]:
+        return status_record(self._controlled(args["canister_id"], sender))
+
+    def _canister_info(self, args: dict[str, Any], sender: Principal) -> dict[str, Any]:
+        canister = self.replica.canister(args["canister_id"])
+        wanted = args.get("num_requested_changes") or 0
+        return {
+            "total_num_changes": canister.history_total,
+            "recent_changes": canister.history[-wanted:] if wanted else [],
+            "module_hash": canister.module_hash,
+            "controllers": list(canister.controllers),
+        }
+
+    def _fetch_canister_logs(self, args: dict[str, Any], sender: Principal) -> dict[str, Any]:
+        canister = self.replica.canister(args["canister_id"])
+        visibility = canister.settings.log_visibility
+        allowed = (
+            visibility == "public"
+            or sender in canister.controllers
+            or (isinstance(visibility, dict) and sender in visibility.get("allowed_viewers", []))
+        )
+        if not allowed:
+            raise Reject.of(
+                ErrorCode.CANISTER_REJECTED_MESSAGE,
+                f"Caller {sender} is not allowed to query ic00 method fetch_canister_logs",
+            )
+        records = [{"idx": r.index, "timestamp_nanos": r.time_ns, "content": r.content} for r in canister.logs]
+        return {"canister_log_records": records}
+
+    # --- cycles --------------------------------------------------------------------------------------------
+
+    def _provisional_top_up_canister(self, args: dict[str, Any], sender: Principal) -> None:
+        canister = self.replica.canister(args["canister_id"])
+        canister.cycles += args["amount"]
+        canister.touch()
+
+    def _deposit_cycles(self, args: dict[str, Any], sender: Principal) -> None:
+        self.replica.canister(args["canister_id"])  # a call from a user carries no cycles
+
+    def _raw_rand(self, args: dict[str, Any], sender: Principal) -> bytes:
+        return os.urandom(32)
+
+    # --- code -------------------------------------------------------------------------------------------------
+
+    def install(self, sender: Principal, canister_id: Principal, mode: Any, wasm: bytes, arg: bytes) -> None:
+        """install_code: `mode` is the Candid variant value, or "install" | "reinstall" | "upgrade"."""
+        canister = self._controlled(canister_id, sender)
+        kind, options = _install_mode(mode)
+        try:
+            module = self.replica.load_module(wasm)
+            now = self.replica.time_ns()
+            if kind == "upgrade":
+                if canister.instance is None:
+                    raise errors.wasm_module_not_found()
+                if (options.get("wasm_memory_persistence") or {}) == {"keep": None}:
+                    raise Reject.of(
+                        ErrorCode.CANISTER_CONTRACT_VIOLATION,
+                        "Upgrade option wasm_memory_persistence = keep (enhanced orthogonal persistence) "
+                        "is not supported by the icchat local replica.",
+                    )
+                canister.upgrade(module, arg, sender, now, skip_pre_upgrade=bool(options.get("skip_pre_upgrade")))
+            else:
+                canister.install(module, arg, sender, now, reinstall=kind == "reinstall")
+        except ExecutionError as exc:
+            raise exc.to_reject(canister.id) from None
+        self._record(canister, sender, {"code_deployment": {"mode": {kind: None}, "module_hash": module.hash}})
+
+    def _install_code(self, args: dict[str, Any], sender: Principal) -> None:
+        self.install(sender, args["canister_id"], args["mode"], args["wasm_module"], args["arg"])
+
+    def _uninstall_code(self, args: dict[str, Any], sender: Principal) -> None:
+        canister = self._controlled(args["canister_id"], sender)
+        canister.uninstall()
+        self._record(canister, sender, {"code_uninstall": None})
+
+    def _upload_chunk(self, args: dict[str, Any], sender: Principal) -> dict[str, Any]:
+        canister = self._controlled(args["canister_id"], sender)
+        chunk = args["chunk"]
+        if len(chunk) > WASM_CHUNK_SIZE:
+            raise _chunk_store_error(f"Wasm chunk size {len(chunk)} exceeds the maximum chunk size of {WASM_CHUNK_SIZE}.")
+        digest = hashlib.sha256(chunk).digest()
+        if digest not in canister.chunks and len(canister.chunks) >= MAX_WASM_CHUNKS:
+            raise _chunk_store_error(f"Wasm chunk store is full: it already holds {MAX_WASM_CHUNKS} chunks.")
+        canister.chunks[digest] = chunk
+        canister.touch()
+        return {"hash": digest}
+
+    def _stored_chunks(self, args: dict[str, Any], sender: Principal) -> list[dict[str, Any]]:
+        canister = self._controlled(args["canister_id"], sender)
+        return [{"hash": digest} for digest in canister.chunks]
+
+    def _clear_chunk_store(self, args: dict[str, Any], sender: Principal) -> None:
+        canister = self._controlled(args["canister_id"], sender)
+        canister.chunks.clear()
+        canister.touch()
+
+    def _install_chunked_code(self, args: dict[str, Any], sender: Principal) -> None:
+        target = args["target_canister"]
+        store = self._controlled(args.get("store_canister") or target, sender)
+        parts = []
+        for entry in args["chunk_hashes_list"]:
+            chunk = store.chunks.get(entry["hash"])
+            if chunk is None:
+                raise _chunk_store_error(f"Chunk with hash {entry['hash'].hex()} was not found in the chunk store of canister {store.id}.")
+            parts.append(chunk)
+        wasm = b"".join(parts)
+        if len(wasm) > MAX_WASM_MODULE_SIZE:
+            raise Reject.of(
+                ErrorCode.CANISTER_INVALID_WASM,
+                f"Wasm module size of {len(wasm)} exceeds the maximum allowed size of {MAX_WASM_MODULE_SIZE}.",
+            )
+        digest = hashlib.sha256(wasm).digest()
+        if digest != args["wasm_module_hash"]:
+            raise Reject.of(
+                ErrorCode.CANISTER_CONTRACT_VIOLATION,
+                f"Wasm module hash {digest.hex()} does not match given module hash {args['wasm_module_hash'].hex()}",
+            )
+        self.install(sender, target, args["mode"], wasm, args["arg"])
+
+
+def _chunk_store_error(message: str) -> Reject:
+    return Reject.of(ErrorCode.CANISTER_CONTRACT_VIOLATION, f"Error from Wasm chunk store: {message}")
+
+
+def _install_mode(mode: Any) -> tuple[str, dict[str, Any]]:
+    if isinstance(mode, str):
+        if mode not in ("install", "reinstall", "upgrade"):
+            raise ValueError(f"install mode must be 'install', 'reinstall' or 'upgrade', not {mode!r}")
+        return mode, {}
+    (kind, options), = mode.items()
+    return kind, options or {}
+
+
+def apply_settings(current: Settings, settings: dict[str, Any]) -> Settings:
+    """Settings after applying the `opt` fields of a Candid `canister_settings` value."""
+    updated = Settings(**vars(current))
+    controllers = settings.get("controllers")
+    if controllers is not None:
+        if len(controllers) > MAX_CONTROLLERS:
+            raise Reject.of(
+                ErrorCode.CANISTER_CONTRACT_VIOLATION,
+                "Could not validate the settings: Invalid settings: 'controllers' length exceeds maximum size "
+                f"allowed of {MAX_CONTROLLERS}. ",
+            )
+        updated.controllers = list(dict.fromkeys(controllers))
+    for name in ("compute_allocation", "memory_allocation", "freezing_threshold", "reserved_cycles_limit",
+                 "wasm_memory_limit", "wasm_memory_threshold"):
+        value = settings.get(name)
+        if value is not None:
+            setattr(updated, name, value)
+    if updated.compute_allocation > 100:
+        raise Reject.of(
+            ErrorCode.CANISTER_CONTRACT_VIOLATION,
+            f"Could not validate the settings: ComputeAllocation expected to be in the range [0..100], got {updated.compute_allocation} ",
+        )
+    visibility = settings.get("log_visibility")
+    if visibility is not None:
+        (kind, value), = visibility.items()
+        updated.log_visibility = kind if value is None else {kind: list(value)}
+    return updated
+
+
+def status_record(canister: Canister) -> dict[str, Any]:
+    """The `canister_status_result` of the interface specification."""
+    wasm_memory = canister.instance.heap.size if canister.instance is not None else 0
+    globals_size = 8 * len(canister.module.persistent_globals) if canister.module is not None else 0
+    binary = len(canister.module.wasm) if canister.module is not None else 0
+    chunks = sum(len(c) for c in canister.chunks.values())
+    metrics = {
+        "wasm_memory_size": wasm_memory,
+        "stable_memory_size": canister.stable.size_bytes,
+        "global_memory_size": globals_size,
+        "wasm_binary_size": binary,
+        "custom_sections_size": 0,
+        "canister_history_size": 0,
+        "wasm_chunk_store_size": chunks,
+        "snapshots_size": 0,
+    }
+    settings = canister.settings
+    visibility = settings.log_visibility
+    return {
+        "status": {canister.status.label: None},
+        "settings": {
+            "controllers": list(settings.controllers),
+            "compute_allocation": settings.compute_allocation,
+            "memory_allocation": settings.memory_allocation,
+            "freezing_threshold": settings.freezing_threshold,
+            "reserved_cycles_limit": settings.reserved_cycles_limit,
+            "log_visibility": {visibility: None} if isinstance(visibility, str) else visibility,
+            "wasm_memory_limit": settings.wasm_memory_limit,
+            "wasm_memory_threshold": settings.wasm_memory_threshold,
+            "environment_variables": [],
+        },
+        "module_hash": canister.module_hash,
+        "memory_size": sum(metrics.values()),
+        "memory_metrics": metrics,
+        "cycles": canister.cycles,
+        "reserved_cycles": 0,
+        "idle_cycles_burned_per_day": 0,
+        "query_stats": {
+            "num_calls_total": 0,
+            "num_instructions_total": 0,
+            "request_payload_bytes_total": 0,
+            "response_payload_bytes_total": 0,
+        },
+    }

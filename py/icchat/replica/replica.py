@@ -1,0 +1,459 @@
+"""The local replica: canisters, the management canister, time, timers, and persistence.
+
+    replica = Replica()                                  # in memory; Replica(state_dir=...) persists
+    cid = replica.create_canister(controllers=[me], cycles=10**12)
+    replica.install_code(cid, wasm, arg, mode="install", sender=me)
+    replica.update(cid, "inc", b"DIDL\\0\\0", sender=me)   # -> reply bytes, or raises Reject
+    replica.query(cid, "get", b"DIDL\\0\\0")
+
+All public methods are thread-safe: one lock serializes executions (as one IC subnet executes
+one message per canister at a time). `tick()` runs due global timers and heartbeats; `start()`
+runs it in a background thread together with debounced checkpoints.
+
+Seam for the HTTP interface (issue 4): it calls `inspect_message` when accepting an ingress call
+and `update(..., inspect=False)` to execute it, `query` for queries, and reads
+`certified_state()`, `time_ns()`, `subnet_id`, `canister_ranges` and `certification` (replace
+it with an object offering `root_key_der()` and `data_certificate(canister_id, data, time_ns)`
+to sign with the persisted root key).
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import wasmtime
+
+from icchat.ic.principal import Principal
+from icchat.replica import errors
+from icchat.replica.api_table import Mode
+from icchat.replica.canister import Canister, Settings, Status
+from icchat.replica.errors import ErrorCode, ExecutionError, IngressTooLarge, Reject
+from icchat.replica.execution import Outcome
+from icchat.replica.limits import MAX_INGRESS_PAYLOAD
+from icchat.replica.management import ManagementCanister, status_record
+from icchat.replica.meter import configure_engine
+from icchat.replica.module import CanisterModule
+
+log = logging.getLogger("icchat.replica")
+
+MANAGEMENT = Principal.management()
+ANONYMOUS = Principal.anonymous()
+FIRST_CANISTER_INDEX = 0
+LAST_CANISTER_INDEX = 0xFFFFF  # one subnet's range: 2^20 canister ids
+MODULE_CACHE_SIZE = 8
+CHECKPOINT_DEBOUNCE = 1.0  # seconds of quiet before a checkpoint after a message
+
+
+class Certification:
+    """Signs data certificates with an in-memory BLS root key (the HTTP layer brings its own)."""
+
+    def __init__(self, seed: bytes | None = None) -> None:
+        from icchat.ic.certificate import BlsKey
+
+        self.key = BlsKey.generate(seed)
+
+    def root_key_der(self) -> bytes:
+        return self.key.public_key_der
+
+    def data_certificate(self, canister_id: Principal, certified_data: bytes, time_ns: int) -> bytes:
+        from icchat.ic.certificate import sign_certificate, state_tree
+
+        tree = state_tree({"canister": {canister_id.raw: {"certified_data": certified_data}}}, time_ns)
+        return sign_certificate(tree, self.key)
+
+
+@dataclass(frozen=True)
+class CanisterInfo:
+    """A consistent snapshot of what the HTTP layer certifies about one canister."""
+
+    canister_id: Principal
+    status: str
+    controllers: tuple[Principal, ...]
+    module_hash: bytes | None
+    certified_data: bytes
+    cycles: int
+    version: int
+
+
+class Replica:
+    def __init__(
+        self,
+        state_dir: str | Path | None = None,
+        *,
+        clean: bool = False,
+        print_debug: bool = False,
+        certification: Any = None,
+    ) -> None:
+        self.lock = threading.RLock()
+        config = wasmtime.Config()
+        configure_engine(config)
+        # The dirty-page tracker needs the heap to be plain anonymous memory at a fixed address.
+        config.memory_init_cow = False
+        config.memory_may_move = False
+        self.engine = wasmtime.Engine(config)
+        self.subnet_id = Principal.self_authenticating(b"icchat local replica subnet")
+        self.canister_ranges = [
+            (Principal.from_canister_index(FIRST_CANISTER_INDEX), Principal.from_canister_index(LAST_CANISTER_INDEX))
+        ]
+        self.print_debug = print_debug
+        self.certification = certification
+        self.management = ManagementCanister(self)
+        self._canisters: dict[Principal, Canister] = {}
+        self._next_index = FIRST_CANISTER_INDEX
+        self._last_time = 0
+        self._time_offset = 0
+        self._modules: collections.OrderedDict[bytes, CanisterModule] = collections.OrderedDict()
+        self._dirty_since: float | None = None
+        self._scheduler: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._store = None
+        if state_dir is not None:
+            from icchat.replica.persistence import StateStore
+
+            self._store = StateStore(Path(state_dir), clean=clean)
+            try:
+                self._load()
+            except BaseException:
+                self._store.close()
+                raise
+
+    # --- lifecycle -----------------------------------------------------------------------------------
+
+    def __enter__(self) -> Replica:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the scheduler, write a final checkpoint and release the state directory."""
+        self.stop()
+        with self.lock:
+            if self._store is not None:
+                self.checkpoint()
+                self._store.close()
+                self._store = None
+            for canister in self._canisters.values():
+                _release(canister)
+            self._canisters.clear()
+
+    def start(self, interval: float = 0.5) -> None:
+        """Run `tick()` and debounced checkpoints in a background thread."""
+        if self._scheduler is not None:
+            return
+        self._stop.clear()
+        self._scheduler = threading.Thread(target=self._run_scheduler, args=(interval,), name="icchat-replica", daemon=True)
+        self._scheduler.start()
+
+    def stop(self) -> None:
+        if self._scheduler is None:
+            return
+        self._stop.set()
+        self._scheduler.join()
+        self._scheduler = None
+
+    def _run_scheduler(self, interval: float) -> None:
+        while not self._stop.wait(interval):
+            try:
+                self.tick()
+                self._maybe_checkpoint()
+            except Exception:  # keep serving; the cause is in the log
+                log.exception("replica scheduler step failed")
+
+    # --- time -----------------------------------------------------------------------------------------
+
+    def time_ns(self) -> int:
+        """Replica time: wall clock (plus any test offset), strictly increasing."""
+        with self.lock:
+            now = max(time.time_ns() + self._time_offset, self._last_time + 1)
+            self._last_time = now
+            return now
+
+    def advance_time(self, seconds: float) -> None:
+        """Move replica time forward (tests of timers)."""
+        with self.lock:
+            self._time_offset += int(seconds * 1_000_000_000)
+
+    # --- canisters ----------------------------------------------------------------------------------------
+
+    def create_canister(
+        self,
+        controllers: Iterable[Principal] | None = None,
+        cycles: int | None = None,
+        *,
+        sender: Principal = ANONYMOUS,
+        settings: dict[str, Any] | None = None,
+        specified_id: Principal | None = None,
+    ) -> Principal:
+        """Create an empty canister (provisionally, with `cycles`); controllers default to `sender`."""
+        merged = dict(settings or {})
+        if controllers is not None:
+            merged["controllers"] = list(controllers)
+        with self.lock:
+            canister_id = self.management.create(sender, merged, cycles, specified_id)
+            self._checkpoint_now()
+            return canister_id
+
+    def install_code(
+        self, canister_id: Principal, wasm: bytes, arg: bytes = b"", mode: str = "install", *, sender: Principal = ANONYMOUS,
+        skip_pre_upgrade: bool = False,
+    ) -> None:
+        """install / reinstall / upgrade; raises Reject as the management canister would."""
+        kind: Any = mode
+        if mode == "upgrade":
+            kind = {"upgrade": {"skip_pre_upgrade": skip_pre_upgrade, "wasm_memory_persistence": None}}
+        with self.lock:
+            try:
+                self.management.install(sender, canister_id, kind, wasm, arg)
+            finally:
+                self._checkpoint_now()
+
+    def canister(self, canister_id: Principal) -> Canister:
+        with self.lock:
+            canister = self._canisters.get(canister_id)
+            if canister is None:
+                raise errors.canister_not_found(canister_id)
+            return canister
+
+    def canister_ids(self) -> list[Principal]:
+        with self.lock:
+            return list(self._canisters)
+
+    def canister_status(self, canister_id: Principal) -> dict[str, Any]:
+        """The management canister's `canister_status` record (without the controller check)."""
+        with self.lock:
+            return status_record(self.canister(canister_id))
+
+    def canister_info(self, canister_id: Principal) -> CanisterInfo:
+        with self.lock:
+            return _info(self.canister(canister_id))
+
+    def certified_state(self) -> list[CanisterInfo]:
+        """Every canister's certifiable facts, taken atomically (for the HTTP layer's state tree)."""
+        with self.lock:
+            return [_info(c) for c in self._canisters.values()]
+
+    def root_key_der(self) -> bytes:
+        return self._certification().root_key_der()
+
+    # --- calls ----------------------------------------------------------------------------------------------
+
+    def update(
+        self, canister_id: Principal, method: str, arg: bytes = b"", *, sender: Principal = ANONYMOUS, inspect: bool = True
+    ) -> bytes:
+        """An ingress update call; returns the reply bytes or raises `Reject`."""
+        _check_ingress(method, arg)
+        with self.lock:
+            if canister_id == MANAGEMENT:
+                try:
+                    return self.management.call(method, arg, sender)
+                finally:
+                    self._checkpoint_now()
+            canister = self._runnable(canister_id)
+            now = self.time_ns()
+            try:
+                if inspect:
+                    canister.inspect_message(method, arg, sender, now)
+                outcome = canister.execute_update(method, arg, sender, now)
+            except ExecutionError as exc:
+                raise exc.to_reject(canister.id) from None
+            self._mark_dirty()
+            return _result(canister, outcome)
+
+    def inspect_message(self, canister_id: Principal, method: str, arg: bytes = b"", *, sender: Principal = ANONYMOUS) -> None:
+        """Would the canister accept this ingress message? Raises Reject if not (never persists)."""
+        _check_ingress(method, arg)
+        with self.lock:
+            if canister_id == MANAGEMENT:
+                return
+            canister = self._runnable(canister_id)
+            try:
+                canister.inspect_message(method, arg, sender, self.time_ns())
+            except ExecutionError as exc:
+                raise exc.to_reject(canister.id) from None
+
+    def query(self, canister_id: Principal, method: str, arg: bytes = b"", *, sender: Principal = ANONYMOUS) -> bytes:
+        """A query call (non-replicated; never persists); returns reply bytes or raises Reject."""
+        with self.lock:
+            if canister_id == MANAGEMENT:
+                return self.management.call(method, arg, sender, replicated=False)
+            canister = self._runnable(canister_id)
+            now = self.time_ns()
+            certificate = self._certification().data_certificate(canister.id, canister.certified_data, now)
+            try:
+                outcome = canister.execute_query(method, arg, sender, now, certificate)
+            except ExecutionError as exc:
+                raise exc.to_reject(canister.id) from None
+            return _result(canister, outcome)
+
+    def _runnable(self, canister_id: Principal) -> Canister:
+        canister = self.canister(canister_id)
+        if canister.status is Status.STOPPED:
+            raise errors.canister_stopped(canister.id)
+        if canister.status is Status.STOPPING:
+            raise errors.canister_stopping(canister.id)
+        if canister.module is None:
+            raise errors.wasm_module_not_found().to_reject(canister.id)
+        return canister
+
+    # --- timers and heartbeats ---------------------------------------------------------------------------------
+
+    def tick(self) -> int:
+        """Run every due global timer and one heartbeat per canister; returns how many ran."""
+        ran = 0
+        with self.lock:
+            for canister in list(self._canisters.values()):
+                if canister.status is not Status.RUNNING or canister.module is None:
+                    continue
+                now = self.time_ns()
+                if canister.global_timer and now >= canister.global_timer and canister.module.has_system("canister_global_timer"):
+                    canister.global_timer = 0  # deactivated once scheduled, as on the IC
+                    canister.touch()
+                    ran += self._system_task(canister, Mode.GLOBAL_TIMER, now)
+                if canister.module.has_system("canister_heartbeat"):
+                    ran += self._system_task(canister, Mode.HEARTBEAT, self.time_ns())
+        return ran
+
+    def _system_task(self, canister: Canister, mode: Mode, now: int) -> int:
+        try:
+            canister.run_system_task(mode, now)
+        except ExecutionError as exc:
+            canister.log_debug(f"[TRAP]: {mode.label}: {exc.to_reject(canister.id).message}")
+        self._mark_dirty()
+        return 1
+
+    # --- persistence -----------------------------------------------------------------------------------------
+
+    def checkpoint(self) -> None:
+        """Write changed state to the state directory now (no-op when in memory)."""
+        with self.lock:
+            if self._store is None:
+                return
+            self._store.checkpoint(self, list(self._canisters.values()))
+            self._dirty_since = None
+
+    def _checkpoint_now(self) -> None:
+        if self._store is not None:
+            self.checkpoint()
+
+    def _mark_dirty(self) -> None:
+        if self._dirty_since is None:
+            self._dirty_since = time.monotonic()
+
+    def _maybe_checkpoint(self) -> None:
+        with self.lock:
+            if self._dirty_since is not None and time.monotonic() - self._dirty_since >= CHECKPOINT_DEBOUNCE:
+                self.checkpoint()
+
+    def persistent_meta(self) -> dict[str, Any]:
+        return {"next_canister_index": self._next_index, "time_ns": self._last_time}
+
+    def _load(self) -> None:
+        assert self._store is not None
+        meta = self._store.manifest.get("replica", {})
+        self._next_index = meta.get("next_canister_index", FIRST_CANISTER_INDEX)
+        self._last_time = meta.get("time_ns", 0)
+        for canister in self._store.load(self):
+            self._canisters[canister.id] = canister
+
+    # --- internals used by the management canister and persistence -----------------------------------------
+
+    def make_canister(self, canister_id: Principal, settings: Settings, cycles: int) -> Canister:
+        return Canister(id=canister_id, environment=self, settings=settings, cycles=cycles)
+
+    def add_canister(self, canister_id: Principal, settings: Settings, cycles: int) -> Canister:
+        canister = self.make_canister(canister_id, settings, cycles)
+        self._canisters[canister_id] = canister
+        return canister
+
+    def remove_canister(self, canister_id: Principal) -> None:
+        canister = self._canisters.pop(canister_id)
+        _release(canister)
+
+    def allocate_canister_id(self, specified: Principal | None = None) -> Principal:
+        if specified is not None:
+            try:
+                specified.canister_index()
+            except ValueError:
+                raise Reject.of(
+                    ErrorCode.CANISTER_CONTRACT_VIOLATION, f"Specified ID {specified} is not a valid canister id"
+                ) from None
+            if specified in self._canisters:
+                raise Reject.of(ErrorCode.CANISTER_ID_ALREADY_EXISTS, f"Canister {specified} is already installed")
+            return specified
+        while True:
+            if self._next_index > LAST_CANISTER_INDEX:
+                raise Reject.of(
+                    ErrorCode.SUBNET_OVERSUBSCRIBED, "Could not create canister. Subnet has surpassed its canister ID allocation."
+                )
+            candidate = Principal.from_canister_index(self._next_index)
+            self._next_index += 1
+            if candidate not in self._canisters:
+                return candidate
+
+    def load_module(self, wasm: bytes) -> CanisterModule:
+        """Load (validate, instrument, compile) a module; recently used modules are cached by hash."""
+        import hashlib
+
+        key = hashlib.sha256(wasm).digest()
+        module = self._modules.get(key)
+        if module is None:
+            module = CanisterModule.load(self.engine, wasm)
+            self._modules[key] = module
+            while len(self._modules) > MODULE_CACHE_SIZE:
+                self._modules.popitem(last=False)
+        else:
+            self._modules.move_to_end(key)
+        return module
+
+    def _certification(self) -> Any:
+        if self.certification is None:
+            self.certification = Certification()
+        return self.certification
+
+
+def _check_ingress(method: str, arg: bytes) -> None:
+    size = len(arg) + len(method.encode())
+    if size > MAX_INGRESS_PAYLOAD:
+        raise IngressTooLarge(
+            errors.RejectCode.SYS_FATAL,
+            f"Ingress message of {size} bytes (argument and method name) exceeds the limit of {MAX_INGRESS_PAYLOAD} bytes; "
+            "upload large data in chunks (e.g. upload_chunk + install_chunked_code for modules).",
+        )
+
+
+def _result(canister: Canister, outcome: Outcome) -> bytes:
+    if outcome.response is None:
+        raise errors.did_not_reply(canister.id)
+    kind, value = outcome.response
+    if kind == "reply":
+        assert isinstance(value, bytes)
+        return value
+    assert isinstance(value, str)
+    raise errors.canister_reject(value)
+
+
+def _info(canister: Canister) -> CanisterInfo:
+    return CanisterInfo(
+        canister_id=canister.id,
+        status=canister.status.label,
+        controllers=tuple(canister.controllers),
+        module_hash=canister.module_hash,
+        certified_data=canister.certified_data,
+        cycles=canister.cycles,
+        version=canister.version,
+    )
+
+
+def _release(canister: Canister) -> None:
+    if canister.instance is not None:
+        canister.instance.close()
+        canister.instance.heap.shadow.close()
+        canister.instance = None

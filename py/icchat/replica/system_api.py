@@ -1,0 +1,473 @@
+"""The `ic0` System API: host functions a canister instance imports, with the IC's semantics.
+
+Each function charges the meter first (per-call and per-byte costs, as the IC does), then checks
+that the current execution mode allows it (the spec's availability table in `api_table`), then
+acts on the current `Execution`. Violations raise `ExecutionError`s worded as the IC words them;
+raising inside a host function unwinds the WASM call, and the caller rolls the execution back.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import wasmtime
+
+from icchat.ic.principal import MAX_LENGTH, Principal
+from icchat.replica import errors
+from icchat.replica.api_table import SYSTEM_API
+from icchat.replica.errors import TrapCode
+from icchat.replica.execution import Execution
+from icchat.replica.limits import (
+    CERTIFIED_DATA_MAX_LENGTH,
+    MAX_32_BIT_STABLE_PAGES,
+    MAX_DEBUG_MESSAGE,
+    MAX_TRAP_MESSAGE,
+    WASM_PAGE,
+)
+
+if TYPE_CHECKING:
+    from icchat.replica.canister import Canister
+
+U32 = 0xFFFFFFFF
+U64 = 0xFFFFFFFFFFFFFFFF
+_VALTYPES = {"i32": wasmtime.ValType.i32, "i64": wasmtime.ValType.i64}
+
+
+def _signed32(value: int) -> int:
+    value &= U32
+    return value - (1 << 32) if value >= 1 << 31 else value
+
+
+def _signed64(value: int) -> int:
+    value &= U64
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+class SystemApi:
+    """The `ic0` functions of one canister instance (one wasmtime store)."""
+
+    def __init__(self, canister: Canister, meter: Any) -> None:
+        self.canister = canister
+        self.meter = meter
+        self.execution: Execution | None = None
+        self._memory: wasmtime.Memory | None = None
+        self._caller: Any = None
+        self.log: Callable[[str], None] = canister.log_debug
+
+    # --- linking ----------------------------------------------------------------------------------
+
+    def define(self, linker: wasmtime.Linker, names: set[str]) -> None:
+        """Define the supported functions among `names` (the module's ic0 imports)."""
+        for name in sorted(names):
+            api = SYSTEM_API[name]
+            impl = getattr(self, f"_ic0_{name}")
+            functype = wasmtime.FuncType([_VALTYPES[t]() for t in api.params], [_VALTYPES[t]() for t in api.results])
+            linker.define_func("ic0", name, functype, self._wrap(name, impl, api.results), access_caller=True)
+
+    def _wrap(self, name: str, impl: Callable[..., Any], results: tuple[str, ...]) -> Callable[..., Any]:
+        allowed = SYSTEM_API[name].allowed
+        convert = _signed64 if results == ("i64",) else _signed32
+
+        def host(caller: Any, *args: int) -> Any:
+            execution = self.execution
+            if execution is None:  # only during a restore; nothing may run then
+                raise errors.engine_error(f"ic0.{name} called outside of an execution")
+            self._caller = caller
+            mode = execution.mode
+            if mode.letter not in allowed:
+                self._charge(name, 0)
+                raise errors.wrong_mode(name, mode.label)
+            result = impl(execution, *args)
+            return None if not results else convert(result)
+
+        return host
+
+    # --- memory helpers ---------------------------------------------------------------------------
+
+    def _heap(self) -> tuple[int, int]:
+        """(address, length) of the canister's WASM memory right now."""
+        if self._memory is None:
+            memory = self._caller.get("memory") if self._caller is not None else None
+            if not isinstance(memory, wasmtime.Memory):
+                raise errors.contract_violation("WebAssembly module must define memory")
+            self._memory = memory
+        pointer = self._memory.data_ptr(self._caller)
+        return ctypes.cast(pointer, ctypes.c_void_p).value or 0, self._memory.data_len(self._caller)
+
+    def attach_memory(self, memory: wasmtime.Memory | None) -> None:
+        self._memory = memory
+
+    def _read(self, what: str, src: int, size: int) -> bytes:
+        address, length = self._heap()
+        _check_slice(what, src, size, length)
+        return ctypes.string_at(address + src, size) if size else b""
+
+    def _write(self, dst: int, data: bytes) -> None:
+        address, _ = self._heap()
+        ctypes.memmove(address + dst, data, len(data))
+
+    def _copy_out(self, name: str, what: str, blob: bytes, dst: int, offset: int, size: int) -> None:
+        """The `_copy` half of a blob accessor: blob[offset:offset+size] to memory[dst:]."""
+        dst, offset, size = dst & U32, offset & U32, size & U32
+        self._charge(name, size)
+        _, length = self._heap()
+        _check_slice(f"ic0.{name} heap", dst, size, length)
+        _check_slice(f"ic0.{name} {what}", offset, size, len(blob))
+        self._write(dst, blob[offset : offset + size])
+
+    def _charge(self, name: str, size: int) -> None:
+        self.meter.charge_system_api(name, size)
+
+    def _write_u128(self, name: str, dst: int, amount: int) -> None:
+        dst &= U32
+        _, length = self._heap()
+        _check_slice(f"ic0.{name}", dst, 16, length)
+        self._write(dst, amount.to_bytes(16, "little"))
+
+    # --- message arguments, caller, method name -----------------------------------------------------
+
+    def _ic0_msg_arg_data_size(self, e: Execution) -> int:
+        self._charge("msg_arg_data_size", 0)
+        return len(e.arg)
+
+    def _ic0_msg_arg_data_copy(self, e: Execution, dst: int, offset: int, size: int) -> None:
+        self._copy_out("msg_arg_data_copy", "payload", e.arg, dst, offset, size)
+
+    def _ic0_msg_caller_size(self, e: Execution) -> int:
+        self._charge("msg_caller_size", 0)
+        return len(e.caller.raw)
+
+    def _ic0_msg_caller_copy(self, e: Execution, dst: int, offset: int, size: int) -> None:
+        self._copy_out("msg_caller_copy", "id", e.caller.raw, dst, offset, size)
+
+    # Callers are never authenticated by canister signatures here: caller info is always empty.
+    def _ic0_msg_caller_info_data_size(self, e: Execution) -> int:
+        self._charge("msg_caller_info_data_size", 0)
+        return 0
+
+    def _ic0_msg_caller_info_data_copy(self, e: Execution, dst: int, offset: int, size: int) -> None:
+        self._copy_out("msg_caller_info_data_copy", "data", b"", dst, offset, size)
+
+    def _ic0_msg_caller_info_signer_size(self, e: Execution) -> int:
+        self._charge("msg_caller_info_signer_size", 0)
+        return 0
+
+    def _ic0_msg_caller_info_signer_copy(self, e: Execution, dst: int, offset: int, size: int) -> None:
+        self._copy_out("msg_caller_info_signer_copy", "signer", b"", dst, offset, size)
+
+    # Reject codes and messages exist only in callbacks, which this replica never runs; the
+    # availability check above already traps in every mode that can reach these.
+    def _ic0_msg_reject_code(self, e: Execution) -> int:
+        raise errors.wrong_mode("msg_reject_code", e.mode.label)
+
+    def _ic0_msg_reject_msg_size(self, e: Execution) -> int:
+        raise errors.wrong_mode("msg_reject_msg_size", e.mode.label)
+
+    def _ic0_msg_reject_msg_copy(self, e: Execution, dst: int, offset: int, size: int) -> None:
+        raise errors.wrong_mode("msg_reject_msg_copy", e.mode.label)
+
+    def _ic0_msg_deadline(self, e: Execution) -> int:
+        self._charge("msg_deadline", 0)
+        return 0  # ingress messages and queries have no deadline
+
+    def _ic0_msg_method_name_size(self, e: Execution) -> int:
+        self._charge("msg_method_name_size", 0)
+        return len(e.method_name.encode())
+
+    def _ic0_msg_method_name_copy(self, e: Execution, dst: int, offset: int, size: int) -> None:
+        self._copy_out("msg_method_name_copy", "payload", e.method_name.encode(), dst, offset, size)
+
+    def _ic0_accept_message(self, e: Execution) -> None:
+        self._charge("accept_message", 0)
+        if e.accepted:
+            raise errors.contract_violation("ic0.accept_message: the function was already called.")
+        e.accepted = True
+
+    # --- responding -------------------------------------------------------------------------------
+
+    def _ic0_msg_reply_data_append(self, e: Execution, src: int, size: int) -> None:
+        src, size = src & U32, size & U32
+        self._charge("msg_reply_data_append", size)
+        if e.response is not None:
+            raise errors.contract_violation("ic0.msg_reply_data_append: the call is already replied.")
+        total = len(e.reply_buffer) + size
+        if total > e.reply_limit:
+            raise errors.user_contract_violation(
+                f"ic0.msg_reply_data_append: application payload size ({total}) cannot be larger than {e.reply_limit}."
+            )
+        e.reply_buffer += self._read("msg.reply", src, size)
+
+    def _ic0_msg_reply(self, e: Execution) -> None:
+        self._charge("msg_reply", 0)
+        if e.response is not None:
+            raise errors.contract_violation("ic0.msg_reply: the call is already replied")
+        e.response = ("reply", bytes(e.reply_buffer))
+        e.reply_buffer.clear()
+
+    def _ic0_msg_reject(self, e: Execution, src: int, size: int) -> None:
+        src, size = src & U32, size & U32
+        self._charge("msg_reject", size)
+        if e.response is not None:
+            raise errors.contract_violation("ic0.msg_reject: the call is already replied")
+        if size > e.reply_limit:
+            raise errors.user_contract_violation(
+                f"ic0.msg_reject: application payload size ({size}) cannot be larger than {e.reply_limit}."
+            )
+        data = self._read("ic0.msg_reject", src, size)
+        try:
+            message = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise errors.contract_violation("ic0.msg_reject: invalid UTF-8 string provided") from None
+        e.response = ("reject", message)
+        e.reply_buffer.clear()
+
+    # --- cycles (ingress messages carry none; balances are never charged here) ---------------------
+
+    def _ic0_msg_cycles_available128(self, e: Execution, dst: int) -> None:
+        self._charge("msg_cycles_available128", 0)
+        self._write_u128("msg_cycles_available128", dst, 0)
+
+    def _ic0_msg_cycles_available(self, e: Execution) -> int:
+        self._charge("msg_cycles_available", 0)
+        return 0
+
+    def _ic0_msg_cycles_refunded128(self, e: Execution, dst: int) -> None:
+        raise errors.wrong_mode("msg_cycles_refunded128", e.mode.label)
+
+    def _ic0_msg_cycles_refunded(self, e: Execution) -> int:
+        raise errors.wrong_mode("msg_cycles_refunded", e.mode.label)
+
+    def _ic0_msg_cycles_accept128(self, e: Execution, high: int, low: int, dst: int) -> None:
+        self._charge("msg_cycles_accept128", 0)
+        self._write_u128("msg_cycles_accept128", dst, 0)
+
+    def _ic0_msg_cycles_accept(self, e: Execution, max_amount: int) -> int:
+        self._charge("msg_cycles_accept", 0)
+        return 0
+
+    def _ic0_cycles_burn128(self, e: Execution, high: int, low: int, dst: int) -> None:
+        self._charge("cycles_burn128", 0)
+        amount = ((high & U64) << 64) | (low & U64)
+        burned = min(amount, self._balance(e))
+        self._write_u128("cycles_burn128", dst, burned)
+        e.cycles_burned += burned
+
+    def _balance(self, e: Execution) -> int:
+        return max(0, self.canister.cycles - e.cycles_burned)
+
+    def _ic0_canister_cycle_balance128(self, e: Execution, dst: int) -> None:
+        self._charge("canister_cycle_balance128", 0)
+        self._write_u128("canister_cycle_balance128", dst, self._balance(e))
+
+    def _ic0_canister_liquid_cycle_balance128(self, e: Execution, dst: int) -> None:
+        self._charge("canister_liquid_cycle_balance128", 0)
+        self._write_u128("canister_liquid_cycle_balance128", dst, self._balance(e))
+
+    def _ic0_canister_cycle_balance(self, e: Execution) -> int:
+        self._charge("canister_cycle_balance", 0)
+        balance = self._balance(e)
+        if balance > U64:
+            raise errors.trapped(TrapCode.CYCLES_AMOUNT_TOO_BIG_FOR_64_BIT)
+        return balance
+
+    # --- the canister and its subnet ----------------------------------------------------------------
+
+    def _ic0_canister_self_size(self, e: Execution) -> int:
+        self._charge("canister_self_size", 0)
+        return len(self.canister.id.raw)
+
+    def _ic0_canister_self_copy(self, e: Execution, dst: int, offset: int, size: int) -> None:
+        self._copy_out("canister_self_copy", "id", self.canister.id.raw, dst, offset, size)
+
+    def _ic0_canister_status(self, e: Execution) -> int:
+        self._charge("canister_status", 0)
+        return self.canister.status.code
+
+    def _ic0_canister_version(self, e: Execution) -> int:
+        self._charge("canister_version", 0)
+        return self.canister.version
+
+    def _ic0_subnet_self_size(self, e: Execution) -> int:
+        self._charge("subnet_self_size", 0)
+        return len(self.canister.environment.subnet_id.raw)
+
+    def _ic0_subnet_self_copy(self, e: Execution, dst: int, offset: int, size: int) -> None:
+        self._copy_out("subnet_self_copy", "id", self.canister.environment.subnet_id.raw, dst, offset, size)
+
+    # --- stable memory --------------------------------------------------------------------------------
+
+    def _stable_read(self, name: str, dst: int, offset: int, size: int) -> None:
+        self._charge(name, size)
+        stable = self.canister.stable
+        if offset + size > stable.size_bytes:
+            raise errors.trapped(TrapCode.STABLE_MEMORY_OUT_OF_BOUNDS)
+        address, length = self._heap()
+        if dst + size > length:
+            raise errors.trapped(TrapCode.HEAP_OUT_OF_BOUNDS)
+        stable.read_to(address + dst, offset, size)
+
+    def _stable_write(self, name: str, offset: int, src: int, size: int) -> None:
+        self._charge(name, size)
+        stable = self.canister.stable
+        address, length = self._heap()
+        if src + size > length:
+            raise errors.trapped(TrapCode.HEAP_OUT_OF_BOUNDS)
+        if offset + size > stable.size_bytes:
+            raise errors.trapped(TrapCode.STABLE_MEMORY_OUT_OF_BOUNDS)
+        stable.write_from(address + src, offset, size)
+
+    def _ic0_stable64_size(self, e: Execution) -> int:
+        self._charge("stable64_size", 0)
+        return self.canister.stable.size_pages
+
+    def _ic0_stable64_grow(self, e: Execution, new_pages: int) -> int:
+        self._charge("stable64_grow", 0)
+        return self.canister.stable.grow(new_pages & U64)
+
+    def _ic0_stable64_read(self, e: Execution, dst: int, offset: int, size: int) -> None:
+        self._stable_read("stable64_read", dst & U64, offset & U64, size & U64)
+
+    def _ic0_stable64_write(self, e: Execution, offset: int, src: int, size: int) -> None:
+        self._stable_write("stable64_write", offset & U64, src & U64, size & U64)
+
+    def _check_32_bit(self) -> None:
+        if self.canister.stable.size_pages > MAX_32_BIT_STABLE_PAGES:
+            raise errors.trapped(TrapCode.STABLE_MEMORY_TOO_BIG_FOR_32_BIT)
+
+    def _ic0_stable_size(self, e: Execution) -> int:
+        self._charge("stable_size", 0)
+        self._check_32_bit()
+        return self.canister.stable.size_pages
+
+    def _ic0_stable_grow(self, e: Execution, new_pages: int) -> int:
+        self._charge("stable_grow", 0)
+        self._check_32_bit()
+        return self.canister.stable.grow(new_pages & U32, MAX_32_BIT_STABLE_PAGES * WASM_PAGE)
+
+    def _ic0_stable_read(self, e: Execution, dst: int, offset: int, size: int) -> None:
+        self._check_32_bit()
+        self._stable_read("stable_read", dst & U32, offset & U32, size & U32)
+
+    def _ic0_stable_write(self, e: Execution, offset: int, src: int, size: int) -> None:
+        self._check_32_bit()
+        self._stable_write("stable_write", offset & U32, src & U32, size & U32)
+
+    # --- certification ----------------------------------------------------------------------------------
+
+    def _ic0_root_key_size(self, e: Execution) -> int:
+        self._charge("root_key_size", 0)
+        return len(self.canister.environment.root_key_der())
+
+    def _ic0_root_key_copy(self, e: Execution, dst: int, offset: int, size: int) -> None:
+        self._copy_out("root_key_copy", "key", self.canister.environment.root_key_der(), dst, offset, size)
+
+    def _ic0_certified_data_set(self, e: Execution, src: int, size: int) -> None:
+        src, size = src & U32, size & U32
+        self._charge("certified_data_set", size)
+        if size > CERTIFIED_DATA_MAX_LENGTH:
+            raise errors.user_contract_violation(
+                "ic0_certified_data_set failed because the passed data must be no larger than "
+                f"{CERTIFIED_DATA_MAX_LENGTH} bytes. Found {size} bytes."
+            )
+        _, length = self._heap()
+        if src + size > length:
+            raise errors.contract_violation(
+                "ic0_certified_data_set failed because src + size is out of bounds. "
+                f"Found src = {src} and size = {size} while src + size must be <= {length}"
+            )
+        e.certified_data = self._read("certified_data_set", src, size)
+
+    def _ic0_data_certificate_present(self, e: Execution) -> int:
+        self._charge("data_certificate_present", 0)
+        return int(e.data_certificate is not None)
+
+    def _ic0_data_certificate_size(self, e: Execution) -> int:
+        self._charge("data_certificate_size", 0)
+        if e.data_certificate is None:
+            raise errors.wrong_mode("data_certificate_size", e.mode.label)
+        return len(e.data_certificate)
+
+    def _ic0_data_certificate_copy(self, e: Execution, dst: int, offset: int, size: int) -> None:
+        dst, offset, size = dst & U32, offset & U32, size & U32
+        self._charge("data_certificate_copy", size)
+        certificate = e.data_certificate
+        if certificate is None:
+            raise errors.wrong_mode("data_certificate_copy", e.mode.label)
+        if offset + size > len(certificate):
+            raise errors.contract_violation(
+                "ic0_data_certificate_copy failed because offset + size is out of bounds. "
+                f"Found offset = {offset} and size = {size} while offset + size must be <= {len(certificate)}"
+            )
+        _, length = self._heap()
+        if dst + size > length:
+            raise errors.contract_violation(
+                "ic0_data_certificate_copy failed because dst + size is out of bounds. "
+                f"Found dst = {dst} and size = {size} while dst + size must be <= {length}"
+            )
+        self._write(dst, certificate[offset : offset + size])
+
+    # --- time, timers, counters, controllers ----------------------------------------------------------
+
+    def _ic0_time(self, e: Execution) -> int:
+        self._charge("time", 0)
+        return e.time_ns
+
+    def _ic0_global_timer_set(self, e: Execution, timestamp: int) -> int:
+        self._charge("global_timer_set", 0)
+        previous = e.global_timer if e.global_timer is not None else self.canister.global_timer
+        e.global_timer = timestamp & U64
+        return previous
+
+    def _ic0_performance_counter(self, e: Execution, counter_type: int) -> int:
+        self._charge("performance_counter", 0)
+        # Type 1 (call context) equals type 0: without inter-canister calls every call context
+        # is a single message execution.
+        if counter_type & U32 not in (0, 1):
+            raise errors.contract_violation(f"Error getting performance counter type {counter_type & U32}")
+        return self.meter.used()
+
+    def _ic0_is_controller(self, e: Execution, src: int, size: int) -> int:
+        src, size = src & U32, size & U32
+        self._charge("is_controller", size)
+        data = self._read("ic0.is_controller", src, size)
+        if size > MAX_LENGTH:
+            raise errors.ExecutionError(
+                errors.ErrorCode.CANISTER_CONTRACT_VIOLATION, "Canister provided invalid principal id", errors.TOOLCHAIN_HELP
+            )
+        return int(Principal(data) in self.canister.controllers)
+
+    def _ic0_in_replicated_execution(self, e: Execution) -> int:
+        self._charge("in_replicated_execution", 0)
+        return int(e.mode.replicated)
+
+    # --- debugging -----------------------------------------------------------------------------------
+
+    def _ic0_debug_print(self, e: Execution, src: int, size: int) -> None:
+        src, size = src & U32, min(size & U32, MAX_DEBUG_MESSAGE)
+        self._charge("debug_print", size)
+        try:
+            text = self._read("ic0.debug_print", src, size).decode("utf-8", "replace")
+        except errors.ExecutionError:
+            text = "(debug message out of memory bounds)"  # never traps, as on the IC
+        self.log(text)
+
+    def _ic0_trap(self, e: Execution, src: int, size: int) -> None:
+        src, size = src & U32, min(size & U32, MAX_TRAP_MESSAGE)
+        self._charge("trap", size)
+        try:
+            message = self._read("trap", src, size).decode("utf-8", "replace")
+        except errors.ExecutionError:
+            message = "(trap message out of memory bounds)"
+        raise errors.called_trap(message)
+
+
+def _check_slice(what: str, start: int, size: int, length: int) -> None:
+    """The IC's `valid_subslice`: a bounds violation is a contract violation, not a trap code."""
+    if start + size > length:
+        raise errors.contract_violation(f"{what}: src={start} + length={size} exceeds the slice size={length}")
+
+
+def supported_names() -> set[str]:
+    return {name for name, api in SYSTEM_API.items() if api.supported}

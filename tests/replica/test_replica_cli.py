@@ -1,0 +1,41 @@
+"""`icchat replica start`: loads state, runs until interrupted, saves state on the way out."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+from icchat.cli import main
+from icchat.replica import Replica
+
+
+def test_start_loads_state_and_saves_it_on_interrupt(tmp_path):
+    with Replica(tmp_path) as replica:
+        replica.create_canister()
+    env = dict(os.environ)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "icchat", "replica", "start", "--state-dir", str(tmp_path), "--port", "4999"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+    try:
+        first = process.stdout.readline()
+        assert "1 canister(s) loaded" in first, first + process.stderr.read()
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 0, err
+    assert "state saved" in out
+    with Replica(tmp_path) as replica:
+        assert len(replica.canister_ids()) == 1
+
+
+def test_bad_port_and_busy_state_dir_are_one_line_errors(tmp_path, capsys):
+    assert main(["replica", "start", "--state-dir", str(tmp_path), "--port", "0"]) == 1
+    assert capsys.readouterr().err.strip() == "icchat: error: --port must be between 1 and 65535, not 0"
+    with Replica(tmp_path):
+        assert main(["replica", "start", "--state-dir", str(tmp_path)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "is in use by another replica" in err[0]
