@@ -5,7 +5,8 @@ Measures, on the sysapi test canister (tests/canisters/sysapi.c, built with zig)
 - the cost of one System API call (a loop of `ic0.canister_self_size` minus an empty loop);
 - per-message commit and rollback cost against heap size, for the kernel dirty-page tracker
   (userfaultfd), the comparison fallback, and a naive full-heap copy for reference;
-- checkpoint cost (bytes and seconds) after one small update on a large heap.
+- checkpoint cost (bytes and seconds) after one small update on a large heap;
+- the wall-clock overhead of IC-accurate instruction metering on a compute-heavy method.
 """
 
 from __future__ import annotations
@@ -169,6 +170,7 @@ def _files(directory: Path) -> dict[Path, int]:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    from icchat.bench._instrumentation import measure as measure_instrumentation
     from icchat.replica.dirty_pages import uffd_available
 
     wasm = _sysapi()
@@ -180,6 +182,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "atomicity": atomicity,
         "full_copy_reference": _full_copy_ms(args.heap_mib, args.repeat),
         "checkpoint": _checkpoint(wasm, max(args.heap_mib)),
+        "instrumentation": measure_instrumentation(),
         "notes": (
             "Python API, no HTTP; one 2-core machine shared with other work. Commit/rollback cost "
             "with userfaultfd tracking follows the pages written, not the heap size; the comparison "

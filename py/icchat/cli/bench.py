@@ -11,7 +11,8 @@ from icchat.errors import UserError
 
 
 def available() -> list[str]:
-    return sorted(m.name for m in pkgutil.iter_modules(icchat.bench.__path__))
+    # Modules starting with an underscore are helpers shared by benchmarks, not benchmarks.
+    return sorted(m.name for m in pkgutil.iter_modules(icchat.bench.__path__) if not m.name.startswith("_"))
 
 
 def register(sub: argparse._SubParsersAction) -> None:

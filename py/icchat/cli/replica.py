@@ -1,15 +1,15 @@
 """`icchat replica start`: run the local replica (state in --state-dir) until Ctrl-C.
 
-The HTTP interface (issue 4) attaches through one seam: a module `icchat.replica.http` exposing
-`serve(replica, host, port)`, which serves until KeyboardInterrupt. Without it, the replica
-loads its state, runs timers, heartbeats and checkpoints, and saves cleanly on Ctrl-C/SIGTERM.
+The HTTP interface attaches through one seam: `icchat.replica.http.HttpServer(replica, host,
+port)` with `.start()` (serves in background threads), `.url` and `.stop()`. The replica loads
+its state, runs timers, heartbeats and checkpoints, and saves cleanly on Ctrl-C/SIGTERM.
 """
 
 from __future__ import annotations
 
 import argparse
 import signal
-import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -31,17 +31,29 @@ def register(sub: argparse._SubParsersAction) -> None:
     start.set_defaults(func=run_start)
 
 
-def serve_hook() -> Any:
-    """`icchat.replica.http.serve` once the HTTP interface exists, else None."""
+def http_server_class() -> Any:
+    """`icchat.replica.http.HttpServer` once the HTTP interface exists, else None."""
     try:
-        from icchat.replica.http import serve
+        from icchat.replica.http import HttpServer
     except ModuleNotFoundError as exc:
         if exc.name and exc.name.startswith("icchat.replica.http"):
             return None
         raise
     except ImportError:
         return None
-    return serve
+    return HttpServer
+
+
+class StopFlag:
+    """Set by SIGINT/SIGTERM. A plain flag polled by the main loop: raising KeyboardInterrupt
+    from a handler can be swallowed (e.g. inside an import lock callback) and locks are unsafe
+    in signal handlers, so the handler does nothing but flip a boolean."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def __call__(self, signum: int, frame: object) -> None:
+        self.requested = True
 
 
 def run_start(args: argparse.Namespace) -> int:
@@ -49,29 +61,36 @@ def run_start(args: argparse.Namespace) -> int:
         raise UserError(f"--port must be between 1 and 65535, not {args.port}")
     from icchat.replica import Replica
 
-    replica = Replica(args.state_dir, clean=args.clean, print_debug=args.print_debug)
-    stop = threading.Event()
-    previous = signal.signal(signal.SIGTERM, lambda *_: _interrupt(stop))
+    stop = StopFlag()
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        replica.start()
-        count = len(replica.canister_ids())
-        print(f"icchat replica: {count} canister(s) loaded from {args.state_dir}", flush=True)
-        serve = serve_hook()
-        if serve is not None:
-            serve(replica, args.host, args.port)
-        else:
-            print("icchat replica: HTTP interface not installed yet; running timers and checkpoints. Ctrl-C to stop.", flush=True)
-            while not stop.wait(3600):
-                pass
-    except KeyboardInterrupt:
-        pass
+        replica = Replica(args.state_dir, clean=args.clean, print_debug=args.print_debug)
+        try:
+            _serve_until(stop, replica, args)
+        finally:
+            replica.close()
+            print(f"icchat replica: state saved to {args.state_dir}", flush=True)
     finally:
-        signal.signal(signal.SIGTERM, previous)
-        replica.close()
-        print(f"icchat replica: state saved to {args.state_dir}", flush=True)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return 0
 
 
-def _interrupt(stop: threading.Event) -> None:
-    stop.set()
-    raise KeyboardInterrupt
+def _serve_until(stop: StopFlag, replica: Any, args: argparse.Namespace) -> None:
+    replica.start()
+    count = len(replica.canister_ids())
+    print(f"icchat replica: {count} canister(s) loaded from {args.state_dir}", flush=True)
+    server_class = http_server_class()
+    server = None
+    if server_class is None:
+        print("icchat replica: HTTP interface not installed yet; running timers and checkpoints. Ctrl-C to stop.", flush=True)
+    else:
+        server = server_class(replica, args.host, args.port)
+        server.start()
+        print(f"icchat replica: serving the IC HTTP interface on {server.url} (local development replica, not the IC). Ctrl-C to stop.", flush=True)
+    try:
+        while not stop.requested:
+            time.sleep(0.2)
+    finally:
+        if server is not None:
+            server.stop()

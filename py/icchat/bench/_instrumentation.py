@@ -1,10 +1,9 @@
 """What IC-accurate metering costs: wall-clock time of a compute-heavy canister method with and
 without the instrumentation (and with/without the fuel backstop), and the time to instrument a
-large module. `measure()` is also folded into the replica benchmark."""
+large module. `icchat bench replica` includes `measure()` under "instrumentation"."""
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import time
 from typing import Any
@@ -18,10 +17,6 @@ from icchat.replica.wasm.instrument import instrument
 
 MATMUL = REPO / "tests" / "canisters" / "c" / "matmul.c"
 ROUNDS = 40  # matrix-vector products (256 x 256) per call
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--repeat", type=int, default=5)
 
 
 def _ic0_stubs(linker: wasmtime.Linker, store: wasmtime.Store, memory_ref: list) -> None:
@@ -141,9 +136,3 @@ def measure(repeat: int = 5) -> dict[str, Any]:
         "fuel_backstop": f"fuel = {FUEL_PER_INSTRUCTION} x limit + 1e9",
     }
 
-
-def run(args: argparse.Namespace) -> dict[str, Any]:
-    result = measure(args.repeat)
-    for key, value in result.items():
-        print(f"  {key}: {value}")
-    return result
