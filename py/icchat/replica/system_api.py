@@ -371,12 +371,7 @@ class SystemApi:
                 "ic0_certified_data_set failed because the passed data must be no larger than "
                 f"{CERTIFIED_DATA_MAX_LENGTH} bytes. Found {size} bytes."
             )
-        _, length = self._heap()
-        if src + size > length:
-            raise errors.contract_violation(
-                "ic0_certified_data_set failed because src + size is out of bounds. "
-                f"Found src = {src} and size = {size} while src + size must be <= {length}"
-            )
+        _check_bounds("certified_data_set", "src", src, size, self._heap()[1])
         e.certified_data = self._read("certified_data_set", src, size)
 
     def _ic0_data_certificate_present(self, e: Execution) -> int:
@@ -395,17 +390,8 @@ class SystemApi:
         certificate = e.data_certificate
         if certificate is None:
             raise errors.wrong_mode("data_certificate_copy", e.mode.label)
-        if offset + size > len(certificate):
-            raise errors.contract_violation(
-                "ic0_data_certificate_copy failed because offset + size is out of bounds. "
-                f"Found offset = {offset} and size = {size} while offset + size must be <= {len(certificate)}"
-            )
-        _, length = self._heap()
-        if dst + size > length:
-            raise errors.contract_violation(
-                "ic0_data_certificate_copy failed because dst + size is out of bounds. "
-                f"Found dst = {dst} and size = {size} while dst + size must be <= {length}"
-            )
+        _check_bounds("data_certificate_copy", "offset", offset, size, len(certificate))
+        _check_bounds("data_certificate_copy", "dst", dst, size, self._heap()[1])
         self._write(dst, certificate[offset : offset + size])
 
     # --- time, timers, counters, controllers ----------------------------------------------------------
@@ -461,6 +447,15 @@ class SystemApi:
         except errors.ExecutionError:
             message = "(trap message out of memory bounds)"
         raise errors.called_trap(message)
+
+
+def _check_bounds(api: str, name: str, start: int, size: int, limit: int) -> None:
+    """The IC's wording for the certification calls' bounds checks."""
+    if start + size > limit:
+        raise errors.contract_violation(
+            f"ic0_{api} failed because {name} + size is out of bounds. "
+            f"Found {name} = {start} and size = {size} while {name} + size must be <= {limit}"
+        )
 
 
 def _check_slice(what: str, start: int, size: int, length: int) -> None:
