@@ -27,6 +27,7 @@ def test_start_loads_state_and_saves_it_on_interrupt(tmp_path):
     finally:
         process.kill()
     assert process.returncode == 0, err
+    assert "serving the IC HTTP interface on http://localhost:4999" in out
     assert "state saved" in out
     with Replica(tmp_path) as replica:
         assert len(replica.canister_ids()) == 1
@@ -39,3 +40,16 @@ def test_bad_port_and_busy_state_dir_are_one_line_errors(tmp_path, capsys):
         assert main(["replica", "start", "--state-dir", str(tmp_path)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "is in use by another replica" in err[0]
+
+
+def test_status_reports_a_running_replica_and_says_when_none_runs(tmp_path, capsys):
+    from icchat.replica.http import HttpServer
+
+    assert main(["replica", "status", "--url", "http://127.0.0.1:9"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no replica answers at http://127.0.0.1:9" in err[0]
+    with Replica(tmp_path) as replica, HttpServer(replica, port=0) as server:
+        cid = replica.create_canister()
+        assert main(["replica", "status", "--url", server.url]) == 0
+    out = capsys.readouterr().out
+    assert "healthy" in out and str(cid) in out and "canisters     1" in out

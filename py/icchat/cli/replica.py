@@ -29,6 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     start.add_argument("--clean", action="store_true", help="discard any existing state first")
     start.add_argument("--print-debug", action="store_true", help="print canisters' ic0.debug_print output")
     start.set_defaults(func=run_start)
+    status = commands.add_parser("status", help="report a running replica (root key, canisters, uptime)")
+    status.add_argument("--url", default="http://127.0.0.1:4943", help="the replica's address (default http://127.0.0.1:4943)")
+    status.set_defaults(func=run_status)
 
 
 def http_server_class() -> Any:
@@ -94,3 +97,34 @@ def _serve_until(stop: StopFlag, replica: Any, args: argparse.Namespace) -> None
     finally:
         if server is not None:
             server.stop()
+
+
+def run_status(args: argparse.Namespace) -> int:
+    import hashlib
+    import urllib.error
+    import urllib.request
+
+    import cbor2
+
+    from icchat.ic.principal import Principal
+
+    try:
+        with urllib.request.urlopen(args.url.rstrip("/") + "/api/v2/status", timeout=10) as response:
+            status = cbor2.loads(response.read())
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise UserError(f"no replica answers at {args.url} ({reason}); start one with `icchat replica start`") from None
+    except (ValueError, cbor2.CBORDecodeError) as exc:
+        raise UserError(f"{args.url} answered, but not with an IC status: {exc}") from None
+    if not hasattr(status, "get") or "root_key" not in status:
+        raise UserError(f"{args.url} answered, but not with an IC status")
+    root_key = bytes(status["root_key"])
+    print(f"replica       {args.url} ({status.get('impl_version', 'unknown implementation')})")
+    print(f"health        {status.get('replica_health_status', 'unknown')}")
+    print(f"root key      sha256 {hashlib.sha256(root_key).hexdigest()[:16]}… ({len(root_key)} bytes DER)")
+    print(f"subnet        {Principal.self_authenticating(root_key)}")
+    if "icchat_uptime_seconds" in status:
+        print(f"uptime        {int(status['icchat_uptime_seconds'])} s")
+    canisters = [str(Principal(bytes(raw))) for raw in status.get("icchat_canisters", [])]
+    print(f"canisters     {len(canisters)}" + "".join(f"\n  {c}" for c in canisters))
+    return 0

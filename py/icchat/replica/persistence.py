@@ -96,6 +96,12 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def write_atomic(path: Path, data: bytes) -> None:
+    """Replace `path` with `data` so that a crash leaves either the old or the new file."""
+    _write_new(path, [data])
+    _fsync_dir(path.parent)
+
+
 def _write_new(path: Path, chunks: Any) -> int:
     """Write a new file (temp + fsync + rename); returns its size."""
     tmp = path.with_name(path.name + ".tmp")

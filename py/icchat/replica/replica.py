@@ -243,6 +243,11 @@ class Replica:
     def root_key_der(self) -> bytes:
         return self._certification().root_key_der()
 
+    @property
+    def state_dir(self) -> Path | None:
+        """Where this replica persists (None when in memory)."""
+        return self._store.root if self._store is not None else None
+
     # --- calls ----------------------------------------------------------------------------------------------
 
     def update(

@@ -1,0 +1,268 @@
+"""The replica's HTTP server: one port for the IC HTTP interface and the HTTP gateway.
+
+Threaded (one thread per connection, keep-alive), so a slow client never blocks the others.
+`/api/...` goes to `api.Api`; every other request to the gateway (`gateway.handle`), which
+serves canister web pages. Response bodies are iterables of chunks written as they come
+(chunked transfer encoding when the length is not known up front).
+"""
+
+from __future__ import annotations
+
+import http.server
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from icchat.ic.envelope import MAX_ENVELOPE_BYTES
+from icchat.replica.http.api import Api
+from icchat.replica.http.certified_state import CertifiedState
+from icchat.replica.http.ingress import IngressQueue
+from icchat.replica.http.keys import ReplicaKeys
+from icchat.replica.http.messages import HttpIn, HttpOut
+
+log = logging.getLogger("icchat.replica.http")
+
+MAX_BODY_BYTES = MAX_ENVELOPE_BYTES  # the largest request body any endpoint accepts
+DRAIN_LIMIT = 64 * 1024 * 1024
+CORS_HEADERS = [
+    ("access-control-allow-origin", "*"),
+    ("access-control-allow-methods", "GET, POST, HEAD, OPTIONS"),
+    ("access-control-allow-headers", "content-type"),
+    ("access-control-max-age", "86400"),
+]
+
+
+def attach_certification(replica: Any) -> CertifiedState:
+    """Give the replica its persisted root key (created on first start) and subnet id."""
+    current = getattr(replica, "certification", None)
+    if isinstance(current, CertifiedState):
+        return current
+    state = CertifiedState(replica, ReplicaKeys.load_or_create(replica.state_dir))
+    replica.certification = state
+    replica.subnet_id = state.subnet_id
+    return state
+
+
+def _gateway() -> Callable[[Any, HttpIn], HttpOut] | None:
+    try:
+        from icchat.replica.http.gateway import handle
+    except ModuleNotFoundError as exc:
+        if exc.name == "icchat.replica.http.gateway":
+            return None
+        raise
+    return handle
+
+
+class HttpServer:
+    """`HttpServer(replica, host, port).start()` serves in background threads until `.stop()`;
+    port 0 picks a free port (see `.port` / `.url`)."""
+
+    def __init__(self, replica: Any, host: str = "127.0.0.1", port: int = 4943) -> None:
+        self.replica = replica
+        self.state = attach_certification(replica)
+        self.host = host
+        self._requested_port = port
+        self._server: _ThreadingServer | None = None
+        self._thread: threading.Thread | None = None
+        self.ingress: IngressQueue | None = None
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None, "not started"
+        return self._server.server_address[1]
+
+    @property
+    def url(self) -> str:
+        host = "localhost" if self.host in ("127.0.0.1", "0.0.0.0", "::1", "::") else self.host
+        return f"http://{host}:{self.port}"
+
+    def start(self) -> HttpServer:
+        self.ingress = IngressQueue(self.replica, self.state.requests)
+        api = Api(self.replica, self.state, self.ingress, time.monotonic())
+        try:
+            server = _ThreadingServer((self.host, self._requested_port), _handler_class(self.replica, api))
+        except OSError as exc:
+            self.ingress.close()
+            from icchat.errors import UserError
+
+            raise UserError(f"cannot listen on {self.host}:{self._requested_port}: {exc.strerror or exc}") from None
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="icchat-http", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self.ingress is not None:
+            self.ingress.close()
+            self.ingress = None
+
+    def __enter__(self) -> HttpServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def serve(replica: Any, host: str, port: int) -> None:
+    """Serve until KeyboardInterrupt (for scripts; `icchat replica start` uses HttpServer)."""
+    server = HttpServer(replica, host, port).start()
+    try:
+        while True:
+            time.sleep(3600)
+    finally:
+        server.stop()
+
+
+class _ThreadingServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        log.debug("connection from %s ended with an error", client_address, exc_info=True)
+
+
+def _handler_class(replica: Any, api: Api) -> type[http.server.BaseHTTPRequestHandler]:
+    class Handler(_Handler):
+        pass
+
+    Handler.replica = replica
+    Handler.api = api
+    return Handler
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "icchat-replica"
+    sys_version = ""
+    replica: Any
+    api: Api
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s " + format, self.address_string(), *args)
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    def do_HEAD(self) -> None:
+        self._dispatch()
+
+    def do_POST(self) -> None:
+        self._dispatch()
+
+    def do_PUT(self) -> None:
+        self._dispatch()
+
+    def do_DELETE(self) -> None:
+        self._dispatch()
+
+    def do_PATCH(self) -> None:
+        self._dispatch()
+
+    def do_OPTIONS(self) -> None:
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        is_api = self.path.startswith("/api/")
+        try:
+            body = self._read_body()
+            if body is None:
+                return
+            request = HttpIn(self.command, self.path, _host(self.headers.get("host", "")), list(self.headers.items()), body)
+            if is_api:
+                response = _preflight() if self.command == "OPTIONS" else self.api.handle(request)
+                response.headers.extend(CORS_HEADERS)
+            else:
+                gateway = _gateway()
+                if gateway is None:
+                    response = HttpOut.text(404, "the HTTP gateway of this replica is not installed")
+                else:
+                    response = gateway(self.replica, request)
+        except Exception as exc:  # never let a handler bug take the server down
+            log.exception("request %s %s failed", self.command, self.path)
+            response = HttpOut.text(500, f"internal error of the local replica: {type(exc).__name__}: {exc}")
+        self._send(response)
+
+    def _read_body(self) -> bytes | None:
+        if self.headers.get("transfer-encoding", "").lower() == "chunked":
+            self._send(HttpOut.text(411, "send the request body with a Content-Length"), close=True)
+            return None
+        try:
+            length = int(self.headers.get("content-length") or 0)
+        except ValueError:
+            self._send(HttpOut.text(400, "invalid Content-Length"), close=True)
+            return None
+        if length < 0:
+            self._send(HttpOut.text(400, "invalid Content-Length"), close=True)
+            return None
+        if length > MAX_BODY_BYTES:
+            # Read (and drop) a moderately oversized body so the client gets to see the answer
+            # instead of a broken pipe; beyond DRAIN_LIMIT just hang up after answering.
+            if length <= DRAIN_LIMIT:
+                remaining = length
+                while remaining > 0 and (chunk := self.rfile.read(min(remaining, 1 << 20))):
+                    remaining -= len(chunk)
+            self._send(HttpOut.text(413, f"request body of {length} bytes exceeds the limit of {MAX_BODY_BYTES}"), close=True)
+            return None
+        return self.rfile.read(length) if length else b""
+
+    def _send(self, response: HttpOut, close: bool = False) -> None:
+        headers = [(k.lower(), v) for k, v in response.headers]
+        known_length = any(k == "content-length" for k, _ in headers)
+        head_only = self.command == "HEAD" or response.status in (204, 304) or response.status < 200
+        chunked = not known_length and not head_only
+        self.send_response(response.status)
+        for key, value in headers:
+            if key not in ("connection", "transfer-encoding", "keep-alive"):
+                self.send_header(key, value)
+        if chunked:
+            self.send_header("transfer-encoding", "chunked")
+        if close:
+            self.send_header("connection", "close")
+            self.close_connection = True
+        self.end_headers()
+        if head_only:
+            _close_body(response.body)
+            return
+        try:
+            for chunk in response.body:
+                if not chunk:
+                    continue
+                if chunked:
+                    self.wfile.write(b"%x\r\n" % len(chunk) + bytes(chunk) + b"\r\n")
+                else:
+                    self.wfile.write(chunk)
+            if chunked:
+                self.wfile.write(b"0\r\n\r\n")
+        except (TimeoutError, BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+        except Exception:
+            # The status line is gone already: cut the connection so the client sees a broken
+            # body rather than a complete-looking wrong one.
+            log.exception("response body of %s %s failed", self.command, self.path)
+            self.close_connection = True
+        finally:
+            _close_body(response.body)
+
+
+def _close_body(body: Any) -> None:
+    close = getattr(body, "close", None)
+    if callable(close):
+        close()
+
+
+def _preflight() -> HttpOut:
+    return HttpOut(204, [("content-length", "0")], [])
+
+
+def _host(value: str) -> str:
+    value = value.strip().lower()
+    if value.startswith("["):  # [::1]:4943
+        return value.split("]", 1)[0] + "]"
+    return value.rsplit(":", 1)[0] if ":" in value else value

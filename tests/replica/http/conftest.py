@@ -1,0 +1,41 @@
+"""A real replica serving HTTP on a free port, with the sysapi test canister built once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from replica_helpers import build_sysapi
+
+from icchat.replica import Replica
+from icchat.replica.http import HttpServer
+
+
+@dataclass
+class HttpReplica:
+    replica: Replica
+    server: HttpServer
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    @property
+    def root_key_der(self) -> bytes:
+        return self.replica.root_key_der()
+
+
+@pytest.fixture(scope="session")
+def sysapi_path() -> Path:
+    return build_sysapi()
+
+
+@pytest.fixture(scope="session")
+def http_replica(tmp_path_factory):
+    with Replica(tmp_path_factory.mktemp("http-replica")) as replica, HttpServer(replica, port=0) as server:
+        yield HttpReplica(replica, server)
