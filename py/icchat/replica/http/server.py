@@ -139,6 +139,7 @@ def _handler_class(replica: Any, api: Api) -> type[http.server.BaseHTTPRequestHa
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in separate writes
     server_version = "icchat-replica"
     sys_version = ""
     replica: Any
