@@ -148,27 +148,6 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s " + format, self.address_string(), *args)
 
-    def do_GET(self) -> None:
-        self._dispatch()
-
-    def do_HEAD(self) -> None:
-        self._dispatch()
-
-    def do_POST(self) -> None:
-        self._dispatch()
-
-    def do_PUT(self) -> None:
-        self._dispatch()
-
-    def do_DELETE(self) -> None:
-        self._dispatch()
-
-    def do_PATCH(self) -> None:
-        self._dispatch()
-
-    def do_OPTIONS(self) -> None:
-        self._dispatch()
-
     def _dispatch(self) -> None:
         is_api = self.path.startswith("/api/")
         try:
@@ -189,6 +168,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             log.exception("request %s %s failed", self.command, self.path)
             response = HttpOut.text(500, f"internal error of the local replica: {type(exc).__name__}: {exc}")
         self._send(response)
+
+    # Every method goes through one dispatcher; the API and the gateway decide what they allow.
+    do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _dispatch
 
     def _read_body(self) -> bytes | None:
         if self.headers.get("transfer-encoding", "").lower() == "chunked":
