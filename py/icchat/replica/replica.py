@@ -10,7 +10,7 @@ All public methods are thread-safe: one lock serializes executions (as one IC su
 one message per canister at a time). `tick()` runs due global timers and heartbeats; `start()`
 runs it in a background thread together with debounced checkpoints.
 
-Seam for the HTTP interface (issue 4): it calls `inspect_message` when accepting an ingress call
+Seam for the HTTP interface (`icchat.replica.http`): it calls `inspect_message` when accepting an ingress call
 and `update(..., inspect=False)` to execute it, `query` for queries, and reads
 `certified_state()`, `time_ns()`, `subnet_id`, `canister_ranges` and `certification` (replace
 it with an object offering `root_key_der()` and `data_certificate(canister_id, data, time_ns)`
