@@ -1,0 +1,96 @@
+/* http_echo.c: a test canister for the HTTP gateway.
+ *
+ * The test prepares whole Candid HttpResponse replies in Python and uploads them with
+ * `set_response` (raw bytes, no Candid on that side):
+ *     slot u8 | certified_data [32] | u32 prefix_len | prefix | u32 tree_len | tree_base64 | suffix
+ * Slot 0 answers the `http_request` query, slot 1 the `http_request_update` update. With a tree,
+ * the reply is prefix + Candid text "certificate=:<b64 data certificate>:, tree=:<tree>:" +
+ * suffix, so the IC-Certificate header carries the certificate the replica hands this query.
+ * certified_data is set from the upload (the test computes the tree's root hash).
+ */
+#include "ic0.h"
+
+typedef unsigned char u8;
+
+#define SLOT_BYTES (3 * 1024 * 1024)
+static u8 slots[2][SLOT_BYTES];
+static uint32_t slot_size[2];
+static u8 arg[SLOT_BYTES];
+static u8 certificate[8192];
+static u8 scratch[16384];
+
+static void trap_text(const char *message) {
+  size_t n = 0;
+  while (message[n]) n++;
+  ic0_trap(message, n);
+}
+
+static uint32_t read_u32(const u8 *p) { return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24; }
+
+static void reply(const void *data, size_t size) { ic0_msg_reply_data_append(data, size); }
+
+static size_t base64(const u8 *in, size_t n, u8 *out) {
+  static const char table[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  size_t o = 0;
+  for (size_t i = 0; i < n; i += 3) {
+    uint32_t v = in[i] << 16 | (i + 1 < n ? in[i + 1] << 8 : 0) | (i + 2 < n ? in[i + 2] : 0);
+    out[o++] = table[v >> 18 & 63];
+    out[o++] = table[v >> 12 & 63];
+    out[o++] = i + 1 < n ? table[v >> 6 & 63] : '=';
+    out[o++] = i + 2 < n ? table[v & 63] : '=';
+  }
+  return o;
+}
+
+static size_t leb128(size_t value, u8 *out) {
+  size_t n = 0;
+  do {
+    u8 byte = value & 0x7f;
+    value >>= 7;
+    out[n++] = byte | (value ? 0x80 : 0);
+  } while (value);
+  return n;
+}
+
+__attribute__((export_name("canister_update set_response"))) void set_response(void) {
+  size_t size = ic0_msg_arg_data_size();
+  if (size > sizeof arg || size < 33) trap_text("bad upload");
+  ic0_msg_arg_data_copy(arg, 0, size);
+  u8 slot = arg[0] & 1;
+  for (size_t i = 0; i + 1 < size; i++) slots[slot][i] = arg[i + 1];
+  slot_size[slot] = size - 1;
+  ic0_certified_data_set(arg + 1, 32);
+  ic0_msg_reply();
+}
+
+static void answer(int slot) {
+  const u8 *s = slots[slot] + 32;
+  uint32_t prefix_len = read_u32(s);
+  const u8 *prefix = s + 4;
+  uint32_t tree_len = read_u32(prefix + prefix_len);
+  const u8 *tree = prefix + prefix_len + 4;
+  const u8 *suffix = tree + tree_len;
+  size_t suffix_len = slot_size[slot] - (size_t)(suffix - slots[slot]);
+  reply(prefix, prefix_len);
+  if (tree_len) {
+    if (!ic0_data_certificate_present()) trap_text("no data certificate");
+    size_t cert_len = ic0_data_certificate_size();
+    if (cert_len > sizeof certificate) trap_text("certificate too large");
+    ic0_data_certificate_copy(certificate, 0, cert_len);
+    static const char head[] = "certificate=:", middle[] = ":, tree=:";
+    size_t b64_len = base64(certificate, cert_len, scratch);
+    size_t value_len = (sizeof head - 1) + b64_len + (sizeof middle - 1) + tree_len + 1;
+    u8 leb[10];
+    reply(leb, leb128(value_len, leb));
+    reply(head, sizeof head - 1);
+    reply(scratch, b64_len);
+    reply(middle, sizeof middle - 1);
+    reply(tree, tree_len);
+    reply(":", 1);
+  }
+  reply(suffix, suffix_len);
+  ic0_msg_reply();
+}
+
+__attribute__((export_name("canister_query http_request"))) void http_request(void) { answer(0); }
+__attribute__((export_name("canister_update http_request_update"))) void http_request_update(void) { answer(1); }

@@ -1,0 +1,130 @@
+"""Canister web pages through the replica's HTTP gateway, with response verification."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import struct
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import pytest
+
+from icchat.build.canister import compile_c
+from icchat.ic import candid
+from icchat.ic.hashtree import from_dict, to_cbor
+from icchat.paths import BUILD, REPO
+from icchat.replica.http.gateway_types import HTTP_RESPONSE
+
+PLACEHOLDER = "@@IC-CERTIFICATE@@"
+
+
+@pytest.fixture(scope="module")
+def site(http_replica):
+    wasm = compile_c([REPO / "tests" / "canisters" / "http_echo.c"], BUILD / "test-canisters" / "http_echo.wasm")
+    cid = http_replica.replica.create_canister()
+    http_replica.replica.install_code(cid, wasm.read_bytes())
+    return cid
+
+
+def upload(replica, cid, body: bytes, *, certified_path: str | None = "/index.html", certify_body: bytes | None = None,
+           headers: list[tuple[str, str]] = (), upgrade: bool | None = None, slot: int = 0, status: int = 200) -> None:
+    """Store the canister's next answer; certify `certify_body` (default: body) under certified_path."""
+    all_headers = list(headers)
+    tree_b64 = b""
+    root = b"\0" * 32
+    if certified_path is not None:
+        tree = from_dict({"http_assets": {certified_path: hashlib.sha256(certify_body if certify_body is not None else body).digest()}})
+        tree_b64, root = base64.b64encode(to_cbor(tree)), tree.digest()
+        all_headers.append(("IC-Certificate", PLACEHOLDER))
+    reply = candid.encode([HTTP_RESPONSE], [{"status_code": status, "headers": all_headers, "body": body,
+                                              "streaming_strategy": None, "upgrade": upgrade}])
+    marker = bytes([len(PLACEHOLDER)]) + PLACEHOLDER.encode()
+    if certified_path is not None:
+        prefix, suffix = reply.split(marker)
+    else:
+        prefix, suffix = reply, b""
+    packed = bytes([slot]) + root + struct.pack("<I", len(prefix)) + prefix + struct.pack("<I", len(tree_b64)) + tree_b64 + suffix
+    replica.update(cid, "set_response", packed)
+
+
+def get(url: str, headers: dict[str, str] | None = None, method: str = "GET") -> tuple[int, dict[str, str], bytes]:
+    # Browsers resolve *.localhost to the loopback address; Python's resolver does not.
+    parts = urllib.parse.urlsplit(url)
+    headers = {"Host": parts.netloc, **(headers or {})}
+    url = parts._replace(netloc=f"127.0.0.1:{parts.port}").geturl()
+    request = urllib.request.Request(url, headers=headers, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, {k.lower(): v for k, v in response.headers.items()}, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, {k.lower(): v for k, v in error.headers.items()}, error.read()
+
+
+def page(http_replica, cid, path="/index.html", raw=False) -> str:
+    return f"http://{cid}{'.raw' if raw else ''}.localhost:{http_replica.port}{path}"
+
+
+def test_certified_page_is_served_with_the_canisters_headers(http_replica, site):
+    body = b"<!doctype html><title>hello</title>"
+    upload(http_replica.replica, site, body, headers=[("Content-Type", "text/html"), ("Cross-Origin-Opener-Policy", "same-origin"),
+                                                    ("Cross-Origin-Embedder-Policy", "require-corp")])
+    code, headers, data = get(page(http_replica, site))
+    assert code == 200, data
+    assert data == body
+    assert headers["content-type"] == "text/html"
+    assert headers["cross-origin-embedder-policy"] == "require-corp"
+    # The same page by ?canisterId= on plain localhost.
+    code, _, data = get(f"http://localhost:{http_replica.port}/index.html?canisterId={site}")
+    assert (code, data) == (200, body)
+
+
+def test_tampered_or_uncertified_pages_are_refused_except_on_raw(http_replica, site):
+    upload(http_replica.replica, site, b"the real page", certify_body=b"another page")
+    code, _, data = get(page(http_replica, site))
+    assert code == 503 and b"SHA-256 does not match" in data
+    upload(http_replica.replica, site, b"not certified at all", certified_path=None)
+    code, _, data = get(page(http_replica, site))
+    assert code == 503 and b"sent no IC-Certificate" in data
+    code, _, data = get(page(http_replica, site, raw=True))
+    assert (code, data) == (200, b"not certified at all")
+
+
+def test_range_and_head(http_replica, site):
+    body = bytes(range(256)) * 4
+    upload(http_replica.replica, site, body)
+    code, headers, data = get(page(http_replica, site), {"Range": "bytes=10-19"})
+    assert (code, data, headers["content-range"]) == (206, body[10:20], f"bytes 10-19/{len(body)}")
+    code, headers, data = get(page(http_replica, site), {"Range": "bytes=-5"})
+    assert (code, data) == (206, body[-5:])
+    code, headers, _ = get(page(http_replica, site), {"Range": "bytes=5000-"})
+    assert code == 416 and headers["content-range"] == f"bytes */{len(body)}"
+    code, headers, data = get(page(http_replica, site), method="HEAD")
+    assert (code, data, headers["content-length"]) == (200, b"", str(len(body)))
+
+
+def test_gzip_is_decoded_for_clients_that_do_not_accept_it(http_replica, site):
+    text = b"compressible " * 200
+    upload(http_replica.replica, site, gzip.compress(text), headers=[("Content-Encoding", "gzip")])
+    code, headers, data = get(page(http_replica, site), {"Accept-Encoding": "gzip"})
+    assert code == 200 and headers["content-encoding"] == "gzip" and gzip.decompress(data) == text
+    code, headers, data = get(page(http_replica, site), {"Accept-Encoding": "identity"})
+    assert code == 200 and "content-encoding" not in headers and data == text
+
+
+def test_upgrade_to_an_update_call(http_replica, site):
+    upload(http_replica.replica, site, b"", certified_path=None, upgrade=True)
+    upload(http_replica.replica, site, b"answered by http_request_update", certified_path=None, slot=1)
+    code, _, data = get(page(http_replica, site))
+    assert (code, data) == (200, b"answered by http_request_update")
+
+
+def test_unknown_canister_and_bad_ids_are_clear_errors(http_replica):
+    code, _, data = get(f"http://aaaaa-aa.localhost:{http_replica.port}/")
+    assert code in (404, 502) and b"could not answer" in data
+    code, _, data = get(f"http://localhost:{http_replica.port}/")
+    assert code == 400 and b"which canister?" in data
+    code, _, data = get(f"http://localhost:{http_replica.port}/?canisterId=not-a-principal")
+    assert code == 400 and b"is not a canister id" in data
