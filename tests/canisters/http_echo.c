@@ -7,6 +7,8 @@
  * the reply is prefix + Candid text "certificate=:<b64 data certificate>:, tree=:<tree>:" +
  * suffix, so the IC-Certificate header carries the certificate the replica hands this query.
  * certified_data is set from the upload (the test computes the tree's root hash).
+ * Streaming: `set_chunk` stores u32 index | a whole Candid reply; the `http_stream` callback
+ * takes a `nat32` token (the last 4 bytes of its argument) and answers that stored reply.
  */
 #include "ic0.h"
 
@@ -89,6 +91,32 @@ static void answer(int slot) {
     reply(":", 1);
   }
   reply(suffix, suffix_len);
+  ic0_msg_reply();
+}
+
+#define CHUNKS 8
+#define CHUNK_BYTES (256 * 1024)
+static u8 chunks[CHUNKS][CHUNK_BYTES];
+static uint32_t chunk_size[CHUNKS];
+
+__attribute__((export_name("canister_update set_chunk"))) void set_chunk(void) {
+  size_t size = ic0_msg_arg_data_size();
+  if (size < 4 || size - 4 > CHUNK_BYTES) trap_text("bad chunk");
+  ic0_msg_arg_data_copy(arg, 0, size);
+  uint32_t index = read_u32(arg);
+  if (index >= CHUNKS) trap_text("chunk index out of range");
+  for (size_t i = 4; i < size; i++) chunks[index][i - 4] = arg[i];
+  chunk_size[index] = size - 4;
+  ic0_msg_reply();
+}
+
+__attribute__((export_name("canister_query http_stream"))) void http_stream(void) {
+  size_t size = ic0_msg_arg_data_size();
+  if (size < 4 || size > 64) trap_text("bad token");
+  ic0_msg_arg_data_copy(arg, 0, size);
+  uint32_t index = read_u32(arg + size - 4);
+  if (index >= CHUNKS) trap_text("token out of range");
+  reply(chunks[index], chunk_size[index]);
   ic0_msg_reply();
 }
 

@@ -128,3 +128,48 @@ def test_unknown_canister_and_bad_ids_are_clear_errors(http_replica):
     assert code == 400 and b"which canister?" in data
     code, _, data = get(f"http://localhost:{http_replica.port}/?canisterId=not-a-principal")
     assert code == 400 and b"is not a canister id" in data
+
+
+_STREAMING_DID = candid.parse_did("""
+type Chunk = record { body : blob; token : opt nat32 };
+type Strategy = variant { Callback : record { callback : func (nat32) -> (Chunk) query; token : nat32 } };
+type Response = record { status_code : nat16; headers : vec record { text; text }; body : blob;
+                         streaming_strategy : opt Strategy; upgrade : opt bool };
+service : {}
+""")
+STREAMED_RESPONSE = candid.parse_type("Response", _STREAMING_DID)
+CHUNK = candid.parse_type("Chunk", _STREAMING_DID)
+
+
+def upload_stream(replica, cid, parts: list[bytes], *, certify: bool) -> None:
+    """The first part in the response, the rest through the http_stream callback (tokens 1..)."""
+    whole = b"".join(parts)
+    tree_b64, root, headers = b"", b"\0" * 32, []
+    if certify:
+        tree = from_dict({"http_assets": {"/big.bin": hashlib.sha256(whole).digest()}})
+        tree_b64, root = base64.b64encode(to_cbor(tree)), tree.digest()
+        headers.append(("IC-Certificate", PLACEHOLDER))
+    strategy = {"Callback": {"callback": candid.FuncRef(cid, "http_stream"), "token": 1}} if len(parts) > 1 else None
+    reply = candid.encode([STREAMED_RESPONSE], [{"status_code": 200, "headers": headers, "body": parts[0],
+                                                  "streaming_strategy": strategy, "upgrade": None}])
+    prefix, suffix = reply.split(bytes([len(PLACEHOLDER)]) + PLACEHOLDER.encode()) if certify else (reply, b"")
+    replica.update(cid, "set_response", bytes([0]) + root + struct.pack("<I", len(prefix)) + prefix
+                   + struct.pack("<I", len(tree_b64)) + tree_b64 + suffix)
+    for index in range(1, len(parts)):
+        token = index + 1 if index + 1 < len(parts) else None
+        replica.update(cid, "set_chunk", struct.pack("<I", index) + candid.encode([CHUNK], [{"body": parts[index], "token": token}]))
+
+
+def test_streaming_callbacks_are_followed(http_replica, site):
+    parts = [bytes([i]) * (100_000 + i) for i in range(5)]
+    upload_stream(http_replica.replica, site, parts, certify=True)
+    code, _, data = get(page(http_replica, site, "/big.bin"))
+    assert (code, data) == (200, b"".join(parts))
+    code, headers, data = get(page(http_replica, site, "/big.bin", raw=True))
+    assert (code, data) == (200, b"".join(parts))
+    assert headers.get("transfer-encoding") == "chunked"  # sent as it was fetched
+    # A tampered chunk fails verification of the assembled body.
+    upload_stream(http_replica.replica, site, parts, certify=True)
+    http_replica.replica.update(site, "set_chunk", struct.pack("<I", 2) + candid.encode([CHUNK], [{"body": b"evil", "token": 3}]))
+    code, _, data = get(page(http_replica, site, "/big.bin"))
+    assert code == 503 and b"SHA-256 does not match" in data

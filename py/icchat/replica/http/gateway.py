@@ -6,7 +6,8 @@ Responses must be certified (see `gateway_verify`) unless requested on
 request as an update call to `http_request_update` (not verified: update replies are certified
 by consensus). Canister headers pass through untouched (COOP/COEP for cross-origin isolation);
 `Range` requests are answered from the verified body; a gzip body is decoded for clients that
-do not accept gzip.
+do not accept gzip. Streaming callbacks are followed: chunk by chunk to the client on the raw
+domain, assembled and verified whole otherwise (v1 certifies the complete body's hash).
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ from __future__ import annotations
 import gzip
 import re
 import urllib.parse
+from collections.abc import Iterator
 from typing import Any
 
 from icchat.ic import candid
 from icchat.ic.principal import Principal
 from icchat.replica.errors import Reject
+from icchat.replica.http.gateway_streaming import Callback, StreamingError, callback_of, chunks
 from icchat.replica.http.gateway_types import HTTP_REQUEST, HTTP_RESPONSE, HTTP_UPDATE_REQUEST
 from icchat.replica.http.gateway_verify import VerificationError, verify_v1
 from icchat.replica.http.messages import HttpIn, HttpOut
@@ -41,20 +44,29 @@ def handle(replica: Any, request: HttpIn) -> HttpOut:
     arg = candid.encode([HTTP_REQUEST], [{"method": request.method, "url": url, "headers": headers,
                                           "body": request.body, "certificate_version": 1}])
     try:
-        response = _decode(replica.query(canister_id, "http_request", arg))
+        reply = replica.query(canister_id, "http_request", arg)
+        response = _decode(reply)
         if response["upgrade"]:
             update_arg = candid.encode([HTTP_UPDATE_REQUEST], [{"method": request.method, "url": url,
                                                                "headers": headers, "body": request.body}])
-            response = _decode(replica.update(canister_id, "http_request_update", update_arg))
+            reply = replica.update(canister_id, "http_request_update", update_arg)
+            response = _decode(reply)
             raw = True  # certified by consensus
+        callback = callback_of(reply) if response["streaming_strategy"] is not None else None
     except Reject as reject:
         status = 404 if reject.error_code in ("IC0301", "IC0537") else 503 if reject.error_code in ("IC0508", "IC0509") else 502
         return HttpOut.text(status, f"canister {canister_id} could not answer: {reject}")
-    except candid.CandidError as exc:
+    except (candid.CandidError, StreamingError) as exc:
         return HttpOut.text(502, f"canister {canister_id} answered http_request with something that is not an HttpResponse: {exc}")
-    if response["streaming_strategy"] is not None:
-        return HttpOut.text(501, "streamed responses are not supported by this gateway yet")
     body: bytes = response["body"]
+    if callback is not None:
+        if raw:
+            return _stream(replica, response, callback)
+        # A certified body is verified whole (v1 certifies the hash of the complete body).
+        try:
+            body = b"".join([body, *chunks(replica, callback)])
+        except (Reject, candid.CandidError, StreamingError) as exc:
+            return HttpOut.text(502, f"canister {canister_id} failed while streaming: {exc}")
     if not raw:
         certificate = _header(response["headers"], "ic-certificate")
         if certificate is None:
@@ -65,6 +77,17 @@ def handle(replica: Any, request: HttpIn) -> HttpOut:
         except VerificationError as exc:
             return HttpOut.text(503, f"response verification failed: {exc}")
     return _respond(request, response["status_code"], response["headers"], body)
+
+
+def _stream(replica: Any, response: dict[str, Any], callback: Callback) -> HttpOut:
+    """An unverified (raw) streamed body goes to the client chunk by chunk as it is fetched."""
+    headers = [(k, v) for k, v in response["headers"] if k.lower() not in _DROPPED]
+
+    def body() -> Iterator[bytes]:
+        yield response["body"]
+        yield from chunks(replica, callback)  # an error mid-stream cuts the connection
+
+    return HttpOut(response["status_code"], headers, body())
 
 
 def _decode(reply: bytes) -> dict[str, Any]:
