@@ -2,8 +2,8 @@
 
 An empty query and an empty update (v3 synchronous call, answered with a certificate) on the
 sysapi test canister, sent as anonymous CBOR envelopes over one keep-alive connection, compared
-with the same calls through the Python API (no HTTP). The gateway throughput half of issue 4
-joins this file when the gateway lands.
+with the same calls through the Python API (no HTTP); and gateway throughput for a streamed
+body against Python's http.server serving the same bytes from disk.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ def _rate(connection: http.client.HTTPConnection, path: str, bodies: list[bytes]
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    from icchat.bench._gateway import measure as measure_gateway
     from icchat.bench.replica import _sysapi
     from icchat.replica import Replica
     from icchat.replica.http import HttpServer
@@ -71,6 +72,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "python_api_empty_query_per_s": round(direct_query),
         "python_api_empty_update_per_s": round(direct_update),
         "calls": n,
+        "gateway": measure_gateway(),
         "notes": "anonymous envelopes, one keep-alive connection, node-signed queries and BLS-signed call certificates; 2-core machine",
     }
     for key, value in result.items():
