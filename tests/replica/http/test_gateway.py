@@ -173,3 +173,32 @@ def test_streaming_callbacks_are_followed(http_replica, site):
     http_replica.replica.update(site, "set_chunk", struct.pack("<I", 2) + candid.encode([CHUNK], [{"body": b"evil", "token": 3}]))
     code, _, data = get(page(http_replica, site, "/big.bin"))
     assert code == 503 and b"SHA-256 does not match" in data
+
+
+def test_browser_loads_a_certified_page_that_calls_its_canister_with_the_js_agent(http_replica, site, tmp_path):
+    import subprocess
+
+    from playwright.sync_api import sync_playwright
+
+    bundle = tmp_path / "page.js"
+    subprocess.run([str(REPO / "node_modules" / ".bin" / "esbuild"), str(REPO / "tests" / "web" / "agent_page.js"),
+                    "--bundle", "--format=iife", "--platform=browser", "--log-level=warning", f"--outfile={bundle}"],
+                   check=True, cwd=REPO, timeout=120)
+    html = ("<!doctype html><meta charset=utf-8><p id=out>loading</p><p id=isolated></p><script>"
+            + bundle.read_text() + "</script>").encode()
+    upload(http_replica.replica, site, html, headers=[("Content-Type", "text/html; charset=utf-8"),
+                                                    ("Cross-Origin-Opener-Policy", "same-origin"),
+                                                    ("Cross-Origin-Embedder-Policy", "require-corp")])
+    http_replica.replica.update(site, "set_chunk", struct.pack("<I", 1) + candid.encode([CHUNK], [{"body": b"hello from the canister", "token": None}]))
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        try:
+            tab = browser.new_page()
+            tab.goto(page(http_replica, site))
+            tab.wait_for_function("document.querySelector('#out').textContent !== 'loading'", timeout=60_000)
+            assert tab.text_content("#out") == "hello from the canister"
+            assert tab.text_content("#isolated") == "true"
+        finally:
+            browser.close()
