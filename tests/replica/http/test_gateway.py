@@ -202,3 +202,29 @@ def test_browser_loads_a_certified_page_that_calls_its_canister_with_the_js_agen
             assert tab.text_content("#isolated") == "true"
         finally:
             browser.close()
+
+
+def test_gateway_and_the_official_verifier_agree(http_replica, site):
+    """Cases judged by the replica's gateway and by @dfinity/response-verification."""
+    import json
+    import subprocess
+
+    from icchat.replica.http.gateway_types import HTTP_REQUEST
+
+    replica = http_replica.replica
+    request = {"url": "/index.html", "method": "GET", "headers": [], "body": b"", "certificate_version": 1}
+    cases, gateway_codes = [], []
+    for served, certified in [(b"genuine page", b"genuine page"), (b"tampered page", b"genuine page")]:
+        upload(replica, site, served, certify_body=certified, headers=[("Content-Type", "text/plain")])
+        reply = replica.query(site, "http_request", candid.encode([HTTP_REQUEST], [request]))
+        response = candid.decode(reply, [HTTP_RESPONSE])[0]
+        cases.append({"request": {"url": "/index.html", "method": "GET", "headers": []},
+                      "response": {"status_code": response["status_code"], "headers": response["headers"], "body_hex": response["body"].hex()},
+                      "canister_id_hex": site.raw.hex(), "now_ns": replica.time_ns(), "root_key_hex": replica.root_key_der().hex()})
+        gateway_codes.append(get(page(http_replica, site))[0])
+    process = subprocess.run(["node", str(REPO / "tests" / "js" / "verify_response.mjs")], input=json.dumps(cases),
+                             capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert process.returncode == 0, process.stderr
+    official = json.loads(process.stdout)
+    assert [r["ok"] for r in official] == [True, False], official
+    assert gateway_codes == [200, 503]
