@@ -9,6 +9,9 @@
  * certified_data is set from the upload (the test computes the tree's root hash).
  * Streaming: `set_chunk` stores u32 index | a whole Candid reply; the `http_stream` callback
  * takes a `nat32` token (the last 4 bytes of its argument) and answers that stored reply.
+ * Long streams: `set_repeat` stores one raw body (≤ 1 MiB); the `http_stream_repeat` callback
+ * answers record { body = that body; token = opt (n - 1) } for token n > 1, and no token for
+ * n = 1, so a stream of n chunks needs no more memory than one.
  */
 #include "ic0.h"
 
@@ -66,6 +69,7 @@ __attribute__((export_name("canister_update set_response"))) void set_response(v
 }
 
 static void answer(int slot) {
+  if (!slot_size[slot]) trap_text("http_echo: no response uploaded yet");
   const u8 *s = slots[slot] + 32;
   uint32_t prefix_len = read_u32(s);
   const u8 *prefix = s + 4;
@@ -117,6 +121,43 @@ __attribute__((export_name("canister_query http_stream"))) void http_stream(void
   uint32_t index = read_u32(arg + size - 4);
   if (index >= CHUNKS) trap_text("token out of range");
   reply(chunks[index], chunk_size[index]);
+  ic0_msg_reply();
+}
+
+#define REPEAT_BYTES (1024 * 1024)
+static u8 repeat_body[REPEAT_BYTES];
+static uint32_t repeat_size;
+
+__attribute__((export_name("canister_update set_repeat"))) void set_repeat(void) {
+  size_t size = ic0_msg_arg_data_size();
+  if (size > REPEAT_BYTES) trap_text("repeated body too large");
+  ic0_msg_arg_data_copy(repeat_body, 0, size);
+  repeat_size = size;
+  ic0_msg_reply();
+}
+
+/* Candid header of record { body : blob; token : opt nat32 }: fields sorted by id,
+ * token (338395897) then body (1092319906). */
+static const u8 repeat_header[] = {'D', 'I', 'D', 'L', 3, 0x6c, 2, 0xf9, 0x85, 0xae, 0xa1, 0x01, 1,
+                                   0xa2, 0xf5, 0xed, 0x88, 0x04, 2, 0x6e, 0x79, 0x6d, 0x7b, 1, 0};
+
+__attribute__((export_name("canister_query http_stream_repeat"))) void http_stream_repeat(void) {
+  size_t size = ic0_msg_arg_data_size();
+  if (size < 4 || size > 64) trap_text("bad token");
+  ic0_msg_arg_data_copy(arg, 0, size);
+  uint32_t remaining = read_u32(arg + size - 4);
+  reply(repeat_header, sizeof repeat_header);
+  if (remaining > 1) {
+    uint32_t next = remaining - 1;
+    u8 token[5] = {1, next & 0xff, next >> 8 & 0xff, next >> 16 & 0xff, next >> 24};
+    reply(token, sizeof token);
+  } else {
+    u8 none = 0;
+    reply(&none, 1);
+  }
+  u8 leb[10];
+  reply(leb, leb128(repeat_size, leb));
+  reply(repeat_body, repeat_size);
   ic0_msg_reply();
 }
 

@@ -3,7 +3,7 @@
 // Usage: node agent_calls.mjs <replica url> <sysapi.wasm>; prints one JSON object of results.
 import { readFileSync } from "node:fs";
 import {
-  Actor, Certificate, CanisterStatus, HttpAgent, lookupResultToBuffer, pollForResponse,
+  Actor, Certificate, CanisterStatus, HttpAgent, SubnetStatus, check_canister_ranges, lookupResultToBuffer, pollForResponse,
 } from "@icp-sdk/core/agent";
 import { IDL } from "@icp-sdk/core/candid";
 import { DelegationChain, DelegationIdentity, Ed25519KeyIdentity } from "@icp-sdk/core/identity";
@@ -78,6 +78,27 @@ await agent.update(cid, { methodName: "set_certified", arg: data });
 const certQuery = await agent.query(cid, { methodName: "certificate", arg: empty });
 const dataCert = await Certificate.create({ certificate: certQuery.reply.arg.slice(4), rootKey: agent.rootKey, principal: { canisterId: cid } });
 out.certified_data = hex(lookupResultToBuffer(dataCert.lookup_path(["canister", cid.toUint8Array(), "certified_data"])));
+
+// The subnet: its read_state (the root subnet, since certificates carry no delegation), the
+// sharded canister ranges, and a subnet-scoped canister creation (/api/v4/subnet/<id>/call).
+const subnetId = Principal.selfAuthenticating(agent.rootKey);
+const subnet = await SubnetStatus.request({ subnetId, agent, paths: ["publicKey", "nodeKeys", "canisterRanges", "time"] });
+out.subnet = {
+  id: subnetId.toText(),
+  public_key: hex(subnet.get("publicKey")),
+  node_keys: [...subnet.get("nodeKeys").keys()],
+  ranges: subnet.get("canisterRanges").map(([lo, hi]) => [lo.toText(), hi.toText()]),
+};
+const rangesState = await agent.readSubnetState(subnetId, { paths: [[new TextEncoder().encode("canister_ranges"), subnetId.toUint8Array()]] });
+const rangesCert = await Certificate.create({ certificate: rangesState.certificate, rootKey: agent.rootKey, principal: { subnetId } });
+out.subnet.sharded_ranges_hold_canister = check_canister_ranges({ canisterId: cid, subnetId, tree: rangesCert.cert.tree });
+const createArg = IDL.encode(
+  [IDL.Record({ amount: IDL.Opt(IDL.Nat), settings: IDL.Opt(IDL.Record({ controllers: IDL.Opt(IDL.Vec(IDL.Principal)) })) })],
+  [{ amount: [], settings: [] }]);
+const created = await agent.update(Principal.managementCanister(), {
+  methodName: "provisional_create_canister_with_cycles", arg: createArg, effectiveTarget: { subnetId },
+});
+out.subnet.created = IDL.decode([IDL.Record({ canister_id: IDL.Principal })], created.reply)[0].canister_id.toText();
 
 // Signed calls: each identity is seen by the canister as its own principal.
 const callerOf = async (identity) => {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import subprocess
@@ -45,11 +46,16 @@ def test_bad_port_and_busy_state_dir_are_one_line_errors(tmp_path, capsys):
 def test_status_reports_a_running_replica_and_says_when_none_runs(tmp_path, capsys):
     from icchat.replica.http import HttpServer
 
-    assert main(["replica", "status", "--url", "http://127.0.0.1:9"]) == 1
+    assert main(["replica", "status", "--port", "9"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no replica answers at http://127.0.0.1:9" in err[0]
     with Replica(tmp_path) as replica, HttpServer(replica, port=0) as server:
         cid = replica.create_canister()
-        assert main(["replica", "status", "--url", server.url]) == 0
-    out = capsys.readouterr().out
-    assert "healthy" in out and str(cid) in out and "canisters     1" in out
+        assert main(["replica", "status", "--port", str(server.port)]) == 0
+        out = capsys.readouterr().out
+        assert "healthy" in out and str(cid) in out and "canisters     1" in out
+        fingerprint = hashlib.sha256(replica.root_key_der()).hexdigest()[:16]
+        assert f"root key      sha256 {fingerprint}" in out
+        assert main(["replica", "status", "--url", server.url + "/api/v9"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "answered HTTP 404" in err[0]

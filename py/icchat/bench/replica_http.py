@@ -1,19 +1,46 @@
 """`icchat bench replica_http`: round trips per second through the replica's HTTP interface.
 
 An empty query and an empty update (v3 synchronous call, answered with a certificate) on the
-sysapi test canister, sent as anonymous CBOR envelopes over one keep-alive connection, compared
-with the same calls through the Python API (no HTTP); and gateway throughput for a streamed
-body against Python's http.server serving the same bytes from disk.
+sysapi test canister: sent by the official JS agent (`@icp-sdk/core` in Node, one call at a
+time, query signatures and certificates verified), sent as bare anonymous CBOR envelopes over
+one keep-alive connection (the server's own cost), and through the Python API (no HTTP). Plus
+gateway throughput for a streamed body against Python's http.server serving the same bytes.
 """
 
 from __future__ import annotations
 
 import argparse
 import http.client
+import json
+import shutil
+import subprocess
 import time
 from typing import Any
 
 import cbor2
+
+# One call at a time, as an app awaiting each answer would; rates in calls per second.
+_AGENT_SCRIPT = """
+import { Certificate, HttpAgent } from "@icp-sdk/core/agent";
+const [url, canisterId, n] = process.argv.slice(1);
+const agent = await HttpAgent.create({ host: url, shouldFetchRootKey: true });
+const arg = new Uint8Array();
+await agent.query(canisterId, { methodName: "empty_q", arg });  // fetches the subnet's node keys once
+const { rawCertificate } = await agent.update(canisterId, { methodName: "empty", arg });
+const rate = async (call) => {
+  const start = performance.now();
+  for (let i = 0; i < Number(n); i++) await call();
+  return Number(n) / ((performance.now() - start) / 1000);
+};
+const query = await rate(async () => {
+  const r = await agent.query(canisterId, { methodName: "empty_q", arg });
+  if (r.status !== "replied") throw new Error(r.reject_message);
+});
+const update = await rate(() => agent.update(canisterId, { methodName: "empty", arg }));
+// The agent's own share of an update: checking one certificate's BLS signature.
+const verify = await rate(() => Certificate.create({ certificate: rawCertificate, rootKey: agent.rootKey, principal: { canisterId } }));
+console.log(JSON.stringify({ query, update, verify }));
+"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,8 +68,35 @@ def _rate(connection: http.client.HTTPConnection, path: str, bodies: list[bytes]
     return len(bodies) / (time.perf_counter() - start)
 
 
+def _js_agent_rates(url: str, canister: Any, calls: int) -> dict[str, Any]:
+    from icchat.paths import REPO
+
+    node = shutil.which("node")
+    if node is None or not (REPO / "node_modules" / "@icp-sdk" / "core").is_dir():
+        return {"skipped": "node or node_modules/@icp-sdk/core is missing (npm ci)"}
+    process = subprocess.run([node, "--input-type=module", "-e", _AGENT_SCRIPT, url, str(canister), str(calls)],
+                             capture_output=True, text=True, timeout=600, cwd=REPO)
+    if process.returncode != 0:
+        raise RuntimeError(f"the JS agent benchmark failed: {process.stderr.strip()[-2000:]}")
+    rates = json.loads(process.stdout)
+    return {
+        "query_per_s": round(rates["query"]),
+        "update_v4_sync_per_s": round(rates["update"]),
+        "certificate_verification_ms": round(1000 / rates["verify"], 1),
+    }
+
+
+def _gateway_throughput() -> dict[str, Any]:
+    try:
+        from icchat.bench._gateway import measure
+    except ModuleNotFoundError as exc:
+        if exc.name != "icchat.bench._gateway":
+            raise
+        return {"skipped": "the gateway benchmark (icchat.bench._gateway) is not installed"}
+    return measure()
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from icchat.bench._gateway import measure as measure_gateway
     from icchat.bench.replica import _sysapi
     from icchat.replica import Replica
     from icchat.replica.http import HttpServer
@@ -66,14 +120,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             replica.update(cid, "empty")
         direct_update = n / (time.perf_counter() - start)
         connection.close()
+        js_agent = _js_agent_rates(server.url, cid, min(n, 300))
     result = {
+        "js_agent": js_agent,
         "http_empty_query_per_s": round(query_rate),
         "http_empty_update_v3_sync_per_s": round(update_rate),
         "python_api_empty_query_per_s": round(direct_query),
         "python_api_empty_update_per_s": round(direct_update),
         "calls": n,
-        "gateway": measure_gateway(),
-        "notes": "anonymous envelopes, one keep-alive connection, node-signed queries and BLS-signed call certificates; 2-core machine",
+        "gateway": _gateway_throughput(),
+        "notes": "js_agent: @icp-sdk/core in Node, anonymous, verifying query signatures (Ed25519) and call "
+                 "certificates (BLS); http_*: bare anonymous envelopes, one keep-alive connection; one call at a time; 2-core machine",
     }
     for key, value in result.items():
         print(f"  {key}: {value}")

@@ -30,7 +30,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     start.add_argument("--print-debug", action="store_true", help="print canisters' ic0.debug_print output")
     start.set_defaults(func=run_start)
     status = commands.add_parser("status", help="report a running replica (root key, canisters, uptime)")
-    status.add_argument("--url", default="http://127.0.0.1:4943", help="the replica's address (default http://127.0.0.1:4943)")
+    status.add_argument("--host", default="127.0.0.1", help="address the replica serves on (default 127.0.0.1)")
+    status.add_argument("--port", type=int, default=4943, help="port the replica serves on (default 4943)")
+    status.add_argument("--url", help="the replica's full address instead of --host/--port, e.g. http://localhost:4943")
     status.set_defaults(func=run_status)
 
 
@@ -108,18 +110,23 @@ def run_status(args: argparse.Namespace) -> int:
 
     from icchat.ic.principal import Principal
 
+    if args.url is None and not 0 < args.port < 65536:
+        raise UserError(f"--port must be between 1 and 65535, not {args.port}")
+    url = (args.url or f"http://{args.host}:{args.port}").rstrip("/")
     try:
-        with urllib.request.urlopen(args.url.rstrip("/") + "/api/v2/status", timeout=10) as response:
+        with urllib.request.urlopen(url + "/api/v2/status", timeout=10) as response:
             status = cbor2.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        raise UserError(f"{url} answered HTTP {exc.code} to /api/v2/status: not an IC replica's status") from None
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise UserError(f"no replica answers at {args.url} ({reason}); start one with `icchat replica start`") from None
+        raise UserError(f"no replica answers at {url} ({reason}); start one with `icchat replica start`") from None
     except (ValueError, cbor2.CBORDecodeError) as exc:
-        raise UserError(f"{args.url} answered, but not with an IC status: {exc}") from None
+        raise UserError(f"{url} answered, but not with an IC status: {exc}") from None
     if not hasattr(status, "get") or "root_key" not in status:
-        raise UserError(f"{args.url} answered, but not with an IC status")
+        raise UserError(f"{url} answered, but not with an IC status")
     root_key = bytes(status["root_key"])
-    print(f"replica       {args.url} ({status.get('impl_version', 'unknown implementation')})")
+    print(f"replica       {url} ({status.get('impl_version', 'unknown implementation')})")
     print(f"health        {status.get('replica_health_status', 'unknown')}")
     print(f"root key      sha256 {hashlib.sha256(root_key).hexdigest()[:16]}… ({len(root_key)} bytes DER)")
     print(f"subnet        {Principal.self_authenticating(root_key)}")

@@ -1,4 +1,5 @@
-"""A real replica serving HTTP on a free port, with the sysapi test canister built once."""
+"""A real replica serving HTTP on a free port (`http_replica`, shared by the API and gateway
+tests), the sysapi test canister built once, and a raw API client (`api`)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from api_client import ApiClient
 from replica_helpers import build_sysapi
 
 from icchat.replica import Replica
@@ -39,3 +41,8 @@ def sysapi_path() -> Path:
 def http_replica(tmp_path_factory):
     with Replica(tmp_path_factory.mktemp("http-replica")) as replica, HttpServer(replica, port=0) as server:
         yield HttpReplica(replica, server)
+
+
+@pytest.fixture(scope="session")
+def api(http_replica) -> ApiClient:
+    return ApiClient(http_replica.url)

@@ -50,6 +50,16 @@ def test_asynchronous_call_and_request_status(js):
     assert js["request_status"] == "replied"
 
 
+def test_subnet_read_state_and_subnet_scoped_creation(js, http_replica):
+    replica, subnet = http_replica.replica, js["subnet"]
+    assert subnet["id"] == str(Principal.self_authenticating(http_replica.root_key_der))
+    assert bytes.fromhex(subnet["public_key"]) == http_replica.root_key_der
+    assert subnet["node_keys"] == [str(http_replica.replica.certification.keys.node_id)]
+    assert subnet["ranges"] == [[str(lo), str(hi)] for lo, hi in replica.canister_ranges]
+    assert subnet["sharded_ranges_hold_canister"] is True
+    assert Principal.from_text(subnet["created"]) in replica.canister_ids()
+
+
 def test_certified_data_verifies_in_the_agent(js):
     assert js["certified_data"] == "07" * 32
 

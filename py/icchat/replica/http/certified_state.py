@@ -6,6 +6,7 @@ come from one key. The tree holds, as the interface spec lays it out:
 
     /time
     /subnet/<subnet id>/public_key | canister_ranges | node/<node id>/public_key
+    /canister_ranges/<subnet id>/<lowest canister id>       (the newer, sharded form)
     /canister/<canister id>/certified_data | module_hash | controllers
     /request_status/<request id>/status | reply | reject_code | reject_message | error_code
 
@@ -64,6 +65,8 @@ class CertifiedState:
 
     def _entries(self, now: int, request_ids: Iterable[bytes]) -> dict[bytes | str, Any]:
         ranges = _self_describing([[lo.raw, hi.raw] for lo, hi in self.replica.canister_ranges])
+        # One shard holding every range, labelled by its lowest canister id.
+        shards = {self.replica.canister_ranges[0][0].raw: ranges}
         subnet = {
             "public_key": self.keys.root_key_der,
             "canister_ranges": ranges,
@@ -83,7 +86,12 @@ class CertifiedState:
             status = self.requests.get(request_id)
             if status is not None:
                 statuses[request_id] = status.tree()
-        entries: dict[bytes | str, Any] = {"subnet": {self.subnet_id.raw: subnet}, "canister": canisters, "time": now}
+        entries: dict[bytes | str, Any] = {
+            "subnet": {self.subnet_id.raw: subnet},
+            "canister_ranges": {self.subnet_id.raw: shards},
+            "canister": canisters,
+            "time": now,
+        }
         if statuses:
             entries["request_status"] = statuses
         return entries

@@ -13,6 +13,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from icchat.errors import UserError
 from icchat.ic.certificate import BlsKey
 from icchat.ic.principal import Principal
 from icchat.replica.persistence import write_atomic
@@ -41,7 +42,7 @@ class ReplicaKeys:
             seed = path.read_bytes()
             if len(seed) == SEED_BYTES:
                 return cls.from_seed(seed)
-            raise ValueError(f"{path} is damaged ({len(seed)} bytes, expected {SEED_BYTES}); start with --clean")
+            raise UserError(f"{path} is damaged ({len(seed)} bytes, expected {SEED_BYTES}); start with --clean for a new root key")
         seed = os.urandom(SEED_BYTES)
         write_atomic(path, seed)
         return cls.from_seed(seed)

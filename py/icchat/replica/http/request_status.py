@@ -2,8 +2,8 @@
 
 received → processing → replied | rejected, and once the request's ingress expiry has passed the
 reply is dropped and the status becomes `done` (so a request id can never be executed twice);
-`done` entries are forgotten a while later. Entries remember their sender: only the sender may
-read a request's status.
+`done` entries are forgotten a while later. Entries remember their sender and the effective
+canister (or subnet) id they were sent to: only that sender may read the status, and only there.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ FORGET_DONE_AFTER_NS = 5 * 60 * 10**9  # beyond the 5-minute ingress window, as 
 class RequestStatus:
     sender: Principal
     ingress_expiry: int
+    effective_id: Principal  # the canister or subnet id of the URL the call was sent to
     status: str = "received"
     reply: bytes | None = None
     reject: tuple[int, str, str | None] | None = None  # code, message, error code
@@ -44,13 +45,15 @@ class RequestStatusStore:
         self._lock = threading.Lock()
         self._entries: dict[bytes, RequestStatus] = {}
 
-    def submit(self, request_id: bytes, sender: Principal, ingress_expiry: int) -> tuple[RequestStatus, bool]:
+    def submit(
+        self, request_id: bytes, sender: Principal, ingress_expiry: int, effective_id: Principal
+    ) -> tuple[RequestStatus, bool]:
         """The entry for this request and whether it is new (a resubmission is not executed again)."""
         with self._lock:
             entry = self._entries.get(request_id)
             if entry is not None:
                 return entry, False
-            entry = self._entries[request_id] = RequestStatus(sender, ingress_expiry)
+            entry = self._entries[request_id] = RequestStatus(sender, ingress_expiry, effective_id)
             return entry, True
 
     def get(self, request_id: bytes) -> RequestStatus | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import http.server
 import logging
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -26,6 +27,7 @@ log = logging.getLogger("icchat.replica.http")
 
 MAX_BODY_BYTES = MAX_ENVELOPE_BYTES  # the largest request body any endpoint accepts
 DRAIN_LIMIT = 64 * 1024 * 1024
+IDLE_TIMEOUT = 120.0  # seconds a connection may sit silent (reading or writing) before it is closed
 CORS_HEADERS = [
     ("access-control-allow-origin", "*"),
     ("access-control-allow-methods", "GET, POST, HEAD, OPTIONS"),
@@ -45,24 +47,31 @@ def attach_certification(replica: Any) -> CertifiedState:
     return state
 
 
-def _gateway() -> Callable[[Any, HttpIn], HttpOut] | None:
+Handler = Callable[[Any, HttpIn], HttpOut]
+
+
+def installed_gateway(replica: Any, request: HttpIn) -> HttpOut:
+    """`icchat.replica.http.gateway.handle`, imported on first use (so a broken gateway module
+    costs its own requests a 500, never the API), or a 404 while it is not installed."""
     try:
         from icchat.replica.http.gateway import handle
     except ModuleNotFoundError as exc:
         if exc.name == "icchat.replica.http.gateway":
-            return None
+            return HttpOut.text(404, "the HTTP gateway of this replica is not installed")
         raise
-    return handle
+    return handle(replica, request)
 
 
 class HttpServer:
     """`HttpServer(replica, host, port).start()` serves in background threads until `.stop()`;
-    port 0 picks a free port (see `.port` / `.url`)."""
+    port 0 picks a free port (see `.port` / `.url`). `gateway` handles every non-`/api/`
+    request (default: `icchat.replica.http.gateway.handle`, or a 404 while it is not installed)."""
 
-    def __init__(self, replica: Any, host: str = "127.0.0.1", port: int = 4943) -> None:
+    def __init__(self, replica: Any, host: str = "127.0.0.1", port: int = 4943, *, gateway: Handler | None = None) -> None:
         self.replica = replica
         self.state = attach_certification(replica)
         self.host = host
+        self.gateway = gateway or installed_gateway
         self._requested_port = port
         self._server: _ThreadingServer | None = None
         self._thread: threading.Thread | None = None
@@ -82,7 +91,7 @@ class HttpServer:
         self.ingress = IngressQueue(self.replica, self.state.requests)
         api = Api(self.replica, self.state, self.ingress, time.monotonic())
         try:
-            server = _ThreadingServer((self.host, self._requested_port), _handler_class(self.replica, api))
+            server = _ThreadingServer((self.host, self._requested_port), _handler_class(self.replica, api, self.gateway))
         except OSError as exc:
             self.ingress.close()
             from icchat.errors import UserError
@@ -128,13 +137,14 @@ class _ThreadingServer(http.server.ThreadingHTTPServer):
         log.debug("connection from %s ended with an error", client_address, exc_info=True)
 
 
-def _handler_class(replica: Any, api: Api) -> type[http.server.BaseHTTPRequestHandler]:
-    class Handler(_Handler):
+def _handler_class(replica: Any, api: Api, gateway: Handler) -> type[http.server.BaseHTTPRequestHandler]:
+    class BoundHandler(_Handler):
         pass
 
-    Handler.replica = replica
-    Handler.api = api
-    return Handler
+    BoundHandler.replica = replica
+    BoundHandler.api = api
+    BoundHandler.gateway = staticmethod(gateway)
+    return BoundHandler
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -142,8 +152,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     disable_nagle_algorithm = True  # headers and body go out in separate writes
     server_version = "icchat-replica"
     sys_version = ""
+    timeout = IDLE_TIMEOUT
     replica: Any
     api: Api
+    gateway: Handler
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s " + format, self.address_string(), *args)
@@ -159,11 +171,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 response = _preflight() if self.command == "OPTIONS" else self.api.handle(request)
                 response.headers.extend(CORS_HEADERS)
             else:
-                gateway = _gateway()
-                if gateway is None:
-                    response = HttpOut.text(404, "the HTTP gateway of this replica is not installed")
-                else:
-                    response = gateway(self.replica, request)
+                response = self.gateway(self.replica, request)
         except Exception as exc:  # never let a handler bug take the server down
             log.exception("request %s %s failed", self.command, self.path)
             response = HttpOut.text(500, f"internal error of the local replica: {type(exc).__name__}: {exc}")
@@ -228,7 +236,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         except Exception:
             # The status line is gone already: cut the connection so the client sees a broken
             # body rather than a complete-looking wrong one.
-            log.exception("response body of %s %s failed", self.command, self.path)
+            log.warning("response body of %s %s cut off: %s", self.command, self.path, sys.exc_info()[1])
             self.close_connection = True
         finally:
             _close_body(response.body)
