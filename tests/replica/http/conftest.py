@@ -1,5 +1,6 @@
 """A real replica serving HTTP on a free port (`http_replica`, shared by the API and gateway
-tests), the sysapi test canister built once, and a raw API client (`api`)."""
+tests), the sysapi test canister built once, a raw API client (`api`), and `site`: the
+http_echo test canister installed once per test module (its answers are per-module state)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from api_client import ApiClient
+from echo_site import http_echo_wasm
 from replica_helpers import build_sysapi
 
 from icchat.replica import Replica
@@ -46,3 +48,10 @@ def http_replica(tmp_path_factory):
 @pytest.fixture(scope="session")
 def api(http_replica) -> ApiClient:
     return ApiClient(http_replica.url)
+
+
+@pytest.fixture(scope="module")
+def site(http_replica):
+    cid = http_replica.replica.create_canister()
+    http_replica.replica.install_code(cid, http_echo_wasm())
+    return cid

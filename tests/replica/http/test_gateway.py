@@ -10,23 +10,14 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-import pytest
+from echo_site import CHUNK, STREAMED_RESPONSE
 
-from icchat.build.canister import compile_c
 from icchat.ic import candid
 from icchat.ic.hashtree import from_dict, to_cbor
-from icchat.paths import BUILD, REPO
+from icchat.paths import REPO
 from icchat.replica.http.gateway_types import HTTP_RESPONSE
 
 PLACEHOLDER = "@@IC-CERTIFICATE@@"
-
-
-@pytest.fixture(scope="module")
-def site(http_replica):
-    wasm = compile_c([REPO / "tests" / "canisters" / "http_echo.c"], BUILD / "test-canisters" / "http_echo.wasm")
-    cid = http_replica.replica.create_canister()
-    http_replica.replica.install_code(cid, wasm.read_bytes())
-    return cid
 
 
 def upload(replica, cid, body: bytes, *, certified_path: str | None = "/index.html", certify_body: bytes | None = None,
@@ -130,15 +121,6 @@ def test_unknown_canister_and_bad_ids_are_clear_errors(http_replica):
     assert code == 400 and b"is not a canister id" in data
 
 
-_STREAMING_DID = candid.parse_did("""
-type Chunk = record { body : blob; token : opt nat32 };
-type Strategy = variant { Callback : record { callback : func (nat32) -> (Chunk) query; token : nat32 } };
-type Response = record { status_code : nat16; headers : vec record { text; text }; body : blob;
-                         streaming_strategy : opt Strategy; upgrade : opt bool };
-service : {}
-""")
-STREAMED_RESPONSE = candid.parse_type("Response", _STREAMING_DID)
-CHUNK = candid.parse_type("Chunk", _STREAMING_DID)
 
 
 def upload_stream(replica, cid, parts: list[bytes], *, certify: bool) -> None:

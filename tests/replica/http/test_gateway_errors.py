@@ -8,27 +8,21 @@ import http.client
 import struct
 
 import pytest
+from echo_site import http_echo_wasm
 
-from icchat.build.canister import compile_c
 from icchat.ic import candid
 from icchat.ic.hashtree import from_dict, to_cbor
 from icchat.ic.principal import Principal
-from icchat.paths import BUILD, REPO
 from icchat.replica.http.gateway_types import HTTP_RESPONSE
 from icchat.replica.management import METHODS
 
 PLACEHOLDER = "@@IC-CERTIFICATE@@"
 
 
-@pytest.fixture(scope="module")
-def echo_wasm() -> bytes:
-    return compile_c([REPO / "tests" / "canisters" / "http_echo.c"], BUILD / "test-canisters" / "http_echo.wasm").read_bytes()
-
-
 @pytest.fixture
-def site(http_replica, echo_wasm):
+def site(http_replica):
     cid = http_replica.replica.create_canister()
-    http_replica.replica.install_code(cid, echo_wasm)
+    http_replica.replica.install_code(cid, http_echo_wasm())
     return cid
 
 

@@ -13,11 +13,9 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from icchat.build.canister import compile_c
 from icchat.ic import candid
 from icchat.ic.certificate import BlsKey
 from icchat.ic.principal import Principal
-from icchat.paths import BUILD, REPO
 from icchat.replica.http.gateway_cel import CelError, Certification, parse_expression
 from icchat.replica.http.gateway_types import HTTP_RESPONSE, CanisterRequest
 from icchat.replica.http.gateway_verify import VerificationError, verify_response
@@ -83,14 +81,6 @@ def test_certification_headers_fail_verification_with_a_reason(header, expressio
     with pytest.raises(VerificationError) as failure:
         verify_response(request, status, headers, Principal.from_text("rrkah-fqaaa-aaaaa-aaaaq-cai"), ROOT_KEY, 10**18)
     assert str(failure.value)
-
-
-@pytest.fixture(scope="module")
-def site(http_replica):
-    wasm = compile_c([REPO / "tests" / "canisters" / "http_echo.c"], BUILD / "test-canisters" / "http_echo.wasm")
-    cid = http_replica.replica.create_canister()
-    http_replica.replica.install_code(cid, wasm.read_bytes())
-    return cid
 
 
 HEADER_TEXT = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=20)

@@ -14,34 +14,16 @@ import struct
 import tracemalloc
 
 import pytest
+from echo_site import CHUNK, STREAMED_RESPONSE
 
-from icchat.build.canister import compile_c
 from icchat.ic import candid
 from icchat.ic.hashtree import from_dict, to_cbor
-from icchat.paths import BUILD, REPO
 from icchat.replica.http.gateway import handle
 from icchat.replica.http.gateway_body import READ_AHEAD_BYTES
 from icchat.replica.http.messages import HttpIn
 
 PLACEHOLDER = "@@IC-CERTIFICATE@@"
 MIB = 1024 * 1024
-_DID = candid.parse_did("""
-type Chunk = record { body : blob; token : opt nat32 };
-type Strategy = variant { Callback : record { callback : func (nat32) -> (Chunk) query; token : nat32 } };
-type Response = record { status_code : nat16; headers : vec record { text; text }; body : blob;
-                         streaming_strategy : opt Strategy; upgrade : opt bool };
-service : {}
-""")
-RESPONSE = candid.parse_type("Response", _DID)
-CHUNK = candid.parse_type("Chunk", _DID)
-
-
-@pytest.fixture(scope="module")
-def site(http_replica):
-    wasm = compile_c([REPO / "tests" / "canisters" / "http_echo.c"], BUILD / "test-canisters" / "http_echo.wasm")
-    cid = http_replica.replica.create_canister()
-    http_replica.replica.install_code(cid, wasm.read_bytes())
-    return cid
 
 
 def set_response(replica, cid, *, body: bytes, strategy, certified_hash: bytes | None, path="/big.bin", headers=()) -> None:
@@ -53,7 +35,7 @@ def set_response(replica, cid, *, body: bytes, strategy, certified_hash: bytes |
         tree = from_dict({"http_assets": {path: certified_hash}})
         tree_b64, root = base64.b64encode(to_cbor(tree)), tree.digest()
         headers.append(("IC-Certificate", PLACEHOLDER))
-    reply = candid.encode([RESPONSE], [{"status_code": 200, "headers": headers, "body": body,
+    reply = candid.encode([STREAMED_RESPONSE], [{"status_code": 200, "headers": headers, "body": body,
                                          "streaming_strategy": strategy, "upgrade": None}])
     prefix, suffix = reply.split(bytes([len(PLACEHOLDER)]) + PLACEHOLDER.encode()) if certified_hash else (reply, b"")
     replica.update(cid, "set_response", bytes([0]) + root + struct.pack("<I", len(prefix)) + prefix

@@ -14,22 +14,13 @@ import zlib
 
 import pytest
 
-from icchat.build.canister import compile_c
 from icchat.ic import candid
 from icchat.ic.hashtree import from_dict, to_cbor
-from icchat.paths import BUILD, REPO
+from icchat.paths import REPO
 from icchat.replica.http.gateway_types import HTTP_REQUEST, HTTP_RESPONSE
 
 PLACEHOLDER = "@@IC-CERTIFICATE@@"
 TEXT = b"<!doctype html>" + b"<p>compressible page</p>" * 500
-
-
-@pytest.fixture(scope="module")
-def site(http_replica):
-    wasm = compile_c([REPO / "tests" / "canisters" / "http_echo.c"], BUILD / "test-canisters" / "http_echo.wasm")
-    cid = http_replica.replica.create_canister()
-    http_replica.replica.install_code(cid, wasm.read_bytes())
-    return cid
 
 
 def serve(replica, cid, body: bytes, encoding: str, certified: bytes, path: str = "/index.html") -> None:

@@ -17,13 +17,11 @@ import struct
 import subprocess
 
 import cbor2
-import pytest
 
-from icchat.build.canister import compile_c
 from icchat.ic import candid
 from icchat.ic.hashtree import from_dict, to_cbor
 from icchat.ic.request_id import hash_of_map
-from icchat.paths import BUILD, REPO
+from icchat.paths import REPO
 from icchat.replica.http.gateway_types import HTTP_REQUEST, HTTP_RESPONSE
 
 PLACEHOLDER = "@@IC-CERTIFICATE@@"
@@ -54,14 +52,6 @@ console.log(JSON.stringify(JSON.parse(Buffer.concat(chunks).toString()).map((c) 
   }
 })));
 """
-
-
-@pytest.fixture(scope="module")
-def site(http_replica):
-    wasm = compile_c([REPO / "tests" / "canisters" / "http_echo.c"], BUILD / "test-canisters" / "http_echo.wasm")
-    cid = http_replica.replica.create_canister()
-    http_replica.replica.install_code(cid, wasm.read_bytes())
-    return cid
 
 
 def sha(data: bytes) -> bytes:
