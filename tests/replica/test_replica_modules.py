@@ -39,6 +39,16 @@ def test_simd_bulk_memory_and_multi_value(replica):
     assert out[16:20] == b"\x2a" * 4 and out[20:24] == (11).to_bytes(4, "little") and out[24] == 7
 
 
+@pytest.mark.parametrize(("body", "feature"), [
+    ("(func (result v128) (f32x4.relaxed_madd (v128.const i32x4 0 0 0 0) (v128.const i32x4 0 0 0 0) (v128.const i32x4 0 0 0 0)))",
+     "relaxed SIMD"),
+    ("(func $loop (return_call $loop))", "tail calls"),
+])
+def test_features_the_ic_disables_are_refused_at_install(replica, body, feature):
+    message = refused(replica, wat(f'(module (memory (export "memory") 1) {body})'))
+    assert "Wasmtime failed to validate wasm module" in message and f"{feature} support is not enabled" in message
+
+
 def test_start_function_runs_at_install_with_only_s_functions(replica):
     ok = wat("""(module (import "ic0" "stable64_grow" (func $grow (param i64) (result i64)))
       (memory (export "memory") 1) (func $start (drop (call $grow (i64.const 2)))) (start $start))""")

@@ -105,6 +105,18 @@ class Export:
 
 def configure_engine(config: wasmtime.Config) -> None:
     config.consume_fuel = True  # the backstop; the IC count lives in the instrumented counter
+    # The WASM features the IC accepts (rs/embedders/src/wasm_utils/validation.rs,
+    # `wasmtime_validation_config`): SIMD128 and bulk memory yes; relaxed SIMD (not
+    # deterministic), tail calls, threads, GC, function references, multiple memories and
+    # 64-bit memories no, so a module the IC would refuse is refused here at install.
+    config.wasm_simd = True
+    config.wasm_bulk_memory = True
+    config.wasm_reference_types = True
+    config.wasm_multi_value = True
+    for feature in ("relaxed_simd", "tail_call", "threads", "gc", "function_references", "multi_memory",
+                    "memory64", "exceptions", "wide_arithmetic", "custom_page_sizes", "stack_switching",
+                    "component_model"):
+        setattr(config, f"wasm_{feature}", False)
 
 
 def gunzip(wasm: bytes) -> bytes:
