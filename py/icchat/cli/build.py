@@ -19,9 +19,16 @@ def build_tokenizer() -> Path:
     return ensure_tokenizer_dir()
 
 
-# (name, step) in dependency order; later issues append the canisters, the page and the wheel.
+def build_gpt2_canister() -> Path:
+    from icchat.build.gpt2 import build_gpt2_wasm
+
+    return build_gpt2_wasm()
+
+
+# (name, step) in dependency order; later issues append the asset canister, the page and the wheel.
 STEPS: list[tuple[str, Callable[[], Path]]] = [
     ("tokenizer", build_tokenizer),
+    ("gpt2", build_gpt2_canister),
 ]
 
 

@@ -1,0 +1,352 @@
+/* main.c: the gpt2 canister's methods (canister/gpt2.did).
+ *
+ * Every method starts with rt_message_begin(): scratch memory is per message.
+ * A controller uploads a weight file in order-checked chunks (hashed as they arrive), commits it
+ * (size, SHA-256 and header checked before anything changes), and the model serves `generate`
+ * and `logits`. Every method validates its input before touching state, so a reject leaves the
+ * canister as it was: a failed upload never disturbs the model being served.
+ */
+#include "candid.h"
+#include "model.h"
+#include "rt.h"
+#include "sampling.h"
+#include "sha256.h"
+
+#define MAX_WEIGHT_BYTES (3ull << 30) /* the heap also holds widened q8 weights and the cache */
+#define DEFAULT_NEW_TOKENS 16
+#define END_OF_TEXT 50256
+
+typedef struct {
+  uint8_t *data;
+  uint64_t size, capacity;
+} file_buffer;
+
+static file_buffer serving, staging;  /* the served model's file; the upload in progress */
+static uint64_t received;
+static uint8_t expected_hash[32], serving_hash[32];
+static sha256_ctx upload_hash;
+static int uploading;
+static gpt2_model model;
+static int have_model;
+
+/* ---- Candid helpers ---- */
+
+static int read_arg(cd_reader *r, cd_val *arg) {
+  size_t size;
+  const uint8_t *data = rt_arg(&size);
+  if (cd_read_begin(r, data, size) && cd_arg(r, 0, arg)) return 1;
+  rt_rejectf("invalid argument: %s", r->error);
+  return 0;
+}
+
+static int32_t progress_type(cd_writer *w) {
+  cd_field_type fields[] = {{"received", CD_NAT64}, {"size", CD_NAT64}};
+  return cd_t_record(w, 2, fields);
+}
+
+static void reply_progress(void) {
+  cd_writer w;
+  cd_writer_init(&w);
+  cd_w_arg(&w, progress_type(&w));
+  cd_w_record_begin(&w);
+  cd_w_nat64(&w, received);
+  cd_w_nat64(&w, uploading ? staging.size : 0);
+  cd_w_record_end(&w);
+  cd_reply(&w);
+}
+
+static int32_t model_info_type(cd_writer *w) {
+  cd_field_type fields[] = {{"n_layer", CD_NAT32}, {"n_head", CD_NAT32}, {"n_embd", CD_NAT32}, {"n_ctx", CD_NAT32},
+                            {"vocab_size", CD_NAT32}, {"dtype", CD_TEXT}, {"bytes", CD_NAT64},
+                            {"sha256", cd_t_vec(w, CD_NAT8)}};
+  return cd_t_record(w, 8, fields);
+}
+
+static void write_model_info(cd_writer *w) {
+  cd_w_record_begin(w);
+  cd_w_nat32(w, (uint32_t)model.n_layer);
+  cd_w_nat32(w, (uint32_t)model.n_head);
+  cd_w_nat32(w, (uint32_t)model.n_embd);
+  cd_w_nat32(w, (uint32_t)model.n_ctx);
+  cd_w_nat32(w, (uint32_t)model.vocab_size);
+  cd_w_cstr(w, model.q8 ? "q8" : "f32");
+  cd_w_nat64(w, serving.size);
+  cd_w_blob(w, serving_hash, 32);
+  cd_w_record_end(w);
+}
+
+static int require_controller(void) {
+  if (rt_caller_is_controller()) return 1;
+  rt_reject("only a controller of this canister can upload weights");
+  return 0;
+}
+
+static void hex(const uint8_t *bytes, char *out) {
+  for (int i = 0; i < 32; i++) {
+    out[2 * i] = "0123456789abcdef"[bytes[i] >> 4];
+    out[2 * i + 1] = "0123456789abcdef"[bytes[i] & 15];
+  }
+  out[64] = 0;
+}
+
+/* ---- upload ---- */
+
+__attribute__((export_name("canister_update upload_begin"))) void upload_begin(void) {
+  rt_message_begin();
+  cd_reader r;
+  cd_val arg, f;
+  uint64_t size = 0;
+  const uint8_t *hash = 0;
+  size_t hash_size = 0;
+  if (!require_controller() || !read_arg(&r, &arg)) return;
+  if (cd_field(&r, arg, "size", &f)) cd_nat64(&r, f, &size);
+  else if (!r.error) r.error = "missing field `size`";
+  if (cd_field(&r, arg, "sha256", &f)) cd_blob(&r, f, &hash, &hash_size);
+  else if (!r.error) r.error = "missing field `sha256`";
+  if (r.error) {
+    rt_rejectf("invalid argument: %s", r.error);
+    return;
+  }
+  if (hash_size != 32) {
+    rt_rejectf("sha256 must be 32 bytes, got %llu", (unsigned long long)hash_size);
+    return;
+  }
+  if (size < 256 || size > MAX_WEIGHT_BYTES) {
+    rt_rejectf("weight file size must be between 256 bytes and %llu bytes, got %llu", MAX_WEIGHT_BYTES, (unsigned long long)size);
+    return;
+  }
+  memcpy(expected_hash, hash, 32);
+  if (staging.capacity < size) {
+    staging.data = rt_alloc(size, 64);
+    staging.capacity = size;
+  }
+  staging.size = size;
+  received = 0;
+  uploading = 1;
+  sha256_init(&upload_hash);
+  reply_progress();
+}
+
+__attribute__((export_name("canister_update upload_chunk"))) void upload_chunk(void) {
+  rt_message_begin();
+  cd_reader r;
+  cd_val offset_val, data_val;
+  uint64_t offset = 0;
+  const uint8_t *data = 0;
+  size_t size = 0;
+  if (!require_controller() || !read_arg(&r, &offset_val)) return;
+  if (cd_arg(&r, 1, &data_val)) {
+    cd_nat64(&r, offset_val, &offset);
+    cd_blob(&r, data_val, &data, &size);
+  }
+  if (r.error) {
+    rt_rejectf("invalid argument: %s", r.error);
+    return;
+  }
+  if (!uploading) {
+    rt_reject("no upload in progress: call upload_begin first");
+    return;
+  }
+  if (offset != received) {
+    rt_rejectf("expected offset %llu, got %llu", (unsigned long long)received, (unsigned long long)offset);
+    return;
+  }
+  if (size > staging.size - received) {
+    rt_rejectf("chunk of %llu bytes at offset %llu runs past the declared size of %llu bytes",
+                                        (unsigned long long)size, (unsigned long long)offset, (unsigned long long)staging.size);
+    return;
+  }
+  memcpy(staging.data + received, data, size);
+  sha256_update(&upload_hash, data, size);
+  received += size;
+  reply_progress();
+}
+
+__attribute__((export_name("canister_query upload_progress"))) void upload_progress(void) {
+  rt_message_begin();
+  reply_progress();
+}
+
+__attribute__((export_name("canister_update upload_commit"))) void upload_commit(void) {
+  rt_message_begin();
+  char error[200], want[65], got[65];
+  if (!require_controller()) return;
+  if (!uploading) {
+    rt_reject("no upload in progress: call upload_begin first");
+    return;
+  }
+  if (received != staging.size) {
+    rt_rejectf("upload incomplete: %llu of %llu bytes received", (unsigned long long)received, (unsigned long long)staging.size);
+    return;
+  }
+  sha256_ctx copy = upload_hash; /* finalising must not spoil a retry */
+  uint8_t digest[32];
+  sha256_final(&copy, digest);
+  if (memcmp(digest, expected_hash, 32)) {
+    hex(expected_hash, want);
+    hex(digest, got);
+    rt_rejectf("sha256 mismatch: expected %s, got %s", want, got);
+    return;
+  }
+  const char *problem = gpt2_check(staging.data, staging.size, error, sizeof error);
+  if (problem) {
+    rt_rejectf("invalid weight file: %s", problem);
+    return;
+  }
+  file_buffer previous = serving;
+  serving = staging;
+  staging = previous;
+  staging.size = 0;
+  uploading = 0;
+  received = 0;
+  memcpy(serving_hash, digest, 32);
+  gpt2_load(&model, serving.data);
+  have_model = 1;
+  cd_writer w;
+  cd_writer_init(&w);
+  cd_w_arg(&w, model_info_type(&w));
+  write_model_info(&w);
+  cd_reply(&w);
+}
+
+__attribute__((export_name("canister_query model_info"))) void model_info(void) {
+  rt_message_begin();
+  cd_writer w;
+  cd_writer_init(&w);
+  cd_w_arg(&w, cd_t_opt(&w, model_info_type(&w)));
+  if (have_model) {
+    cd_w_opt_some(&w);
+    write_model_info(&w);
+  } else {
+    cd_w_opt_none(&w);
+  }
+  cd_reply(&w);
+}
+
+/* ---- inference ---- */
+
+/* Read a token list; reject and return 0 if empty, too long or out of the vocabulary. */
+static int read_tokens(cd_reader *r, cd_val v, uint32_t *tokens, size_t *count) {
+  if (!cd_vec_nat32(r, v, tokens, (size_t)model.n_ctx, count)) {
+    rt_rejectf("invalid argument: %s", r->error);
+    return 0;
+  }
+  if (!*count) {
+    rt_reject("the prompt is empty: give at least one token");
+    return 0;
+  }
+  for (size_t i = 0; i < *count; i++)
+    if (tokens[i] >= (uint32_t)model.vocab_size) {
+      rt_rejectf("token id %u at position %u is outside the vocabulary (%u tokens)", tokens[i], (unsigned)i,
+                 (unsigned)model.vocab_size);
+      return 0;
+    }
+  return 1;
+}
+
+static int is_stop(uint32_t token, const uint32_t *stop, size_t n_stop) {
+  for (size_t i = 0; i < n_stop; i++)
+    if (stop[i] == token) return 1;
+  return 0;
+}
+
+__attribute__((export_name("canister_update generate"))) void generate(void) {
+  rt_message_begin();
+  uint64_t start = ic0_performance_counter(0);
+  if (!have_model) {
+    rt_reject("no model: upload weights first");
+    return;
+  }
+  cd_reader r;
+  cd_val arg, f, inner;
+  if (!read_arg(&r, &arg)) return;
+  int T = model.n_ctx;
+  uint32_t *prompt = rt_scratch((size_t)T * 4, 16), *stop = rt_scratch(1024 * 4, 16);
+  size_t n_prompt = 0, n_stop = 1;
+  uint32_t max_new = DEFAULT_NEW_TOKENS, top_k = 0;
+  float temperature = 0.0f;
+  uint64_t seed = 0;
+  stop[0] = END_OF_TEXT;
+  if (!cd_field(&r, arg, "prompt", &f)) {
+    if (!r.error) r.error = "missing field `prompt`";
+    rt_rejectf("invalid argument: %s", r.error);
+    return;
+  }
+  if (!read_tokens(&r, f, prompt, &n_prompt)) return;
+  if (cd_field(&r, arg, "max_new_tokens", &f) && cd_opt(&r, f, &inner)) cd_nat32(&r, inner, &max_new);
+  if (cd_field(&r, arg, "temperature", &f) && cd_opt(&r, f, &inner)) cd_float32(&r, inner, &temperature);
+  if (cd_field(&r, arg, "top_k", &f) && cd_opt(&r, f, &inner)) cd_nat32(&r, inner, &top_k);
+  if (cd_field(&r, arg, "seed", &f) && cd_opt(&r, f, &inner)) cd_nat64(&r, inner, &seed);
+  if (cd_field(&r, arg, "stop", &f) && cd_opt(&r, f, &inner)) cd_vec_nat32(&r, inner, stop, 1024, &n_stop);
+  if (r.error) {
+    rt_rejectf("invalid argument: %s", r.error);
+    return;
+  }
+  if (!(temperature >= 0.0f) || temperature > 100.0f) {
+    rt_reject("temperature must be between 0 and 100");
+    return;
+  }
+  if (n_prompt + max_new > (size_t)T) {
+    rt_rejectf("prompt (%u tokens) + max_new_tokens (%u) exceeds the context of %u tokens",
+                                        (unsigned)n_prompt, max_new, (unsigned)T);
+    return;
+  }
+
+  uint32_t *tokens = rt_scratch((size_t)max_new * 4 + 4, 16);
+  uint64_t *costs = rt_scratch((size_t)max_new * 8 + 8, 16);
+  float *logits = rt_scratch((size_t)model.padded_vocab * 4, 16);
+  rng random = {seed};
+  size_t produced = 0;
+  uint64_t prompt_cost = 0;
+  int pos = 0;
+  while (produced < max_new) {
+    uint64_t before = ic0_performance_counter(0);
+    if (!produced) {
+      gpt2_forward(&model, prompt, (int)n_prompt, 0, logits);
+      pos = (int)n_prompt;
+    } else {
+      gpt2_forward(&model, &tokens[produced - 1], 1, pos++, logits);
+    }
+    uint32_t next = temperature == 0.0f ? argmax(logits, model.vocab_size)
+                                        : sample(logits, model.vocab_size, temperature, top_k, &random);
+    uint64_t cost = ic0_performance_counter(0) - before;
+    if (produced) costs[produced - 1] = cost;
+    else prompt_cost = cost;
+    tokens[produced++] = next;
+    if (is_stop(next, stop, n_stop)) break;
+  }
+
+  cd_writer w;
+  cd_writer_init(&w);
+  cd_field_type fields[] = {{"tokens", cd_t_vec(&w, CD_NAT32)}, {"prompt_instructions", CD_NAT64},
+                            {"token_instructions", cd_t_vec(&w, CD_NAT64)}, {"instructions", CD_NAT64}};
+  cd_w_arg(&w, cd_t_record(&w, 4, fields));
+  cd_w_record_begin(&w);
+  cd_w_vec_nat32(&w, tokens, produced);
+  cd_w_nat64(&w, prompt_cost);
+  cd_w_vec_nat64(&w, costs, produced ? produced - 1 : 0);
+  cd_w_nat64(&w, ic0_performance_counter(0) - start);
+  cd_w_record_end(&w);
+  cd_reply(&w);
+}
+
+__attribute__((export_name("canister_query logits"))) void logits(void) {
+  rt_message_begin();
+  if (!have_model) {
+    rt_reject("no model: upload weights first");
+    return;
+  }
+  cd_reader r;
+  cd_val arg;
+  if (!read_arg(&r, &arg)) return;
+  uint32_t *tokens = rt_scratch((size_t)model.n_ctx * 4, 16);
+  size_t n = 0;
+  if (!read_tokens(&r, arg, tokens, &n)) return;
+  float *out = rt_scratch((size_t)model.padded_vocab * 4, 16);
+  gpt2_forward(&model, tokens, (int)n, 0, out);
+  cd_writer w;
+  cd_writer_init(&w);
+  cd_w_arg(&w, cd_t_vec(&w, CD_FLOAT32));
+  cd_w_vec_float32(&w, out, (size_t)model.vocab_size);
+  cd_reply(&w);
+}

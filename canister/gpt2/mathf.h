@@ -1,0 +1,9 @@
+/* mathf.h: the float functions GPT-2 needs, without libc. */
+#ifndef GPT2_MATHF_H
+#define GPT2_MATHF_H
+
+float gpt2_expf(float x);  /* relative error ~2 ulp; 0 below -87.3, +inf above 88.7 */
+float gpt2_tanhf(float x);
+static inline float gpt2_sqrtf(float x) { return __builtin_sqrtf(x); } /* f32.sqrt */
+
+#endif

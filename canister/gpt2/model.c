@@ -1,0 +1,247 @@
+/* model.c: GPT-2's forward pass over a canister weight file, following llm.c's gpt2_forward,
+ * one token position at a time through the layers, with a KV cache. */
+#include "model.h"
+
+#include "kernels.h"
+#include "mathf.h"
+#include "rt.h"
+
+/* ---- the weight file ---- */
+
+#define HEADER_SIZE 256
+#define ENTRY_SIZE 64
+#define ALIGN 64
+
+static uint32_t u32_at(const uint8_t *p) { return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24; }
+static uint64_t u64_at(const uint8_t *p) { return u32_at(p) | (uint64_t)u32_at(p + 4) << 32; }
+
+typedef struct {
+  uint32_t version, dtype, n_layer, n_head, n_embd, n_ctx, vocab, padded, n_tensors, align;
+  uint64_t table_offset, data_offset, file_size;
+} header;
+
+static header read_header(const uint8_t *file) {
+  header h;
+  uint32_t *fields = &h.version;
+  for (int i = 0; i < 10; i++) fields[i] = u32_at(file + 8 + 4 * i);
+  h.table_offset = u64_at(file + 48);
+  h.data_offset = u64_at(file + 56);
+  h.file_size = u64_at(file + 64);
+  return h;
+}
+
+/* The tensor called `name` with `count` elements of `dtype` (0 f32, 1 int8), or NULL. */
+static const void *find(const uint8_t *file, const header *h, const char *name, uint32_t dtype, uint64_t count) {
+  size_t len = strlen(name);
+  for (uint32_t i = 0; i < h->n_tensors; i++) {
+    const uint8_t *e = file + h->table_offset + (uint64_t)i * ENTRY_SIZE;
+    if (memcmp(e, name, len) || (len < 32 && e[len])) continue;
+    uint32_t ndim = u32_at(e + 36);
+    uint64_t elements = 1, offset = u64_at(e + 56);
+    for (uint32_t d = 0; d < 4; d++) elements *= d < ndim ? u32_at(e + 40 + 4 * d) : 1;
+    uint64_t bytes = elements * (dtype ? 1 : 4);
+    if (u32_at(e + 32) != dtype || ndim > 4 || elements != count || offset % ALIGN || offset > h->file_size ||
+        bytes > h->file_size - offset)
+      return 0;
+    return file + offset;
+  }
+  return 0;
+}
+
+static const char *const F32_TENSORS[] = {"wpe", "ln1w", "ln1b", "qkvb", "attprojb", "ln2w", "ln2b", "fcb", "fcprojb", "lnfw", "lnfb"};
+static const char *const MATRICES[] = {"wte", "qkvw", "attprojw", "fcw", "fcprojw"};
+
+static uint64_t f32_count(const header *h, int i) {
+  uint64_t L = h->n_layer, C = h->n_embd;
+  const uint64_t counts[] = {h->n_ctx * C, L * C, L * C, L * 3 * C, L * C, L * C, L * C, L * 4 * C, L * C, C, C};
+  return counts[i];
+}
+static void matrix_shape(const header *h, int i, uint64_t *layers, uint64_t *rows, uint64_t *cols) {
+  uint64_t C = h->n_embd;
+  const uint64_t r[] = {h->padded, 3 * C, C, 4 * C, C}, c[] = {C, C, C, C, 4 * C};
+  *layers = i ? h->n_layer : 1;
+  *rows = r[i];
+  *cols = c[i];
+}
+
+const char *gpt2_check(const uint8_t *file, size_t size, char *error, size_t error_size) {
+  if (size < HEADER_SIZE || memcmp(file, "ICGPT2W", 8)) return "not a gpt2 canister weight file (bad magic)";
+  header h = read_header(file);
+  if (h.version != 1) return "unsupported weight file version (this canister reads version 1)";
+  if (h.file_size != size) {
+    rt_format(error, error_size, "weight file header says %llu bytes, got %llu", (unsigned long long)h.file_size,
+              (unsigned long long)size);
+    return error;
+  }
+  if (h.dtype > 1) return "unknown weight dtype (expected f32 or q8)";
+  if (!h.n_layer || !h.n_head || h.n_embd % h.n_head || (h.n_embd / h.n_head) % 4 || h.n_layer > 96)
+    return "bad model dimensions in the weight file header";
+  if (h.n_embd % BLOCK_COLUMNS || h.n_embd > 8192) {
+    rt_format(error, error_size, "n_embd must be a multiple of %d (at most 8192), got %u", BLOCK_COLUMNS, h.n_embd);
+    return error;
+  }
+  if (!h.n_ctx || h.n_ctx > 4096 || !h.vocab || h.padded < h.vocab || h.padded > 1u << 20)
+    return "bad context or vocabulary size in the weight file header";
+  if (h.table_offset < HEADER_SIZE || h.n_tensors > 64 || h.table_offset + (uint64_t)h.n_tensors * ENTRY_SIZE > size)
+    return "tensor table out of bounds";
+  for (int i = 0; i < 11; i++)
+    if (!find(file, &h, F32_TENSORS[i], 0, f32_count(&h, i))) {
+      rt_format(error, error_size, "weight file lacks tensor `%s` (f32, right shape, in bounds)", F32_TENSORS[i]);
+      return error;
+    }
+  for (int i = 0; i < 5; i++) {
+    uint64_t layers, rows, cols;
+    matrix_shape(&h, i, &layers, &rows, &cols);
+    char scale[40];
+    rt_format(scale, sizeof scale, "%s.scale", MATRICES[i]);
+    if (!find(file, &h, MATRICES[i], h.dtype, layers * rows * cols) || (h.dtype && !find(file, &h, scale, 0, layers * rows))) {
+      rt_format(error, error_size, "weight file lacks tensor `%s` (%s, right shape, in bounds)", MATRICES[i], h.dtype ? "int8 + scale" : "f32");
+      return error;
+    }
+  }
+  return 0;
+}
+
+/* ---- buffers that survive between loads ---- */
+
+typedef struct {
+  void *data;
+  size_t capacity;
+} reusable;
+
+static void *reuse(reusable *b, size_t size) {
+  if (b->capacity < size) {
+    b->data = rt_alloc(size, 64);
+    b->capacity = size;
+  }
+  return b->data;
+}
+
+static reusable widened[5], keys, values, activations, scratch;
+
+static const int16_t *widen(reusable *into, const int8_t *q, size_t count) {
+  int16_t *out = reuse(into, count * 2);
+  size_t i = 0;
+  for (; i + 16 <= count; i += 16) {
+    v128_t v = wasm_v128_load(q + i);
+    wasm_v128_store(out + i, wasm_i16x8_extend_low_i8x16(v));
+    wasm_v128_store(out + i + 8, wasm_i16x8_extend_high_i8x16(v));
+  }
+  for (; i < count; i++) out[i] = q[i];
+  return out;
+}
+
+void gpt2_load(gpt2_model *m, const uint8_t *file) {
+  header h = read_header(file);
+  int C = (int)h.n_embd, T = (int)h.n_ctx;
+  *m = (gpt2_model){.n_layer = (int)h.n_layer, .n_head = (int)h.n_head, .n_embd = C, .n_ctx = T,
+                    .vocab_size = (int)h.vocab, .padded_vocab = (int)h.padded, .q8 = (int)h.dtype};
+  const float **f32[] = {&m->wpe, &m->ln1w, &m->ln1b, &m->qkvb, &m->attprojb, &m->ln2w, &m->ln2b, &m->fcb, &m->fcprojb, &m->lnfw, &m->lnfb};
+  for (int i = 0; i < 11; i++) *f32[i] = find(file, &h, F32_TENSORS[i], 0, f32_count(&h, i));
+  matrix *mats[] = {&m->wte, &m->qkvw, &m->attprojw, &m->fcw, &m->fcprojw};
+  for (int i = 0; i < 5; i++) {
+    uint64_t layers, rows, cols;
+    matrix_shape(&h, i, &layers, &rows, &cols);
+    matrix *x = mats[i];
+    x->rows = (int)rows;
+    x->cols = (int)cols;
+    const void *data = find(file, &h, MATRICES[i], h.dtype, layers * rows * cols);
+    if (h.dtype) {
+      char scale[40];
+      rt_format(scale, sizeof scale, "%s.scale", MATRICES[i]);
+      x->scale = find(file, &h, scale, 0, layers * rows);
+      x->q = widen(&widened[i], data, layers * rows * cols);
+    } else {
+      x->f = data;
+    }
+  }
+  size_t cache = (size_t)m->n_layer * T * C;
+  m->key_cache = reuse(&keys, cache * 4);
+  m->value_cache = reuse(&values, cache * 4);
+  size_t per_token = C + C + 3 * C + C + C + 4 * C;
+  float *a = reuse(&activations, ((size_t)T * per_token + T) * 4);
+  m->x = a, a += (size_t)T * C;
+  m->xn = a, a += (size_t)T * C;
+  m->qkv = a, a += (size_t)T * 3 * C;
+  m->att = a, a += (size_t)T * C;
+  m->proj = a, a += (size_t)T * C;
+  m->fc = a, a += (size_t)T * 4 * C;
+  m->scores = a;
+  size_t rows = (size_t)(m->padded_vocab > 4 * C ? m->padded_vocab : 4 * C);
+  uint8_t *s = reuse(&scratch, rows * 16 + 4 * C * 2);
+  m->partial = (v128_t *)s;
+  m->xq = (int16_t *)(s + rows * 16);
+}
+
+/* ---- the forward pass ---- */
+
+/* out = W_layer · x + bias, for one token. */
+static void linear(gpt2_model *m, const matrix *w, int layer, const float *bias, const float *x, float *out) {
+  size_t offset = (size_t)layer * w->rows * w->cols;
+  if (m->q8)
+    matvec_q16(out, w->q + offset, w->scale + (size_t)layer * w->rows, x, bias, w->rows, w->cols, m->partial, m->xq);
+  else
+    matvec_f32(out, w->f + offset, x, bias, w->rows, w->cols, m->partial);
+}
+
+static void embed(gpt2_model *m, uint32_t token, int pos, float *x) {
+  int C = m->n_embd;
+  const float *wpe = m->wpe + (size_t)pos * C;
+  if (m->q8) {
+    const int16_t *row = m->wte.q + (size_t)token * C;
+    float scale = m->wte.scale[token];
+    for (int i = 0; i < C; i++) x[i] = row[i] * scale + wpe[i];
+  } else {
+    const float *row = m->wte.f + (size_t)token * C;
+    for (int i = 0; i < C; i++) x[i] = row[i] + wpe[i];
+  }
+}
+
+/* Causal self-attention of the query at absolute position p over cached positions 0..p. */
+static void attend(gpt2_model *m, int layer, const float *q, int p, float *out) {
+  int C = m->n_embd, hs = C / m->n_head;
+  const float *keys = m->key_cache + (size_t)layer * m->n_ctx * C;
+  const float *vals = m->value_cache + (size_t)layer * m->n_ctx * C;
+  float scale = 1.0f / gpt2_sqrtf((float)hs);
+  for (int h = 0; h < m->n_head; h++) {
+    const float *qh = q + h * hs;
+    for (int s = 0; s <= p; s++) m->scores[s] = dot(qh, keys + (size_t)s * C + h * hs, hs) * scale;
+    softmax(m->scores, p + 1);
+    float *oh = out + h * hs;
+    memset(oh, 0, hs * sizeof(float));
+    for (int s = 0; s <= p; s++) axpy(oh, m->scores[s], vals + (size_t)s * C + h * hs, hs);
+  }
+}
+
+void gpt2_forward(gpt2_model *m, const uint32_t *tokens, int T, int pos, float *logits) {
+  int C = m->n_embd;
+  for (int t = 0; t < T; t++) embed(m, tokens[t], pos + t, m->x + (size_t)t * C);
+  for (int l = 0; l < m->n_layer; l++) {
+    float *kc = m->key_cache + (size_t)l * m->n_ctx * C, *vc = m->value_cache + (size_t)l * m->n_ctx * C;
+    for (int t = 0; t < T; t++) {
+      float *x = m->x + (size_t)t * C, *xn = m->xn + (size_t)t * C, *qkv = m->qkv + (size_t)t * 3 * C;
+      layernorm(xn, x, m->ln1w + l * C, m->ln1b + l * C, C);
+      linear(m, &m->qkvw, l, m->qkvb + (size_t)l * 3 * C, xn, qkv);
+      memcpy(kc + (size_t)(pos + t) * C, qkv + C, C * sizeof(float));
+      memcpy(vc + (size_t)(pos + t) * C, qkv + 2 * C, C * sizeof(float));
+    }
+    for (int t = 0; t < T; t++) {
+      float *x = m->x + (size_t)t * C, *xn = m->xn + (size_t)t * C, *att = m->att + (size_t)t * C;
+      float *proj = m->proj + (size_t)t * C, *fc = m->fc + (size_t)t * 4 * C;
+      attend(m, l, m->qkv + (size_t)t * 3 * C, pos + t, att);
+      linear(m, &m->attprojw, l, m->attprojb + l * C, att, proj);
+      add_inplace(x, proj, C);
+      layernorm(xn, x, m->ln2w + l * C, m->ln2b + l * C, C);
+      linear(m, &m->fcw, l, m->fcb + (size_t)l * 4 * C, xn, fc);
+      gelu(fc, 4 * C);
+      linear(m, &m->fcprojw, l, m->fcprojb + l * C, fc, proj);
+      add_inplace(x, proj, C);
+    }
+  }
+  if (!logits) return;
+  float *last = m->xn;
+  layernorm(last, m->x + (size_t)(T - 1) * C, m->lnfw, m->lnfb, C);
+  matrix head = m->wte;
+  head.rows = m->vocab_size; /* padded rows are zero: skip them */
+  linear(m, &head, 0, 0, last, logits);
+}

@@ -1,0 +1,38 @@
+/* model.h: GPT-2 from a canister weight file (docs/canister-weights.md), llm.c style. */
+#ifndef GPT2_MODEL_H
+#define GPT2_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <wasm_simd128.h>
+
+/* A matmul weight stacked over layers, [L][rows][cols] (or [rows][cols]): f32, or int8 values
+ * widened to int16 with one f32 scale per row (q8 files). */
+typedef struct {
+  const float *f;
+  const int16_t *q;
+  const float *scale;
+  int rows, cols;
+} matrix;
+
+typedef struct {
+  int n_layer, n_head, n_embd, n_ctx, vocab_size, padded_vocab, q8;
+  matrix wte, qkvw, attprojw, fcw, fcprojw;
+  const float *wpe, *ln1w, *ln1b, *qkvb, *attprojb, *ln2w, *ln2b, *fcb, *fcprojb, *lnfw, *lnfb;
+  float *key_cache, *value_cache; /* [L][n_ctx][C] */
+  float *x, *xn, *qkv, *att, *proj, *fc, *scores; /* activations for up to n_ctx tokens */
+  v128_t *partial;
+  int16_t *xq;
+} gpt2_model;
+
+/* Check a weight file's header and tensor table; NULL if usable, else why not (static text
+ * or `error`, which gets the message). Touches no model state. */
+const char *gpt2_check(const uint8_t *file, size_t size, char *error, size_t error_size);
+/* Point `m` at a checked file's tensors, widen q8 weights, allocate the cache and activations.
+ * Buffers are reused between loads of models of the same shape. */
+void gpt2_load(gpt2_model *m, const uint8_t *file);
+/* Feed tokens[0..T) at positions pos..pos+T-1 (KV cache holds 0..pos-1); if logits is not
+ * NULL, write the last position's vocab_size logits. */
+void gpt2_forward(gpt2_model *m, const uint32_t *tokens, int T, int pos, float *logits);
+
+#endif

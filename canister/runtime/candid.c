@@ -1,0 +1,784 @@
+/* candid.c: the Candid binary format (reader and typed writer), see candid.h. */
+#include "candid.h"
+
+#define MAX_DEPTH 64
+
+uint32_t cd_hash(const char *name) {
+  uint32_t h = 0;
+  while (*name) h = h * 223 + (uint8_t)*name++;
+  return h;
+}
+
+static const char *type_name(int32_t t) {
+  static const char *const primitive[] = {"?", "null", "bool", "nat", "int", "nat8", "nat16", "nat32", "nat64",
+                                          "int8", "int16", "int32", "int64", "float32", "float64", "text",
+                                          "reserved", "empty", "opt", "vec", "record", "variant", "func", "service",
+                                          "principal"};
+  return t < 0 && t >= -24 ? primitive[-t] : "?";
+}
+
+/* ================================ reading ================================ */
+
+static int fail(cd_reader *r, const char *format, const char *a, const char *b) {
+  if (!r->error) {
+    rt_format(r->error_text, sizeof r->error_text, format, a, b);
+    r->error = r->error_text;
+  }
+  return 0;
+}
+
+static int read_leb(cd_reader *r, const uint8_t **p, uint64_t *out) {
+  uint64_t value = 0;
+  for (int shift = 0; shift < 70; shift += 7) {
+    if (*p >= r->end) return fail(r, "truncated LEB128 number%s%s", "", "");
+    uint8_t byte = *(*p)++;
+    if (shift == 63 && byte > 1) return fail(r, "LEB128 number does not fit 64 bits%s%s", "", "");
+    value |= (uint64_t)(byte & 0x7f) << shift;
+    if (!(byte & 0x80)) {
+      *out = value;
+      return 1;
+    }
+  }
+  return fail(r, "LEB128 number does not fit 64 bits%s%s", "", "");
+}
+
+static int read_sleb(cd_reader *r, const uint8_t **p, int64_t *out) {
+  uint64_t value = 0;
+  int shift = 0;
+  uint8_t byte;
+  do {
+    if (*p >= r->end) return fail(r, "truncated SLEB128 number%s%s", "", "");
+    if (shift >= 64) return fail(r, "SLEB128 number does not fit 64 bits%s%s", "", "");
+    byte = *(*p)++;
+    value |= (uint64_t)(byte & 0x7f) << shift;
+    shift += 7;
+  } while (byte & 0x80);
+  if (shift < 64 && (byte & 0x40)) value |= ~0ull << shift;
+  *out = (int64_t)value;
+  return 1;
+}
+
+static int need(cd_reader *r, const uint8_t *p, uint64_t n) {
+  if (n > (uint64_t)(r->end - p)) return fail(r, "value runs past the end of the message%s%s", "", "");
+  return 1;
+}
+
+static int is_primitive(int64_t t) { return (t <= -1 && t >= -17) || t == CD_PRINCIPAL; }
+
+static int read_type_ref(cd_reader *r, const uint8_t **p, int32_t *out) {
+  int64_t t;
+  if (!read_sleb(r, p, &t)) return 0;
+  if (t >= 0 ? (uint64_t)t >= r->n_types : !is_primitive(t)) return fail(r, "bad type reference in the type table%s%s", "", "");
+  *out = (int32_t)t;
+  return 1;
+}
+
+/* Opcode of a type (primitive code, or the opcode of its table entry) and where its body starts. */
+static int32_t kind_of(const cd_reader *r, int32_t t, const uint8_t **body) {
+  if (t < 0) return t;
+  const uint8_t *p = r->types[t];
+  int32_t op = (int8_t)(*p & 0x7f) | ((*p & 0x40) ? ~0x7f : 0); /* one-byte SLEB: every composite opcode */
+  *body = p + 1;
+  return op;
+}
+
+static int check_utf8(cd_reader *r, const uint8_t *s, uint64_t n) {
+  for (uint64_t i = 0; i < n;) {
+    uint8_t c = s[i];
+    int extra = c < 0x80 ? 0 : (c >> 5) == 6 ? 1 : (c >> 4) == 14 ? 2 : (c >> 3) == 30 ? 3 : -1;
+    if (extra < 0 || i + extra >= n + (extra ? 0 : 1)) return fail(r, "text is not valid UTF-8%s%s", "", "");
+    uint32_t cp = extra ? c & (0x3f >> extra) : c;
+    for (int k = 1; k <= extra; k++) {
+      if ((s[i + k] & 0xc0) != 0x80) return fail(r, "text is not valid UTF-8%s%s", "", "");
+      cp = cp << 6 | (s[i + k] & 0x3f);
+    }
+    static const uint32_t minimum[] = {0, 0x80, 0x800, 0x10000};
+    if (cp < minimum[extra] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+      return fail(r, "text is not valid UTF-8%s%s", "", "");
+    i += 1 + extra;
+  }
+  return 1;
+}
+
+static int fixed_size(int32_t t) {
+  switch (t) {
+    case CD_NULL: case CD_RESERVED: return 0;
+    case CD_NAT8: case CD_INT8: return 1;
+    case CD_NAT16: case CD_INT16: return 2;
+    case CD_NAT32: case CD_INT32: case CD_FLOAT32: return 4;
+    case CD_NAT64: case CD_INT64: case CD_FLOAT64: return 8;
+    default: return -1;
+  }
+}
+
+/* Advance *p past one value of type t. */
+static int skip(cd_reader *r, int32_t t, const uint8_t **p, int depth) {
+  if (depth > MAX_DEPTH) return fail(r, "value nested deeper than 64 levels%s%s", "", "");
+  int size = fixed_size(t);
+  if (size >= 0) {
+    if (!need(r, *p, (uint64_t)size)) return 0;
+    *p += size;
+    return 1;
+  }
+  uint64_t n;
+  int64_t s;
+  const uint8_t *body;
+  switch (kind_of(r, t, &body)) {
+    case CD_BOOL:
+      if (!need(r, *p, 1)) return 0;
+      if (**p > 1) return fail(r, "bool must be 0 or 1%s%s", "", "");
+      (*p)++;
+      return 1;
+    case CD_NAT: return read_leb(r, p, &n);
+    case CD_INT: return read_sleb(r, p, &s);
+    case CD_TEXT:
+      if (!read_leb(r, p, &n) || !need(r, *p, n) || !check_utf8(r, *p, n)) return 0;
+      *p += n;
+      return 1;
+    case CD_EMPTY: return fail(r, "a value of type empty cannot exist%s%s", "", "");
+    case CD_PRINCIPAL:
+      if (!need(r, *p, 1)) return 0;
+      if (**p != 1) return fail(r, "opaque principal references are not supported%s%s", "", "");
+      (*p)++;
+      if (!read_leb(r, p, &n) || !need(r, *p, n)) return 0;
+      if (n > 29) return fail(r, "principal longer than 29 bytes%s%s", "", "");
+      *p += n;
+      return 1;
+    case CD_OPT: {
+      int32_t inner;
+      if (!read_type_ref(r, &body, &inner) || !need(r, *p, 1)) return 0;
+      uint8_t flag = *(*p)++;
+      if (flag > 1) return fail(r, "opt flag must be 0 or 1%s%s", "", "");
+      return flag ? skip(r, inner, p, depth + 1) : 1;
+    }
+    case CD_VEC: {
+      int32_t element;
+      if (!read_type_ref(r, &body, &element) || !read_leb(r, p, &n)) return 0;
+      int element_size = fixed_size(element);
+      if (element_size > 0) {
+        if (n > (uint64_t)(r->end - *p) / (uint64_t)element_size) return fail(r, "vector runs past the end of the message%s%s", "", "");
+        *p += n * element_size;
+        return 1;
+      }
+      if (element_size == 0 && n > (1u << 24)) return fail(r, "vector of empty values is too long%s%s", "", "");
+      if (element_size < 0 && n > (uint64_t)(r->end - *p)) return fail(r, "vector runs past the end of the message%s%s", "", "");
+      for (uint64_t i = 0; i < n; i++)
+        if (!skip(r, element, p, depth + 1)) return 0;
+      return 1;
+    }
+    case CD_RECORD: {
+      if (!read_leb(r, &body, &n)) return 0;
+      for (uint64_t i = 0; i < n; i++) {
+        uint64_t id;
+        int32_t field;
+        if (!read_leb(r, &body, &id) || !read_type_ref(r, &body, &field) || !skip(r, field, p, depth + 1)) return 0;
+      }
+      return 1;
+    }
+    case CD_VARIANT: {
+      uint64_t count, index, id;
+      int32_t field = 0;
+      if (!read_leb(r, &body, &count) || !read_leb(r, p, &index)) return 0;
+      if (index >= count) return fail(r, "variant tag index out of range%s%s", "", "");
+      for (uint64_t i = 0; i <= index; i++)
+        if (!read_leb(r, &body, &id) || !read_type_ref(r, &body, &field)) return 0;
+      return skip(r, field, p, depth + 1);
+    }
+    default: return fail(r, "values of type %s are not supported%s", type_name(kind_of(r, t, &body)), "");
+  }
+}
+
+/* Check one type-table entry and advance past it. */
+static int parse_entry(cd_reader *r, const uint8_t **p) {
+  int64_t op;
+  uint64_t n, id, previous = 0;
+  int32_t t;
+  if (!read_sleb(r, p, &op)) return 0;
+  switch (op) {
+    case CD_OPT: case CD_VEC: return read_type_ref(r, p, &t);
+    case CD_RECORD: case CD_VARIANT:
+      if (!read_leb(r, p, &n)) return 0;
+      for (uint64_t i = 0; i < n; i++) {
+        if (!read_leb(r, p, &id) || !read_type_ref(r, p, &t)) return 0;
+        if (id > 0xffffffffu || (i && id <= previous)) return fail(r, "field ids must be 32-bit and strictly increasing%s%s", "", "");
+        previous = id;
+      }
+      return 1;
+    case CD_FUNC:
+      for (int part = 0; part < 2; part++) {
+        if (!read_leb(r, p, &n)) return 0;
+        for (uint64_t i = 0; i < n; i++)
+          if (!read_type_ref(r, p, &t)) return 0;
+      }
+      if (!read_leb(r, p, &n) || !need(r, *p, n)) return 0;
+      *p += n; /* annotations */
+      return 1;
+    case CD_SERVICE:
+      if (!read_leb(r, p, &n)) return 0;
+      for (uint64_t i = 0; i < n; i++) {
+        uint64_t len;
+        if (!read_leb(r, p, &len) || !need(r, *p, len)) return 0;
+        *p += len;
+        if (!read_type_ref(r, p, &t)) return 0;
+      }
+      return 1;
+    default: return fail(r, "unknown type opcode in the type table%s%s", "", "");
+  }
+}
+
+int cd_read_begin(cd_reader *r, const uint8_t *data, size_t size) {
+  memset(r, 0, sizeof *r);
+  r->data = data;
+  r->end = data + size;
+  if (size < 4 || memcmp(data, "DIDL", 4)) return fail(r, "not Candid (no DIDL header)%s%s", "", "");
+  const uint8_t *p = data + 4;
+  uint64_t n;
+  if (!read_leb(r, &p, &n)) return 0;
+  if (n > size) return fail(r, "type table longer than the message%s%s", "", "");
+  r->n_types = (uint32_t)n;
+  r->types = rt_scratch((n ? n : 1) * sizeof *r->types, 8);
+  for (uint32_t i = 0; i < r->n_types; i++) {
+    r->types[i] = p;
+    if (!need(r, p, 1)) return 0;
+    int64_t op;
+    const uint8_t *q = p;
+    if (!read_sleb(r, &q, &op)) return 0;
+    if (q != p + 1) return fail(r, "unknown type opcode in the type table%s%s", "", "");
+    if (!parse_entry(r, &p)) return 0;
+  }
+  if (!read_leb(r, &p, &n)) return 0;
+  if (n > size) return fail(r, "more arguments than bytes%s%s", "", "");
+  r->n_args = (uint32_t)n;
+  r->args = rt_scratch((n ? n : 1) * sizeof *r->args, 8);
+  for (uint32_t i = 0; i < r->n_args; i++)
+    if (!read_type_ref(r, &p, &r->args[i].type)) return 0;
+  for (uint32_t i = 0; i < r->n_args; i++) {
+    r->args[i].at = p;
+    if (!skip(r, r->args[i].type, &p, 0)) return 0;
+  }
+  if (p != r->end) return fail(r, "trailing bytes after the arguments%s%s", "", "");
+  return 1;
+}
+
+int cd_arg(cd_reader *r, uint32_t index, cd_val *out) {
+  if (r->error) return 0;
+  if (index >= r->n_args) return fail(r, "missing argument%s%s", "", "");
+  r->field = 0;
+  *out = r->args[index];
+  return 1;
+}
+
+static int mismatch(cd_reader *r, const char *expected, cd_val v) {
+  const uint8_t *body;
+  char where[80] = "";
+  if (r->field) rt_format(where, sizeof where, " at field `%s`", r->field);
+  char text[120];
+  rt_format(text, sizeof text, "expected %s%s", expected, where);
+  return fail(r, "%s, got %s", text, type_name(kind_of(r, v.type, &body)));
+}
+
+static uint64_t load_le(const uint8_t *p, int n) {
+  uint64_t v = 0;
+  for (int i = n - 1; i >= 0; i--) v = v << 8 | p[i];
+  return v;
+}
+
+static int read_unsigned(cd_reader *r, cd_val v, uint64_t max, const char *name, uint64_t *out) {
+  if (r->error) return 0;
+  const uint8_t *p = v.at;
+  int size = fixed_size(v.type);
+  if (v.type == CD_NAT) {
+    if (!read_leb(r, &p, out)) return 0;
+  } else if ((v.type == CD_NAT8 || v.type == CD_NAT16 || v.type == CD_NAT32 || v.type == CD_NAT64) &&
+             size <= (max == 0xffffffffu ? 4 : 8)) {
+    *out = load_le(p, size);
+  } else {
+    return mismatch(r, name, v);
+  }
+  if (*out > max) {
+    char where[80] = "";
+    if (r->field) rt_format(where, sizeof where, " at field `%s`", r->field);
+    return fail(r, "number too large for %s%s", name, where);
+  }
+  return 1;
+}
+
+int cd_nat32(cd_reader *r, cd_val v, uint32_t *out) {
+  uint64_t x;
+  if (!read_unsigned(r, v, 0xffffffffu, "nat32", &x)) return 0;
+  *out = (uint32_t)x;
+  return 1;
+}
+int cd_nat64(cd_reader *r, cd_val v, uint64_t *out) { return read_unsigned(r, v, ~0ull, "nat64", out); }
+
+int cd_int64(cd_reader *r, cd_val v, int64_t *out) {
+  if (r->error) return 0;
+  const uint8_t *p = v.at;
+  uint64_t u;
+  switch (v.type) {
+    case CD_INT: return read_sleb(r, &p, out);
+    case CD_INT8: *out = (int8_t)p[0]; return 1;
+    case CD_INT16: *out = (int16_t)load_le(p, 2); return 1;
+    case CD_INT32: *out = (int32_t)load_le(p, 4); return 1;
+    case CD_INT64: *out = (int64_t)load_le(p, 8); return 1;
+    case CD_NAT: case CD_NAT8: case CD_NAT16: case CD_NAT32: case CD_NAT64:
+      if (!read_unsigned(r, v, 0x7fffffffffffffffull, "int64", &u)) return 0;
+      *out = (int64_t)u;
+      return 1;
+    default: return mismatch(r, "int64", v);
+  }
+}
+
+int cd_float64(cd_reader *r, cd_val v, double *out) {
+  if (r->error) return 0;
+  if (v.type == CD_FLOAT64) {
+    uint64_t bits = load_le(v.at, 8);
+    __builtin_memcpy(out, &bits, 8);
+  } else if (v.type == CD_FLOAT32) {
+    uint32_t bits = (uint32_t)load_le(v.at, 4);
+    float f;
+    __builtin_memcpy(&f, &bits, 4);
+    *out = f;
+  } else {
+    return mismatch(r, "float64", v);
+  }
+  return 1;
+}
+int cd_float32(cd_reader *r, cd_val v, float *out) {
+  double d;
+  if (v.type != CD_FLOAT32 && v.type != CD_FLOAT64) return mismatch(r, "float32", v);
+  if (!cd_float64(r, v, &d)) return 0;
+  *out = (float)d;
+  return 1;
+}
+
+int cd_bool(cd_reader *r, cd_val v, int *out) {
+  if (r->error) return 0;
+  if (v.type != CD_BOOL) return mismatch(r, "bool", v);
+  *out = *v.at;
+  return 1;
+}
+
+static int sized(cd_reader *r, cd_val v, const uint8_t **out, size_t *size) {
+  const uint8_t *p = v.at;
+  uint64_t n;
+  if (!read_leb(r, &p, &n)) return 0;
+  *out = p;
+  *size = (size_t)n;
+  return 1;
+}
+
+int cd_text(cd_reader *r, cd_val v, const char **out, size_t *size) {
+  if (r->error) return 0;
+  if (v.type != CD_TEXT) return mismatch(r, "text", v);
+  return sized(r, v, (const uint8_t **)out, size);
+}
+
+static int vec_element(const cd_reader *r, int32_t t, int32_t *element) {
+  const uint8_t *body;
+  if (kind_of(r, t, &body) != CD_VEC) return 0;
+  int64_t e;
+  cd_reader scratch = *r;
+  if (!read_sleb(&scratch, &body, &e)) return 0;
+  *element = (int32_t)e;
+  return 1;
+}
+
+int cd_blob(cd_reader *r, cd_val v, const uint8_t **out, size_t *size) {
+  if (r->error) return 0;
+  int32_t element;
+  if (!vec_element(r, v.type, &element) || element != CD_NAT8) return mismatch(r, "blob", v);
+  return sized(r, v, out, size);
+}
+
+int cd_principal(cd_reader *r, cd_val v, const uint8_t **out, size_t *size) {
+  if (r->error) return 0;
+  if (v.type != CD_PRINCIPAL) return mismatch(r, "principal", v);
+  cd_val rest = {v.type, v.at + 1};
+  return sized(r, rest, out, size);
+}
+
+int cd_vec(cd_reader *r, cd_val v, size_t *count, cd_val *first) {
+  if (r->error) return 0;
+  int32_t element;
+  if (!vec_element(r, v.type, &element)) return mismatch(r, "vec", v);
+  const uint8_t *p = v.at;
+  uint64_t n;
+  if (!read_leb(r, &p, &n)) return 0;
+  *count = (size_t)n;
+  first->type = element;
+  first->at = p;
+  return 1;
+}
+
+int cd_next(cd_reader *r, cd_val *element) {
+  if (r->error) return 0;
+  return skip(r, element->type, &element->at, 0);
+}
+
+int cd_vec_nat32(cd_reader *r, cd_val v, uint32_t *out, size_t max, size_t *count) {
+  cd_val e;
+  if (!cd_vec(r, v, count, &e)) return 0;
+  if (*count > max) {
+    char limit[24];
+    rt_format(limit, sizeof limit, "%llu", (unsigned long long)max);
+    return fail(r, "vector longer than the limit of %s elements%s", limit, "");
+  }
+  if (e.type == CD_NAT32) {
+    memcpy(out, e.at, *count * 4); /* wasm32 is little-endian, like Candid */
+    return 1;
+  }
+  for (size_t i = 0; i < *count; i++) {
+    if (!cd_nat32(r, e, &out[i]) || !cd_next(r, &e)) return 0;
+  }
+  return 1;
+}
+
+int cd_field(cd_reader *r, cd_val record, const char *name, cd_val *out) {
+  if (r->error) return 0;
+  const uint8_t *body;
+  if (kind_of(r, record.type, &body) != CD_RECORD) return mismatch(r, "record", record);
+  uint32_t want = cd_hash(name);
+  uint64_t n, id;
+  int32_t t;
+  const uint8_t *p = record.at;
+  read_leb(r, &body, &n);
+  for (uint64_t i = 0; i < n; i++) {
+    read_leb(r, &body, &id);
+    read_type_ref(r, &body, &t);
+    if (id == want) {
+      out->type = t;
+      out->at = p;
+      r->field = name;
+      return 1;
+    }
+    if (id > want || !skip(r, t, &p, 0)) return 0;
+  }
+  return 0;
+}
+
+int cd_opt(cd_reader *r, cd_val v, cd_val *inner) {
+  if (r->error) return 0;
+  const uint8_t *body;
+  int32_t kind = kind_of(r, v.type, &body);
+  if (kind == CD_NULL || kind == CD_RESERVED) return 0;
+  if (kind != CD_OPT) { /* Candid lets a plain value stand for `opt` of it */
+    *inner = v;
+    return 1;
+  }
+  if (!*v.at) return 0;
+  read_type_ref(r, &body, &inner->type);
+  inner->at = v.at + 1;
+  return 1;
+}
+
+int cd_variant(cd_reader *r, cd_val v, uint32_t *tag_hash, cd_val *payload) {
+  if (r->error) return 0;
+  const uint8_t *body, *p = v.at;
+  if (kind_of(r, v.type, &body) != CD_VARIANT) return mismatch(r, "variant", v);
+  uint64_t count, index, id = 0;
+  int32_t t = CD_NULL;
+  read_leb(r, &body, &count);
+  read_leb(r, &p, &index);
+  for (uint64_t i = 0; i <= index; i++) {
+    read_leb(r, &body, &id);
+    read_type_ref(r, &body, &t);
+  }
+  *tag_hash = (uint32_t)id;
+  payload->type = t;
+  payload->at = p;
+  return 1;
+}
+
+/* ================================ writing ================================ */
+
+#define MAX_TYPES 64
+#define MAX_FIELDS 32
+#define MAX_FRAMES 16
+#define MAX_ARGS 16
+
+typedef struct {
+  int32_t kind, inner;           /* CD_OPT / CD_VEC: inner; records and variants: fields */
+  uint32_t n;
+  uint32_t ids[MAX_FIELDS];      /* in declaration order */
+  int32_t field_types[MAX_FIELDS];
+} declared_type;
+
+typedef struct {
+  int32_t type, kind;
+  size_t remaining;              /* vec elements still to write */
+  uint32_t next;                 /* record: next field (declaration order) */
+  int32_t variant_type;          /* variant: the chosen payload type */
+  size_t start, ends[MAX_FIELDS];
+} frame;
+
+typedef struct {
+  declared_type types[MAX_TYPES];
+  int32_t args[MAX_ARGS];
+  uint32_t args_written;
+  frame frames[MAX_FRAMES];
+  int depth;
+} writer_state;
+
+static writer_state *state(cd_writer *w) { return w->internal; }
+
+void cd_writer_init(cd_writer *w) {
+  memset(w, 0, sizeof *w);
+  w->internal = rt_scratch(sizeof(writer_state), 8);
+}
+
+static declared_type *declare(cd_writer *w, int32_t kind) {
+  if (w->n_types >= MAX_TYPES) rt_trap("candid writer: too many types");
+  declared_type *d = &state(w)->types[w->n_types];
+  d->kind = kind;
+  rt_buf_sleb128(&w->types, kind);
+  return d;
+}
+
+int32_t cd_t_opt(cd_writer *w, int32_t inner) {
+  declare(w, CD_OPT)->inner = inner;
+  rt_buf_sleb128(&w->types, inner);
+  return (int32_t)w->n_types++;
+}
+int32_t cd_t_vec(cd_writer *w, int32_t element) {
+  declare(w, CD_VEC)->inner = element;
+  rt_buf_sleb128(&w->types, element);
+  return (int32_t)w->n_types++;
+}
+
+static int32_t fields_type(cd_writer *w, int32_t kind, size_t n, const cd_field_type *fields) {
+  if (n > MAX_FIELDS) rt_trap("candid writer: too many fields");
+  declared_type *d = declare(w, kind);
+  d->n = (uint32_t)n;
+  for (size_t i = 0; i < n; i++) {
+    d->ids[i] = cd_hash(fields[i].name);
+    d->field_types[i] = fields[i].type;
+  }
+  rt_buf_leb128(&w->types, n);
+  uint32_t last = 0;
+  for (size_t k = 0; k < n; k++) { /* emit in id order */
+    size_t best = n;
+    for (size_t i = 0; i < n; i++)
+      if ((!k || d->ids[i] > last) && (best == n || d->ids[i] < d->ids[best])) best = i;
+    if (best == n || (k && d->ids[best] == last)) rt_trap("candid writer: duplicate field");
+    last = d->ids[best];
+    rt_buf_leb128(&w->types, last);
+    rt_buf_sleb128(&w->types, d->field_types[best]);
+  }
+  return (int32_t)w->n_types++;
+}
+int32_t cd_t_record(cd_writer *w, size_t n, const cd_field_type *fields) { return fields_type(w, CD_RECORD, n, fields); }
+int32_t cd_t_variant(cd_writer *w, size_t n, const cd_field_type *fields) { return fields_type(w, CD_VARIANT, n, fields); }
+
+void cd_w_arg(cd_writer *w, int32_t type) {
+  if (w->n_args >= MAX_ARGS) rt_trap("candid writer: too many arguments");
+  state(w)->args[w->n_args++] = type;
+  rt_buf_sleb128(&w->arg_types, type);
+}
+
+static int32_t kind(cd_writer *w, int32_t t) { return t < 0 ? t : state(w)->types[t].kind; }
+
+/* The type the next value must have. */
+static int32_t expected(cd_writer *w) {
+  writer_state *s = state(w);
+  if (!s->depth) {
+    if (s->args_written >= w->n_args) rt_trap("candid writer: more values than declared arguments");
+    return s->args[s->args_written];
+  }
+  frame *f = &s->frames[s->depth - 1];
+  declared_type *d = &s->types[f->type];
+  switch (f->kind) {
+    case CD_VEC:
+      if (!f->remaining) rt_trap("candid writer: more vector elements than declared");
+      return d->inner;
+    case CD_OPT: return d->inner;
+    case CD_VARIANT: return f->variant_type;
+    default:
+      if (f->next >= d->n) rt_trap("candid writer: more record fields than declared");
+      return d->field_types[f->next];
+  }
+}
+
+static void expect(cd_writer *w, int32_t want_kind, const char *name) {
+  int32_t t = expected(w);
+  if (kind(w, t) != want_kind) rt_trapf("candid writer: expected %s, got %s", type_name(kind(w, t)), name);
+}
+
+static void done(cd_writer *w);
+
+static void push(cd_writer *w, int32_t type, int32_t k) {
+  writer_state *s = state(w);
+  if (s->depth >= MAX_FRAMES) rt_trap("candid writer: values nested too deeply");
+  frame *f = &s->frames[s->depth++];
+  memset(f, 0, sizeof *f);
+  f->type = type;
+  f->kind = k;
+  f->start = w->values.size;
+}
+
+/* A value at the current level is complete. */
+static void done(cd_writer *w) {
+  writer_state *s = state(w);
+  if (!s->depth) {
+    s->args_written++;
+    return;
+  }
+  frame *f = &s->frames[s->depth - 1];
+  switch (f->kind) {
+    case CD_VEC: f->remaining--; return;
+    case CD_OPT: case CD_VARIANT: s->depth--; done(w); return;
+    default: f->ends[f->next++] = w->values.size; return;
+  }
+}
+
+void cd_w_null(cd_writer *w) { expect(w, CD_NULL, "null"); done(w); }
+void cd_w_bool(cd_writer *w, int value) {
+  expect(w, CD_BOOL, "bool");
+  rt_buf_byte(&w->values, value ? 1 : 0);
+  done(w);
+}
+void cd_w_nat(cd_writer *w, uint64_t value) {
+  expect(w, CD_NAT, "nat");
+  rt_buf_leb128(&w->values, value);
+  done(w);
+}
+static void fixed(cd_writer *w, int32_t t, const char *name, uint64_t bits, int size) {
+  expect(w, t, name);
+  for (int i = 0; i < size; i++) rt_buf_byte(&w->values, (uint8_t)(bits >> (8 * i)));
+  done(w);
+}
+void cd_w_nat8(cd_writer *w, uint8_t value) { fixed(w, CD_NAT8, "nat8", value, 1); }
+void cd_w_nat32(cd_writer *w, uint32_t value) { fixed(w, CD_NAT32, "nat32", value, 4); }
+void cd_w_nat64(cd_writer *w, uint64_t value) { fixed(w, CD_NAT64, "nat64", value, 8); }
+void cd_w_int64(cd_writer *w, int64_t value) { fixed(w, CD_INT64, "int64", (uint64_t)value, 8); }
+void cd_w_float32(cd_writer *w, float value) {
+  uint32_t bits;
+  __builtin_memcpy(&bits, &value, 4);
+  fixed(w, CD_FLOAT32, "float32", bits, 4);
+}
+void cd_w_float64(cd_writer *w, double value) {
+  uint64_t bits;
+  __builtin_memcpy(&bits, &value, 8);
+  fixed(w, CD_FLOAT64, "float64", bits, 8);
+}
+void cd_w_text(cd_writer *w, const char *text, size_t size) {
+  expect(w, CD_TEXT, "text");
+  rt_buf_leb128(&w->values, size);
+  rt_buf_append(&w->values, text, size);
+  done(w);
+}
+void cd_w_cstr(cd_writer *w, const char *text) { cd_w_text(w, text, strlen(text)); }
+void cd_w_principal(cd_writer *w, const uint8_t *id, size_t size) {
+  expect(w, CD_PRINCIPAL, "principal");
+  rt_buf_byte(&w->values, 1);
+  rt_buf_leb128(&w->values, size);
+  rt_buf_append(&w->values, id, size);
+  done(w);
+}
+
+static void raw_vec(cd_writer *w, int32_t element, const char *name, const void *data, size_t count, size_t size) {
+  int32_t t = expected(w);
+  if (kind(w, t) != CD_VEC || state(w)->types[t].inner != element) rt_trapf("candid writer: expected %s, got vec %s", type_name(kind(w, t)), name);
+  rt_buf_leb128(&w->values, count);
+  rt_buf_append(&w->values, data, count * size); /* wasm32 is little-endian, like Candid */
+  done(w);
+}
+void cd_w_blob(cd_writer *w, const void *data, size_t size) { raw_vec(w, CD_NAT8, "nat8", data, size, 1); }
+void cd_w_vec_nat32(cd_writer *w, const uint32_t *values, size_t count) { raw_vec(w, CD_NAT32, "nat32", values, count, 4); }
+void cd_w_vec_nat64(cd_writer *w, const uint64_t *values, size_t count) { raw_vec(w, CD_NAT64, "nat64", values, count, 8); }
+void cd_w_vec_float32(cd_writer *w, const float *values, size_t count) { raw_vec(w, CD_FLOAT32, "float32", values, count, 4); }
+
+void cd_w_opt_none(cd_writer *w) {
+  expect(w, CD_OPT, "opt");
+  rt_buf_byte(&w->values, 0);
+  done(w);
+}
+void cd_w_opt_some(cd_writer *w) {
+  int32_t t = expected(w);
+  expect(w, CD_OPT, "opt");
+  rt_buf_byte(&w->values, 1);
+  push(w, t, CD_OPT);
+}
+
+void cd_w_vec_begin(cd_writer *w, size_t count) {
+  int32_t t = expected(w);
+  expect(w, CD_VEC, "vec");
+  rt_buf_leb128(&w->values, count);
+  push(w, t, CD_VEC);
+  state(w)->frames[state(w)->depth - 1].remaining = count;
+}
+void cd_w_vec_end(cd_writer *w) {
+  writer_state *s = state(w);
+  if (!s->depth || s->frames[s->depth - 1].kind != CD_VEC) rt_trap("candid writer: vec_end without vec_begin");
+  if (s->frames[s->depth - 1].remaining) rt_trap("candid writer: fewer vector elements than declared");
+  s->depth--;
+  done(w);
+}
+
+void cd_w_record_begin(cd_writer *w) {
+  int32_t t = expected(w);
+  expect(w, CD_RECORD, "record");
+  push(w, t, CD_RECORD);
+}
+void cd_w_record_end(cd_writer *w) {
+  writer_state *s = state(w);
+  if (!s->depth || s->frames[s->depth - 1].kind != CD_RECORD) rt_trap("candid writer: record_end without record_begin");
+  frame *f = &s->frames[s->depth - 1];
+  declared_type *d = &s->types[f->type];
+  if (f->next != d->n) rt_trap("candid writer: fewer record fields than declared");
+  /* fields were written in declaration order; the wire wants them by id */
+  size_t total = w->values.size - f->start;
+  size_t mark = rt_mark();
+  uint8_t *sorted = rt_scratch(total ? total : 1, 8), *out = sorted;
+  uint32_t last = 0;
+  for (uint32_t k = 0; k < d->n; k++) {
+    uint32_t best = d->n;
+    for (uint32_t i = 0; i < d->n; i++)
+      if ((!k || d->ids[i] > last) && (best == d->n || d->ids[i] < d->ids[best])) best = i;
+    last = d->ids[best];
+    size_t begin = best ? f->ends[best - 1] : f->start;
+    memcpy(out, w->values.data + begin, f->ends[best] - begin);
+    out += f->ends[best] - begin;
+  }
+  memcpy(w->values.data + f->start, sorted, total);
+  rt_release(mark);
+  s->depth--;
+  done(w);
+}
+
+void cd_w_variant(cd_writer *w, const char *tag) {
+  int32_t t = expected(w);
+  expect(w, CD_VARIANT, "variant");
+  declared_type *d = &state(w)->types[t];
+  uint32_t id = cd_hash(tag), index = 0;
+  int32_t payload = CD_NULL;
+  int found = 0;
+  for (uint32_t i = 0; i < d->n; i++) {
+    if (d->ids[i] == id) {
+      payload = d->field_types[i];
+      found = 1;
+    }
+  }
+  if (!found) rt_trapf("candid writer: variant has no tag `%s`", tag);
+  for (uint32_t i = 0; i < d->n; i++) index += d->ids[i] < id; /* wire index: position by id */
+  rt_buf_leb128(&w->values, index);
+  push(w, t, CD_VARIANT);
+  state(w)->frames[state(w)->depth - 1].variant_type = payload;
+}
+
+void cd_w_finish(cd_writer *w, rt_buf *out) {
+  writer_state *s = state(w);
+  if (s->depth || s->args_written != w->n_args) rt_trap("candid writer: unfinished values");
+  rt_buf_append(out, "DIDL", 4);
+  rt_buf_leb128(out, w->n_types);
+  rt_buf_append(out, w->types.data, w->types.size);
+  rt_buf_leb128(out, w->n_args);
+  rt_buf_append(out, w->arg_types.data, w->arg_types.size);
+  rt_buf_append(out, w->values.data, w->values.size);
+}
+
+void cd_reply(cd_writer *w) {
+  rt_buf out = {0};
+  cd_w_finish(w, &out);
+  rt_reply(out.data, out.size);
+}
