@@ -2,8 +2,10 @@
 #ifndef GPT2_MATHF_H
 #define GPT2_MATHF_H
 
-float gpt2_expf(float x);  /* relative error ~2 ulp; 0 below -87.3, +inf above 88.7 */
-float gpt2_tanhf(float x);
+#include <wasm_simd128.h>
+
+float gpt2_expf(float x);    /* relative error ~2 ulp; 0 below -87.3, +inf above 88.7 */
+v128_t gpt2_expf4(v128_t x); /* four lanes; inputs clamped to [-87, 88] */
 static inline float gpt2_sqrtf(float x) { return __builtin_sqrtf(x); } /* f32.sqrt */
 
 #endif

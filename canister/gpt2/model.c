@@ -202,15 +202,7 @@ static void attend(gpt2_model *m, int layer, const float *q, int p, float *out) 
   int C = m->n_embd, hs = C / m->n_head;
   const float *keys = m->key_cache + (size_t)layer * m->n_ctx * C;
   const float *vals = m->value_cache + (size_t)layer * m->n_ctx * C;
-  float scale = 1.0f / gpt2_sqrtf((float)hs);
-  for (int h = 0; h < m->n_head; h++) {
-    const float *qh = q + h * hs;
-    for (int s = 0; s <= p; s++) m->scores[s] = dot(qh, keys + (size_t)s * C + h * hs, hs) * scale;
-    softmax(m->scores, p + 1);
-    float *oh = out + h * hs;
-    memset(oh, 0, hs * sizeof(float));
-    for (int s = 0; s <= p; s++) axpy(oh, m->scores[s], vals + (size_t)s * C + h * hs, hs);
-  }
+  for (int h = 0; h < m->n_head; h++) attention_head(q + h * hs, keys + h * hs, vals + h * hs, C, p, hs, m->scores, out + h * hs);
 }
 
 void gpt2_forward(gpt2_model *m, const uint32_t *tokens, int T, int pos, float *logits) {
