@@ -201,8 +201,14 @@ static inline __attribute__((always_inline)) void head_block(const float *q, con
 void attention_head(const float *q, const float *keys, const float *vals, int stride, int p, int head_size,
                     float *scores, float *out) {
   float scale = 1.0f / gpt2_sqrtf((float)head_size);
-  if (head_size == 64) return head_block(q, keys, vals, stride, p, scale, scores, out, 16);
-  if (head_size == 32) return head_block(q, keys, vals, stride, p, scale, scores, out, 8);
+  if (head_size == 64) {
+    head_block(q, keys, vals, stride, p, scale, scores, out, 16);
+    return;
+  }
+  if (head_size == 32) {
+    head_block(q, keys, vals, stride, p, scale, scores, out, 8);
+    return;
+  }
   for (int s = 0; s <= p; s++) scores[s] = dot(q, keys + (size_t)s * stride, head_size) * scale;
   softmax(scores, p + 1);
   memset(out, 0, head_size * sizeof(float));
