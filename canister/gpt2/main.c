@@ -1,6 +1,8 @@
 /* main.c: the gpt2 canister's methods (canister/gpt2.did).
  *
  * Every method starts with rt_message_begin(): scratch memory is per message.
+ * The committed weight file is also copied to stable memory, so an upgrade keeps the model:
+ * post_upgrade reads it back (an upload in progress is lost and starts again at offset 0).
  * A controller uploads a weight file in order-checked chunks (hashed as they arrive), commits it
  * (size, SHA-256 and header checked before anything changes), and the model serves `generate`
  * and `logits`. Every method validates its input before touching state, so a reject leaves the
@@ -87,6 +89,43 @@ static void hex(const uint8_t *bytes, char *out) {
     out[2 * i + 1] = "0123456789abcdef"[bytes[i] & 15];
   }
   out[64] = 0;
+}
+
+/* ---- stable memory: the committed model survives upgrades ----
+ * page 0: "ICGPT2S1" | u64 file size | sha256[32]; from byte 65536: the weight file. */
+
+#define STABLE_MAGIC "ICGPT2S1"
+#define STABLE_DATA 65536ull
+
+static void persist_model(void) {
+  uint64_t need = (STABLE_DATA + serving.size + 65535) / 65536;
+  uint64_t have = ic0_stable64_size();
+  if (need > have && ic0_stable64_grow(need - have) < 0) rt_trap("cannot grow stable memory to keep the model");
+  uint8_t header[48];
+  memcpy(header, STABLE_MAGIC, 8);
+  memcpy(header + 8, &serving.size, 8);
+  memcpy(header + 16, serving_hash, 32);
+  ic0_stable64_write(STABLE_DATA, (uint64_t)(uintptr_t)serving.data, serving.size);
+  ic0_stable64_write(0, (uint64_t)(uintptr_t)header, sizeof header); /* last: marks the copy complete */
+}
+
+__attribute__((export_name("canister_post_upgrade"))) void post_upgrade(void) {
+  rt_message_begin();
+  uint8_t header[48];
+  if (ic0_stable64_size() == 0) return;
+  ic0_stable64_read((uint64_t)(uintptr_t)header, 0, sizeof header);
+  if (memcmp(header, STABLE_MAGIC, 8)) return;
+  uint64_t size;
+  memcpy(&size, header + 8, 8);
+  serving.data = rt_alloc(size, 64);
+  serving.size = serving.capacity = size;
+  memcpy(serving_hash, header + 16, 32);
+  ic0_stable64_read((uint64_t)(uintptr_t)serving.data, STABLE_DATA, size);
+  char error[200];
+  const char *problem = gpt2_check(serving.data, size, error, sizeof error);
+  if (problem) rt_trapf("the model kept in stable memory is unusable: %s", problem);
+  gpt2_load(&model, serving.data);
+  have_model = 1;
 }
 
 /* ---- upload ---- */
@@ -202,6 +241,7 @@ __attribute__((export_name("canister_update upload_commit"))) void upload_commit
   memcpy(serving_hash, digest, 32);
   gpt2_load(&model, serving.data);
   have_model = 1;
+  persist_model();
   cd_writer w;
   cd_writer_init(&w);
   cd_w_arg(&w, model_info_type(&w));

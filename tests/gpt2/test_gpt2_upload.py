@@ -107,3 +107,15 @@ def test_inference_input_errors(fresh, tiny_q8):
 def test_malformed_candid_is_an_invalid_argument_reject(fresh, data):
     message = rejected(fresh.replica.update, fresh.id, "upload_begin", data, sender=fresh.sender)
     assert message.startswith("invalid argument: ")
+
+
+def test_the_model_survives_an_upgrade_and_not_a_reinstall(fresh, tiny_q8, gpt2_wasm):
+    info = fresh.upload(tiny_q8)
+    before = fresh.generate([464, 3290], max_new_tokens=5, stop=[])["tokens"]
+    begin(fresh, b"x" * 1000)  # an upload in progress does not survive: it starts again
+    fresh.replica.install_code(fresh.id, gpt2_wasm, mode="upgrade", sender=fresh.sender)
+    assert fresh.model_info() == info
+    assert fresh.generate([464, 3290], max_new_tokens=5, stop=[])["tokens"] == before
+    assert fresh.upload_progress() == {"received": 0, "size": 0}
+    fresh.replica.install_code(fresh.id, gpt2_wasm, mode="reinstall", sender=fresh.sender)
+    assert fresh.model_info() is None
