@@ -14,7 +14,9 @@
 #include "sampling.h"
 #include "sha256.h"
 
-#define MAX_WEIGHT_BYTES (3ull << 30) /* the heap also holds widened q8 weights and the cache */
+/* upload_commit copies the file to stable memory, and the IC lets one message write at most
+ * 2 GiB of it (the first 64 KiB page holds the header) */
+#define MAX_WEIGHT_BYTES ((2ull << 30) - 65536)
 #define DEFAULT_NEW_TOKENS 16
 #define END_OF_TEXT 50256
 

@@ -82,7 +82,7 @@ def test_upload_mistakes_are_rejected_and_the_served_model_stays(fresh, tiny_q8,
     fresh.upload_chunk(0, corrupt)
     assert rejected(commit, fresh) == "invalid weight file: not a gpt2 canister weight file (bad magic)"
 
-    assert rejected(begin, fresh, b"tiny") == "weight file size must be between 256 bytes and 3221225472 bytes, got 4"
+    assert rejected(begin, fresh, b"tiny") == "weight file size must be between 256 bytes and 2147418112 bytes, got 4"
     assert fresh.model_info() == served and fresh.logits([464, 3290]) == logits
 
 
