@@ -1,6 +1,8 @@
 /* candid.c: the Candid binary format (reader and typed writer), see candid.h. */
 #include "candid.h"
 
+#include <wasm_simd128.h>
+
 #define MAX_DEPTH 64
 
 uint32_t cd_hash(const char *name) {
@@ -27,34 +29,73 @@ static int fail(cd_reader *r, const char *format, const char *a, const char *b) 
   return 0;
 }
 
-static int read_leb(cd_reader *r, const uint8_t **p, uint64_t *out) {
+/* LEB128 numbers: 1 and the value, 0 if truncated, -1 if the value does not fit 64 bits. */
+static int decode_leb(const uint8_t **p, const uint8_t *end, uint64_t *out) {
   uint64_t value = 0;
-  for (int shift = 0; shift < 70; shift += 7) {
-    if (*p >= r->end) return fail(r, "truncated LEB128 number%s%s", "", "");
+  for (int shift = 0;; shift += 7) {
+    if (*p >= end) return 0;
     uint8_t byte = *(*p)++;
-    if (shift == 63 && byte > 1) return fail(r, "LEB128 number does not fit 64 bits%s%s", "", "");
+    if (shift == 63 && byte > 1) return -1; /* bit 63 is the last one, and the number ends here */
     value |= (uint64_t)(byte & 0x7f) << shift;
     if (!(byte & 0x80)) {
       *out = value;
       return 1;
     }
   }
-  return fail(r, "LEB128 number does not fit 64 bits%s%s", "", "");
+}
+
+static int decode_sleb(const uint8_t **p, const uint8_t *end, int64_t *out) {
+  uint64_t value = 0;
+  for (int shift = 0;; shift += 7) {
+    if (*p >= end) return 0;
+    uint8_t byte = *(*p)++;
+    if (shift == 63) { /* bit 63 and the sign: 0x00 or 0x7f, and the number ends here */
+      if (byte != 0x00 && byte != 0x7f) return -1;
+      *out = (int64_t)(value | (uint64_t)(byte & 1) << 63);
+      return 1;
+    }
+    value |= (uint64_t)(byte & 0x7f) << shift;
+    if (!(byte & 0x80)) {
+      if (byte & 0x40) value |= ~0ull << (shift + 7); /* sign-extend (shift + 7 ≤ 63 here) */
+      *out = (int64_t)value;
+      return 1;
+    }
+  }
+}
+
+static int read_leb(cd_reader *r, const uint8_t **p, uint64_t *out) {
+  int status = decode_leb(p, r->end, out);
+  if (status > 0) return 1;
+  return fail(r, status ? "LEB128 number does not fit 64 bits%s%s" : "truncated LEB128 number%s%s", "", "");
 }
 
 static int read_sleb(cd_reader *r, const uint8_t **p, int64_t *out) {
-  uint64_t value = 0;
-  int shift = 0;
-  uint8_t byte;
-  do {
-    if (*p >= r->end) return fail(r, "truncated SLEB128 number%s%s", "", "");
-    if (shift >= 64) return fail(r, "SLEB128 number does not fit 64 bits%s%s", "", "");
-    byte = *(*p)++;
-    value |= (uint64_t)(byte & 0x7f) << shift;
-    shift += 7;
-  } while (byte & 0x80);
-  if (shift < 64 && (byte & 0x40)) value |= ~0ull << shift;
-  *out = (int64_t)value;
+  int status = decode_sleb(p, r->end, out);
+  if (status > 0) return 1;
+  return fail(r, status ? "SLEB128 number does not fit 64 bits%s%s" : "truncated SLEB128 number%s%s", "", "");
+}
+
+/* nat and int are unbounded in Candid: a valid message may carry 2^100 in a field the canister
+ * ignores, so validation only finds the end; the number readers refuse what does not fit. */
+static int skip_leb(cd_reader *r, const uint8_t **p) {
+  while (*p < r->end)
+    if (!(*(*p)++ & 0x80)) return 1;
+  return fail(r, "truncated LEB128 number%s%s", "", "");
+}
+
+/* Validation work budget: one step per value and per type-table field walked, so a small message
+ * cannot make cd_read_begin quadratic (a long variant list chosen by many tags) or exponential
+ * (records of zero-size records). Unlimited outside cd_read_begin. */
+#define STEPS_PER_BYTE 8
+#define STEPS_BASE 65536
+static uint64_t steps_left = ~0ull;
+
+static int step(cd_reader *r, uint64_t n) {
+  if (n > steps_left) {
+    steps_left = 0;
+    return fail(r, "message too costly to decode (nested empty values or long type walks)%s%s", "", "");
+  }
+  steps_left -= n;
   return 1;
 }
 
@@ -83,16 +124,21 @@ static int32_t kind_of(const cd_reader *r, int32_t t, const uint8_t **body) {
 }
 
 static int check_utf8(cd_reader *r, const uint8_t *s, uint64_t n) {
+  static const uint32_t minimum[] = {0, 0x80, 0x800, 0x10000};
   for (uint64_t i = 0; i < n;) {
     uint8_t c = s[i];
-    int extra = c < 0x80 ? 0 : (c >> 5) == 6 ? 1 : (c >> 4) == 14 ? 2 : (c >> 3) == 30 ? 3 : -1;
-    if (extra < 0 || i + extra >= n + (extra ? 0 : 1)) return fail(r, "text is not valid UTF-8%s%s", "", "");
-    uint32_t cp = extra ? c & (0x3f >> extra) : c;
+    if (c < 0x80) { /* ASCII: take 16 bytes at a time while they stay ASCII (no high bit set) */
+      if (i + 16 <= n && !wasm_i8x16_bitmask(wasm_v128_load(s + i))) i += 16;
+      else i++;
+      continue;
+    }
+    int extra = (c >> 5) == 6 ? 1 : (c >> 4) == 14 ? 2 : (c >> 3) == 30 ? 3 : -1;
+    if (extra < 0 || i + extra >= n) return fail(r, "text is not valid UTF-8%s%s", "", "");
+    uint32_t cp = c & (0x3f >> extra);
     for (int k = 1; k <= extra; k++) {
       if ((s[i + k] & 0xc0) != 0x80) return fail(r, "text is not valid UTF-8%s%s", "", "");
       cp = cp << 6 | (s[i + k] & 0x3f);
     }
-    static const uint32_t minimum[] = {0, 0x80, 0x800, 0x10000};
     if (cp < minimum[extra] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
       return fail(r, "text is not valid UTF-8%s%s", "", "");
     i += 1 + extra;
@@ -114,6 +160,7 @@ static int fixed_size(int32_t t) {
 /* Advance *p past one value of type t. */
 static int skip(cd_reader *r, int32_t t, const uint8_t **p, int depth) {
   if (depth > MAX_DEPTH) return fail(r, "value nested deeper than 64 levels%s%s", "", "");
+  if (!step(r, 1)) return 0;
   int size = fixed_size(t);
   if (size >= 0) {
     if (!need(r, *p, (uint64_t)size)) return 0;
@@ -121,7 +168,6 @@ static int skip(cd_reader *r, int32_t t, const uint8_t **p, int depth) {
     return 1;
   }
   uint64_t n;
-  int64_t s;
   const uint8_t *body;
   switch (kind_of(r, t, &body)) {
     case CD_BOOL:
@@ -129,8 +175,7 @@ static int skip(cd_reader *r, int32_t t, const uint8_t **p, int depth) {
       if (**p > 1) return fail(r, "bool must be 0 or 1%s%s", "", "");
       (*p)++;
       return 1;
-    case CD_NAT: return read_leb(r, p, &n);
-    case CD_INT: return read_sleb(r, p, &s);
+    case CD_NAT: case CD_INT: return skip_leb(r, p);
     case CD_TEXT:
       if (!read_leb(r, p, &n) || !need(r, *p, n) || !check_utf8(r, *p, n)) return 0;
       *p += n;
@@ -160,8 +205,21 @@ static int skip(cd_reader *r, int32_t t, const uint8_t **p, int depth) {
         *p += n * element_size;
         return 1;
       }
-      if (element_size == 0 && n > (1u << 24)) return fail(r, "vector of empty values is too long%s%s", "", "");
-      if (element_size < 0 && n > (uint64_t)(r->end - *p)) return fail(r, "vector runs past the end of the message%s%s", "", "");
+      if (element_size == 0) return step(r, n); /* vec null / vec reserved: nothing to skip */
+      /* Every element takes a byte, except records of null/reserved/empty records (bounded by the budget). */
+      const uint8_t *element_body;
+      if (n > (uint64_t)(r->end - *p) && kind_of(r, element, &element_body) != CD_RECORD)
+        return fail(r, "vector runs past the end of the message%s%s", "", "");
+      if (element == CD_NAT || element == CD_INT) { /* common and cheap: no call per element */
+        if (!step(r, n)) return 0;
+        const uint8_t *q = *p, *end = r->end; /* locals, not reloaded through the pointers */
+        for (uint64_t i = 0; i < n; i++) {
+          while (q < end && (*q & 0x80)) q++;
+          if (q++ >= end) return fail(r, "truncated LEB128 number%s%s", "", "");
+        }
+        *p = q;
+        return 1;
+      }
       for (uint64_t i = 0; i < n; i++)
         if (!skip(r, element, p, depth + 1)) return 0;
       return 1;
@@ -180,6 +238,7 @@ static int skip(cd_reader *r, int32_t t, const uint8_t **p, int depth) {
       int32_t field = 0;
       if (!read_leb(r, &body, &count) || !read_leb(r, p, &index)) return 0;
       if (index >= count) return fail(r, "variant tag index out of range%s%s", "", "");
+      if (!step(r, index)) return 0;
       for (uint64_t i = 0; i <= index; i++)
         if (!read_leb(r, &body, &id) || !read_type_ref(r, &body, &field)) return 0;
       return skip(r, field, p, depth + 1);
@@ -217,7 +276,7 @@ static int parse_entry(cd_reader *r, const uint8_t **p) {
       if (!read_leb(r, p, &n)) return 0;
       for (uint64_t i = 0; i < n; i++) {
         uint64_t len;
-        if (!read_leb(r, p, &len) || !need(r, *p, len)) return 0;
+        if (!read_leb(r, p, &len) || !need(r, *p, len) || !check_utf8(r, *p, len)) return 0;
         *p += len;
         if (!read_type_ref(r, p, &t)) return 0;
       }
@@ -226,15 +285,15 @@ static int parse_entry(cd_reader *r, const uint8_t **p) {
   }
 }
 
-int cd_read_begin(cd_reader *r, const uint8_t *data, size_t size) {
-  memset(r, 0, sizeof *r);
-  r->data = data;
-  r->end = data + size;
-  if (size < 4 || memcmp(data, "DIDL", 4)) return fail(r, "not Candid (no DIDL header)%s%s", "", "");
-  const uint8_t *p = data + 4;
+static int validate(cd_reader *r, size_t size) {
+  const uint8_t *p = r->data;
+  if (size < 4 || memcmp(p, "DIDL", 4)) return fail(r, "not Candid (no DIDL header)%s%s", "", "");
+  p += 4;
   uint64_t n;
   if (!read_leb(r, &p, &n)) return 0;
-  if (n > size) return fail(r, "type table longer than the message%s%s", "", "");
+  if (n > (uint64_t)(r->end - p) / 2) return fail(r, "type table longer than the message%s%s", "", ""); /* entries take ≥ 2 bytes */
+  if ((n + 1) * sizeof *r->types + 256 > rt_scratch_free()) /* + the argument index */
+    return fail(r, "type table too large for the canister's scratch memory%s%s", "", "");
   r->n_types = (uint32_t)n;
   r->types = rt_scratch((n ? n : 1) * sizeof *r->types, 8);
   for (uint32_t i = 0; i < r->n_types; i++) {
@@ -247,25 +306,56 @@ int cd_read_begin(cd_reader *r, const uint8_t *data, size_t size) {
     if (!parse_entry(r, &p)) return 0;
   }
   if (!read_leb(r, &p, &n)) return 0;
-  if (n > size) return fail(r, "more arguments than bytes%s%s", "", "");
+  if (n > (uint64_t)(r->end - p)) return fail(r, "more arguments than bytes%s%s", "", "");
   r->n_args = (uint32_t)n;
-  r->args = rt_scratch((n ? n : 1) * sizeof *r->args, 8);
-  for (uint32_t i = 0; i < r->n_args; i++)
-    if (!read_type_ref(r, &p, &r->args[i].type)) return 0;
+  r->arg_types = p;
+  uint32_t indexed = r->n_args < CD_INDEXED_ARGS ? r->n_args : CD_INDEXED_ARGS;
+  r->args = rt_scratch((indexed ? indexed : 1) * sizeof *r->args, 8);
   for (uint32_t i = 0; i < r->n_args; i++) {
-    r->args[i].at = p;
-    if (!skip(r, r->args[i].type, &p, 0)) return 0;
+    int32_t t;
+    if (!read_type_ref(r, &p, &t)) return 0;
+    if (i < indexed) r->args[i].type = t;
+  }
+  const uint8_t *types = r->arg_types; /* second walk over the (now checked) argument types */
+  for (uint32_t i = 0; i < r->n_args; i++) {
+    int32_t t;
+    read_type_ref(r, &types, &t);
+    if (i < indexed) r->args[i].at = p;
+    if (!skip(r, t, &p, 0)) return 0;
   }
   if (p != r->end) return fail(r, "trailing bytes after the arguments%s%s", "", "");
   return 1;
+}
+
+int cd_read_begin(cd_reader *r, const uint8_t *data, size_t size) {
+  memset(r, 0, sizeof *r);
+  r->data = data;
+  r->end = data + size;
+  steps_left = STEPS_BASE + (uint64_t)STEPS_PER_BYTE * size;
+  int ok = validate(r, size);
+  steps_left = ~0ull;
+  return ok;
 }
 
 int cd_arg(cd_reader *r, uint32_t index, cd_val *out) {
   if (r->error) return 0;
   if (index >= r->n_args) return fail(r, "missing argument%s%s", "", "");
   r->field = 0;
-  *out = r->args[index];
-  return 1;
+  if (index < CD_INDEXED_ARGS) {
+    *out = r->args[index];
+    return 1;
+  }
+  /* past the indexed ones: walk from the last indexed argument (rare; the message is valid) */
+  cd_val v = r->args[CD_INDEXED_ARGS - 1];
+  const uint8_t *types = r->arg_types;
+  int32_t t;
+  for (uint32_t i = 0; i < CD_INDEXED_ARGS; i++) read_type_ref(r, &types, &t);
+  for (uint32_t i = CD_INDEXED_ARGS; i <= index; i++) {
+    skip(r, v.type, &v.at, 0);
+    read_type_ref(r, &types, &v.type);
+  }
+  *out = v;
+  return !r->error;
 }
 
 static int mismatch(cd_reader *r, const char *expected, cd_val v) {
@@ -283,24 +373,33 @@ static uint64_t load_le(const uint8_t *p, int n) {
   return v;
 }
 
+/* A handle moved past the last value (cd_next once too often) must not read past the message. */
+static int fixed_ok(cd_reader *r, cd_val v) {
+  int size = fixed_size(v.type);
+  return size <= 0 || need(r, v.at, (uint64_t)size);
+}
+
+static int too_large(cd_reader *r, const char *name) {
+  char where[80] = "";
+  if (r->field) rt_format(where, sizeof where, " at field `%s`", r->field);
+  return fail(r, "number too large for %s%s", name, where);
+}
+
 static int read_unsigned(cd_reader *r, cd_val v, uint64_t max, const char *name, uint64_t *out) {
-  if (r->error) return 0;
+  if (r->error || !fixed_ok(r, v)) return 0;
   const uint8_t *p = v.at;
   int size = fixed_size(v.type);
   if (v.type == CD_NAT) {
-    if (!read_leb(r, &p, out)) return 0;
+    int status = decode_leb(&p, r->end, out);
+    if (status < 0) return too_large(r, name);
+    if (!status) return fail(r, "truncated LEB128 number%s%s", "", "");
   } else if ((v.type == CD_NAT8 || v.type == CD_NAT16 || v.type == CD_NAT32 || v.type == CD_NAT64) &&
              size <= (max == 0xffffffffu ? 4 : 8)) {
     *out = load_le(p, size);
   } else {
     return mismatch(r, name, v);
   }
-  if (*out > max) {
-    char where[80] = "";
-    if (r->field) rt_format(where, sizeof where, " at field `%s`", r->field);
-    return fail(r, "number too large for %s%s", name, where);
-  }
-  return 1;
+  return *out > max ? too_large(r, name) : 1;
 }
 
 int cd_nat32(cd_reader *r, cd_val v, uint32_t *out) {
@@ -312,11 +411,15 @@ int cd_nat32(cd_reader *r, cd_val v, uint32_t *out) {
 int cd_nat64(cd_reader *r, cd_val v, uint64_t *out) { return read_unsigned(r, v, ~0ull, "nat64", out); }
 
 int cd_int64(cd_reader *r, cd_val v, int64_t *out) {
-  if (r->error) return 0;
+  if (r->error || !fixed_ok(r, v)) return 0;
   const uint8_t *p = v.at;
   uint64_t u;
   switch (v.type) {
-    case CD_INT: return read_sleb(r, &p, out);
+    case CD_INT: {
+      int status = decode_sleb(&p, r->end, out);
+      if (status < 0) return too_large(r, "int64");
+      return status ? 1 : fail(r, "truncated SLEB128 number%s%s", "", "");
+    }
     case CD_INT8: *out = (int8_t)p[0]; return 1;
     case CD_INT16: *out = (int16_t)load_le(p, 2); return 1;
     case CD_INT32: *out = (int32_t)load_le(p, 4); return 1;
@@ -330,7 +433,7 @@ int cd_int64(cd_reader *r, cd_val v, int64_t *out) {
 }
 
 int cd_float64(cd_reader *r, cd_val v, double *out) {
-  if (r->error) return 0;
+  if (r->error || !fixed_ok(r, v)) return 0;
   if (v.type == CD_FLOAT64) {
     uint64_t bits = load_le(v.at, 8);
     __builtin_memcpy(out, &bits, 8);
@@ -355,6 +458,7 @@ int cd_float32(cd_reader *r, cd_val v, float *out) {
 int cd_bool(cd_reader *r, cd_val v, int *out) {
   if (r->error) return 0;
   if (v.type != CD_BOOL) return mismatch(r, "bool", v);
+  if (!need(r, v.at, 1)) return 0;
   *out = *v.at;
   return 1;
 }
@@ -466,7 +570,7 @@ int cd_opt(cd_reader *r, cd_val v, cd_val *inner) {
     *inner = v;
     return 1;
   }
-  if (!*v.at) return 0;
+  if (!need(r, v.at, 1) || !*v.at) return 0;
   read_type_ref(r, &body, &inner->type);
   inner->at = v.at + 1;
   return 1;
@@ -499,6 +603,7 @@ int cd_variant(cd_reader *r, cd_val v, uint32_t *tag_hash, cd_val *payload) {
 
 typedef struct {
   int32_t kind, inner;           /* CD_OPT / CD_VEC: inner; records and variants: fields */
+  size_t offset;                 /* where its entry starts in w->types */
   uint32_t n;
   uint32_t ids[MAX_FIELDS];      /* in declaration order */
   int32_t field_types[MAX_FIELDS];
@@ -527,27 +632,51 @@ void cd_writer_init(cd_writer *w) {
   w->internal = rt_scratch(sizeof(writer_state), 8);
 }
 
+static void check_type(cd_writer *w, int32_t t) {
+  if (t >= 0 ? (uint32_t)t >= w->n_types : !is_primitive(t)) rt_trapf("candid writer: unknown type %d", t);
+}
+
+/* Start a table entry in the next slot; finish_type keeps it, or drops it for an equal earlier one. */
 static declared_type *declare(cd_writer *w, int32_t kind) {
   if (w->n_types >= MAX_TYPES) rt_trap("candid writer: too many types");
   declared_type *d = &state(w)->types[w->n_types];
   d->kind = kind;
+  d->offset = w->types.size;
   rt_buf_sleb128(&w->types, kind);
   return d;
 }
 
-int32_t cd_t_opt(cd_writer *w, int32_t inner) {
-  declare(w, CD_OPT)->inner = inner;
-  rt_buf_sleb128(&w->types, inner);
+/* Entries refer only to earlier ones, so equal bytes mean equal types: `vec nat32` declared twice
+ * is one entry. */
+static int32_t finish_type(cd_writer *w) {
+  writer_state *s = state(w);
+  size_t start = s->types[w->n_types].offset, size = w->types.size - start;
+  for (uint32_t i = 0; i < w->n_types; i++) {
+    size_t begin = s->types[i].offset, end = i + 1 < w->n_types ? s->types[i + 1].offset : start;
+    if (end - begin == size && !memcmp(w->types.data + begin, w->types.data + start, size)) {
+      w->types.size = start;
+      return (int32_t)i;
+    }
+  }
   return (int32_t)w->n_types++;
 }
+
+int32_t cd_t_opt(cd_writer *w, int32_t inner) {
+  check_type(w, inner);
+  declare(w, CD_OPT)->inner = inner;
+  rt_buf_sleb128(&w->types, inner);
+  return finish_type(w);
+}
 int32_t cd_t_vec(cd_writer *w, int32_t element) {
+  check_type(w, element);
   declare(w, CD_VEC)->inner = element;
   rt_buf_sleb128(&w->types, element);
-  return (int32_t)w->n_types++;
+  return finish_type(w);
 }
 
 static int32_t fields_type(cd_writer *w, int32_t kind, size_t n, const cd_field_type *fields) {
   if (n > MAX_FIELDS) rt_trap("candid writer: too many fields");
+  for (size_t i = 0; i < n; i++) check_type(w, fields[i].type);
   declared_type *d = declare(w, kind);
   d->n = (uint32_t)n;
   for (size_t i = 0; i < n; i++) {
@@ -565,12 +694,13 @@ static int32_t fields_type(cd_writer *w, int32_t kind, size_t n, const cd_field_
     rt_buf_leb128(&w->types, last);
     rt_buf_sleb128(&w->types, d->field_types[best]);
   }
-  return (int32_t)w->n_types++;
+  return finish_type(w);
 }
 int32_t cd_t_record(cd_writer *w, size_t n, const cd_field_type *fields) { return fields_type(w, CD_RECORD, n, fields); }
 int32_t cd_t_variant(cd_writer *w, size_t n, const cd_field_type *fields) { return fields_type(w, CD_VARIANT, n, fields); }
 
 void cd_w_arg(cd_writer *w, int32_t type) {
+  check_type(w, type);
   if (w->n_args >= MAX_ARGS) rt_trap("candid writer: too many arguments");
   state(w)->args[w->n_args++] = type;
   rt_buf_sleb128(&w->arg_types, type);

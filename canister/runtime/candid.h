@@ -57,12 +57,17 @@ typedef struct {
   const uint8_t *at;   /* first byte of the value in the message */
 } cd_val;
 
+/* Arguments past the first CD_INDEXED_ARGS are found by walking (a message may carry any number
+ * of extra arguments; indexing them all could exhaust scratch memory). */
+#define CD_INDEXED_ARGS 16
+
 typedef struct {
   const uint8_t *data, *end;
-  const uint8_t **types;  /* start of each type-table entry (rt heap) */
+  const uint8_t **types;  /* start of each type-table entry (scratch) */
   uint32_t n_types;
-  cd_val *args;           /* every top-level argument (rt heap) */
+  cd_val *args;           /* the first CD_INDEXED_ARGS top-level arguments (scratch) */
   uint32_t n_args;
+  const uint8_t *arg_types; /* the argument type list in the message */
   const char *field;      /* the last field found by cd_field, named in type errors */
   const char *error;      /* NULL, or the first failure */
   char error_text[192];

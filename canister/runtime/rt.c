@@ -5,16 +5,30 @@
 
 /* ---- libc pieces the compiler may call ---- */
 
+/* memory.copy/fill cost 100 + 1 per byte on the IC, a byte loop about 10 per byte: short
+ * lengths take the loop. (LLVM does not turn loops inside memcpy/memset into calls to them.) */
+#define SHORT_COPY 12
 void *memcpy(void *dst, const void *src, size_t n) {
-  __builtin_memcpy(dst, src, n); /* memory.copy with bulk memory (100 + 1 per byte on the IC) */
+  if (n < SHORT_COPY) {
+    uint8_t *d = dst;
+    const uint8_t *s = src;
+    while (n--) *d++ = *s++;
+    return dst;
+  }
+  __builtin_memcpy(dst, src, n); /* memory.copy: zig's wasm32 target enables bulk memory */
   return dst;
 }
 void *memmove(void *dst, const void *src, size_t n) {
-  __builtin_memmove(dst, src, n);
+  __builtin_memmove(dst, src, n); /* memory.copy handles overlap */
   return dst;
 }
 void *memset(void *dst, int c, size_t n) {
-  __builtin_memset(dst, c, n);
+  if (n < SHORT_COPY) {
+    uint8_t *d = dst;
+    while (n--) *d++ = (uint8_t)c;
+    return dst;
+  }
+  __builtin_memset(dst, c, n); /* memory.fill */
   return dst;
 }
 int memcmp(const void *a, const void *b, size_t n) {
@@ -38,44 +52,61 @@ static size_t heap_top;                   /* next free byte of persistent memory
 static uint8_t *scratch;                  /* RT_SCRATCH_BYTES, allocated on first use */
 static size_t scratch_top, scratch_high;  /* in use; highest use since scratch was last zeroed */
 
-void *rt_alloc(size_t size, size_t align) {
-  if (!heap_top) heap_top = (size_t)&__heap_base;
-  size_t start = (heap_top + align - 1) & ~(align - 1);
-  size_t end = start + size;
-  size_t have = __builtin_wasm_memory_size(0) * (size_t)PAGE;
-  if (end < start) rt_trapf("out of memory: %llu more bytes needed", (unsigned long long)size);
-  if (end > have && __builtin_wasm_memory_grow(0, (end - have + PAGE - 1) / PAGE) == (size_t)-1)
-    rt_trapf("out of memory: %llu more bytes needed", (unsigned long long)(end - have));
-  heap_top = end; /* fresh pages are zero */
-  return (void *)start;
+static _Noreturn void out_of_memory(uint64_t more) {
+  rt_trapf("out of memory: %llu more bytes needed", (unsigned long long)more);
 }
 
-void *rt_scratch(size_t size, size_t align) {
-  if (!scratch) scratch = rt_alloc(RT_SCRATCH_BYTES, 64);
-  size_t start = (scratch_top + align - 1) & ~(align - 1);
-  if (start + size < start || start + size > RT_SCRATCH_BYTES)
+void *rt_alloc(size_t size, size_t align) {
+  if (!align) align = 1;
+  if (align & (align - 1) || align > PAGE) rt_trapf("rt_alloc: alignment %u is not a power of two up to 65536", (unsigned)align);
+  if (!heap_top) heap_top = (size_t)&__heap_base;
+  /* 64-bit arithmetic: a wasm32 memory of 65536 pages is 2^32 bytes, one more than size_t holds */
+  uint64_t start = ((uint64_t)heap_top + align - 1) & ~(uint64_t)(align - 1);
+  uint64_t end = start + size;
+  uint64_t have = (uint64_t)__builtin_wasm_memory_size(0) * PAGE;
+  if (end > have) {
+    uint64_t pages = (end - have + PAGE - 1) / PAGE;
+    if (end > (1ull << 32) - 1 || __builtin_wasm_memory_grow(0, (size_t)pages) == (size_t)-1) out_of_memory(end - have);
+  }
+  heap_top = (size_t)end; /* fresh pages are zero */
+  return (void *)(size_t)start;
+}
+
+/* Scratch from [scratch_top, ...); `zero` says whether reused bytes must be cleared. */
+static void *take_scratch(size_t size, size_t align, int zero) {
+  if (!align) align = 1;
+  if (align & (align - 1) || align > PAGE) rt_trapf("rt_scratch: alignment %u is not a power of two up to 65536", (unsigned)align);
+  if (!scratch) scratch = rt_alloc(RT_SCRATCH_BYTES, PAGE); /* so offset alignment is address alignment */
+  uint64_t start = ((uint64_t)scratch_top + align - 1) & ~(uint64_t)(align - 1);
+  uint64_t end = start + size;
+  if (end > RT_SCRATCH_BYTES)
     rt_trapf("scratch memory exhausted: a message needs more than %u bytes", RT_SCRATCH_BYTES);
-  size_t end = start + size;
-  if (start < scratch_high) memset(scratch + start, 0, (end < scratch_high ? end : scratch_high) - start);
-  scratch_top = end;
-  if (end > scratch_high) scratch_high = end;
+  if (zero && start < scratch_high) memset(scratch + start, 0, (end < scratch_high ? end : scratch_high) - start);
+  scratch_top = (size_t)end;
+  if (end > scratch_high) scratch_high = (size_t)end;
   return scratch + start;
 }
+
+void *rt_scratch(size_t size, size_t align) { return take_scratch(size, align, 1); }
 
 void rt_message_begin(void) { scratch_top = 0; }
 size_t rt_mark(void) { return scratch_top; }
 void rt_release(size_t mark) {
   if (mark <= scratch_top) scratch_top = mark;
 }
+size_t rt_scratch_free(void) { return RT_SCRATCH_BYTES - scratch_top; }
 size_t rt_heap_used(void) { return heap_top ? heap_top - (size_t)&__heap_base : 0; }
 
 /* ---- buffers ---- */
 
 void rt_buf_reserve(rt_buf *b, size_t extra) {
-  if (b->size + extra <= b->capacity) return;
+  if (extra <= b->capacity - b->size) return;
+  if (extra > RT_SCRATCH_BYTES - b->size)
+    rt_trapf("scratch memory exhausted: a message needs more than %u bytes", RT_SCRATCH_BYTES);
   size_t capacity = b->capacity ? b->capacity : 64;
   while (capacity < b->size + extra) capacity *= 2;
-  uint8_t *data = rt_scratch(capacity, 8);
+  if (capacity > RT_SCRATCH_BYTES) capacity = b->size + extra; /* the last doubling must not overshoot */
+  uint8_t *data = take_scratch(capacity, 8, 0); /* bytes past size are never read */
   if (b->size) memcpy(data, b->data, b->size);
   b->data = data;
   b->capacity = capacity;
@@ -110,7 +141,7 @@ void rt_buf_sleb128(rt_buf *b, int64_t value) {
 
 const uint8_t *rt_arg(size_t *size) {
   *size = ic0_msg_arg_data_size();
-  uint8_t *data = rt_scratch(*size ? *size : 1, 8);
+  uint8_t *data = take_scratch(*size ? *size : 1, 8, 0); /* overwritten at once: no zeroing */
   ic0_msg_arg_data_copy(data, 0, *size);
   return data;
 }

@@ -21,7 +21,8 @@ size_t strlen(const char *s);
 
 /* Memory. rt_alloc is for what lives across messages (weights, caches): zeroed, `align`-aligned
  * (a power of two ≤ 65536), never freed; it traps with "out of memory: <n> more bytes needed"
- * when the canister's memory cannot grow. rt_scratch is for one message (arguments, Candid,
+ * when memory.grow fails (past the canister's Wasm memory limit the IC traps first, with its own
+ * "exceeded its current Wasm memory limit" error). rt_scratch is for one message (arguments, Candid,
  * replies): every exported method starts with rt_message_begin(), which frees all scratch, so
  * nothing leaks from a message that rejects early. Scratch is RT_SCRATCH_BYTES, taken from the
  * heap on first use; rt_mark/rt_release free scratch allocated after a mark within a message. */
@@ -32,6 +33,7 @@ void rt_message_begin(void);
 size_t rt_mark(void);
 void rt_release(size_t mark);
 size_t rt_heap_used(void); /* bytes of rt_alloc memory (scratch region included), for stats */
+size_t rt_scratch_free(void); /* scratch bytes still available in this message */
 
 /* Growable byte buffer in scratch memory (doubling; the old block is abandoned to scratch). */
 typedef struct {
@@ -60,7 +62,8 @@ _Noreturn void rt_trap(const char *message);
 _Noreturn void rt_trapf(const char *format, ...);
 void rt_print(const char *message); /* ic0.debug_print */
 
-/* Formatting into a caller buffer (same directives); returns the length, always NUL-terminates. */
+/* Formatting into a caller buffer (same directives); returns the length written (at most
+ * capacity - 1: the output is cut to fit) and NUL-terminates when capacity > 0. */
 size_t rt_format(char *out, size_t capacity, const char *format, ...);
 
 #endif /* RT_H */
