@@ -1,5 +1,6 @@
-/* model.c: GPT-2's forward pass over a canister weight file, following llm.c's gpt2_forward,
- * one token position at a time through the layers, with a KV cache. */
+/* model.c: GPT-2's forward pass over a canister weight file, following llm.c's gpt2_forward:
+ * layer by layer over the tokens fed (each matmul takes them all, eight at a time), with a KV
+ * cache (f32, or int16 for q8 models) holding every earlier position. */
 #include "model.h"
 
 #include "kernels.h"
@@ -117,17 +118,13 @@ static void *reuse(reusable *b, size_t size) {
   return b->data;
 }
 
-static reusable widened[5], keys, values, activations, scratch;
+static reusable widened[5], keys, values, activations, scratch, zeros;
 
-static const int16_t *widen(reusable *into, const int8_t *q, size_t count) {
-  int16_t *out = reuse(into, count * 2);
-  size_t i = 0;
-  for (; i + 16 <= count; i += 16) {
-    v128_t v = wasm_v128_load(q + i);
-    wasm_v128_store(out + i, wasm_i16x8_extend_low_i8x16(v));
-    wasm_v128_store(out + i + 8, wasm_i16x8_extend_high_i8x16(v));
-  }
-  for (; i < count; i++) out[i] = q[i];
+/* q8 matrices, layer by layer, widened to int16 in the kernels' row-quad layout. */
+static const int16_t *widen(reusable *into, const int8_t *q, int layers, int rows, int cols) {
+  size_t per_layer = quads_size(rows, cols);
+  int16_t *out = reuse(into, per_layer * layers * 2);
+  for (int l = 0; l < layers; l++) quads_from_int8(out + l * per_layer, q + (size_t)l * rows * cols, rows, cols);
   return out;
 }
 
@@ -150,16 +147,27 @@ void gpt2_load(gpt2_model *m, const uint8_t *file) {
       char scale[40];
       rt_format(scale, sizeof scale, "%s.scale", MATRICES[i]);
       x->scale = find(file, &h, scale, 0, layers * rows);
-      x->q = widen(&widened[i], data, layers * rows * cols);
+      x->q = widen(&widened[i], data, (int)layers, (int)rows, (int)cols);
     } else {
       x->f = data;
     }
   }
-  size_t cache = (size_t)m->n_layer * T * C;
-  m->key_cache = reuse(&keys, cache * 4);
-  m->value_cache = reuse(&values, cache * 4);
+  int hs = C / m->n_head;
+  m->kv16 = m->q8 && (hs == 32 || hs == 64);
+  size_t T4 = (size_t)(T + 3) / 4 * 4, cache = (size_t)m->n_layer * T4 * C;
+  if (m->kv16) { /* int16 keys and values, then their per-position scales */
+    int16_t *kv = reuse(&keys, cache * 4 + (size_t)m->n_layer * m->n_head * T4 * 8 + (T4 + 8) * 2);
+    m->keys16 = kv, kv += cache;
+    m->values16 = kv, kv += cache;
+    m->key_scales = (float *)kv;
+    m->value_scales = m->key_scales + (size_t)m->n_layer * m->n_head * T4;
+    m->weights16 = (int16_t *)(m->value_scales + (size_t)m->n_layer * m->n_head * T4);
+  } else {
+    m->key_cache = reuse(&keys, cache * 4);
+    m->value_cache = reuse(&values, cache * 4);
+  }
   size_t per_token = C + C + 3 * C + C + C + 4 * C;
-  float *a = reuse(&activations, ((size_t)T * per_token + T) * 4);
+  float *a = reuse(&activations, ((size_t)T * per_token + T + 8) * 4); /* scores: T + 8 */
   m->x = a, a += (size_t)T * C;
   m->xn = a, a += (size_t)T * C;
   m->qkv = a, a += (size_t)T * 3 * C;
@@ -168,38 +176,67 @@ void gpt2_load(gpt2_model *m, const uint8_t *file) {
   m->fc = a, a += (size_t)T * 4 * C;
   m->scores = a;
   size_t rows = (size_t)(m->padded_vocab > 4 * C ? m->padded_vocab : 4 * C);
-  uint8_t *s = reuse(&scratch, rows * 16 + 4 * C * 2);
+  uint8_t *s = reuse(&scratch, (2 * rows + 8) * 16 + 8 * 4 * C * 2); /* partial sums; 8 tokens' int16 x */
+  m->zeros = reuse(&zeros, (size_t)m->padded_vocab * 4); /* rt_alloc memory is zeroed and never written */
   m->partial = (v128_t *)s;
-  m->xq = (int16_t *)(s + rows * 16);
+  m->xq = (int16_t *)(s + (2 * rows + 8) * 16);
 }
 
 /* ---- the forward pass ---- */
 
-/* out = W_layer · x + bias, for one token. */
-static void linear(gpt2_model *m, const matrix *w, int layer, const float *bias, const float *x, float *out) {
-  size_t offset = (size_t)layer * w->rows * w->cols;
+/* out[t] = W_layer · x[t] + bias for T tokens (x rows of w->cols floats, out rows of w->rows). */
+static void linear(gpt2_model *m, const matrix *w, int layer, const float *bias, const float *x, float *out, int T) {
+  size_t offset = (size_t)layer * w->rows * w->cols; /* rows of stacked matrices are multiples of 4 */
   if (m->q8)
-    matvec_q16(out, w->q + offset, w->scale + (size_t)layer * w->rows, x, bias, w->rows, w->cols, m->partial, m->xq);
+    matmul_q16(out, w->q + offset, w->scale + (size_t)layer * w->rows, x, bias, w->rows, w->cols, T, m->partial, m->xq);
   else
-    matvec_f32(out, w->f + offset, x, bias, w->rows, w->cols, m->partial);
+    matmul_f32(out, w->f + offset, x, bias, w->rows, w->cols, T, m->partial);
 }
 
 static void embed(gpt2_model *m, uint32_t token, int pos, float *x) {
   int C = m->n_embd;
   const float *wpe = m->wpe + (size_t)pos * C;
   if (m->q8) {
-    const int16_t *row = m->wte.q + (size_t)token * C;
-    float scale = m->wte.scale[token];
-    for (int i = 0; i < C; i++) x[i] = row[i] * scale + wpe[i];
+    quads_row(x, m->wte.q, C, (int)token, m->wte.scale[token]);
+    for (int i = 0; i < C; i++) x[i] += wpe[i];
   } else {
     const float *row = m->wte.f + (size_t)token * C;
     for (int i = 0; i < C; i++) x[i] = row[i] + wpe[i];
   }
 }
 
+/* Layer `layer`, head h's int16 keys and values. */
+static kv16_head kv16_at(const gpt2_model *m, int layer, int h) {
+  int hs = m->n_embd / m->n_head;
+  size_t T4 = (size_t)(m->n_ctx + 3) / 4 * 4, index = (size_t)layer * m->n_head + h;
+  return (kv16_head){m->keys16 + index * T4 * hs, m->values16 + index * T4 * hs, m->key_scales + index * T4,
+                     m->value_scales + index * T4};
+}
+
+/* Append position pos's key and value (from its qkv row) to layer `layer`'s cache. */
+static void cache_kv(gpt2_model *m, int layer, int pos, const float *qkv) {
+  int C = m->n_embd, hs = C / m->n_head;
+  if (m->kv16) {
+    for (int h = 0; h < m->n_head; h++) {
+      kv16_head head = kv16_at(m, layer, h);
+      kv16_store(&head, pos, qkv + C + h * hs, qkv + 2 * C + h * hs, hs);
+    }
+    return;
+  }
+  memcpy(m->key_cache + ((size_t)layer * m->n_ctx + pos) * C, qkv + C, C * sizeof(float));
+  memcpy(m->value_cache + ((size_t)layer * m->n_ctx + pos) * C, qkv + 2 * C, C * sizeof(float));
+}
+
 /* Causal self-attention of the query at absolute position p over cached positions 0..p. */
 static void attend(gpt2_model *m, int layer, const float *q, int p, float *out) {
   int C = m->n_embd, hs = C / m->n_head;
+  if (m->kv16) {
+    for (int h = 0; h < m->n_head; h++) {
+      kv16_head head = kv16_at(m, layer, h);
+      attention_head_kv16(q + h * hs, &head, p, hs, m->scores, m->weights16, out + h * hs);
+    }
+    return;
+  }
   const float *keys = m->key_cache + (size_t)layer * m->n_ctx * C;
   const float *vals = m->value_cache + (size_t)layer * m->n_ctx * C;
   for (int h = 0; h < m->n_head; h++) attention_head(q + h * hs, keys + h * hs, vals + h * hs, C, p, hs, m->scores, out + h * hs);
@@ -209,31 +246,25 @@ void gpt2_forward(gpt2_model *m, const uint32_t *tokens, int T, int pos, float *
   int C = m->n_embd;
   for (int t = 0; t < T; t++) embed(m, tokens[t], pos + t, m->x + (size_t)t * C);
   for (int l = 0; l < m->n_layer; l++) {
-    float *kc = m->key_cache + (size_t)l * m->n_ctx * C, *vc = m->value_cache + (size_t)l * m->n_ctx * C;
+    for (int t = 0; t < T; t++) layernorm(m->xn + (size_t)t * C, m->x + (size_t)t * C, m->ln1w + l * C, m->ln1b + l * C, C);
+    linear(m, &m->qkvw, l, m->qkvb + (size_t)l * 3 * C, m->xn, m->qkv, T);
+    for (int t = 0; t < T; t++) cache_kv(m, l, pos + t, m->qkv + (size_t)t * 3 * C);
+    for (int t = 0; t < T; t++) attend(m, l, m->qkv + (size_t)t * 3 * C, pos + t, m->att + (size_t)t * C);
+    linear(m, &m->attprojw, l, m->attprojb + l * C, m->att, m->proj, T);
     for (int t = 0; t < T; t++) {
-      float *x = m->x + (size_t)t * C, *xn = m->xn + (size_t)t * C, *qkv = m->qkv + (size_t)t * 3 * C;
-      layernorm(xn, x, m->ln1w + l * C, m->ln1b + l * C, C);
-      linear(m, &m->qkvw, l, m->qkvb + (size_t)l * 3 * C, xn, qkv);
-      memcpy(kc + (size_t)(pos + t) * C, qkv + C, C * sizeof(float));
-      memcpy(vc + (size_t)(pos + t) * C, qkv + 2 * C, C * sizeof(float));
+      float *x = m->x + (size_t)t * C;
+      add_inplace(x, m->proj + (size_t)t * C, C);
+      layernorm(m->xn + (size_t)t * C, x, m->ln2w + l * C, m->ln2b + l * C, C);
     }
-    for (int t = 0; t < T; t++) {
-      float *x = m->x + (size_t)t * C, *xn = m->xn + (size_t)t * C, *att = m->att + (size_t)t * C;
-      float *proj = m->proj + (size_t)t * C, *fc = m->fc + (size_t)t * 4 * C;
-      attend(m, l, m->qkv + (size_t)t * 3 * C, pos + t, att);
-      linear(m, &m->attprojw, l, m->attprojb + l * C, att, proj);
-      add_inplace(x, proj, C);
-      layernorm(xn, x, m->ln2w + l * C, m->ln2b + l * C, C);
-      linear(m, &m->fcw, l, m->fcb + (size_t)l * 4 * C, xn, fc);
-      gelu(fc, 4 * C);
-      linear(m, &m->fcprojw, l, m->fcprojb + l * C, fc, proj);
-      add_inplace(x, proj, C);
-    }
+    linear(m, &m->fcw, l, m->fcb + (size_t)l * 4 * C, m->xn, m->fc, T);
+    gelu(m->fc, T * 4 * C);
+    linear(m, &m->fcprojw, l, m->fcprojb + l * C, m->fc, m->proj, T);
+    for (int t = 0; t < T; t++) add_inplace(m->x + (size_t)t * C, m->proj + (size_t)t * C, C);
   }
   if (!logits) return;
   float *last = m->xn;
   layernorm(last, m->x + (size_t)(T - 1) * C, m->lnfw, m->lnfb, C);
   matrix head = m->wte;
   head.rows = m->vocab_size; /* padded rows are zero: skip them */
-  linear(m, &head, 0, 0, last, logits);
+  linear(m, &head, 0, m->zeros, last, logits, 1);
 }

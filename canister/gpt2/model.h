@@ -7,7 +7,7 @@
 #include <wasm_simd128.h>
 
 /* A matmul weight stacked over layers, [L][rows][cols] (or [rows][cols]): f32, or int8 values
- * widened to int16 with one f32 scale per row (q8 files). */
+ * widened to int16 in the kernels' row-quad layout with one f32 scale per row (q8 files). */
 typedef struct {
   const float *f;
   const int16_t *q;
@@ -19,8 +19,13 @@ typedef struct {
   int n_layer, n_head, n_embd, n_ctx, vocab_size, padded_vocab, q8;
   matrix wte, qkvw, attprojw, fcw, fcprojw;
   const float *wpe, *ln1w, *ln1b, *qkvb, *attprojb, *ln2w, *ln2b, *fcb, *fcprojb, *lnfw, *lnfb;
-  float *key_cache, *value_cache; /* [L][n_ctx][C] */
+  float *key_cache, *value_cache; /* [L][n_ctx][C] (f32 models) */
+  int kv16;                       /* q8 models with head size 32 or 64: int16 keys and values */
+  int16_t *keys16, *values16;     /* [L][n_head][n_ctx rounded up to 4][head_size], see kv16_head */
+  float *key_scales, *value_scales; /* [L][n_head][n_ctx rounded up to 4] */
+  int16_t *weights16;             /* attention weights of one head, n_ctx + 8 */
   float *x, *xn, *qkv, *att, *proj, *fc, *scores; /* activations for up to n_ctx tokens */
+  const float *zeros; /* a zero bias for the LM head */
   v128_t *partial;
   int16_t *xq;
 } gpt2_model;

@@ -1,6 +1,8 @@
-"""The gpt2 canister built from C, tiny seeded weight files (f32, q8), and replicas serving them."""
+"""The gpt2 canister built from C, seeded weight files (tiny; a one-layer model at GPT-2 124M widths), replicas serving them."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
@@ -41,3 +43,24 @@ def fresh(gpt2_wasm):
     """A gpt2 canister with no model, in its own replica."""
     with Replica() as replica:
         yield Gpt2Canister.install(replica, gpt2_wasm)
+
+
+# GPT-2 124M's widths (768 in, 3072 in the MLP) so the kernels' wide blocks run, but one layer and
+# a small vocabulary (1021: the LM head ends in a partial group of four rows) to stay quick.
+WIDE = {"n_layer": 1, "n_head": 12, "n_embd": 768, "n_positions": 64, "vocab_size": 1021}
+
+
+@pytest.fixture(scope="session")
+def wide_files() -> dict[str, Path]:
+    return {dtype: seeded_weight_file("wide", 0, dtype, shape=WIDE) for dtype in ("f32", "q8")}
+
+
+@pytest.fixture(scope="module")
+def served_wide(gpt2_wasm, wide_files):
+    """{"f32": canister, "q8": canister} serving the wide one-layer model, in one replica."""
+    with Replica() as replica:
+        canisters = {}
+        for dtype, path in wide_files.items():
+            canisters[dtype] = Gpt2Canister.install(replica, gpt2_wasm)
+            canisters[dtype].upload(path)
+        yield canisters

@@ -52,6 +52,31 @@ def test_q8_logits_follow_the_q8_reference(served, tiny_q8, prompts):
         assert canister.argmax() == reference.argmax()
 
 
+@pytest.mark.parametrize("dtype", ["f32", "q8"])
+def test_logits_deep_in_the_context(served, tiny_f32, tiny_q8, dtype):
+    # 301 tokens: attention over many key tiles / value pairs (q8 keeps keys and values in int16),
+    # prompt batches of eight and a partial last tile
+    tokens = [(1000 + 7919 * i) % 50000 for i in range(301)]
+    canister = np.array(served[dtype].logits(tokens))
+    reference = reference_last_logits(tiny_f32 if dtype == "f32" else tiny_q8, tokens)
+    if dtype == "f32":
+        assert np.abs(canister - reference).max() < 1e-4
+    else:
+        assert np.corrcoef(canister, reference)[0, 1] > 0.9999
+        assert np.abs(canister - reference).max() < 0.02 * np.abs(reference).max()
+    assert canister.argmax() == reference.argmax()
+
+
+@pytest.mark.parametrize("dtype", ["f32", "q8"])
+def test_results_do_not_depend_on_what_earlier_calls_left_in_the_cache(served, dtype):
+    # a long generate leaves keys and values far past a short prompt; the short prompt's logits
+    # must come out bit for bit the same (positions past the query are masked, never read)
+    canister, short = served[dtype], [(17 + 389 * i) % 50000 for i in range(13)]
+    before = canister.logits(short)
+    canister.generate([(1000 + 7919 * i) % 50000 for i in range(301)], max_new_tokens=2, stop=[])
+    assert canister.logits(short) == before
+
+
 def test_greedy_generation_equals_the_reference(served, tiny_f32, prompts):
     for prompt in prompts:
         reply = served["f32"].generate(prompt, max_new_tokens=8, stop=[])

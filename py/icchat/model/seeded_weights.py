@@ -17,12 +17,16 @@ from icchat.paths import BUILD
 WEIGHTS_DIR = BUILD / "models" / "weights"
 
 
-def seeded_weight_file(preset: str, seed: int, dtype: str, out_dir: Path = WEIGHTS_DIR) -> Path:
-    """Path of `<preset>-s<seed>-<dtype>.bin` (dtype "f32" or "q8"), created if missing."""
+def seeded_weight_file(preset: str, seed: int, dtype: str, out_dir: Path = WEIGHTS_DIR,
+                       shape: dict[str, int] | None = None) -> Path:
+    """Path of `<preset>-s<seed>-<dtype>.bin` (dtype "f32" or "q8"), created if missing.
+
+    `shape` (GPT2Config fields) builds a model of another shape under the name `preset`, e.g. the
+    tests' one-layer model at GPT-2 124M widths."""
     path = out_dir / f"{preset}-s{seed}-{dtype}.bin"
     if path.is_file():
         return path
-    model = random_model(preset, seed)
+    model = random_model(preset, seed, shape)
     state = {name: tensor.detach().numpy() for name, tensor in model.state_dict().items()}
     out_dir.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")

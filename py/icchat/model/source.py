@@ -36,15 +36,16 @@ class Dimensions:
                    config.vocab_size)
 
 
-def random_model(preset: str, seed: int) -> Any:
-    """A GPT2LMHeadModel with GPT-2's initialisation, deterministic for a given seed."""
+def random_model(preset: str, seed: int, shape: dict[str, int] | None = None) -> Any:
+    """A GPT2LMHeadModel with GPT-2's initialisation, deterministic for a given seed; `shape`
+    (GPT2Config fields) overrides the preset's."""
     import torch
     from transformers import GPT2Config, GPT2LMHeadModel
 
-    if preset not in PRESETS:
+    if shape is None and preset not in PRESETS:
         raise UserError(f"unknown config {preset!r}; choose one of: {', '.join(PRESETS)}")
     torch.manual_seed(seed)
-    config = GPT2Config(**PRESETS[preset], bos_token_id=50256, eos_token_id=50256)
+    config = GPT2Config(**(shape or PRESETS[preset]), bos_token_id=50256, eos_token_id=50256)
     return GPT2LMHeadModel(config).eval()
 
 
