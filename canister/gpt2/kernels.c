@@ -325,13 +325,15 @@ void matmul_q16(float *out, const int16_t *w, const float *scale, const float *x
   for (; t < T; t++) matvec_q16(out + (size_t)t * rows, w, scale, x + (size_t)t * n, bias, rows, n, partial, xq);
 }
 
-float dot(const float *a, const float *b, int n) {
+/* n a multiple of 4 */
+static float dot(const float *a, const float *b, int n) {
   v128_t acc = wasm_f32x4_splat(0.0f);
   for (int i = 0; i < n; i += 4) acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_v128_load(a + i), wasm_v128_load(b + i)));
   return hsum(acc);
 }
 
-void axpy(float *y, float a, const float *x, int n) {
+/* y += a x; n a multiple of 4 */
+static void axpy(float *y, float a, const float *x, int n) {
   v128_t av = wasm_f32x4_splat(a);
   for (int i = 0; i < n; i += 4)
     wasm_v128_store(y + i, wasm_f32x4_add(wasm_v128_load(y + i), wasm_f32x4_mul(av, wasm_v128_load(x + i))));
@@ -367,7 +369,7 @@ void gelu(float *x, int n) {
   }
 }
 
-void softmax(float *x, int n) {
+static void softmax(float *x, int n) {
   float max = x[0], sum = 0.0f;
   for (int i = 1; i < n; i++)
     if (x[i] > max) max = x[i];

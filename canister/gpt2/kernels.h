@@ -38,9 +38,6 @@ void quads_row(float *out, const int16_t *w, int n, int r, float scale); /* out 
 void layernorm(float *out, const float *x, const float *weight, const float *bias, int n);
 void gelu(float *x, int n);
 void add_inplace(float *x, const float *y, int n);
-float dot(const float *a, const float *b, int n); /* n a multiple of 4 */
-void axpy(float *y, float a, const float *x, int n); /* y += a x; n a multiple of 4 */
-void softmax(float *x, int n);
 /* Causal attention of one head for one query: out = softmax(q·k_s / sqrt(head_size)) · v_s over
  * positions s = 0..p, rows `stride` floats apart; scores: p + 4 floats of scratch. */
 void attention_head(const float *q, const float *keys, const float *vals, int stride, int p, int head_size,
