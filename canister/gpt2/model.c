@@ -128,7 +128,7 @@ static const int16_t *widen(reusable *into, const int8_t *q, int layers, int row
   return out;
 }
 
-void gpt2_load(gpt2_model *m, const uint8_t *file) {
+void gpt2_load(gpt2_model *m, const uint8_t *file, size_t kv_budget, int min_slots, int max_slots) {
   header h = read_header(file);
   int C = (int)h.n_embd, T = (int)h.n_ctx;
   *m = (gpt2_model){.n_layer = (int)h.n_layer, .n_head = (int)h.n_head, .n_embd = C, .n_ctx = T,
@@ -154,18 +154,16 @@ void gpt2_load(gpt2_model *m, const uint8_t *file) {
   }
   int hs = C / m->n_head;
   m->kv16 = m->q8 && (hs == 32 || hs == 64);
-  size_t T4 = (size_t)(T + 3) / 4 * 4, cache = (size_t)m->n_layer * T4 * C;
-  if (m->kv16) { /* int16 keys and values, then their per-position scales */
-    int16_t *kv = reuse(&keys, cache * 4 + (size_t)m->n_layer * m->n_head * T4 * 8 + (T4 + 8) * 2);
-    m->keys16 = kv, kv += cache;
-    m->values16 = kv, kv += cache;
-    m->key_scales = (float *)kv;
-    m->value_scales = m->key_scales + (size_t)m->n_layer * m->n_head * T4;
-    m->weights16 = (int16_t *)(m->value_scales + (size_t)m->n_layer * m->n_head * T4);
-  } else {
-    m->key_cache = reuse(&keys, cache * 4);
-    m->value_cache = reuse(&values, cache * 4);
-  }
+  size_t T4 = (size_t)(T + 3) / 4 * 4;
+  /* one slot: int16 keys and values plus their per-position scales, or f32 keys and values */
+  m->kv_slot_bytes = m->kv16 ? (size_t)m->n_layer * T4 * C * 4 + (size_t)m->n_layer * m->n_head * T4 * 8
+                             : (size_t)m->n_layer * T * C * 8;
+  m->kv_slot_bytes = (m->kv_slot_bytes + 63) / 64 * 64;
+  size_t fit = kv_budget / m->kv_slot_bytes;
+  m->kv_slots = fit < (size_t)min_slots ? min_slots : fit > (size_t)max_slots ? max_slots : (int)fit;
+  m->kv_base = reuse(&keys, m->kv_slot_bytes * m->kv_slots);
+  if (m->kv16) m->weights16 = reuse(&values, (T4 + 8) * 2);
+  gpt2_select_kv(m, 0);
   size_t per_token = C + C + 3 * C + C + C + 4 * C;
   float *a = reuse(&activations, ((size_t)T * per_token + T + 8) * 4); /* scores: T + 8 */
   m->x = a, a += (size_t)T * C;
@@ -180,6 +178,31 @@ void gpt2_load(gpt2_model *m, const uint8_t *file) {
   m->zeros = reuse(&zeros, (size_t)m->padded_vocab * 4); /* rt_alloc memory is zeroed and never written */
   m->partial = (v128_t *)s;
   m->xq = (int16_t *)(s + (2 * rows + 8) * 16);
+}
+
+void gpt2_select_kv(gpt2_model *m, int slot) {
+  int C = m->n_embd, T = m->n_ctx;
+  size_t T4 = (size_t)(T + 3) / 4 * 4, cache = (size_t)m->n_layer * T4 * C;
+  uint8_t *base = m->kv_base + (size_t)slot * m->kv_slot_bytes;
+  if (m->kv16) {
+    m->keys16 = (int16_t *)base;
+    m->values16 = m->keys16 + cache;
+    m->key_scales = (float *)(m->values16 + cache);
+    m->value_scales = m->key_scales + (size_t)m->n_layer * m->n_head * T4;
+  } else {
+    m->key_cache = (float *)base;
+    m->value_cache = m->key_cache + (size_t)m->n_layer * T * C;
+  }
+}
+
+/* Measured (docs/gpt2-canister.md): ~1.8 instructions per multiply-add for f32 and ~0.66 for q8
+ * (GPT-2 124M: 222M / 82M per token), attention ~10 per cached position and channel; the
+ * estimate takes 2.2 and 0.9, and 16 per position and channel. */
+uint64_t gpt2_token_cost_estimate(const gpt2_model *m, int pos, int with_head) {
+  uint64_t C = (uint64_t)m->n_embd, macs = (uint64_t)m->n_layer * 12 * C * C;
+  if (with_head) macs += (uint64_t)m->vocab_size * C;
+  uint64_t matmuls = m->q8 ? macs * 9 / 10 : macs * 22 / 10;
+  return matmuls + (uint64_t)m->n_layer * (uint64_t)(pos + 1) * C * 16 + (with_head ? (uint64_t)m->vocab_size * 64 : 0) + 200000;
 }
 
 /* ---- the forward pass ---- */

@@ -1,16 +1,16 @@
-/* sampling.c: greedy and temperature/top-k sampling with splitmix64. */
+/* sampling.c: greedy and temperature / top-k / top-p sampling, draws keyed by (seed, position). */
 #include "sampling.h"
 
 #include "mathf.h"
+#include "rt.h"
 
-static uint64_t next_u64(rng *r) {
-  uint64_t z = (r->state += 0x9e3779b97f4a7c15ull);
+float draw_at(uint64_t seed, uint32_t pos) {
+  uint64_t z = seed + ((uint64_t)pos + 1) * 0x9e3779b97f4a7c15ull; /* splitmix64's state after pos + 1 steps */
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
+  z ^= z >> 31;
+  return (float)(z >> 40) / 16777216.0f;
 }
-
-static float uniform(rng *r) { return (float)(next_u64(r) >> 40) / 16777216.0f; } /* [0, 1) */
 
 /* The first index of the largest logit (NaNs never win): the maximum with f32x4.pmax (cost 1),
  * then a scan for the first lane equal to it, 16 logits per test. */
@@ -38,30 +38,80 @@ uint32_t argmax(const float *logits, int n) {
   return 0; /* every logit is NaN */
 }
 
-/* The k-th largest logit: top[0..k) holds the k largest seen so far, in ascending order. */
-static float kth_largest(const float *logits, int n, uint32_t k, float *top) {
-  uint32_t have = 0;
-  for (int i = 0; i < n; i++) {
-    float v = logits[i];
-    uint32_t j;
-    if (have < k) { /* insert */
-      for (j = have++; j > 0 && top[j - 1] > v; j--) top[j] = top[j - 1];
-    } else if (v > top[0]) { /* replace the smallest */
-      for (j = 0; j + 1 < k && top[j + 1] < v; j++) top[j] = top[j + 1];
-    } else {
-      continue;
-    }
-    top[j] = v;
-  }
-  return top[0];
+/* ---- selection (quickselect, deterministic pivots: expected O(n) for any k) ---- */
+
+static float median3(float a, float b, float c) {
+  if (a > b) { float t = a; a = b; b = t; }
+  if (b > c) b = c;
+  return a > b ? a : b;
 }
 
-uint32_t sample(float *logits, int n, float temperature, uint32_t top_k, rng *r) {
+/* Partition a[lo, hi) around p: [lo, *gt) above p, [*gt, *lt) equal (or NaN), [*lt, hi) below. */
+static void partition3(float *a, int lo, int hi, float p, int *gt, int *lt) {
+  int g = lo, i = lo, l = hi;
+  while (i < l) {
+    float v = a[i];
+    if (v > p) {
+      a[i++] = a[g];
+      a[g++] = v;
+    } else if (v < p) {
+      a[i] = a[--l];
+      a[l] = v;
+    } else {
+      i++;
+    }
+  }
+  *gt = g;
+  *lt = l;
+}
+
+static float pivot(const float *a, int lo, int hi) { return median3(a[lo], a[lo + (hi - lo) / 2], a[hi - 1]); }
+
+/* The k-th largest of a[0, n) (1 ≤ k ≤ n); reorders a. */
+static float kth_largest(float *a, int n, uint32_t k) {
+  int lo = 0, hi = n;
+  for (;;) {
+    float p = pivot(a, lo, hi);
+    int gt, lt;
+    partition3(a, lo, hi, p, &gt, &lt);
+    uint32_t above = (uint32_t)(gt - lo), equal = (uint32_t)(lt - gt);
+    if (k <= above) {
+      hi = gt;
+    } else if (k <= above + equal) {
+      return p;
+    } else {
+      k -= above + equal;
+      lo = lt;
+    }
+  }
+}
+
+/* The largest w such that the weights ≥ w in a[0, n) sum to at least target; reorders a. */
+static float nucleus_floor(float *a, int n, float target) {
+  int lo = 0, hi = n;
+  float above = 0.0f; /* sum of the weights known to be larger than a[lo, hi) */
+  while (lo < hi) {
+    float p = pivot(a, lo, hi), larger = 0.0f;
+    int gt, lt;
+    partition3(a, lo, hi, p, &gt, &lt);
+    for (int i = lo; i < gt; i++) larger += a[i];
+    if (gt > lo && above + larger >= target) {
+      hi = gt;
+    } else if (above + larger + p * (float)(lt - gt) >= target) {
+      return p;
+    } else {
+      above += larger + p * (float)(lt - gt);
+      lo = lt;
+    }
+  }
+  return 0.0f; /* rounding left target above the total: keep everything */
+}
+
+uint32_t sample(float *logits, int n, float temperature, uint32_t top_k, float top_p, float u, float *scratch) {
   float floor = -__builtin_inff();
   if (top_k && top_k < (uint32_t)n) {
-    float top[256];
-    if (top_k > 256) top_k = 256;
-    floor = kth_largest(logits, n, top_k, top);
+    memcpy(scratch, logits, (size_t)n * sizeof(float));
+    floor = kth_largest(scratch, n, top_k);
   }
   uint32_t best = argmax(logits, n);
   float max = logits[best], sum = 0.0f;
@@ -82,7 +132,16 @@ uint32_t sample(float *logits, int n, float temperature, uint32_t top_k, rng *r)
   }
   sum += wasm_f32x4_extract_lane(sums, 0) + wasm_f32x4_extract_lane(sums, 1) + wasm_f32x4_extract_lane(sums, 2) +
          wasm_f32x4_extract_lane(sums, 3);
-  float target = uniform(r) * sum, running = 0.0f;
+  if (top_p < 1.0f) { /* nucleus: zero the weights below the floor, then sum again */
+    memcpy(scratch, logits, (size_t)n * sizeof(float));
+    float keep = nucleus_floor(scratch, n, top_p * sum);
+    sum = 0.0f;
+    for (i = 0; i < n; i++) {
+      if (logits[i] < keep) logits[i] = 0.0f;
+      sum += logits[i];
+    }
+  }
+  float target = u * sum, running = 0.0f;
   for (i = 0; i < n; i++) {
     running += logits[i];
     if (running > target) return (uint32_t)i;

@@ -4,12 +4,15 @@
 
 #include <stdint.h>
 
-typedef struct {
-  uint64_t state; /* splitmix64 */
-} rng;
-
 uint32_t argmax(const float *logits, int n);
-/* Temperature > 0; top_k 0 or ≥ n means the whole vocabulary. Scribbles on logits. */
-uint32_t sample(float *logits, int n, float temperature, uint32_t top_k, rng *r);
+/* The uniform draw in [0, 1) for the token at absolute position `pos` of the context: output
+ * number pos + 1 of splitmix64 seeded with `seed`. A function of (seed, position) alone, so an
+ * answer continued over several calls, or computed by a query instead of an update, draws the
+ * same numbers as one long run: no generator state travels between calls. */
+float draw_at(uint64_t seed, uint32_t pos);
+/* Temperature > 0; top_k 0 or ≥ n: no top-k cut; top_p in (0, 1]: the smallest set of the most
+ * likely tokens whose probability reaches top_p (1: no cut; tokens tied with the last one kept
+ * are kept too). `u` from draw_at. scratch: n floats. Scribbles on logits. */
+uint32_t sample(float *logits, int n, float temperature, uint32_t top_k, float top_p, float u, float *scratch);
 
 #endif

@@ -6,6 +6,12 @@
 #define MAX_DEPTH 64
 
 uint32_t cd_hash(const char *name) {
+  /* A name of digits is a numeric id, as in Candid's text syntax (`record { 0 : text; 1 : text }`
+   * is the tuple `record { text; text }`), so tuple fields can be named "0", "1", ... */
+  const char *p = name;
+  uint64_t id = 0;
+  while (*p >= '0' && *p <= '9' && id <= 0xffffffffu) id = id * 10 + (uint64_t)(*p++ - '0');
+  if (p != name && !*p && id <= 0xffffffffu) return (uint32_t)id;
   uint32_t h = 0;
   while (*name) h = h * 223 + (uint8_t)*name++;
   return h;
@@ -699,6 +705,20 @@ static int32_t fields_type(cd_writer *w, int32_t kind, size_t n, const cd_field_
 int32_t cd_t_record(cd_writer *w, size_t n, const cd_field_type *fields) { return fields_type(w, CD_RECORD, n, fields); }
 int32_t cd_t_variant(cd_writer *w, size_t n, const cd_field_type *fields) { return fields_type(w, CD_VARIANT, n, fields); }
 
+int32_t cd_t_func(cd_writer *w, size_t n_args, const int32_t *args, size_t n_results, const int32_t *results,
+                  int query) {
+  for (size_t i = 0; i < n_args; i++) check_type(w, args[i]);
+  for (size_t i = 0; i < n_results; i++) check_type(w, results[i]);
+  declare(w, CD_FUNC);
+  rt_buf_leb128(&w->types, n_args);
+  for (size_t i = 0; i < n_args; i++) rt_buf_sleb128(&w->types, args[i]);
+  rt_buf_leb128(&w->types, n_results);
+  for (size_t i = 0; i < n_results; i++) rt_buf_sleb128(&w->types, results[i]);
+  rt_buf_leb128(&w->types, query ? 1 : 0);
+  if (query) rt_buf_byte(&w->types, 1); /* annotation 1: query */
+  return finish_type(w);
+}
+
 void cd_w_arg(cd_writer *w, int32_t type) {
   check_type(w, type);
   if (w->n_args >= MAX_ARGS) rt_trap("candid writer: too many arguments");
@@ -778,6 +798,12 @@ static void fixed(cd_writer *w, int32_t t, const char *name, uint64_t bits, int 
   done(w);
 }
 void cd_w_nat8(cd_writer *w, uint8_t value) { fixed(w, CD_NAT8, "nat8", value, 1); }
+void cd_w_int(cd_writer *w, int64_t value) {
+  expect(w, CD_INT, "int");
+  rt_buf_sleb128(&w->values, value);
+  done(w);
+}
+void cd_w_nat16(cd_writer *w, uint16_t value) { fixed(w, CD_NAT16, "nat16", value, 2); }
 void cd_w_nat32(cd_writer *w, uint32_t value) { fixed(w, CD_NAT32, "nat32", value, 4); }
 void cd_w_nat64(cd_writer *w, uint64_t value) { fixed(w, CD_NAT64, "nat64", value, 8); }
 void cd_w_int64(cd_writer *w, int64_t value) { fixed(w, CD_INT64, "int64", (uint64_t)value, 8); }
@@ -803,6 +829,19 @@ void cd_w_principal(cd_writer *w, const uint8_t *id, size_t size) {
   rt_buf_byte(&w->values, 1);
   rt_buf_leb128(&w->values, size);
   rt_buf_append(&w->values, id, size);
+  done(w);
+}
+
+/* A public method reference: i8(1), the service (i8(1) + principal bytes), the method name. */
+void cd_w_func(cd_writer *w, const uint8_t *service, size_t size, const char *method) {
+  expect(w, CD_FUNC, "func");
+  rt_buf_byte(&w->values, 1);
+  rt_buf_byte(&w->values, 1);
+  rt_buf_leb128(&w->values, size);
+  rt_buf_append(&w->values, service, size);
+  size_t n = strlen(method);
+  rt_buf_leb128(&w->values, n);
+  rt_buf_append(&w->values, method, n);
   done(w);
 }
 

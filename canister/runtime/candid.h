@@ -48,7 +48,7 @@ enum {
 /* Composite type opcodes in the type table. */
 enum { CD_OPT = -18, CD_VEC = -19, CD_RECORD = -20, CD_VARIANT = -21, CD_FUNC = -22, CD_SERVICE = -23 };
 
-uint32_t cd_hash(const char *name); /* Candid field id of a name */
+uint32_t cd_hash(const char *name); /* Candid field id of a name; a name of digits ("0", "1") is that numeric id (tuple fields) */
 
 /* ---- reading ---- */
 
@@ -124,12 +124,17 @@ int32_t cd_t_opt(cd_writer *w, int32_t inner);
 int32_t cd_t_vec(cd_writer *w, int32_t element);
 int32_t cd_t_record(cd_writer *w, size_t n, const cd_field_type *fields);
 int32_t cd_t_variant(cd_writer *w, size_t n, const cd_field_type *fields);
+/* func (args) -> (results) [query]: e.g. a streaming callback's type in an HttpResponse. */
+int32_t cd_t_func(cd_writer *w, size_t n_args, const int32_t *args, size_t n_results, const int32_t *results,
+                  int query);
 void cd_w_arg(cd_writer *w, int32_t type); /* declare the next top-level value's type */
 
 void cd_w_null(cd_writer *w);
 void cd_w_bool(cd_writer *w, int value);
 void cd_w_nat(cd_writer *w, uint64_t value);
 void cd_w_nat8(cd_writer *w, uint8_t value);
+void cd_w_int(cd_writer *w, int64_t value);
+void cd_w_nat16(cd_writer *w, uint16_t value);
 void cd_w_nat32(cd_writer *w, uint32_t value);
 void cd_w_nat64(cd_writer *w, uint64_t value);
 void cd_w_int64(cd_writer *w, int64_t value);
@@ -139,6 +144,7 @@ void cd_w_text(cd_writer *w, const char *text, size_t size);
 void cd_w_cstr(cd_writer *w, const char *text);
 void cd_w_blob(cd_writer *w, const void *data, size_t size);
 void cd_w_principal(cd_writer *w, const uint8_t *id, size_t size);
+void cd_w_func(cd_writer *w, const uint8_t *service, size_t size, const char *method); /* public method reference */
 void cd_w_opt_none(cd_writer *w);
 void cd_w_opt_some(cd_writer *w);               /* then write the inner value */
 void cd_w_vec_begin(cd_writer *w, size_t count); /* then exactly count elements */

@@ -1,8 +1,11 @@
 """A Python client of the gpt2 canister (canister/gpt2.did) over the local replica's Python API.
 
     canister = Gpt2Canister.install(replica, build_gpt2_wasm().read_bytes())
-    canister.upload(Path("gpt2-f32.bin"), progress=print)        # as a controller, hash-checked
+    canister.upload(Path("gpt2-f32.bin"))                # a one-file bundle, as a controller
+    canister.upload_bundle({"canister/gpt2-q8.bin": (path, "canister-weights"), ...})
     canister.generate([464, 3290], max_new_tokens=8)["tokens"]
+    for step in canister.chat(conversation, max_new_tokens=200, mode="fast"):  # call by call
+        print(step.method, step.reply["tokens"])
 
 Rejects from the canister surface as `icchat.replica.Reject` with the canister's one-line reason.
 """
@@ -10,10 +13,13 @@ Rejects from the canister surface as `icchat.replica.Reject` with the canister's
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+import json
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from icchat.assets_canister import AssetsCanister, Upload
 from icchat.ic import candid
 from icchat.ic.principal import Principal
 from icchat.paths import CANISTER_SRC
@@ -23,13 +29,27 @@ DID = candid.parse_did((CANISTER_SRC / "gpt2.did").read_text())
 CONTROLLER = Principal.self_authenticating(b"icchat gpt2 canister controller")
 
 
+MODES = ("verified", "fast")
+MODEL_PREFIX = "/model/"  # where the bundle lives in the canister's asset store
+
+
 def _types(text: str) -> list[Any]:
     return candid.parse_types(text, DID)
+
+
+@dataclass(frozen=True)
+class ChatStep:
+    """One call of a chat turn: `method` ("generate", "generate_query" or "prefill") and its reply."""
+
+    method: str
+    reply: dict[str, Any]
+    arg_bytes: int = 0  # the Candid argument's size (ingress bytes are charged on the IC)
 
 
 class Gpt2Canister:
     def __init__(self, replica: Any, canister_id: Principal, sender: Principal = CONTROLLER) -> None:
         self.replica, self.id, self.sender = replica, canister_id, sender
+        self.last_arg_bytes = 0
 
     @classmethod
     def install(cls, replica: Any, wasm: bytes, controller: Principal = CONTROLLER) -> Gpt2Canister:
@@ -38,45 +58,133 @@ class Gpt2Canister:
         return cls(replica, canister_id, controller)
 
     def _update(self, method: str, arg_types: str, args: list[Any], result_types: str) -> Any:
-        reply = self.replica.update(self.id, method, candid.encode(_types(arg_types), args), sender=self.sender)
+        arg = candid.encode(_types(arg_types), args)
+        self.last_arg_bytes = len(arg)
+        reply = self.replica.update(self.id, method, arg, sender=self.sender)
         return candid.decode(reply, _types(result_types))[0]
 
     def _query(self, method: str, arg_types: str, args: list[Any], result_types: str) -> Any:
-        reply = self.replica.query(self.id, method, candid.encode(_types(arg_types), args), sender=self.sender)
+        arg = candid.encode(_types(arg_types), args)
+        self.last_arg_bytes = len(arg)
+        reply = self.replica.query(self.id, method, arg, sender=self.sender)
         return candid.decode(reply, _types(result_types))[0]
+
+    @property
+    def assets(self) -> AssetsCanister:
+        """The asset store's methods (canister/assets.did) on this canister, as the same caller."""
+        return AssetsCanister(self.replica, self.id, self.sender)
 
     def upload(self, path: Path, progress: Callable[[int, int], None] | None = None,
                chunk_bytes: int = CHUNK_BYTES) -> dict[str, Any]:
-        """Upload a weight file in order; returns the ModelInfo the canister reports."""
-        size = path.stat().st_size
-        digest = hashlib.sha256()
-        with path.open("rb") as f:
-            for block in iter(lambda: f.read(1 << 24), b""):
-                digest.update(block)
-        self._update("upload_begin", "(UploadBegin)", [{"size": size, "sha256": digest.digest()}], "(UploadProgress)")
-        with path.open("rb") as f:
-            offset = 0
-            while chunk := f.read(chunk_bytes):
-                state = self.upload_chunk(offset, chunk)
-                offset = state["received"]
-                if progress:
-                    progress(offset, size)
-        return self._update("upload_commit", "()", [], "(ModelInfo)")
+        """Serve the weight file at `path`: a bundle of just that file (manifest.json and the
+        file under /model/canister/), committed in one batch; returns the ModelInfo."""
+        info = self.upload_bundle({f"canister/{path.name}": (path, "canister-weights")}, chunk_bytes=chunk_bytes)
+        if progress:
+            progress(path.stat().st_size, path.stat().st_size)
+        return info
 
-    def upload_chunk(self, offset: int, data: bytes) -> dict[str, int]:
-        return self._update("upload_chunk", "(nat64, blob)", [offset, data], "(UploadProgress)")
+    def upload_bundle(self, files: Mapping[str, tuple[Path | bytes, str]], *,
+                      manifest: dict[str, Any] | None = None, chunk_bytes: int = CHUNK_BYTES) -> dict[str, Any]:
+        """Upload a bundle (relative path -> (content, role)) under /model/ with a manifest listing
+        exactly those files (`manifest` adds fields), replacing whatever /model/ held, in one
+        batch; returns the ModelInfo of the model it switched to."""
+        listed, uploads = [], {}
+        for relative, (content, role) in files.items():
+            data = content.read_bytes() if isinstance(content, Path) else content
+            listed.append({"path": relative, "size": len(data), "sha256": hashlib.sha256(data).hexdigest(), "role": role})
+            uploads[MODEL_PREFIX + relative] = Upload(data, "application/octet-stream")
+        text = json.dumps({**(manifest or {}), "files": listed}, indent=2).encode()
+        uploads[MODEL_PREFIX + "manifest.json"] = Upload(text, "application/json")
+        gone = [a["key"] for a in self.assets.list() if a["key"].startswith(MODEL_PREFIX)]
+        self.assets.upload(uploads, delete=gone, chunk_bytes=chunk_bytes)
+        info = self.model_info()
+        assert info is not None, "a committed bundle always serves a model"
+        return info
 
-    def upload_progress(self) -> dict[str, int]:
-        return self._query("upload_progress", "()", [], "(UploadProgress)")
+    def model_certificate(self) -> dict[str, bytes]:
+        return self._query("model_certificate", "()", [], "(ModelCertificate)")
 
     def model_info(self) -> dict[str, Any] | None:
         return self._query("model_info", "()", [], "(opt ModelInfo)")
 
+    def _request(self, prompt: Sequence[int], max_new_tokens: int | None, temperature: float | None, top_k: int | None,
+                 top_p: float | None, seed: int | None, stop: Sequence[int] | None) -> dict[str, Any]:
+        return {"prompt": list(prompt), "max_new_tokens": max_new_tokens, "temperature": temperature, "top_k": top_k,
+                "top_p": top_p, "seed": seed, "stop": None if stop is None else list(stop)}
+
     def generate(self, prompt: Sequence[int], *, max_new_tokens: int | None = None, temperature: float | None = None,
-                 top_k: int | None = None, seed: int | None = None, stop: Sequence[int] | None = None) -> dict[str, Any]:
-        request = {"prompt": list(prompt), "max_new_tokens": max_new_tokens, "temperature": temperature,
-                   "top_k": top_k, "seed": seed, "stop": None if stop is None else list(stop)}
+                 top_k: int | None = None, top_p: float | None = None, seed: int | None = None,
+                 stop: Sequence[int] | None = None) -> dict[str, Any]:
+        """One `generate` update (verified); it may stop early with stop_reason "budget"."""
+        request = self._request(prompt, max_new_tokens, temperature, top_k, top_p, seed, stop)
         return self._update("generate", "(GenerateRequest)", [request], "(GenerateReply)")
+
+    def generate_query(self, prompt: Sequence[int], *, max_new_tokens: int | None = None, temperature: float | None = None,
+                       top_k: int | None = None, top_p: float | None = None, seed: int | None = None,
+                       stop: Sequence[int] | None = None) -> dict[str, Any]:
+        """One `generate_query` query (fast): the same tokens as `generate`, nothing kept."""
+        request = self._request(prompt, max_new_tokens, temperature, top_k, top_p, seed, stop)
+        return self._query("generate_query", "(GenerateRequest)", [request], "(GenerateReply)")
+
+    def prefill(self, prompt: Sequence[int]) -> dict[str, Any]:
+        """One `prefill` update: feeds what fits of `prompt` into this caller's prefix cache."""
+        return self._update("prefill", "(PrefillRequest)", [{"prompt": list(prompt)}], "(GenerateReply)")
+
+    def prefill_all(self, prompt: Sequence[int]) -> Iterator[ChatStep]:
+        """`prefill` until the whole prompt is cached (a long f32 prompt takes several updates)."""
+        while True:
+            reply = self.prefill(prompt)
+            yield ChatStep("prefill", reply, self.last_arg_bytes)
+            if reply["stop_reason"] != "budget":
+                return
+            if reply["fed"] == 0:  # the canister rejects this case; never loop on it
+                raise RuntimeError(f"prefill made no progress: {reply}")
+
+    def chat(self, prompt: Sequence[int], max_new_tokens: int, *, mode: str = "verified",
+             prefill_every: int | None = None, **sampling: Any) -> Iterator[ChatStep]:
+        """Answer `prompt` with up to max_new_tokens tokens, call by call (each step's reply carries
+        its new tokens): the tokens are the same in both modes and however the calls split.
+
+        verified: `generate` updates, each continuing with prompt + the tokens so far.
+        fast: `prefill` updates feed the prompt into this caller's cache, then `generate_query`
+        queries generate from it. A query cannot keep what it feeds, so each one recomputes the
+        tokens produced since the last prefill; a further prefill commits them once they reach
+        `prefill_every` tokens (default None: after every query that stopped at its budget, so each
+        query starts from a cache holding everything before it), or when a query could not feed them.
+        The anonymous principal has no cache: its queries feed everything themselves.
+        `sampling`: temperature, top_k, top_p, seed, stop as for `generate`."""
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        prompt, tokens = list(prompt), []
+        anonymous = self.sender == Principal.anonymous()
+        committed = len(prompt)
+        if mode == "fast" and not anonymous:
+            yield from self.prefill_all(prompt)
+        while len(tokens) < max_new_tokens:
+            context, wanted = prompt + tokens, max_new_tokens - len(tokens)
+            if mode == "verified":
+                reply, method = self.generate(context, max_new_tokens=wanted, **sampling), "generate"
+            else:
+                reply, method = self.generate_query(context, max_new_tokens=wanted, **sampling), "generate_query"
+            step = ChatStep(method, reply, self.last_arg_bytes)
+            yield step
+            reply = step.reply
+            tokens += reply["tokens"]
+            if reply["stop_reason"] != "budget":
+                return
+            if mode == "fast" and not anonymous:
+                uncommitted = len(prompt) + len(tokens) - committed
+                if not reply["tokens"] or prefill_every is None or uncommitted >= prefill_every:
+                    yield from self.prefill_all(prompt + tokens)
+                    committed = len(prompt) + len(tokens)
+            elif not reply["tokens"] and reply["fed"] == 0:
+                raise RuntimeError(f"{step.method} made no progress: {reply}")
 
     def logits(self, tokens: Sequence[int]) -> list[float]:
         return self._query("logits", "(vec nat32)", [list(tokens)], "(vec float32)")
+
+
+def answer(steps: Iterator[ChatStep]) -> tuple[list[int], list[ChatStep]]:
+    """Run a chat turn to its end: (the answer's tokens, every call made)."""
+    made = list(steps)
+    return [t for step in made if step.method != "prefill" for t in step.reply["tokens"]], made

@@ -25,6 +25,9 @@ def test_the_js_agent_generates_and_reads_logits(served):
     assert out["tokens"] == canister.generate(prompt, max_new_tokens=6, stop=[])["tokens"]
     assert len(out["token_instructions"]) == 5 and min(out["token_instructions"]) > 0
     assert "the prompt is empty: give at least one token" in out["rejected"]
+    # generate_query as a query through the HTTP interface: the update's tokens for the same request
+    sampled = canister.generate(prompt, max_new_tokens=6, temperature=0.9, top_k=400, top_p=0.95, seed=42, stop=[])
+    assert out["fast_tokens"] == sampled["tokens"] and out["fast_stop_reason"] == "length"
     logits = canister.logits(prompt)
     assert out["logits_length"] == len(logits) == 50257
     assert out["logits_head"] == [float(x) for x in logits[:4]]

@@ -19,9 +19,17 @@ const idlFactory = ({ IDL }) => {
     tokens: IDL.Vec(IDL.Nat32), prompt_instructions: IDL.Nat64, token_instructions: IDL.Vec(IDL.Nat64),
     instructions: IDL.Nat64,
   });
+  const FastRequest = IDL.Record({
+    prompt: IDL.Vec(IDL.Nat32), max_new_tokens: IDL.Opt(IDL.Nat32), temperature: IDL.Opt(IDL.Float32),
+    top_k: IDL.Opt(IDL.Nat32), top_p: IDL.Opt(IDL.Float32), seed: IDL.Opt(IDL.Nat64), stop: IDL.Opt(IDL.Vec(IDL.Nat32)),
+  });
+  const FastReply = IDL.Record({
+    tokens: IDL.Vec(IDL.Nat32), instructions: IDL.Nat64, stop_reason: IDL.Text, reused: IDL.Nat32, fed: IDL.Nat32,
+  });
   return IDL.Service({
     model_info: IDL.Func([], [IDL.Opt(ModelInfo)], ["query"]),
     generate: IDL.Func([GenerateRequest], [GenerateReply], []),
+    generate_query: IDL.Func([FastRequest], [FastReply], ["query"]),
     logits: IDL.Func([IDL.Vec(IDL.Nat32)], [IDL.Vec(IDL.Float32)], ["query"]),
   });
 };
@@ -36,9 +44,13 @@ try {
 } catch (e) {
   rejected = String(e.message ?? e);
 }
+const fast = await gpt2.generate_query({
+  prompt, max_new_tokens: [6], temperature: [0.9], top_k: [400], top_p: [0.95], seed: [42n], stop: [[]],
+});
 const logits = await gpt2.logits(prompt);
 console.log(JSON.stringify({
   dtype: info.dtype, n_layer: info.n_layer, bytes: Number(info.bytes),
   tokens: Array.from(reply.tokens), token_instructions: Array.from(reply.token_instructions, Number),
+  fast_tokens: Array.from(fast.tokens), fast_stop_reason: fast.stop_reason,
   rejected, logits_length: logits.length, logits_head: Array.from(logits.slice(0, 4)),
 }));

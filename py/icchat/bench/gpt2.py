@@ -7,6 +7,11 @@ f32 and q8 weight files: the per-token figure (median over the generated tokens,
 forward pass of one token plus sampling, as `ic0.performance_counter` reports it inside the
 canister), the prompt pass for several prompt lengths (does a 512-token prompt fit one 40B
 update?), the upload, and wall-clock time in the replica.
+
+Chat turns (`chat_turns`): a new message and an answer on top of 50 / 250 / 500 tokens of history
+that the caller's prefix cache holds from the turn before, in each mode — verified (`generate`
+updates) and fast (`prefill` updates + `generate_query` queries) — with the calls, instructions and
+mainnet cycles they take, priced with the IC's published cycles cost table (IC_PRICES).
 """
 
 from __future__ import annotations
@@ -25,11 +30,41 @@ TARGETS = {"f32": 200_000_000, "q8": 70_000_000}
 PUBLIC_ONCHAIN_GPT2 = 1_100_000_000  # instructions per token of public onchain GPT-2 canisters (brief)
 
 
+# The IC's published prices, 13-node application subnet (queries are free). Read on 2026-12-01 from
+# https://internetcomputer.org/docs/references/cycles-cost-formulas, i.e. dfinity/portal
+# docs/references/cycles-cost-formulas.mdx at commit 1f742569d5f5e6c4d3bff065989e38f72550fab2,
+# which states its USD figures at the XDR rate of May 22, 2025.
+IC_PRICES = {
+    "source": "https://internetcomputer.org/docs/references/cycles-cost-formulas "
+              "(dfinity/portal docs/references/cycles-cost-formulas.mdx @ 1f742569d5f5e6c4d3bff065989e38f72550fab2)",
+    "read_on": "2026-12-01",
+    "usd_rate_date": "2025-05-22",
+    "subnet": "13-node application subnet",
+    "update_message_execution_cycles": 5_000_000,
+    "cycles_per_instruction": 1,  # "1B executed instructions: 1_000_000_000 cycles"
+    "ingress_message_reception_cycles": 1_200_000,
+    "ingress_byte_reception_cycles": 2_000,
+    "query_call_cycles": 0,  # "Query call: Free"
+    "cycles_per_xdr": 1_000_000_000_000,
+    "usd_per_xdr": 1.354820,
+}
+
+
+def update_cycles(instructions: int, ingress_bytes: int) -> int:
+    """Mainnet cycles of one ingress update: reception + execution (the reply is not charged)."""
+    p = IC_PRICES
+    return (p["ingress_message_reception_cycles"] + p["ingress_byte_reception_cycles"] * ingress_bytes
+            + p["update_message_execution_cycles"] + p["cycles_per_instruction"] * instructions)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", default="small", help="seeded model shape (small = GPT-2 124M)")
     parser.add_argument("--dtypes", nargs="+", default=["f32", "q8"], choices=["f32", "q8"])
     parser.add_argument("--new-tokens", type=int, default=16, help="tokens generated per run")
     parser.add_argument("--prompt-lengths", type=int, nargs="+", default=[8, 64, 512])
+    parser.add_argument("--history", type=int, nargs="+", default=[50, 250, 500], help="chat turns: tokens of history")
+    parser.add_argument("--message-tokens", type=int, default=20, help="chat turns: the new message's tokens")
+    parser.add_argument("--answer-tokens", type=int, default=50, help="chat turns: the answer's tokens")
 
 
 def _prompt(length: int) -> list[int]:
@@ -37,7 +72,65 @@ def _prompt(length: int) -> list[int]:
     return [(1000 + 7919 * i) % 50000 for i in range(length)]
 
 
-def _measure(preset: str, dtype: str, new_tokens: int, prompt_lengths: list[int]) -> dict[str, Any]:
+def _turn_cost(steps: list[Any], answer_tokens: int) -> dict[str, Any]:
+    """Calls, instructions and mainnet cycles of one chat turn's steps (icchat.gpt2_canister.ChatStep)."""
+    calls: dict[str, int] = {}
+    cycles = instructions = 0
+    for step in steps:
+        calls[step.method] = calls.get(step.method, 0) + 1
+        instructions += step.reply["instructions"]
+        if step.method != "generate_query":  # an update: charged; queries are free
+            cycles += update_cycles(step.reply["instructions"], step.arg_bytes + len(step.method))
+    per_1000 = cycles * 1000 // max(1, answer_tokens)
+    return {
+        "calls": calls,
+        "updates": sum(n for m, n in calls.items() if m != "generate_query"),
+        "queries": calls.get("generate_query", 0),
+        "instructions": instructions,
+        "instructions_per_answer_token": instructions // max(1, answer_tokens),
+        "mainnet_cycles": cycles,
+        "mainnet_cycles_per_1000_tokens": per_1000,
+        "usd_per_1000_tokens": round(per_1000 / IC_PRICES["cycles_per_xdr"] * IC_PRICES["usd_per_xdr"], 6),
+        "steps": [[s.method, len(s.reply["tokens"]), s.reply["fed"], s.reply["stop_reason"], s.reply["instructions"]]
+                  for s in steps],
+    }
+
+
+def chat_turns(replica: Any, canister_id: Any, history_lengths: list[int], message_tokens: int,
+               answer_tokens: int) -> dict[str, Any]:
+    """One chat turn per history length and mode; both modes start from the same cached history."""
+    from icchat.gpt2_canister import Gpt2Canister, answer
+    from icchat.ic.principal import Principal
+
+    turns: dict[str, Any] = {}
+    for history_length in history_lengths:
+        history = _prompt(history_length)
+        message = [(777 + 4513 * i) % 50000 for i in range(message_tokens)]
+        entry: dict[str, Any] = {}
+        answers = {}
+        for mode in ("verified", "fast"):  # one caller per mode, so neither finds the other's answer cached
+            chat = Gpt2Canister(replica, canister_id, Principal.self_authenticating(b"bench %s %d" % (mode.encode(), history_length)))
+            start = time.perf_counter()
+            cold = list(chat.prefill_all(history))  # the turns before, as if this caller had chatted
+            entry.setdefault("history_prefill", {
+                "updates": len(cold), "instructions": sum(s.reply["instructions"] for s in cold),
+                "mainnet_cycles": sum(update_cycles(s.reply["instructions"], s.arg_bytes + len(s.method)) for s in cold),
+                "wall_s": round(time.perf_counter() - start, 2)})
+            start = time.perf_counter()
+            tokens, steps = answer(chat.chat(history + message, answer_tokens, mode=mode, stop=[]))
+            entry[mode] = {**_turn_cost(steps, len(tokens)), "answer_tokens": len(tokens),
+                           "wall_s": round(time.perf_counter() - start, 2)}
+            answers[mode] = tokens
+        entry["same_tokens"] = answers["verified"] == answers["fast"]
+        turns[str(history_length)] = entry
+        print(f"    history {history_length}: verified {entry['verified']['instructions'] / 1e9:.1f}B in "
+              f"{entry['verified']['updates']} updates, fast {entry['fast']['instructions'] / 1e9:.1f}B in "
+              f"{entry['fast']['queries']} queries + {entry['fast']['updates']} updates")
+    return turns
+
+
+def _measure(preset: str, dtype: str, new_tokens: int, prompt_lengths: list[int],
+             turns: tuple[list[int], int, int] | None = None) -> dict[str, Any]:
     from icchat.build.gpt2 import build_gpt2_wasm
     from icchat.gpt2_canister import Gpt2Canister
     from icchat.ic.principal import Principal
@@ -68,7 +161,7 @@ def _measure(preset: str, dtype: str, new_tokens: int, prompt_lengths: list[int]
             start = time.perf_counter()
             try:
                 pass_reply = canister.generate(_prompt(length), max_new_tokens=1, stop=[])
-            except Reject as reject:  # e.g. over the 40B instruction limit of one update
+            except Reject as reject:  # over one update's 40B: the anonymous caller cannot continue
                 prompts[str(length)] = {"fits_one_update": False, "reject": reject.message}
                 continue
             prompts[str(length)] = {
@@ -77,6 +170,7 @@ def _measure(preset: str, dtype: str, new_tokens: int, prompt_lengths: list[int]
                 "fits_one_update": pass_reply["instructions"] <= UPDATE_INSTRUCTION_LIMIT,
                 "wall_s": round(time.perf_counter() - start, 3),
             }
+        chat = chat_turns(replica, canister.id, *turns) if turns else None
     median = int(statistics.median(per_token))
     return {
         "weights_bytes": weights.stat().st_size,
@@ -88,6 +182,7 @@ def _measure(preset: str, dtype: str, new_tokens: int, prompt_lengths: list[int]
         "vs_public_onchain_gpt2": round(median / PUBLIC_ONCHAIN_GPT2, 3),
         "replica_wall_ms_per_token": round((generate_s - prompt_only_s) * 1000 / max(1, len(per_token)), 1),
         "prompt_pass": prompts,
+        **({"chat_turns": chat} if chat else {}),
     }
 
 
@@ -95,15 +190,25 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from icchat.model.source import PRESETS
 
     result: dict[str, Any] = {"cost_model": COST_MODEL, "model": {"preset": args.preset, "seed": 0, **PRESETS[args.preset]},
-                              "new_tokens": args.new_tokens}
+                              "new_tokens": args.new_tokens, "ic_prices": IC_PRICES,
+                              "chat_turn": {"history": args.history, "message_tokens": args.message_tokens,
+                                            "answer_tokens": args.answer_tokens}}
+    turns = (args.history, args.message_tokens, args.answer_tokens) if args.history else None
     for dtype in args.dtypes:
-        result[dtype] = _measure(args.preset, dtype, args.new_tokens, args.prompt_lengths)
+        result[dtype] = _measure(args.preset, dtype, args.new_tokens, args.prompt_lengths, turns)
         print(f"  {dtype}: {result[dtype]['instructions_per_token']:,} instructions per token "
               f"(target {TARGETS[dtype]:,})")
     result["notes"] = ("instructions_per_token: median over generated tokens after an 8-token prompt; each is one "
                        "forward pass of one token with the KV cache plus sampling (greedy), measured inside the canister "
                        "with ic0.performance_counter; replica_wall_ms_per_token: (generate of new_tokens - generate of 1) / "
-                       "(new_tokens - 1), whole update calls on this machine's wasmtime, not the IC's")
+                       "(new_tokens - 1), whole update calls on this machine's wasmtime, not the IC's; chat_turns: a "
+                       "message of message_tokens and an answer of answer_tokens (greedy) after `history` tokens the "
+                       "caller's prefix cache holds (history_prefill: what feeding that history costs when it is not "
+                       "cached); verified = generate updates continued at each budget stop, fast = a prefill update of "
+                       "the message, then generate_query queries with a prefill update after each query that stopped "
+                       "at its budget; mainnet cycles = per update: ingress reception + bytes + execution base fee + "
+                       "1 cycle per instruction (ic_prices); queries are free; steps: [method, tokens, prompt tokens "
+                       "fed, stop_reason, instructions]")
     return result
 
 

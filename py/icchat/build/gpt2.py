@@ -1,15 +1,22 @@
-"""Build the gpt2 canister (canister/gpt2/*.c + the shared C runtime) into build/canisters/gpt2.wasm."""
+"""Build the gpt2 canister (canister/gpt2/*.c + the shared C runtime) into build/canisters/gpt2.wasm
+and its gzipped twin gpt2.wasm.gz (what install_code gets: the IC inflates modules that start with
+the gzip magic, and the raw module must not push an install over the 2 MiB ingress limit)."""
 
 from __future__ import annotations
 
+import gzip
+import os
 from pathlib import Path
 
 from icchat.build.canister import compile_c
 from icchat.paths import BUILD, CANISTER_SRC
 
-RUNTIME_SOURCES = ("rt.c", "sha256.c", "candid.c")
+RUNTIME_SOURCES = ("rt.c", "sha256.c", "candid.c", "alloc.c")
 GPT2_WASM = BUILD / "canisters" / "gpt2.wasm"
 GPT2_DID = CANISTER_SRC / "gpt2.did"
+# zig cc emits DWARF (3 MB of .debug_* sections for 0.3 MB of code); the `name` section stays for
+# readable traps and profiles
+STRIP_DEBUG = ("-Wl,--strip-debug",)
 
 
 def runtime_sources() -> list[Path]:
@@ -17,5 +24,21 @@ def runtime_sources() -> list[Path]:
 
 
 def build_gpt2_wasm(out: Path = GPT2_WASM) -> Path:
+    """The model canister: GPT-2 (canister/gpt2) on the asset store that holds and serves its bundle."""
+    from icchat.build.assets import STORE_DIR, store_sources
+
     sources = sorted((CANISTER_SRC / "gpt2").glob("*.c"))
-    return compile_c([*sources, *runtime_sources()], out, include_dirs=[CANISTER_SRC / "gpt2"])
+    return compile_c([*sources, *store_sources(), *runtime_sources()], out,
+                     include_dirs=[CANISTER_SRC / "gpt2", STORE_DIR], extra_flags=STRIP_DEBUG)
+
+
+def build_gpt2_wasm_gz(out: Path | None = None) -> Path:
+    """build/canisters/gpt2.wasm.gz beside the raw module (deterministic: no name, mtime 0)."""
+    wasm = build_gpt2_wasm()
+    out = out or wasm.with_name(wasm.name + ".gz")
+    packed = gzip.compress(wasm.read_bytes(), compresslevel=9, mtime=0)
+    if not (out.is_file() and out.read_bytes() == packed):
+        tmp = out.with_name(f"{out.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(packed)
+        os.replace(tmp, out)
+    return out

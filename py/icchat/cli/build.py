@@ -20,15 +20,44 @@ def build_tokenizer() -> Path:
 
 
 def build_gpt2_canister() -> Path:
-    from icchat.build.gpt2 import build_gpt2_wasm
+    from icchat.build.gpt2 import build_gpt2_wasm, build_gpt2_wasm_gz
 
+    build_gpt2_wasm_gz()  # gpt2.wasm.gz beside it: the module install_code sends
     return build_gpt2_wasm()
+
+
+def build_assets_canister() -> Path:
+    from icchat.build.assets import build_assets_wasm
+
+    return build_assets_wasm()
+
+
+def build_ic_modules() -> Path:
+    from icchat.build.metadata import build_ic_modules as build
+
+    return build()  # the gzipped modules with candid:service metadata that dfx/icp/mainnet install
+
+
+def build_web_page() -> Path:
+    from icchat.build.web import build_web
+
+    return build_web()
+
+
+def build_ic_site() -> Path:
+    from icchat.stack.mainnet import build_ic_site as build
+
+    return build()  # build/ic/web: the page with mainnet's config and CSP, for dfx.json / icp.yaml
 
 
 # (name, step) in dependency order; later issues append the asset canister, the page and the wheel.
 STEPS: list[tuple[str, Callable[[], Path]]] = [
     ("tokenizer", build_tokenizer),
     ("gpt2", build_gpt2_canister),
+    ("assets", build_assets_canister),
+    ("ic-modules", build_ic_modules),
+    ("web", build_web_page),
+    ("ic-site", build_ic_site),
 ]
 
 

@@ -1,19 +1,27 @@
-"""`icchat up`: build what exists, then (as the replica and canisters land) start the local
-replica, deploy the canisters and print the page URL."""
+"""`icchat up`: build, start the local replica, deploy the canisters, the model and the page,
+print the URL. Idempotent: a second run reuses everything that is already in place."""
 
 from __future__ import annotations
 
 import argparse
 
-from icchat.cli.build import build_all
+from icchat.stack.up import DEFAULT_PORT
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("up", help="build, start the local replica, deploy, print the URL")
+    parser.add_argument("--model", default=None,
+                        help="gpt2 (the real GPT-2, exported once from the Hugging Face hub), tiny or small "
+                             "(seeded, random weights), or PATH to an exported bundle; default: gpt2 when "
+                             "the hub is reachable, else the offline tiny model")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"replica port (default {DEFAULT_PORT})")
+    parser.add_argument("--onchain-dtype", choices=["q8", "f32"], default="q8",
+                        help="weights the gpt2 canister computes with (default q8)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    print("icchat up: building")
-    build_all()
+    from icchat.stack import UpOptions, up
+
+    up(UpOptions(model=args.model, port=args.port, onchain_dtype=args.onchain_dtype))
     return 0

@@ -3,26 +3,18 @@ the model's dimensions, and where it came from."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from icchat.digest import sha256_file
 from icchat.errors import UserError
 from icchat.model.source import Dimensions
 
 MANIFEST = "manifest.json"
 FORMAT = "icchat-model-bundle"
 FORMAT_VERSION = 1
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def file_entry(root: Path, relative: str, role: str, **extra: Any) -> dict[str, Any]:

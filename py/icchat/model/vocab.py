@@ -10,7 +10,6 @@ transformers — so transformers.js, HF `AutoTokenizer.from_pretrained(dir)` and
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -18,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 from icchat.chat.tokenizer import MERGES_FILE, VOCAB_FILE, GPT2Tokenizer
+from icchat.digest import sha256_file
 from icchat.errors import UserError
 from icchat.paths import BUILD, NODE_MODULES
 
@@ -36,14 +36,6 @@ AGREEMENT_SAMPLE = (
     "Hello world! It's 2026 — we'll see. I've  got   spaces\n\n\tand tabs.\r\n"
     "Ünïcödé, 中文字符, emoji 👍🏽 and 🇺🇳; numbers 3.14159 and ٣٤; don't; x=y**2 // z;  "
 )
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def source_files(package: Path = SOURCE_PACKAGE) -> dict[str, Path]:

@@ -1,0 +1,14 @@
+/* bundle.h: the model bundle under /model/ in the asset store, checked at every commit and
+ * loaded as the served model (bundle.c). */
+#ifndef GPT2_BUNDLE_H
+#define GPT2_BUNDLE_H
+
+#include <stdint.h>
+
+extern uint8_t bundle_manifest_sha256[32]; /* SHA-256 of the committed manifest.json */
+extern int bundle_have_manifest;
+
+void bundle_init(void); /* hook into the store's commits; before as_load */
+void bundle_sync(void); /* load the bundle the store holds (post_upgrade); traps if unusable */
+
+#endif /* GPT2_BUNDLE_H */

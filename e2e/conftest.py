@@ -1,0 +1,77 @@
+"""End-to-end fixtures: the page in Debian Chromium (Python Playwright) against `icchat up`'s
+stack — the local replica, the page in the asset canister and the model bundle in the gpt2
+canister, reached through the replica's HTTP gateway (e2e/replica_stack.py). It runs in its own
+state directory and port, with the tiny seeded model (not meaningful: the page says so).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from icchat.paths import BUILD
+
+ARTIFACTS = BUILD / "e2e-artifacts"
+MODEL_CACHE = BUILD / "e2e-model" / "tiny-s0"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    # Offline for real: every name fails to resolve except the loopback ones the stack uses
+    # (Chromium resolves *.localhost to loopback itself).
+    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE localhost , EXCLUDE *.localhost , EXCLUDE 127.0.0.1",
+]
+
+
+def tiny_bundle() -> Path:
+    """The tiny seeded bundle, exported once and reused while it still verifies."""
+    from icchat.errors import UserError
+    from icchat.model.export import export_bundle
+    from icchat.model.manifest import verify_bundle
+
+    try:
+        verify_bundle(MODEL_CACHE)
+        return MODEL_CACHE
+    except UserError:
+        pass
+    return export_bundle(MODEL_CACHE, config="tiny", seed=0, force=True, log=lambda _: None)
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory) -> Iterator[object]:
+    from replica_stack import ReplicaStack
+
+    running = ReplicaStack(tiny_bundle(), tmp_path_factory.mktemp("stack")).start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip("needs Debian Chromium (/usr/bin/chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def figures(artifacts) -> Iterator[dict]:
+    """Numbers the tests observe (start-up phases, tokens/s, stop latency): figures.json."""
+    found: dict = {}
+    yield found
+    (artifacts / "figures.json").write_text(json.dumps(found, indent=2) + "\n")

@@ -1,0 +1,74 @@
+// Run icchat.chat (runtime, OnnxWebBackend, sampler) inside Pyodide (Python 3.14) under Node,
+// with onnxruntime-web's WASM backend and web/kernels.mjs: the page's stack without the page.
+// argv: <package dir (py/icchat)> <bundle dir> <chat_cases.py> <spec JSON>
+// spec = {"variants": [...], "threads": 1, "vocab": n, "rows": n, "timing": {...} | null}
+// prints {"version", "sampler": {js, python}, "replies": {variant: [...]}, "timing": {...}}.
+import { readFileSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import * as ort from "onnxruntime-web";
+import { loadPyodide } from "pyodide";
+import * as kernels from "../../web/kernels.mjs";
+
+const [pkgDir, bundleDir, casesPath, specJson] = process.argv.slice(2);
+const spec = JSON.parse(specJson);
+ort.env.wasm.numThreads = spec.threads ?? 1;
+globalThis.ort = ort;
+globalThis.icchatKernels = kernels;
+globalThis.readBundleFile = (path) => new Uint8Array(readFileSync(join(bundleDir, path)));
+globalThis.chatSpec = spec;
+
+const pyodide = await loadPyodide();
+const fs = pyodide.FS;
+fs.mkdirTree("/pkg/icchat/chat");
+fs.writeFile("/pkg/icchat/__init__.py", readFileSync(join(pkgDir, "__init__.py")));
+for (const name of readdirSync(join(pkgDir, "chat")).filter((n) => n.endsWith(".py"))) {
+  fs.writeFile(`/pkg/icchat/chat/${name}`, readFileSync(join(pkgDir, "chat", name)));
+}
+fs.writeFile("/pkg/chat_cases.py", readFileSync(casesPath));
+let out;
+try {
+  out = await pyodide.runPythonAsync(`
+import json, sys, time
+sys.path.insert(0, "/pkg")
+import js
+from pyodide.ffi import to_js
+from chat_cases import cancelled_reply, failing_replies, logit_rows, reply_tokens, sampler_tokens
+from icchat.chat import ChatRuntime, Conversation, GPT2Tokenizer, ListLogits, Message, Settings
+from icchat.chat.device import JsLogits, OnnxWebBackend
+
+spec = js.chatSpec.to_py()
+text = lambda p: bytes(js.readBundleFile(p).to_py()).decode()
+manifest = json.loads(text("manifest.json"))
+rows = logit_rows(spec["vocab"], spec["rows"])
+js_rows = {id(r): js.Float32Array.new(to_js(r.tolist())) for r in rows}
+sampler = {"js": sampler_tokens(rows, lambda r: JsLogits(js.icchatKernels, js_rows[id(r)], 0, len(r))),
+           "python": sampler_tokens(rows, lambda r: ListLogits(r))}
+runtime = ChatRuntime(GPT2Tokenizer.from_strings(text("vocab.json"), text("merges.txt")))
+replies, timing = {}, None
+for variant in spec["variants"]:
+    path = next(f["path"] for f in manifest["files"] if f["role"] == "onnx-decoder" and f["variant"] == variant)
+    backend = await OnnxWebBackend.create(js.readBundleFile(path), manifest["model"], js.icchatKernels)
+    replies[variant] = await reply_tokens(runtime, backend)
+    replies[variant + ":cancelled"] = await cancelled_reply(runtime, backend)
+    if variant == spec["variants"][0]:
+        async def make_backend(data, n_layer_delta=0, path=path):
+            dims = dict(manifest["model"], n_layer=manifest["model"]["n_layer"] + n_layer_delta)
+            if data is None:
+                return OnnxWebBackend(backend.session, dims, js.icchatKernels)
+            return await OnnxWebBackend.create(data, dims, js.icchatKernels)
+        replies["failures"] = await failing_replies(runtime, make_backend)
+    if spec.get("timing"):  # one long reply: where a token's time goes
+        t = spec["timing"]
+        conversation = Conversation([Message("user", "Tell me everything about the Internet Computer.")])
+        settings = Settings(temperature=t["temperature"], top_k=t["top_k"], top_p=t["top_p"],
+                            max_new_tokens=t["tokens"], seed=1)
+        async for event in runtime.reply(conversation, backend, settings):
+            pass
+        timing = event.stats
+json.dumps({"version": sys.version, "sampler": sampler, "replies": replies, "timing": timing})
+`);
+} catch (err) {
+  process.stderr.write(String(err.message ?? err).slice(-3000));
+  process.exit(1);
+}
+process.stdout.write(out);

@@ -1,0 +1,670 @@
+// The page (main thread): transcript, composer, settings and conversations. All model work is
+// in worker.js; this file only renders. Model and user text are always set with textContent.
+
+const $ = (selector) => document.querySelector(selector);
+const els = {
+  body: document.body,
+  status: $("#status-text"), detail: $("#status-detail"), progress: $("#progress"), bar: $("#progress-bar"),
+  warning: $("#warning"), warningText: $("#warning-text"),
+  error: $("#error"), errorText: $("#error-text"), errorRestart: $("#error-restart"), errorReload: $("#error-reload"), errorDismiss: $("#error-dismiss"),
+  modelLabel: $("#model-label"), modelWhere: $("#model-where"),
+  transcript: $("#transcript"), empty: $("#empty"), messages: $("#messages"),
+  composer: $("#composer"), prompt: $("#prompt"), send: $("#send"), stop: $("#stop"), speed: $("#speed"),
+  sidebar: $("#sidebar"), conversations: $("#conversations"), newChat: $("#new-chat"), menu: $("#menu"), sidebarClose: $("#sidebar-close"), scrim: $("#scrim"),
+  settings: $("#settings"), settingsToggle: $("#settings-toggle"), settingsClose: $("#settings-close"), settingsForm: $("#settings-form"),
+  settingsError: $("#settings-error"), settingsReset: $("#settings-reset"), about: $("#about"),
+  where: $("#where"), emptyText: $("#empty p"), whereNote: $("#where-note"), hint: $("#hint"),
+  deviceNote: $("#device-note"), deviceNoteText: $("#device-note-text"), deviceNoteOnchain: $("#device-note-onchain"), errorDevice: $("#error-device"),
+};
+
+const ORIGIN_LABELS = { device: "on this device", "onchain-fast": "onchain · fast", "onchain-verified": "onchain · verified" };
+const BACKENDS = Object.keys(ORIGIN_LABELS);
+const WHERE_NOTES = {
+  device: "",
+  "onchain-fast": "Computed by the gpt2 canister: queries answered by one node, what you type is sent to it.",
+  "onchain-verified": "Computed by the gpt2 canister: replicated updates, certified by the subnet; what you type is sent to it.",
+};
+const EMPTY_TEXT = {
+  device: "The model runs on this device in your browser. What you type is not sent anywhere.",
+  onchain: "The model runs onchain, in the gpt2 canister on the Internet Computer: what you type is sent to it.",
+};
+const HINTS = { device: "Enter sends · Shift+Enter adds a line", onchain: "Enter sends · Stop stops after the current call" };
+const STOP_LABELS = { eot: "", stop_string: "", max_tokens: "max tokens reached", context: "context full", cancelled: "stopped", error: "error" };
+const DEFAULT_SETTINGS = { temperature: 0.8, top_k: 40, top_p: 0.95, max_new_tokens: 128, seed: null };
+const DEFAULT_PREFS = { backend: "device", variant: "int8" };
+const KEYS = { settings: "icchat.settings.v1", prefs: "icchat.prefs.v1", conversations: "icchat.conversations.v1", draft: "icchat.draft.v1", identity: "icchat.identity.v1" };
+
+// --- storage (localStorage: small, synchronous, survives reloads) ---------------------------
+
+function load(key, fallback) {
+  try {
+    const value = JSON.parse(localStorage.getItem(key));
+    return value ?? fallback;
+  } catch {
+    return fallback;
+  }
+}
+function save(key, value) {
+  try {
+    localStorage.setItem(key, JSON.stringify(value));
+  } catch {
+    // Storage full or disabled: the page keeps working, this state just is not kept.
+  }
+}
+
+let settings = { ...DEFAULT_SETTINGS, ...load(KEYS.settings, {}) };
+let prefs = { ...DEFAULT_PREFS, ...load(KEYS.prefs, {}) };
+if (!BACKENDS.includes(prefs.backend)) prefs.backend = DEFAULT_PREFS.backend;
+
+/** The page's onchain identity: the seed of an Ed25519 key, made once and kept in this browser,
+ * so the gpt2 canister's per-caller prefix cache keeps this conversation between answers. */
+function identitySeed() {
+  let hex = load(KEYS.identity, null);
+  if (typeof hex !== "string" || !/^[0-9a-f]{64}$/.test(hex)) {
+    hex = Array.from(crypto.getRandomValues(new Uint8Array(32)), (b) => b.toString(16).padStart(2, "0")).join("");
+    save(KEYS.identity, hex);
+  }
+  return Uint8Array.from(hex.match(/../g), (h) => parseInt(h, 16));
+}
+let store = load(KEYS.conversations, null);
+if (!store || !Array.isArray(store.list)) store = { current: null, list: [] };
+
+const newId = () => (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random());
+const saveStore = () => save(KEYS.conversations, store);
+function currentConversation() {
+  let conversation = store.list.find((c) => c.id === store.current);
+  if (!conversation) {
+    conversation = { id: newId(), title: "", created: Date.now(), updated: Date.now(), messages: [] };
+    store.list.unshift(conversation);
+    store.current = conversation.id;
+  }
+  return conversation;
+}
+
+// --- the worker ----------------------------------------------------------------------------
+
+let worker = null;
+let ready = false;
+let reply = null; // the answer being written: {id, conversation, userText, node, text, tokens, started, firstAt}
+let model = null;
+let runningVariant = null;
+let available = []; // backends that can answer now (the worker's "ready")
+let device = { available: false, reason: null };
+let prices = null; // the IC price table's few numbers (config.json via the worker)
+let replies = 0; // numbers each reply, for the shared stop flag
+// Stop signal the worker reads at every token without waiting for its message queue.
+const stopFlag = self.crossOriginIsolated ? new Int32Array(new SharedArrayBuffer(4)) : null;
+
+function startWorker() {
+  ready = false;
+  worker?.terminate();
+  worker = new Worker(new URL("worker.js", import.meta.url), { type: "module" });
+  worker.onmessage = ({ data }) => onWorkerMessage[data.type]?.(data);
+  worker.onerror = (event) => {
+    event.preventDefault?.();
+    onCrash(event.message || "the model worker stopped unexpectedly");
+  };
+  setState("loading");
+  setStatus("Starting…", "");
+  setProgress(0);
+  // Download progress comes straight from the loader thread, never queued behind Python's boot.
+  const progress = new MessageChannel();
+  progress.port1.onmessage = ({ data }) => onWorkerMessage.progress(data);
+  worker.postMessage({ type: "init", variant: prefs.variant, debug: location.hash === "#debug", stopFlag, progressPort: progress.port2, identitySeed: identitySeed(), pageUrl: location.href }, [progress.port2]);
+}
+
+function onCrash(message) {
+  ready = false;
+  failReply();
+  worker?.terminate();
+  worker = null;
+  setStatus("The model stopped", "");
+  showError(`The model stopped working (${message}). Your conversation and your text are kept.`, "crash");
+}
+
+const onWorkerMessage = {
+  log({ level, text }) {
+    console[level]?.(`[worker] ${text}`);
+  },
+  config({ label, meaningful }) {
+    els.modelLabel.textContent = label;
+    els.warning.hidden = meaningful;
+  },
+  status({ phase, text }) {
+    if (phase !== "ready") setStatus(text, phase === "weights" ? els.detail.textContent : "");
+  },
+  progress(p) {
+    if (ready) return; // a late message from the loader thread
+    const percent = p.total ? Math.floor((p.loaded / p.total) * 100) : 100;
+    setProgress(percent);
+    const mb = (n) => (n / 1e6).toFixed(n < 1e7 ? 1 : 0);
+    if (p.done) {
+      setStatus("Model files verified", p.networkBytes ? `${mb(p.total)} MB · SHA-256 checked` : `${mb(p.total)} MB from this browser's cache · SHA-256 checked`);
+      return;
+    }
+    const parts = [`${mb(p.loaded)} / ${mb(p.total)} MB`, `${percent} %`];
+    if (p.networkBytes > 0 && p.rate > 0) parts.push(`${(p.rate / 1e6).toFixed(1)} MB/s`);
+    if (p.eta !== null && p.eta !== undefined && p.networkBytes > 0) parts.push(`${formatSeconds(p.eta)} left`);
+    setStatus(p.fromCache ? "Loading the model from this browser's cache" : "Downloading the model", parts.join(" · "));
+  },
+  ready(message) {
+    ready = true;
+    model = message.model;
+    runningVariant = message.variant;
+    setProgress(100);
+    setState(reply ? "generating" : "ready");
+    els.modelLabel.textContent = model.label;
+    els.modelLabel.title = `${model.parameters ? (model.parameters / 1e6).toFixed(1) + "M parameters, " : ""}manifest ${model.manifestSha256}`;
+    els.warning.hidden = model.meaningful;
+    const t = message.timings ?? {};
+    els.about.dataset.timings = JSON.stringify(t); // seconds per start-up phase (tests read them)
+    const source = t.networkBytes ? `downloaded ${(t.networkBytes / 1e6).toFixed(1)} MB` : "model from cache";
+    available = message.backends ?? ["device"];
+    prices = message.prices ?? null;
+    device = message.device ?? { available: available.includes("device"), reason: null };
+    if (device.available) {
+      setStatus(`Ready · ${message.variant} · ${message.threads} thread${message.threads === 1 ? "" : "s"}`, t.total ? `started in ${t.total.toFixed(1)} s · ${source}` : source);
+    } else {
+      setStatus("Ready · onchain only", "the on-device model is not available here");
+    }
+    els.deviceNote.hidden = device.available || !available.length;
+    els.deviceNoteText.textContent = device.available ? "" : `This device cannot run the model: ${String(device.reason ?? "").replace(/\.+$/, "")}.`;
+    els.deviceNoteOnchain.hidden = !available.includes("onchain-fast");
+    els.about.dataset.principal = message.principal ?? "";
+    els.about.textContent = `Model manifest SHA-256 ${model.manifestSha256.slice(0, 16)}… (certified by the gpt2 canister) · ${model.n_layer} layers, ${model.n_embd} dims · cross-origin isolated: ${message.isolated ? "yes" : "no"}${message.principal ? ` · onchain identity ${message.principal}` : ""}`;
+    updateComposer();
+  },
+  delta({ id, text, tokens }) {
+    if (!reply || reply.id !== id) return;
+    const now = performance.now();
+    reply.firstAt ??= now;
+    reply.text += text;
+    reply.tokens += tokens.length;
+    reply.ids.push(...tokens);
+    reply.deltas += 1;
+    reply.node.dataset.deltas = String(reply.deltas);
+    reply.node.dataset.state = "streaming";
+    reply.node.dataset.tokens = String(reply.tokens);
+    reply.textNode.textContent = reply.text;
+    const seconds = (now - reply.firstAt) / 1000;
+    if (reply.tokens > 1 && seconds > 0) els.speed.textContent = `${((reply.tokens - 1) / seconds).toFixed(1)} tokens/s`;
+    scrollToEnd();
+  },
+  done({ id, message, stopReason, stats, trimmedTurns }) {
+    if (!reply || reply.id !== id) return;
+    const text = message?.text ?? reply.text.trim();
+    const origin = message?.origin ?? "device";
+    const seconds = reply.firstAt ? (performance.now() - reply.firstAt) / 1000 : 0;
+    const entry = {
+      role: "assistant", text, origin,
+      stats: { tokens: reply.tokens, tokensPerSecond: reply.tokens > 1 && seconds > 0 ? (reply.tokens - 1) / seconds : null, stopReason, seed: Number.isSafeInteger(stats?.seed) ? stats.seed : null, pythonShare: pythonShare(stats), trimmedTurns: trimmedTurns ?? 0 },
+    };
+    if (origin !== "device") {
+      // Onchain: answer tokens per second over the whole answer (the calls are the cost).
+      const total = (performance.now() - reply.started) / 1000;
+      entry.stats.tokensPerSecond = reply.tokens && total > 0 ? reply.tokens / total : null;
+      Object.assign(entry.stats, { calls: stats?.calls ?? 0, updates: stats?.updates ?? 0, queries: stats?.queries ?? 0, instructions: stats?.instructions ?? 0, cycles: stats?.mainnet_cycles ?? null, pricesDate: prices?.read_on ?? null });
+    }
+    reply.conversation.messages.push(entry);
+    reply.conversation.updated = Date.now();
+    saveStore();
+    save(KEYS.draft, els.prompt.value);
+    renderMessage(entry, reply.node);
+    reply.node.dataset.tokenIds = JSON.stringify(reply.ids); // this answer's token ids (tests compare them)
+    reply.node.dataset.deltas = String(reply.deltas);
+    if (entry.stats.tokensPerSecond) els.speed.textContent = `${entry.stats.tokensPerSecond.toFixed(1)} tokens/s`;
+    reply = null;
+    setState(ready ? "ready" : "loading");
+    renderConversations();
+    updateComposer();
+  },
+  error({ id, kind, message, fatal, during }) {
+    if (id && reply && reply.id === id) failReply();
+    if (fatal) {
+      ready = false;
+      const uncertified = kind === "integrity" && message.includes("gpt2 canister certifies");
+      setStatus(uncertified ? "Model refused: its manifest is not the certified one" : kind === "integrity" ? "Model refused: it does not match its manifest" : "The model could not be started", "");
+    }
+    showError(explainError(kind, message), kind, fatal);
+    if (!fatal && during === "generate") setState(ready ? "ready" : "loading");
+    els.errorDevice.hidden = !(kind === "onchain" && available.includes("device"));
+    if (during === "variant" && !fatal) {
+      ready = true; // the previous model still runs: say so in the settings, too
+      prefs.variant = runningVariant ?? prefs.variant;
+      save(KEYS.prefs, prefs);
+      fillSettings();
+      setProgress(100);
+      setStatus(`Ready · ${runningVariant}`, "the other model could not be loaded");
+      setState("ready");
+    }
+    updateComposer();
+  },
+};
+
+/** Share of the reply's time spent in Python (backend + runtime), the rest is the model. */
+function pythonShare(stats) {
+  const py = (stats?.python_ms ?? 0) + (stats?.runtime_ms ?? 0);
+  const total = stats?.seconds ? stats.seconds * 1000 : 0;
+  return py > 0 && total > 0 ? py / total : null;
+}
+
+function explainError(kind, message) {
+  switch (kind) {
+    case "integrity": return `${message} The model host may have been tampered with; nothing from it was run.`;
+    case "unreachable": return `${message}. Check that the model canister is running, then restart the model.`;
+    case "memory": return `${message}. Close other tabs, or pick the smaller int8 model in Settings, then restart.`;
+    case "config": return `${message}. The page was not deployed completely.`;
+    case "onchain": return `The onchain answer failed: ${message}. Your question is back in the box: send it again, or answer on this device.`;
+    default: return message;
+  }
+}
+
+// --- rendering -----------------------------------------------------------------------------
+
+function setState(value) {
+  els.body.dataset.state = value;
+}
+function setStatus(text, detail) {
+  els.status.textContent = text;
+  els.detail.textContent = detail ?? "";
+}
+function setProgress(percent) {
+  els.bar.style.width = `${percent}%`;
+  els.progress.setAttribute("aria-valuenow", String(percent));
+}
+function formatSeconds(s) {
+  if (s < 60) return `${Math.max(1, Math.round(s))} s`;
+  return `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
+}
+function showError(text, kind, fatal = true) {
+  els.errorText.textContent = text;
+  els.error.dataset.kind = kind;
+  els.error.hidden = false;
+  els.errorRestart.hidden = !fatal && kind !== "crash";
+  if (fatal) setState("error");
+}
+function hideError() {
+  els.error.hidden = true;
+}
+
+function scrollToEnd() {
+  els.transcript.scrollTop = els.transcript.scrollHeight;
+}
+
+function messageNode(role) {
+  const node = document.createElement("li");
+  node.className = `msg ${role}`;
+  const who = document.createElement("div");
+  who.className = "who";
+  who.textContent = role === "user" ? "You" : "GPT-2";
+  const text = document.createElement("div");
+  text.className = "text";
+  node.append(who, text);
+  return node;
+}
+
+function renderMessage(message, node = messageNode(message.role)) {
+  node.querySelector(".text").textContent = message.text;
+  node.dataset.state = "done";
+  node.querySelector(".meta")?.remove();
+  if (message.role === "assistant") {
+    const meta = document.createElement("div");
+    meta.className = "meta";
+    const where = document.createElement("span");
+    where.className = "where";
+    where.textContent = ORIGIN_LABELS[message.origin] ?? message.origin ?? "";
+    meta.append(where);
+    const s = message.stats ?? {};
+    if (s.tokens) meta.append(span(`${s.tokens} tokens`));
+    if (s.tokensPerSecond) meta.append(span(`${s.tokensPerSecond.toFixed(1)} tokens/s`));
+    if (s.calls) meta.append(span(`${s.calls} call${s.calls === 1 ? "" : "s"}`, "calls"));
+    if (s.instructions) meta.append(span(`${formatCount(s.instructions)} instructions`, "instructions"));
+    if (s.cycles !== null && s.cycles !== undefined && s.calls) meta.append(span(`≈ ${formatCount(s.cycles)} cycles on mainnet`, "cycles"));
+    if (s.stopReason && STOP_LABELS[s.stopReason]) meta.append(span(STOP_LABELS[s.stopReason], s.stopReason === "cancelled" ? "stopped" : ""));
+    if (s.trimmedTurns) meta.append(span(`${s.trimmedTurns} older turn${s.trimmedTurns === 1 ? "" : "s"} left out (context window)`));
+    const details = [];
+    if (s.seed !== null && s.seed !== undefined) details.push(`seed ${s.seed}`);
+    if (s.pythonShare !== null && s.pythonShare !== undefined) details.push(`Python ${(s.pythonShare * 100).toFixed(1)} % of the time`);
+    if (s.calls) details.push(`${s.updates} update${s.updates === 1 ? "" : "s"}, ${s.queries} quer${s.queries === 1 ? "y" : "ies"} (queries are free)`);
+    if (s.cycles !== null && s.cycles !== undefined && s.calls) details.push(`cycles: the IC's published prices${s.pricesDate ? ` read on ${s.pricesDate}` : ""}, 13-node subnet`);
+    meta.title = details.join(" · ");
+    if (navigator.clipboard && message.text) {
+      const copy = document.createElement("button");
+      copy.type = "button";
+      copy.className = "copy";
+      copy.textContent = "Copy";
+      copy.addEventListener("click", async () => {
+        try {
+          await navigator.clipboard.writeText(message.text);
+          copy.textContent = "Copied";
+        } catch {
+          copy.textContent = "Copy failed";
+        }
+        setTimeout(() => { copy.textContent = "Copy"; }, 1500);
+      });
+      meta.append(copy);
+    }
+    node.dataset.origin = message.origin ?? "";
+    node.dataset.stopReason = s.stopReason ?? "";
+    node.dataset.tokens = String(s.tokens ?? "");
+    for (const key of ["calls", "updates", "queries", "instructions", "cycles"]) {
+      if (s[key] !== undefined && s[key] !== null) node.dataset[key] = String(s[key]);
+    }
+    node.append(meta);
+  }
+  return node;
+}
+/** 1234567 → "1.23M": instruction and cycle counts at a glance. */
+function formatCount(n) {
+  for (const [unit, size] of [["T", 1e12], ["B", 1e9], ["M", 1e6], ["k", 1e3]]) {
+    if (n >= size) return `${(n / size).toPrecision(3)}${unit}`;
+  }
+  return String(n);
+}
+function span(text, className = "") {
+  const el = document.createElement("span");
+  el.textContent = text;
+  if (className) el.className = className;
+  return el;
+}
+
+function renderTranscript() {
+  const conversation = currentConversation();
+  els.messages.replaceChildren(...conversation.messages.map((m) => renderMessage(m)));
+  els.empty.hidden = conversation.messages.length > 0;
+  scrollToEnd();
+}
+
+function titleOf(conversation) {
+  const first = conversation.messages.find((m) => m.role === "user");
+  return first ? first.text.slice(0, 60) : "New chat";
+}
+
+function renderConversations() {
+  const items = store.list.filter((c) => c.messages.length > 0).map((conversation) => {
+    const li = document.createElement("li");
+    li.classList.toggle("current", conversation.id === store.current);
+    const open = document.createElement("button");
+    open.type = "button";
+    open.className = "open";
+    open.textContent = titleOf(conversation);
+    open.title = open.textContent;
+    open.addEventListener("click", () => switchConversation(conversation.id));
+    const remove = document.createElement("button");
+    remove.type = "button";
+    remove.className = "delete";
+    remove.textContent = "✕";
+    remove.setAttribute("aria-label", `Delete "${titleOf(conversation)}"`);
+    remove.addEventListener("click", () => deleteConversation(conversation.id));
+    li.append(open, remove);
+    return li;
+  });
+  els.conversations.replaceChildren(...items);
+}
+
+function switchConversation(id) {
+  if (reply) return; // finish or stop the answer first
+  store.current = id;
+  saveStore();
+  renderTranscript();
+  renderConversations();
+  closeOverlays();
+}
+
+function deleteConversation(id) {
+  if (reply && reply.conversation.id === id) return;
+  store.list = store.list.filter((c) => c.id !== id);
+  if (store.current === id) store.current = store.list[0]?.id ?? null;
+  saveStore();
+  renderTranscript();
+  renderConversations();
+}
+
+function newChat() {
+  if (reply) return;
+  const current = store.list.find((c) => c.id === store.current);
+  if (current && current.messages.length === 0) {
+    closeOverlays();
+    els.prompt.focus();
+    return;
+  }
+  store.current = null;
+  currentConversation();
+  saveStore();
+  renderTranscript();
+  renderConversations();
+  closeOverlays();
+  els.prompt.focus();
+}
+
+// --- sending -------------------------------------------------------------------------------
+
+function updateComposer() {
+  const busy = reply !== null;
+  els.send.hidden = busy;
+  els.stop.hidden = !busy;
+  els.send.disabled = !ready || els.prompt.value.trim() === "" || !available.includes(prefs.backend);
+  els.send.title = ready ? "" : "The model is still loading";
+  els.newChat.disabled = busy;
+  // Where answers come from is switched between answers, never during one.
+  for (const input of els.where.querySelectorAll("input")) {
+    input.checked = input.value === prefs.backend;
+    input.disabled = busy || (ready && !available.includes(input.value));
+    input.parentElement.title = input.disabled && !busy ? (input.value === "device" ? `Not available: ${device.reason ?? "the model is not loaded"}` : "Not available: the gpt2 canister could not be reached") : "";
+  }
+  els.whereNote.textContent = WHERE_NOTES[prefs.backend] ?? "";
+  els.emptyText.textContent = EMPTY_TEXT[prefs.backend === "device" ? "device" : "onchain"];
+  const onchain = prefs.backend !== "device";
+  els.hint.textContent = onchain ? HINTS.onchain : HINTS.device;
+  els.stop.title = busy && reply?.backend !== "device" ? "Stops after the current call" : "";
+  els.modelWhere.textContent = ORIGIN_LABELS[prefs.backend];
+  // The on-device model is not swapped while it writes an answer.
+  for (const input of els.settingsForm.elements.variant) input.disabled = busy || (model ? !model.variants.includes(input.value) : false);
+}
+
+function autosize() {
+  els.prompt.style.height = "auto";
+  els.prompt.style.height = `${Math.min(els.prompt.scrollHeight, window.innerHeight * 0.4)}px`;
+}
+
+function send() {
+  const text = els.prompt.value.trim();
+  if (!text || !ready || reply || !available.includes(prefs.backend)) return;
+  hideError();
+  const conversation = currentConversation();
+  const user = { role: "user", text };
+  conversation.messages.push(user);
+  conversation.updated = Date.now();
+  if (!conversation.title) conversation.title = text.slice(0, 60);
+  saveStore();
+  els.empty.hidden = true;
+  els.messages.append(renderMessage(user));
+  const node = messageNode("assistant");
+  node.dataset.state = "waiting";
+  els.messages.append(node);
+  reply = { id: newId(), seq: ++replies, conversation, userText: els.prompt.value, node, textNode: node.querySelector(".text"), text: "", tokens: 0, ids: [], deltas: 0, backend: prefs.backend, started: performance.now(), firstAt: null };
+  els.prompt.value = "";
+  autosize();
+  save(KEYS.draft, "");
+  setState("generating");
+  els.speed.textContent = "";
+  updateComposer();
+  renderConversations();
+  scrollToEnd();
+  worker.postMessage({
+    type: "generate",
+    id: reply.id,
+    seq: reply.seq,
+    conversation: { messages: conversation.messages.map(({ role, text: t, origin }) => (origin ? { role, text: t, origin } : { role, text: t })) },
+    // An empty seed means a fresh one per answer; it is picked here (below 2^32, exact in JSON
+    // both ways) so the answer can show it and be reproduced.
+    settings: { ...settings, seed: settings.seed ?? crypto.getRandomValues(new Uint32Array(1))[0] },
+    backend: prefs.backend,
+  });
+}
+
+/** The answer failed: take the question back out of the conversation and into the box. */
+function failReply() {
+  if (!reply) return;
+  const { conversation, userText, node } = reply;
+  const last = conversation.messages[conversation.messages.length - 1];
+  if (last?.role === "user") conversation.messages.pop();
+  saveStore();
+  node.previousElementSibling?.remove();
+  node.remove();
+  const typed = els.prompt.value;
+  els.prompt.value = typed ? `${userText}\n${typed}` : userText;
+  save(KEYS.draft, els.prompt.value);
+  autosize();
+  reply = null;
+  els.empty.hidden = conversation.messages.length > 0;
+  updateComposer();
+}
+
+function stop() {
+  if (!reply) return;
+  if (stopFlag) Atomics.store(stopFlag, 0, reply.seq);
+  worker?.postMessage({ type: "stop", id: reply.id });
+}
+
+// --- settings ------------------------------------------------------------------------------
+
+function fillSettings() {
+  const f = els.settingsForm.elements;
+  f.temperature.value = settings.temperature;
+  f.top_k.value = settings.top_k;
+  f.top_p.value = settings.top_p;
+  f.max_new_tokens.value = settings.max_new_tokens;
+  f.seed.value = settings.seed ?? "";
+  f.variant.value = prefs.variant;
+  $("#temperature-out").textContent = Number(settings.temperature).toFixed(2);
+  $("#top_p-out").textContent = Number(settings.top_p).toFixed(2);
+  els.modelWhere.textContent = ORIGIN_LABELS[prefs.backend];
+}
+
+/** The switch: on this device · onchain fast · onchain verified (kept across reloads). */
+function setBackend(value) {
+  if (reply || !BACKENDS.includes(value)) return;
+  prefs.backend = value;
+  save(KEYS.prefs, prefs);
+  hideError();
+  updateComposer();
+}
+
+function readSettings() {
+  const f = els.settingsForm.elements;
+  const integer = (name, lo, hi) => {
+    const v = Number(f[name].value);
+    if (!Number.isInteger(v) || v < lo || v > hi) throw new Error(`${f[name].labels[0].firstChild.textContent.trim()} must be a whole number from ${lo} to ${hi}`);
+    return v;
+  };
+  const seedText = f.seed.value.trim();
+  const seed = seedText === "" ? null : Number(seedText);
+  if (seed !== null && (!Number.isSafeInteger(seed) || seed < 0)) throw new Error("Seed must be empty or a whole number ≥ 0");
+  return {
+    temperature: Number(f.temperature.value),
+    top_k: integer("top_k", 0, 50257),
+    top_p: Number(f.top_p.value),
+    max_new_tokens: integer("max_new_tokens", 1, 1024),
+    seed,
+  };
+}
+
+function onSettingsInput() {
+  try {
+    settings = readSettings();
+    els.settingsError.textContent = "";
+    save(KEYS.settings, settings);
+  } catch (error) {
+    els.settingsError.textContent = error.message; // the last valid settings stay in use
+  }
+  const f = els.settingsForm.elements;
+  $("#temperature-out").textContent = Number(f.temperature.value).toFixed(2);
+  $("#top_p-out").textContent = Number(f.top_p.value).toFixed(2);
+  if (f.variant.value && f.variant.value !== prefs.variant) {
+    prefs.variant = f.variant.value;
+    if (worker && ready) {
+      ready = false;
+      setState("loading");
+      setProgress(0);
+      updateComposer();
+      worker.postMessage({ type: "variant", variant: prefs.variant });
+    }
+  }
+  save(KEYS.prefs, prefs);
+}
+
+function openSettings(open) {
+  els.settings.hidden = !open;
+  els.settingsToggle.setAttribute("aria-expanded", String(open));
+  els.body.classList.toggle("settings-open", open);
+}
+function closeOverlays() {
+  els.body.classList.remove("sidebar-open");
+  if (window.matchMedia("(max-width: 820px)").matches) openSettings(false);
+}
+
+// --- events --------------------------------------------------------------------------------
+
+els.composer.addEventListener("submit", (event) => {
+  event.preventDefault();
+  send();
+});
+els.prompt.addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+    event.preventDefault();
+    send();
+  }
+});
+els.prompt.addEventListener("input", () => {
+  autosize();
+  save(KEYS.draft, els.prompt.value);
+  updateComposer();
+});
+els.stop.addEventListener("click", stop);
+document.addEventListener("keydown", (event) => {
+  if (event.key === "Escape" && reply) stop();
+});
+els.newChat.addEventListener("click", newChat);
+els.menu.addEventListener("click", () => els.body.classList.add("sidebar-open"));
+els.sidebarClose.addEventListener("click", closeOverlays);
+els.scrim.addEventListener("click", closeOverlays);
+els.settingsToggle.addEventListener("click", () => openSettings(els.settings.hidden));
+els.settingsClose.addEventListener("click", () => openSettings(false));
+els.settingsForm.addEventListener("input", onSettingsInput);
+els.settingsForm.addEventListener("submit", (event) => event.preventDefault());
+els.settingsReset.addEventListener("click", () => {
+  settings = { ...DEFAULT_SETTINGS };
+  save(KEYS.settings, settings);
+  fillSettings();
+  els.settingsError.textContent = "";
+});
+els.errorRestart.addEventListener("click", () => {
+  hideError();
+  startWorker();
+});
+els.errorReload.addEventListener("click", () => location.reload());
+els.where.addEventListener("change", (event) => setBackend(event.target.value));
+els.deviceNoteOnchain.addEventListener("click", () => setBackend("onchain-fast"));
+els.errorDevice.addEventListener("click", () => setBackend("device"));
+els.errorDismiss.addEventListener("click", hideError);
+for (const button of document.querySelectorAll(".suggestion")) {
+  button.addEventListener("click", () => {
+    els.prompt.value = button.textContent;
+    autosize();
+    updateComposer();
+    els.prompt.focus();
+  });
+}
+
+// --- start ---------------------------------------------------------------------------------
+
+els.scrim.hidden = false; // shown by CSS only while an overlay is open on narrow screens
+els.prompt.value = load(KEYS.draft, "");
+fillSettings();
+openSettings(false);
+renderTranscript();
+renderConversations();
+autosize();
+updateComposer();
+startWorker();

@@ -1,0 +1,472 @@
+// The chat worker (a module Web Worker): boots Pyodide, installs our `icchat` wheel, checks the
+// model manifest against the gpt2 canister's certificate (web/verify-manifest.mjs, official JS
+// agent), loads and verifies the model files, creates the onnxruntime-web session, connects to
+// the gpt2 canister for onchain answers (web/onchain.mjs), and runs the chat in Python
+// (icchat.chat: the same runtime for every backend). The page only sends messages and shows
+// what comes back.
+//
+// Protocol (every message is a plain object with a `type`):
+//   page → worker
+//     {type: "init", variant: "int8" | "fp32", progressPort: MessagePort, stopFlag?: Int32Array
+//      over a SharedArrayBuffer, identitySeed?: 32 bytes (the page's onchain identity, kept by
+//      the page)}   progress messages arrive on progressPort (weights-worker.js)
+//     {type: "generate", id, seq, conversation: {messages: [{role, text, origin?}]}, settings, backend}
+//         backend: "device" | "onchain-fast" | "onchain-verified" (icchat.chat.onchain: the
+//         gpt2 canister, call by call; a stop takes effect at the next call boundary)
+//     {type: "stop", id}                  the reply ends within one token
+//         The page also stores the reply's `seq` into stopFlag[0]: read at every token, it
+//         takes effect even while the generation loop keeps this worker's message queue waiting.
+//     {type: "variant", variant}          switch the on-device model (int8 / fp32)
+//   worker → page
+//     {type: "config", label, meaningful}  as soon as config.json is read
+//     {type: "status", phase, text}       phase: config | runtime | weights | session | python | ready
+//     {type: "progress", loaded, total, networkBytes, rate, eta, file, fromCache, done}
+//     {type: "ready", model, variant, backends, device: {available, reason}, principal, prices, timings}
+//         backends: what can answer now; device.reason says why this device cannot run the model
+//     {type: "delta", id, text, tokens, stats}
+//     {type: "done", id, message: {role, text, origin}, stopReason, stats, trimmedTurns}
+//     {type: "error", id?, kind, message, fatal}
+//         kind: config | unreachable | integrity | manifest | memory | runtime | generate | onchain
+
+import { deploymentFrom } from "./network.mjs";
+import { fetchManifest, ModelError } from "./weights.js";
+
+const VARIANT_FILES = {
+  int8: "onnx/decoder_model_merged_quantized.onnx",
+  fp32: "onnx/decoder_model_merged.onnx",
+};
+const TOKENIZER_FILES = ["vocab.json", "merges.txt"];
+
+const state = {
+  config: null,
+  build: null,
+  pyodide: null,
+  ort: null,
+  kernels: null,
+  manifest: null,
+  manifestSha256: null,
+  variant: null,
+  session: null,
+  chat: null, // the Python ChatWorker object
+  control: null, // {cancelled} for the reply in progress
+  stopFlag: null, // Int32Array shared with the page (when cross-origin isolated)
+  loader: null, // weights-worker.js
+  loads: new Map(), // id -> {resolve, reject}
+  busy: false,
+  agent: null, // the agent bundle (web/agent-entry.js)
+  rootKey: null, // the IC root key (local replica: fetched; mainnet: the agent's own)
+  gpt2: null, // web/onchain.mjs client, once connected
+  device: { available: false, reason: "the model is still loading" },
+};
+
+const post = (message) => self.postMessage(message);
+const status = (phase, text) => post({ type: "status", phase, text });
+const absolute = (path) => new URL(path, self.location.href).href;
+
+async function fetchJson(path, what) {
+  let response;
+  try {
+    response = await fetch(absolute(path), { cache: "no-cache" });
+  } catch (error) {
+    throw new ModelError("config", `Could not load ${what} (${path}): ${error.message}`);
+  }
+  if (!response.ok) throw new ModelError("config", `Could not load ${what} (${path}): HTTP ${response.status}`);
+  try {
+    return await response.json();
+  } catch (error) {
+    throw new ModelError("config", `${what} (${path}) is not valid JSON: ${error.message}`);
+  }
+}
+
+async function bootPython(build) {
+  const { loadPyodide } = await import(absolute(build.pyodide + "pyodide.mjs"));
+  const pyodide = await loadPyodide({
+    indexURL: absolute(build.pyodide),
+    lockFileURL: absolute(build.lock),
+    packageBaseUrl: absolute(build.lock.slice(0, build.lock.lastIndexOf("/") + 1)),
+    stdout: (line) => console.log("[python]", line),
+    stderr: (line) => console.warn("[python]", line),
+  });
+  let failure = null;
+  await pyodide.loadPackage(build.packages, {
+    messageCallback: () => {},
+    errorCallback: (message) => { failure = message; },
+  });
+  // loadPackage reports integrity and network failures only through errorCallback.
+  try {
+    pyodide.pyimport("icchat.chat").destroy();
+  } catch (error) {
+    throw new ModelError("runtime", `The icchat Python package did not install${failure ? ` (${failure})` : ""}: ${error.message}`);
+  }
+  return pyodide;
+}
+
+async function bootOrt(build) {
+  const ort = await import(absolute(build.ort + "ort.wasm.min.mjs"));
+  ort.env.wasm.wasmPaths = absolute(build.ort);
+  // Threads need cross-origin isolation (SharedArrayBuffer); ORT would pick 1 on 2 cores.
+  ort.env.wasm.numThreads = self.crossOriginIsolated ? Math.max(2, Math.min(4, navigator.hardwareConcurrency || 2)) : 1;
+  ort.env.wasm.proxy = false;
+  self.ort = ort; // icchat.chat.device finds it as `js.ort`
+  return ort;
+}
+
+async function loadKernels() {
+  try {
+    return await import(absolute("kernels.mjs")); // argmax / top-k over the logits, in JS
+  } catch (error) {
+    throw new ModelError("runtime", `Could not load the sampling kernels (kernels.mjs): ${error.message}`);
+  }
+}
+
+function startLoader(progressPort) {
+  const loader = new Worker(new URL("weights-worker.js", import.meta.url), { type: "module" });
+  if (progressPort) loader.postMessage({ type: "port", port: progressPort }, [progressPort]);
+  loader.onmessage = ({ data }) => {
+    if (data.type === "progress") return post(data); // no page port: relay
+    const pending = state.loads.get(data.id);
+    state.loads.delete(data.id);
+    if (data.type === "loaded") pending?.resolve({ files: new Map(data.files), networkBytes: data.networkBytes, seconds: data.seconds });
+    else pending?.reject(new ModelError(data.kind, data.message));
+  };
+  loader.onerror = (event) => {
+    for (const pending of state.loads.values()) pending.reject(new ModelError("runtime", `The model loader stopped: ${event.message}`));
+    state.loads.clear();
+  };
+  return loader;
+}
+
+let loadCount = 0;
+function loadInLoader(paths) {
+  const id = ++loadCount;
+  return new Promise((resolve, reject) => {
+    state.loads.set(id, { resolve, reject });
+    state.loader.postMessage({ type: "load", id, modelBase: state.config.model_base, manifest: state.manifest, manifestSha256: state.manifestSha256, paths });
+  });
+}
+
+async function loadModel(variant) {
+  const path = VARIANT_FILES[variant];
+  if (!path) throw new ModelError("config", `Unknown model variant ${variant}`);
+  status("weights", `Loading the ${variant} model`);
+  const { files, networkBytes, seconds } = await loadInLoader([...TOKENIZER_FILES, path]);
+  status("session", "Preparing the model");
+  const started = performance.now();
+  let session;
+  try {
+    session = await state.ort.InferenceSession.create(files.get(path), {
+      executionProviders: ["wasm"],
+      graphOptimizationLevel: "all",
+    });
+  } catch (error) {
+    const message = String(error?.message ?? error);
+    if (/memory|allocat|RangeError/i.test(message)) {
+      throw new ModelError("memory", `Out of memory while preparing the model: ${message}`);
+    }
+    throw new ModelError("runtime", `onnxruntime-web could not load ${path}: ${message}`);
+  }
+  await warmUp(session);
+  return { files, session, networkBytes, downloadSeconds: seconds, sessionSeconds: (performance.now() - started) / 1000 };
+}
+
+/**
+ * One tiny run straight after loading: ORT starts its thread pool and sizes its buffers on the
+ * first run (over a second here), and a first run awaited from Python did not finish within
+ * 30 s in Chromium's workers, so it happens here, in JS.
+ */
+async function warmUp(session) {
+  const m = state.manifest.model;
+  const { Tensor } = state.ort;
+  const one = (v) => new Tensor("int64", BigInt64Array.from([v]), [1, 1]);
+  const feeds = { input_ids: one(0n), attention_mask: one(1n), position_ids: one(0n) };
+  for (let i = 0; i < m.n_layer; i++) {
+    for (const kv of ["key", "value"]) feeds[`past_key_values.${i}.${kv}`] = new Tensor("float32", new Float32Array(0), [1, m.n_head, 0, m.n_embd / m.n_head]);
+  }
+  const outputs = await session.run(feeds);
+  for (const tensor of Object.values(outputs)) tensor.dispose();
+}
+
+/**
+ * The IC root key to verify against: a local replica's is fetched from its status endpoint (as
+ * the agent's fetchRootKey does: it is generated on the developer's machine); on mainnet ("ic")
+ * the agent's built-in key is used and nothing is fetched.
+ */
+async function rootKeyFor(config, agent) {
+  if (config.network === "local") {
+    const local = await agent.HttpAgent.create({ host: config.api_host, shouldFetchRootKey: true });
+    return local.rootKey;
+  }
+  if (config.network === "ic") return null;
+  throw new ModelError("config", `config.json has an unknown network ${JSON.stringify(config.network)}`);
+}
+
+/** The manifest must be the one the gpt2 canister certifies: else nothing runs. */
+async function certifyManifest(manifestBytes, sha256) {
+  const config = state.config;
+  try {
+    if (!config.gpt2_canister || !config.api_host) throw new Error("config.json names no gpt2 canister or API host to check with");
+    state.rootKey = await rootKeyFor(config, state.agent);
+    await state.agent.verifyManifest({
+      host: config.api_host, canisterId: config.gpt2_canister, manifestBytes, ...(state.rootKey ? { rootKey: state.rootKey } : {}),
+    });
+  } catch (error) {
+    if (error instanceof ModelError) throw error;
+    // The agent's own errors (network, a reject: the canister stopped) say nothing about the
+    // manifest: the check could not be made. verify-manifest.mjs's errors say what differs.
+    if (error?.cause?.code !== undefined && error?.cause?.kind !== undefined) {
+      throw new ModelError("unreachable", `Could not ask the gpt2 canister (${config.api_host}) to certify the model's manifest: ${state.agent.rejectReason(error)}`);
+    }
+    throw new ModelError("integrity", `The model's manifest is not the one the gpt2 canister certifies: ${error.message ?? error}. Nothing was loaded.`);
+  }
+  if (config.manifest_sha256 && config.manifest_sha256 !== sha256) {
+    throw new ModelError("config", `config.json expects the manifest ${config.manifest_sha256.slice(0, 12)}…, the gpt2 canister certifies ${sha256.slice(0, 12)}…: redeploy the page`);
+  }
+}
+
+/** Onchain answers: the gpt2 canister as this page's own identity (an Ed25519 key the page keeps). */
+async function connectOnchain(identitySeed) {
+  const identity = identitySeed ? state.agent.identityFromSeed(identitySeed) : undefined;
+  state.gpt2 = await state.agent.connectGpt2({
+    host: state.config.api_host, canisterId: state.config.gpt2_canister, identity, ...(state.rootKey ? { rootKey: state.rootKey } : {}),
+  });
+  return state.gpt2;
+}
+
+// WebAssembly SIMD (onnxruntime-web's only WASM build here needs it): a module using v128.
+const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]);
+
+/** Why this device cannot run the model (null if it may): checked before anything is loaded. */
+function deviceObstacle(variant) {
+  if (!WebAssembly.validate(SIMD_PROBE)) return "this browser has no WebAssembly SIMD, which the on-device model needs";
+  const entry = state.manifest.files.find((f) => f.path === VARIANT_FILES[variant]);
+  const gib = navigator.deviceMemory; // Chromium: a rounded lower bound, in GiB
+  if (entry && gib && gib * 2 ** 30 < 3 * entry.size) {
+    return `this device reports ${gib} GB of memory; the ${variant} model needs about ${(3 * entry.size / 2 ** 30).toFixed(1)} GB`;
+  }
+  return null;
+}
+
+// The Python side: a thin adapter over icchat.chat (ChatRuntime + OnnxWebBackend) that speaks
+// JSON strings to JS, so no Python object crosses into the page.
+const PYTHON_GLUE = `
+import json
+
+from icchat.chat import ChatRuntime, Conversation, GPT2Tokenizer, Settings
+from icchat.chat.device import OnnxWebBackend
+from icchat.chat.onchain import JsGpt2Client, OnchainBackend
+
+
+class ChatWorker:
+    """The worker's handle on icchat.chat: one runtime, one backend per label."""
+
+    def __init__(self, vocab_json, merges_txt, ort, kernels, dims_json):
+        self.runtime = ChatRuntime(GPT2Tokenizer.from_strings(vocab_json, merges_txt))
+        self.ort, self.kernels, self.dims = ort, kernels, json.loads(dims_json)
+        self.backends = {}
+
+    def set_device_session(self, session):
+        self.backends["device"] = OnnxWebBackend(session, self.dims, self.kernels, ort=self.ort)
+
+    def set_onchain(self, client, prices_json):
+        prices = json.loads(prices_json) or None
+        for mode in ("fast", "verified"):
+            self.backends[f"onchain-{mode}"] = OnchainBackend(JsGpt2Client(client), mode, self.dims["n_ctx"], prices)
+
+    async def reply(self, conversation_json, settings_json, backend, control, emit):
+        if backend not in self.backends:
+            raise ValueError(f"answers computed {backend} are not available on this page")
+        conversation = Conversation.from_dict(json.loads(conversation_json))
+        settings = Settings.from_dict(json.loads(settings_json))
+        cancelled = lambda: bool(control.cancelled)  # noqa: E731 - read at every token
+        async for event in self.runtime.reply(conversation, self.backends[backend], settings, cancelled):
+            emit(json.dumps(event.to_dict()))
+
+ChatWorker
+`;
+
+async function setupPython(files) {
+  const ChatWorker = state.pyodide.runPython(PYTHON_GLUE);
+  const decoder = new TextDecoder();
+  const m = state.manifest.model ?? {};
+  const dims = { n_layer: m.n_layer, n_head: m.n_head, n_embd: m.n_embd, n_ctx: m.n_ctx, vocab_size: m.vocab_size };
+  state.chat = ChatWorker(decoder.decode(files.get("vocab.json")), decoder.decode(files.get("merges.txt")), state.ort, state.kernels, JSON.stringify(dims));
+  ChatWorker.destroy();
+}
+
+function explain(error) {
+  if (error instanceof ModelError) return { kind: error.kind, message: error.message };
+  let message = String(error?.message ?? error);
+  // A Python exception's message is its whole traceback: the last line says what happened.
+  if (error?.constructor?.name === "PythonError") message = message.trim().split("\n").pop();
+  if (error instanceof RangeError || /out of memory|memory access out of bounds|Aborted\(OOM\)/i.test(message)) {
+    return { kind: "memory", message: `Out of memory: ${message}` };
+  }
+  return { kind: "runtime", message };
+}
+
+/** With #debug in the page's URL the worker's console is relayed to the page's. */
+function relayConsole() {
+  for (const level of ["log", "info", "warn", "error"]) {
+    const original = console[level].bind(console);
+    console[level] = (...args) => {
+      original(...args);
+      post({ type: "log", level, text: args.map(String).join(" ") });
+    };
+  }
+}
+
+// The network and canisters come from the URL the page is served from (network.mjs); config.json
+// only fills in what the URL cannot say. The page passes its URL: a worker's own location does not
+// carry the page's ?canisterId=.
+function onDeployment(config, pageUrl) {
+  if (!pageUrl) return config;
+  const d = deploymentFrom(new URL(pageUrl), config);
+  return { ...config, network: d.network, api_host: d.apiHost, gpt2_canister: d.gpt2Canister ?? config.gpt2_canister,
+           model_base: d.modelBase ?? config.model_base };
+}
+
+async function init({ variant, debug, stopFlag, progressPort, identitySeed, pageUrl }) {
+  if (debug) relayConsole();
+  state.stopFlag = stopFlag ?? null;
+  state.loader = startLoader(progressPort);
+  const timings = {};
+  const t0 = performance.now();
+  const since = () => (performance.now() - t0) / 1000;
+  status("config", "Reading the page configuration");
+  const [config, build] = await Promise.all([fetchJson("config.json", "the page configuration"), fetchJson("build.json", "the build description")]);
+  state.config = onDeployment(config, pageUrl);
+  state.build = build;
+  if (!state.config.model_base) throw new ModelError("config", "config.json has no model_base");
+  post({ type: "config", label: state.config.model_label ?? "GPT-2", meaningful: state.config.model_meaningful !== false });
+  status("runtime", "Starting Python and the model runtime");
+  const agentPromise = import(absolute(state.build.agent)).catch((error) => {
+    throw new ModelError("runtime", `Could not load the IC agent (${state.build.agent}): ${error.message}`);
+  });
+  // Nothing the manifest lists is used before it is known to be the one the canister certifies.
+  const manifestPromise = fetchManifest(state.config.model_base, async (bytes, sha256) => {
+    state.agent = await agentPromise;
+    status("config", "Checking the model manifest against the gpt2 canister's certificate");
+    await certifyManifest(bytes, sha256);
+  });
+  const pythonPromise = bootPython(state.build).then((p) => { timings.python = since(); return p; });
+  const ortPromise = bootOrt(state.build).then((o) => { timings.ort = since(); return o; });
+  ortPromise.catch(() => {}); // awaited only if this device may run the model
+  const kernelsPromise = loadKernels();
+  ({ manifest: state.manifest, sha256: state.manifestSha256 } = await manifestPromise);
+  timings.manifest = since();
+  const onchain = connectOnchain(identitySeed).catch((error) => error);
+  // The tokenizer first: onchain answers need it even when this device cannot run the model.
+  const { files } = await loadInLoader(TOKENIZER_FILES);
+  let model = null;
+  const obstacle = deviceObstacle(variant);
+  if (obstacle) {
+    state.device = { available: false, reason: obstacle };
+  } else {
+    try {
+      state.ort = await ortPromise;
+      model = await loadModel(variant);
+      Object.assign(timings, { model: since(), download: model.downloadSeconds, session: model.sessionSeconds, networkBytes: model.networkBytes });
+      state.device = { available: true, reason: null };
+    } catch (error) {
+      // A file that fails its check, or an unreachable host, stops everything; a model this
+      // device cannot hold or run leaves onchain answers.
+      if (error instanceof ModelError && (error.kind === "integrity" || error.kind === "unreachable" || error.kind === "manifest")) throw error;
+      state.device = { available: false, reason: `the model could not be loaded here: ${explain(error).message}` };
+    }
+  }
+  [state.pyodide, state.kernels] = await Promise.all([pythonPromise, kernelsPromise]);
+  timings.pythonReady = since();
+  status("python", "Starting the chat");
+  await setupPython(files);
+  if (model) {
+    state.chat.set_device_session(model.session);
+    state.session = model.session;
+    state.variant = variant;
+  }
+  const client = await onchain;
+  if (client instanceof Error) console.warn("onchain answers are unavailable:", client.message);
+  else state.chat.set_onchain(client, JSON.stringify(state.config.ic_prices ?? null));
+  timings.total = since();
+  console.log("timings", JSON.stringify(timings));
+  status("ready", "Ready");
+  postReady(variant, timings);
+}
+
+function backends() {
+  return [...(state.device.available ? ["device"] : []), ...(state.gpt2 ? ["onchain-fast", "onchain-verified"] : [])];
+}
+
+function postReady(variant, timings) {
+  post({
+    type: "ready", model: modelSummary(), variant: state.variant ?? variant, backends: backends(), device: state.device,
+    principal: state.gpt2?.principal ?? null, prices: state.config.ic_prices ?? null, timings,
+    threads: state.ort?.env.wasm.numThreads ?? 0, isolated: self.crossOriginIsolated,
+  });
+}
+
+function modelSummary() {
+  const m = state.manifest.model ?? {};
+  return { label: state.config.model_label ?? "GPT-2", meaningful: state.config.model_meaningful !== false, n_layer: m.n_layer, n_head: m.n_head, n_embd: m.n_embd, parameters: m.parameters, manifestSha256: state.manifestSha256, variants: Object.keys(VARIANT_FILES).filter((v) => state.manifest.files.some((f) => f.path === VARIANT_FILES[v])) };
+}
+
+async function switchVariant({ variant }) {
+  if (variant === state.variant) return;
+  if (state.busy) throw new Error("finish or stop the answer before switching the model");
+  const obstacle = deviceObstacle(variant);
+  if (obstacle) throw new ModelError("memory", `The ${variant} model cannot run here: ${obstacle}`);
+  state.ort ??= await bootOrt(state.build);
+  const model = await loadModel(variant);
+  state.chat.set_device_session(model.session);
+  const old = state.session;
+  state.session = model.session;
+  state.variant = variant;
+  state.device = { available: true, reason: null };
+  await old?.release?.();
+  status("ready", "Ready");
+  postReady(variant, { download: model.downloadSeconds, session: model.sessionSeconds, networkBytes: model.networkBytes });
+}
+
+async function generate({ id, seq, conversation, settings, backend = "device" }) {
+  if (state.busy) throw new Error("a reply is already being written");
+  state.busy = true;
+  const flag = state.stopFlag;
+  state.control = {
+    id,
+    stopped: false,
+    get cancelled() {
+      return this.stopped || (flag !== null && Atomics.load(flag, 0) === seq);
+    },
+  };
+  let last = null;
+  try {
+    await state.chat.reply(JSON.stringify(conversation), JSON.stringify(settings), backend, state.control, (json) => {
+      const event = JSON.parse(json);
+      last = event;
+      if (event.text_delta || event.tokens.length) post({ type: "delta", id, text: event.text_delta, tokens: event.tokens, stats: event.stats });
+    });
+    if (last?.stop_reason === "error") throw new ModelError(backend === "device" ? "generate" : "onchain", last.error || "the reply failed");
+    post({ type: "done", id, message: { role: "assistant", text: last.text, origin: last.origin || backend }, stopReason: last.stop_reason, stats: last.stats, trimmedTurns: last.trimmed_turns });
+  } finally {
+    state.busy = false;
+    state.control = null;
+  }
+}
+
+const handlers = {
+  init,
+  generate,
+  variant: switchVariant,
+  stop: ({ id }) => { if (state.control && (id === undefined || state.control.id === id)) state.control.stopped = true; },
+};
+
+self.onmessage = async ({ data }) => {
+  const handler = handlers[data?.type];
+  if (!handler) return post({ type: "error", kind: "runtime", message: `unknown message ${data?.type}`, fatal: false });
+  try {
+    await handler(data);
+  } catch (error) {
+    const { kind, message } = explain(error);
+    const fatal = data.type === "init" || (data.type === "variant" && backends().length === 0);
+    post({ type: "error", id: data.id, kind: data.type === "generate" && kind === "runtime" ? "generate" : kind, message, fatal, during: data.type });
+  }
+};
