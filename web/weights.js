@@ -137,7 +137,8 @@ export async function loadFiles({ modelBase, manifest, manifestSha256, paths, on
   report(entries[0]?.path ?? "", false, true);
   const files = new Map();
   for (const entry of entries) {
-    const url = new URL(entry.path, modelBase).href;
+    // the content hash in the URL: the model host may let caches keep it forever (immutable)
+    const url = new URL(`${entry.path}?sha256=${entry.sha256}`, modelBase).href;
     let bytes = await readCached(cache, url, entry);
     const fromCache = bytes !== null;
     if (!fromCache) {

@@ -576,18 +576,23 @@ EXPORT("canister_update", create_chunk) {
   else reply_nat_record("chunk_id", chunk_id);
 }
 
+/* The argument of create_chunks / commit_batch: { batch_id; <field> : vec ... }, from a writer.
+ * Returns 0 after rejecting. */
+static int read_batch_vec(cd_reader *r, const char *field, uint64_t *batch_id, size_t *n, cd_val *first) {
+  cd_val arg, f;
+  if (!read_arg(r, &arg) || !may_write()) return 0;
+  if (read_batch_id(r, arg, batch_id) && cd_field(r, arg, field, &f) && cd_vec(r, f, n, first)) return 1;
+  if (!r->error && !bad) refuse("missing field `%s`%s", field, "");
+  return fail_arg(r);
+}
+
 EXPORT("canister_update", create_chunks) {
   begin();
   cd_reader r;
-  cd_val arg, f, e;
+  cd_val e;
   uint64_t batch_id;
   size_t n;
-  if (!read_arg(&r, &arg) || !may_write()) return;
-  if (!read_batch_id(&r, arg, &batch_id) || !cd_field(&r, arg, "content", &f) || !cd_vec(&r, f, &n, &e)) {
-    if (!r.error && !bad) refuse("missing field `content`%s%s", "", "");
-    fail_arg(&r);
-    return;
-  }
+  if (!read_batch_vec(&r, "content", &batch_id, &n, &e)) return;
   as_text *contents = rt_scratch((n ? n : 1) * sizeof *contents, 8);
   for (size_t i = 0; i < n; i++) {
     if (!blob_of(&r, e, &contents[i]) || (i + 1 < n && !cd_next(&r, &e))) {
@@ -623,15 +628,10 @@ EXPORT("canister_update", create_chunks) {
 EXPORT("canister_update", commit_batch) {
   begin();
   cd_reader r;
-  cd_val arg, f, e;
+  cd_val e;
   uint64_t batch_id;
   size_t n;
-  if (!read_arg(&r, &arg) || !may_write()) return;
-  if (!read_batch_id(&r, arg, &batch_id) || !cd_field(&r, arg, "operations", &f) || !cd_vec(&r, f, &n, &e)) {
-    if (!r.error && !bad) refuse("missing field `operations`%s%s", "", "");
-    fail_arg(&r);
-    return;
-  }
+  if (!read_batch_vec(&r, "operations", &batch_id, &n, &e)) return;
   as_op *ops = rt_scratch((n ? n : 1) * sizeof *ops, 8);
   for (size_t i = 0; i < n; i++) {
     if (!read_operation(&r, e, &ops[i]) || (i + 1 < n && !cd_next(&r, &e))) {

@@ -126,3 +126,6 @@ def test_model_files_are_readable_cross_origin_from_an_isolated_page():
             headers = ic_assets_headers(text, path)
             assert headers["Access-Control-Allow-Origin"] == allow
             assert headers["Cross-Origin-Resource-Policy"] == "cross-origin"
+        # files are fetched by content-hashed URLs: immutable; the manifest names the hashes: revalidated
+        assert ic_assets_headers(text, "manifest.json")["Cache-Control"] == "no-cache"
+        assert "immutable" in ic_assets_headers(text, "onnx/decoder_model_merged_quantized.onnx")["Cache-Control"]

@@ -187,12 +187,7 @@ class Agent:
         _, code, body = self._send(("v3", "v2"), f"canister/{canister_id}/read_state", canister_id,
                                    lambda: {"request_type": "read_state", "sender": self.identity.principal.raw,
                                             "paths": [list(p) for p in paths], "ingress_expiry": self._expiry()})
-        if code != 200:
-            raise HttpError(code, _text(body))
-        answer = _loads(body, "read_state answer")
-        certificate = answer.get("certificate") if isinstance(answer, Mapping) else None
-        if not isinstance(certificate, bytes):
-            raise AgentError("read_state answer has no certificate")
+        certificate = _read_state_certificate(code, body)
         return self._verify(certificate, canister_id)
 
     def _poll(self, ecid: Principal, rid: bytes, expiry_ns: int) -> bytes:
@@ -288,12 +283,7 @@ class Agent:
         self._require_root_key()
         code, body = self._post_versions(("v3", "v2"), f"canister/{canister_id}/read_state",
                                          cbor2.dumps({"content": content}))
-        if code != 200:
-            raise HttpError(code, _text(body))
-        answer = _loads(body, "read_state answer")
-        certificate = answer.get("certificate") if isinstance(answer, Mapping) else None
-        if not isinstance(certificate, bytes):
-            raise AgentError("read_state answer has no certificate")
+        certificate = _read_state_certificate(code, body)
         assert self.root_key is not None
         try:
             replica_now = verify_certificate(certificate, self.root_key, canister_id=canister_id).time_ns()
@@ -375,6 +365,17 @@ class Agent:
         if conn is not None:
             conn.close()
             self._local.conn = None
+
+
+def _read_state_certificate(code: int, body: bytes) -> bytes:
+    """The (not yet verified) certificate of a read_state answer."""
+    if code != 200:
+        raise HttpError(code, _text(body))
+    answer = _loads(body, "read_state answer")
+    certificate = answer.get("certificate") if isinstance(answer, Mapping) else None
+    if not isinstance(certificate, bytes):
+        raise AgentError("read_state answer has no certificate")
+    return certificate
 
 
 def _reject_from(answer: Mapping[str, Any]) -> CanisterReject:
