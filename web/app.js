@@ -122,13 +122,25 @@ function onCrash(message) {
   showError(`The model stopped working (${message}). Your conversation and your text are kept.`, "crash");
 }
 
+// The model notice: random weights get the page's warning; a model with a notice of its own (the
+// offline demo model: English chit-chat, no knowledge) shows that text in the same place instead.
+function showModelNotice(meaningful, notice) {
+  if (notice) {
+    // the model's own notice stands alone (the random-weights wording around it does not apply)
+    document.querySelector("#warning-title").textContent = "Demo model:";
+    els.warningText.textContent = notice;
+    document.querySelector("#warning-more").hidden = true;
+  }
+  els.warning.hidden = meaningful && !notice;
+}
+
 const onWorkerMessage = {
   log({ level, text }) {
     console[level]?.(`[worker] ${text}`);
   },
-  config({ label, meaningful }) {
+  config({ label, meaningful, notice }) {
     els.modelLabel.textContent = label;
-    els.warning.hidden = meaningful;
+    showModelNotice(meaningful, notice);
   },
   status({ phase, text }) {
     if (phase !== "ready") setStatus(text, phase === "weights" ? els.detail.textContent : "");
@@ -155,7 +167,7 @@ const onWorkerMessage = {
     setState(reply ? "generating" : "ready");
     els.modelLabel.textContent = model.label;
     els.modelLabel.title = `${model.parameters ? (model.parameters / 1e6).toFixed(1) + "M parameters, " : ""}manifest ${model.manifestSha256}`;
-    els.warning.hidden = model.meaningful;
+    showModelNotice(model.meaningful, model.notice);
     const t = message.timings ?? {};
     els.about.dataset.timings = JSON.stringify(t); // seconds per start-up phase (tests read them)
     const source = t.networkBytes ? `downloaded ${(t.networkBytes / 1e6).toFixed(1)} MB` : "model from cache";

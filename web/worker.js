@@ -18,7 +18,7 @@
 //         takes effect even while the generation loop keeps this worker's message queue waiting.
 //     {type: "variant", variant}          switch the on-device model (int8 / fp32)
 //   worker → page
-//     {type: "config", label, meaningful}  as soon as config.json is read
+//     {type: "config", label, meaningful, notice}  as soon as config.json is read
 //     {type: "status", phase, text}       phase: config | runtime | weights | session | python | ready
 //     {type: "progress", loaded, total, networkBytes, rate, eta, file, fromCache, done}
 //     {type: "ready", model, variant, backends, device: {available, reason}, principal, prices, timings}
@@ -337,7 +337,7 @@ async function init({ variant, debug, stopFlag, progressPort, identitySeed, page
   state.config = onDeployment(config, pageUrl);
   state.build = build;
   if (!state.config.model_base) throw new ModelError("config", "config.json has no model_base");
-  post({ type: "config", label: state.config.model_label ?? "GPT-2", meaningful: state.config.model_meaningful !== false });
+  post({ type: "config", label: state.config.model_label ?? "GPT-2", meaningful: state.config.model_meaningful !== false, notice: state.config.model_notice ?? "" });
   status("runtime", "Starting Python and the model runtime");
   const agentPromise = import(absolute(state.build.agent)).catch((error) => {
     throw new ModelError("runtime", `Could not load the IC agent (${state.build.agent}): ${error.message}`);
@@ -406,7 +406,7 @@ function postReady(variant, timings) {
 
 function modelSummary() {
   const m = state.manifest.model ?? {};
-  return { label: state.config.model_label ?? "GPT-2", meaningful: state.config.model_meaningful !== false, n_layer: m.n_layer, n_head: m.n_head, n_embd: m.n_embd, parameters: m.parameters, manifestSha256: state.manifestSha256, variants: Object.keys(VARIANT_FILES).filter((v) => state.manifest.files.some((f) => f.path === VARIANT_FILES[v])) };
+  return { label: state.config.model_label ?? "GPT-2", meaningful: state.config.model_meaningful !== false, notice: state.config.model_notice ?? "", n_layer: m.n_layer, n_head: m.n_head, n_embd: m.n_embd, parameters: m.parameters, manifestSha256: state.manifestSha256, variants: Object.keys(VARIANT_FILES).filter((v) => state.manifest.files.some((f) => f.path === VARIANT_FILES[v])) };
 }
 
 async function switchVariant({ variant }) {

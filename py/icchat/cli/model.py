@@ -1,4 +1,4 @@
-"""`icchat model export|verify`: GPT-2 model bundles."""
+"""`icchat model export|verify|train`: GPT-2 model bundles."""
 
 from __future__ import annotations
 
@@ -26,6 +26,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     export.add_argument("--force", action="store_true", help="replace an existing bundle")
     export.set_defaults(func=run_export)
 
+    train = model_sub.add_parser(
+        "train", help="train a small GPT-2 on a chat corpus (CPU) and export it as a bundle",
+        description="Train GPT-2 (its tokenizer and 50,257-token vocabulary) on chitchat-dataset "
+                    "chats in the page's chat template, then export a bundle. Interrupted runs "
+                    "resume from the checkpoint in OUT.train/.")
+    train.add_argument("--preset", choices=["demo"], required=True, help="what to train")
+    train.add_argument("--out", type=Path, default=None,
+                       help="bundle directory (default: build/models/demo)")
+    train.add_argument("--minutes", type=float, default=None,
+                       help="training time budget (default: the preset's)")
+    train.add_argument("--steps", type=int, default=None, help="a fixed number of steps instead")
+    train.add_argument("--seed", type=int, default=None, help="seed (default: the preset's)")
+    train.add_argument("--force", action="store_true", help="replace an existing bundle")
+    train.set_defaults(func=run_train)
+
     verify = model_sub.add_parser("verify", help="check every file against manifest.json")
     verify.add_argument("bundle", type=Path)
     verify.set_defaults(func=run_verify)
@@ -47,4 +62,21 @@ def run_verify(args: argparse.Namespace) -> int:
 
     manifest = verify_bundle(args.bundle)
     print(f"{args.bundle}: {len(manifest['files'])} files verified")
+    return 0
+
+
+def run_train(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from icchat.model.train import PRESETS, train_bundle
+    from icchat.stack.models import MODELS
+
+    config = PRESETS[args.preset]
+    changes = {k: v for k, v in (("minutes", args.minutes), ("steps", args.steps), ("seed", args.seed))
+               if v is not None}
+    config = dataclasses.replace(config, **changes)
+    out = args.out or MODELS / args.preset
+    result = train_bundle(out, config, force=args.force)
+    print(f"done: {result.out} ({result.steps} steps, {result.tokens:,} tokens, "
+          f"validation perplexity {result.val_perplexity:.1f})")
     return 0

@@ -36,8 +36,10 @@ TOOLS = ("torch", "transformers", "optimum-onnx", "onnx", "onnxruntime", "icchat
 def export_bundle(out: Path, *, config: str | None = None, seed: int = 0,
                   pretrained: str | None = None, variants: Iterable[str] = ONNX_VARIANTS,
                   force: bool = False, log: Callable[[str], None] = print,
-                  timings: dict[str, float] | None = None) -> Path:
-    """Export a bundle to `out`; `timings`, if given, receives seconds per step."""
+                  timings: dict[str, float] | None = None,
+                  provenance: dict[str, Any] | None = None) -> Path:
+    """Export a bundle to `out`; `timings`, if given, receives seconds per step; `provenance`
+    adds to (or overrides) the manifest's provenance, e.g. how a trained model was trained."""
     if (config is None) == (pretrained is None):
         raise UserError("give exactly one of --config or --from-pretrained")
     variants = list(variants)
@@ -52,7 +54,7 @@ def export_bundle(out: Path, *, config: str | None = None, seed: int = 0,
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
     try:
         _build(work, config=config, seed=seed, pretrained=pretrained, variants=variants, log=log,
-               timings={} if timings is None else timings)
+               timings={} if timings is None else timings, extra_provenance=provenance or {})
         _make_readable(work)  # mkdtemp and safetensors make private files; bundles are served
         _replace(work, out)
     except BaseException:
@@ -62,7 +64,8 @@ def export_bundle(out: Path, *, config: str | None = None, seed: int = 0,
 
 
 def _build(work: Path, *, config: str | None, seed: int, pretrained: str | None,
-           variants: list[str], log: Callable[[str], None], timings: dict[str, float]) -> None:
+           variants: list[str], log: Callable[[str], None], timings: dict[str, float],
+           extra_provenance: dict[str, Any]) -> None:
     files: list[dict[str, Any]] = []
 
     def step(title: str, action: Callable[[], Any]) -> Any:
@@ -120,6 +123,7 @@ def _build(work: Path, *, config: str | None, seed: int, pretrained: str | None,
         files.append(file_entry(work, f"{CANISTER_DIR}/{name}", "canister-weights", variant=dtype,
                                 format=f"icchat-gpt2-weights-v{canister_weights.VERSION}"))
 
+    provenance.update(extra_provenance)
     provenance["created"] = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     provenance["tools"] = {t: _version(t) for t in TOOLS}
     parameters = sum(p.numel() for p in model.parameters())

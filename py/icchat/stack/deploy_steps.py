@@ -121,7 +121,8 @@ def deploy_page(agent: Any, info: Any, options: Any, log: Callable[[str], None])
     manifest_sha256 = hashlib.sha256((options.state_dir / "upload" / "model" / MANIFEST).read_bytes()).hexdigest()
     config = {"model_base": info.model_base, "network": "local", "api_host": api_origin,
               "gpt2_canister": str(info.gpt2), "model_label": info.model.label,
-              "model_meaningful": info.model.meaningful, "manifest_sha256": manifest_sha256,
+              "model_meaningful": info.model.meaningful, "model_notice": info.model.notice,
+              "manifest_sha256": manifest_sha256,
               "onchain_dtype": options.onchain_dtype, "ic_prices": page_prices()}
     _write_new(folder / "config.json", json.dumps(config, indent=2) + "\n")
     _write_new(folder / ".ic-assets.json5", render_ic_assets(model_origin, api_origin))

@@ -2,8 +2,10 @@
 
 `gpt2` is the real GPT-2 (124M), exported once from the Hugging Face hub and cached under
 build/models/gpt2. When the hub cannot be reached the default falls back, and says so, to the
-seeded `tiny` model: GPT-2's architecture and tokenizer with random weights, whose text is not
-meaningful (the page warns). `tiny` and `small` (124M shape, random) can also be asked for by name.
+`demo` model: a small GPT-2 trained here on a chat corpus (icchat.model.train, ≤ 10 minutes the
+first time, then cached under build/models/demo); it chats in English but knows nothing, and the
+page says so. `demo`, `tiny` and `small` (the last two: seeded random weights, whose text is not
+meaningful: the page warns) can also be asked for by name.
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ from icchat.paths import BUILD
 
 MODELS = BUILD / "models"
 SEEDED = {"tiny": "tiny-s0", "small": "small-s0"}
+DEMO_LABEL = "demo model trained on a small chat corpus, not GPT-2's knowledge"
+DEMO_NOTICE = ("this is a small demo model trained on a chat corpus here: it chats in English, "
+               "but it has none of GPT-2's knowledge.")
 
 
 @dataclass(frozen=True)
@@ -25,6 +30,7 @@ class ModelChoice:
     label: str
     meaningful: bool  # False for random weights: the page warns that the text means nothing
     note: str         # one line for the terminal: why this model
+    notice: str = ""  # shown on the page (config.json model_notice), e.g. for the demo model
 
 
 def _seeded(name: str, log: Callable[[str], None]) -> Path:
@@ -47,6 +53,22 @@ def _pretrained_gpt2(log: Callable[[str], None]) -> Path:
     return out
 
 
+def _demo(log: Callable[[str], None]) -> Path:
+    out = MODELS / "demo"
+    if not (out / "manifest.json").is_file():
+        from icchat.model.train import PRESETS, train_bundle
+
+        minutes = PRESETS["demo"].minutes
+        log(f"training the demo model once (about {minutes + 1:.0f} minutes on 2 cores; cached in {out}, "
+            "and an interrupted run resumes)")
+        train_bundle(out, PRESETS["demo"], force=True, log=log)
+    return out
+
+
+def _demo_choice(log: Callable[[str], None], note: str) -> ModelChoice:
+    return ModelChoice(_demo(log), DEMO_LABEL, True, note, DEMO_NOTICE)
+
+
 def hub_reachable() -> bool:
     from icchat.model.source import _hub_reachable
 
@@ -58,10 +80,11 @@ def choose_model(name: str | None, log: Callable[[str], None] = print) -> ModelC
     if name is None:
         if hub_reachable():
             return ModelChoice(_pretrained_gpt2(log), "GPT-2 (124M)", True, "the real GPT-2 (default)")
-        return ModelChoice(_seeded("tiny", log), "tiny seeded GPT-2 (random weights)", False,
-                           "the Hugging Face hub is unreachable, so this runs the offline fallback: a tiny "
-                           "GPT-2 with random weights (its text is not meaningful); pass --model PATH for "
-                           "a bundle of your own")
+        return _demo_choice(log, "the Hugging Face hub is unreachable, so this runs the offline default: "
+                                 "the demo model, trained here on a small chat corpus (English chit-chat, "
+                                 "not GPT-2's knowledge); --model tiny|gpt2|PATH overrides")
+    if name == "demo":
+        return _demo_choice(log, "the demo model (trained here on a small chat corpus)")
     if name == "gpt2":
         if not (MODELS / "gpt2" / "manifest.json").is_file() and not hub_reachable():
             raise UserError("--model gpt2 needs the Hugging Face hub once (to export the weights), and it "
@@ -73,13 +96,16 @@ def choose_model(name: str | None, log: Callable[[str], None] = print) -> ModelC
                            f"seeded {name} model ({shape}, random weights: its text is not meaningful)")
     path = Path(name).expanduser()
     if not (path / "manifest.json").is_file():
-        raise UserError(f"--model {name}: not gpt2, tiny, small, or a bundle directory with a manifest.json "
+        raise UserError(f"--model {name}: not gpt2, demo, tiny, small, or a bundle directory with a manifest.json "
                         f"(make one with `icchat model export`)")
     from icchat.model.manifest import read_manifest
 
     manifest = read_manifest(path)
     provenance = manifest.get("provenance", {})
     random_weights = provenance.get("source") == "config"
+    if provenance.get("source") == "trained":
+        return ModelChoice(path.resolve(), str(provenance.get("label") or path.name), True,
+                           f"the bundle in {path}", DEMO_NOTICE if provenance.get("label") == DEMO_LABEL else "")
     if random_weights:
         label = f"{provenance.get('config', path.name)} seeded GPT-2 (random weights)"
     else:

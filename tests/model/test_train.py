@@ -1,0 +1,128 @@
+"""The demo model's trainer on a tiny configuration (1 layer x 64 wide, a few hundred chats):
+it learns, it is reproducible, it resumes, and it exports a normal bundle. Never the demo preset."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+
+import numpy as np
+import pytest
+
+from icchat.chat.conversation import Conversation, Message
+from icchat.chat.runtime import ChatRuntime
+from icchat.chat.template import ChatTemplate
+from icchat.chat.tokenizer import GPT2Tokenizer
+from icchat.errors import UserError
+from icchat.model import corpus, train
+from icchat.model.manifest import verify_bundle
+from icchat.model.vocab import ensure_tokenizer_dir
+
+TINY = train.TrainConfig(n_layer=1, n_head=2, n_embd=64, block=64, batch=4, steps=30, warmup=5,
+                         lr=3e-3, keep_vocab=2048, max_chats=300, checkpoint_every=10, threads=1)
+
+RAW = {
+    "b-chat": {"messages": [[{"text": "hi there", "sender": "x"}, {"text": " how are  you?", "sender": "x"}],
+                            [{"text": "good, you?", "sender": "y"}], [{"text": "", "sender": "x"}],
+                            [{"text": "fine", "sender": "x"}]]},
+    "a-chat": {"messages": [[{"text": "alone", "sender": "x"}]]},
+}
+
+
+def test_reader_joins_runs_alternates_roles_and_skips_monologues():
+    chats = corpus.read_chats(RAW)
+    assert [c.id for c in chats] == ["b-chat"]  # a one-turn chat is not a conversation
+    assert chats[0].turns == (("user", "hi there how are you?"), ("assistant", "good, you?"),
+                              ("user", "fine"))
+
+
+def test_training_text_is_the_pages_prompt_format():
+    chat = corpus.read_chats(RAW)[0]
+    text = corpus.document_text(chat)
+    assert text == "User: hi there how are you?\nAssistant: good, you?\nUser: fine\n"
+    # the page's runtime builds its prompt from the same turns, token for token
+    tokenizer = GPT2Tokenizer.from_dir(ensure_tokenizer_dir())
+    conversation = Conversation([Message("user", "hi there how are you?")])
+    prompt = ChatRuntime(tokenizer, ChatTemplate()).build_prompt(conversation, 64, 8).tokens
+    stream = list(corpus.token_stream([chat]))
+    assert stream[:len(prompt)] == prompt  # <|endoftext|>, the user turn, then "Assistant:"
+    assert stream[0] == corpus.EOT_ID and stream.count(corpus.EOT_ID) == 1
+
+
+def test_split_is_stable_disjoint_and_near_the_fraction():
+    chats, _ = corpus.load_chats()
+    train_chats, val_chats = corpus.split(chats, 0.05)
+    assert len(train_chats) + len(val_chats) == len(chats)
+    assert not {c.id for c in train_chats} & {c.id for c in val_chats}
+    assert 0.03 < len(val_chats) / len(chats) < 0.07
+    again = corpus.split(list(reversed(chats)), 0.05)[1]
+    assert sorted(c.id for c in again) == sorted(c.id for c in val_chats)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    work = tmp_path_factory.mktemp("train")
+    model, vocab, data, record = train.train(TINY, work, log=lambda _: None)
+    return work, model, vocab, data, record
+
+
+def test_training_lowers_the_loss(run):
+    *_, record = run
+    losses = record["losses"]
+    assert len(losses) == TINY.steps
+    assert np.mean(losses[-5:]) < np.mean(losses[:5]) - 1.0
+
+
+def test_same_seed_same_run_other_seed_other_run(run, tmp_path):
+    *_, record = run
+    _, _, _, again = train.train(TINY, tmp_path / "a", log=lambda _: None)
+    assert again["losses"] == record["losses"]
+    _, _, _, other = train.train(dataclasses.replace(TINY, seed=1), tmp_path / "b", log=lambda _: None)
+    assert other["losses"] != record["losses"]
+
+
+def test_an_interrupted_run_resumes_to_the_same_result(run, tmp_path):
+    import torch
+
+    _, model, _, _, record = run
+    messages: list[str] = []
+    train.train(TINY, tmp_path, log=messages.append, stop_after=13)
+    resumed, _, _, again = train.train(TINY, tmp_path, log=messages.append)
+    assert any("resuming from the checkpoint at step 13" in m for m in messages)
+    assert again["losses"] == record["losses"]
+    for (name, a), b in zip(model.state_dict().items(), resumed.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name
+
+
+def test_the_full_gpt2_defines_the_trained_distribution(run):
+    """The exported 50,257-row model gives the validation tokens the loss the compact one
+    reports, rest-class tokens included (so the reported perplexity is the bundle's)."""
+    import torch
+
+    _, model, vocab, data, _ = run
+    full = train.full_model(model, vocab)
+    assert full.config.vocab_size == 50257
+    ids = data.validation[:TINY.block + 1]
+    assert (vocab(ids) == vocab.rest).any()
+    with torch.no_grad():
+        logits = full(torch.from_numpy(ids[None, :-1])).logits[0]
+        expected = float(torch.nn.functional.cross_entropy(logits, torch.from_numpy(ids[1:])))
+    compact = train.evaluate(model, vocab, ids, TINY, train._rest_offset(vocab))
+    assert math.isclose(compact, expected, rel_tol=1e-4)
+
+
+def test_trained_bundle_verifies_and_records_its_provenance(tmp_path):
+    result = train.train_bundle(tmp_path / "bundle", dataclasses.replace(TINY, steps=10),
+                                log=lambda _: None, variants=("fp32",))
+    manifest = verify_bundle(result.out)
+    training = manifest["provenance"]["training"]
+    assert manifest["provenance"]["source"] == "trained"
+    assert training["corpus"][0]["name"] == "chitchat-dataset==0.9.0"
+    assert training["corpus"][0]["license"] == "MIT"
+    assert training["corpus"][0]["sha256"] == corpus.load_chats()[1]
+    assert training["steps"] == 10 and training["tokens"] == 10 * TINY.batch * TINY.block
+    assert math.isclose(training["validation_perplexity"], result.val_perplexity, rel_tol=1e-3)
+    assert json.loads((result.out / "config.json").read_text())["vocab_size"] == 50257
+    with pytest.raises(UserError, match="already exists"):
+        train.train_bundle(result.out, TINY, log=lambda _: None)
