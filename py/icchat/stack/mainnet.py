@@ -85,6 +85,8 @@ class Network:
                   "api_host": self.url, "gpt2_canister": str(gpt2), "model_label": model.get("label", ""),
                   "model_meaningful": bool(model.get("meaningful", False))}
         config.update({k: model[k] for k in ("manifest_sha256", "onchain_dtype") if model.get(k)})
+        if model.get("notice"):
+            config["model_notice"] = model["notice"]
         config["ic_prices"] = page_prices()
         return config
 
@@ -200,7 +202,8 @@ class AppDeploy:
         gpt2 = result.ids["gpt2"]
         self.log(f"4. model: {model.label} -> gpt2 /model/")
         manifest_sha256 = self._model(agent, result, model.path, gpt2)
-        model_info = {"label": model.label, "meaningful": model.meaningful, "manifest_sha256": manifest_sha256,
+        model_info = {"label": model.label, "meaningful": model.meaningful, "notice": model.notice,
+                      "manifest_sha256": manifest_sha256,
                       "onchain_dtype": options.onchain_dtype}
         self.log("5. page -> frontend /")
         site = prepare_site(self.work / "site", network, gpt2 or "<gpt2 id>", model_info)
