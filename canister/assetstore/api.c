@@ -407,9 +407,8 @@ EXPORT("canister_query", get) {
     rt_reject("no such encoding");
     return;
   }
-  uint64_t size = chosen->length < AS_WINDOW ? chosen->length : AS_WINDOW;
-  uint8_t *content = rt_scratch(size ? size : 1, 16);
-  as_read(chosen, 0, content, size);
+  uint8_t *content;
+  uint64_t size = as_read_window(chosen, 0, &content);
   cd_writer w;
   cd_writer_init(&w);
   rt_buf_reserve(&w.values, size + 4096);
@@ -425,10 +424,7 @@ EXPORT("canister_query", get) {
   cd_w_blob(&w, chosen->sha256, 32);
   cd_w_nat(&w, chosen->length);
   cd_w_record_end(&w);
-  rt_buf out = {0};
-  rt_buf_reserve(&out, size + 4096);
-  cd_w_finish(&w, &out);
-  rt_reply(out.data, out.size);
+  cd_reply(&w);
 }
 
 EXPORT("canister_query", get_chunk) {
@@ -463,9 +459,8 @@ EXPORT("canister_query", get_chunk) {
     rt_reject("chunk index out of bounds");
     return;
   }
-  uint64_t start = index * AS_WINDOW, size = e->length - start < AS_WINDOW ? e->length - start : AS_WINDOW;
-  uint8_t *content = rt_scratch(size ? size : 1, 16);
-  as_read(e, start, content, size);
+  uint8_t *content;
+  uint64_t size = as_read_window(e, index, &content);
   cd_writer w;
   cd_writer_init(&w);
   rt_buf_reserve(&w.values, size + 64);
@@ -474,10 +469,7 @@ EXPORT("canister_query", get_chunk) {
   cd_w_record_begin(&w);
   cd_w_blob(&w, content, size);
   cd_w_record_end(&w);
-  rt_buf out = {0};
-  rt_buf_reserve(&out, size + 256);
-  cd_w_finish(&w, &out);
-  rt_reply(out.data, out.size);
+  cd_reply(&w);
 }
 
 EXPORT("canister_query", get_asset_properties) {

@@ -379,21 +379,6 @@ static void write_token(cd_writer *w, const as_asset *a, const as_encoding *e, u
   cd_w_record_end(w);
 }
 
-/* Window `index` of `e` into scratch; returns its size. */
-static uint64_t read_window(const as_encoding *e, uint64_t index, uint8_t **out) {
-  uint64_t start = index * AS_WINDOW, size = e->length - start < AS_WINDOW ? e->length - start : AS_WINDOW;
-  *out = rt_scratch(size ? size : 1, 16);
-  as_read(e, start, *out, size);
-  return size;
-}
-
-static void reply_big(cd_writer *w, size_t body) {
-  rt_buf out = {0};
-  rt_buf_reserve(&out, body + 65536);
-  cd_w_finish(w, &out);
-  rt_reply(out.data, out.size);
-}
-
 /* ================================ http_request ================================ */
 
 typedef struct {
@@ -510,7 +495,7 @@ static void reply_response(uint16_t status, response_headers *r, hc_header *cert
   }
   cd_w_opt_none(&w);
   cd_w_record_end(&w);
-  reply_big(&w, body_size);
+  cd_reply(&w);
 }
 
 void ah_http_request(void) {
@@ -582,7 +567,7 @@ void ah_http_request(void) {
     return;
   }
   uint8_t *body;
-  uint64_t size = read_window(e, 0, &body);
+  uint64_t size = as_read_window(e, 0, &body);
   reply_response(200, r, &cert, body, size, a, e, as_windows(e) > 1);
 }
 
@@ -627,7 +612,7 @@ void ah_streaming_callback(void) {
     return;
   }
   uint8_t *body;
-  uint64_t n = read_window(e, index, &body);
+  uint64_t n = as_read_window(e, index, &body);
   cd_writer w;
   cd_writer_init(&w);
   rt_buf_reserve(&w.values, n + 4096);
@@ -642,5 +627,5 @@ void ah_streaming_callback(void) {
     cd_w_opt_none(&w);
   }
   cd_w_record_end(&w);
-  reply_big(&w, n);
+  cd_reply(&w);
 }

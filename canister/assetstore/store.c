@@ -158,6 +158,13 @@ void as_read(const as_encoding *e, uint64_t offset, void *dst, uint64_t size) {
   }
 }
 
+uint64_t as_read_window(const as_encoding *e, uint64_t index, uint8_t **out) {
+  uint64_t start = index * AS_WINDOW, size = e->length - start < AS_WINDOW ? e->length - start : AS_WINDOW;
+  *out = rt_scratch(size ? size : 1, 16);
+  as_read(e, start, *out, size);
+  return size;
+}
+
 uint64_t as_windows(const as_encoding *e) { return e->length ? (e->length + AS_WINDOW - 1) / AS_WINDOW : 1; }
 
 /* ================================ batches and chunks ================================ */

@@ -77,6 +77,8 @@ as_encoding *as_encoding_of(as_asset *a, const char *name, size_t size);
 /* Copy `size` bytes of the content from `offset` to dst (the caller checks the range). */
 void as_read(const as_encoding *e, uint64_t offset, void *dst, uint64_t size);
 uint64_t as_windows(const as_encoding *e); /* number of AS_WINDOW pieces (at least 1) */
+/* Window `index` (< as_windows(e)) of the content, read into scratch memory; returns its size. */
+uint64_t as_read_window(const as_encoding *e, uint64_t index, uint8_t **out);
 
 /* Called after an asset changed (created, content set or unset, properties, deleted), with its key,
  * or with NULL when everything may have changed (clear, load). Set by the serving module. */

@@ -938,6 +938,9 @@ void cd_w_variant(cd_writer *w, const char *tag) {
 void cd_w_finish(cd_writer *w, rt_buf *out) {
   writer_state *s = state(w);
   if (s->depth || s->args_written != w->n_args) rt_trap("candid writer: unfinished values");
+  /* one block for the whole message: a reply of megabytes grown by doubling would abandon as
+   * much again in scratch memory (magic + two LEB128 counts of at most 10 bytes each) */
+  rt_buf_reserve(out, 24 + w->types.size + w->arg_types.size + w->values.size);
   rt_buf_append(out, "DIDL", 4);
   rt_buf_leb128(out, w->n_types);
   rt_buf_append(out, w->types.data, w->types.size);
