@@ -41,6 +41,12 @@ def tiny_bundle() -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_bundle_dir() -> Path:
+    """The tiny bundle's directory, for tests that start a stack of their own."""
+    return tiny_bundle()
+
+
+@pytest.fixture(scope="session")
 def stack(tmp_path_factory) -> Iterator[object]:
     from replica_stack import ReplicaStack
 

@@ -8,6 +8,7 @@ load once; the tampered-model test uses a fresh context (an empty cache).
 
 from __future__ import annotations
 
+import json
 import time
 from urllib.parse import urlsplit
 
@@ -33,12 +34,24 @@ new MutationObserver(() => {
 """
 
 
+# These tests were written for onnxruntime-web on the device; the page's `auto` now picks the
+# icchat engine when the bundle has canister weights (e2e/test_icchat_engine.py tests that).
+PIN_ENGINE = """
+try {
+  const key = 'icchat.prefs.v1', prefs = JSON.parse(localStorage.getItem(key) || '{}');
+  if (!('engine' in prefs)) localStorage.setItem(key, JSON.stringify({ ...prefs, engine: %s }));
+} catch (e) {}
+"""
+
+
 class ChatPage:
     """The page as a user drives it (and what the browser fetched)."""
 
-    def __init__(self, context, stack) -> None:
+    def __init__(self, context, stack, engine: str | None = "onnxruntime-web") -> None:
         self.context, self.stack = context, stack
         self.page = context.new_page()
+        if engine:  # the on-device engine setting, unless the test's browser already chose one
+            self.page.add_init_script(PIN_ENGINE % json.dumps(engine))
         self.requests: list[str] = []
         self.dialogs: list[str] = []
         self.errors: list[str] = []

@@ -31,7 +31,8 @@ const EMPTY_TEXT = {
 const HINTS = { device: "Enter sends · Shift+Enter adds a line", onchain: "Enter sends · Stop stops after the current call" };
 const STOP_LABELS = { eot: "", stop_string: "", max_tokens: "max tokens reached", context: "context full", cancelled: "stopped", error: "error" };
 const DEFAULT_SETTINGS = { temperature: 0.8, top_k: 40, top_p: 0.95, max_new_tokens: 128, seed: null };
-const DEFAULT_PREFS = { backend: "device", variant: "int8" };
+const DEFAULT_PREFS = { backend: "device", variant: "int8", engine: "auto" }; // engine: auto | icchat | onnxruntime-web
+const ENGINE_LABELS = { icchat: "icchat engine", "onnxruntime-web": "onnxruntime-web" };
 const KEYS = { settings: "icchat.settings.v1", prefs: "icchat.prefs.v1", conversations: "icchat.conversations.v1", draft: "icchat.draft.v1", identity: "icchat.identity.v1" };
 
 // --- storage (localStorage: small, synchronous, survives reloads) ---------------------------
@@ -88,6 +89,7 @@ let ready = false;
 let reply = null; // the answer being written: {id, conversation, userText, node, text, tokens, started, firstAt}
 let model = null;
 let runningVariant = null;
+let runningEnginePref = null; // the engine setting before a switch (restored if the switch fails)
 let available = []; // backends that can answer now (the worker's "ready")
 let device = { available: false, reason: null };
 let prices = null; // the IC price table's few numbers (config.json via the worker)
@@ -110,7 +112,7 @@ function startWorker() {
   // Download progress comes straight from the loader thread, never queued behind Python's boot.
   const progress = new MessageChannel();
   progress.port1.onmessage = ({ data }) => onWorkerMessage.progress(data);
-  worker.postMessage({ type: "init", variant: prefs.variant, debug: location.hash === "#debug", stopFlag, progressPort: progress.port2, identitySeed: identitySeed(), pageUrl: location.href }, [progress.port2]);
+  worker.postMessage({ type: "init", variant: prefs.variant, engine: prefs.engine ?? "auto", debug: location.hash === "#debug", stopFlag, progressPort: progress.port2, identitySeed: identitySeed(), pageUrl: location.href }, [progress.port2]);
 }
 
 function onCrash(message) {
@@ -175,7 +177,9 @@ const onWorkerMessage = {
     prices = message.prices ?? null;
     device = message.device ?? { available: available.includes("device"), reason: null };
     if (device.available) {
-      setStatus(`Ready · ${message.variant} · ${message.threads} thread${message.threads === 1 ? "" : "s"}`, t.total ? `started in ${t.total.toFixed(1)} s · ${source}` : source);
+      els.about.dataset.engine = message.engine ?? ""; // the engine answering on this device (tests read it)
+      const engine = message.engine ? ` · ${ENGINE_LABELS[message.engine] ?? message.engine}` : "";
+      setStatus(`Ready · ${message.variant}${engine} · ${message.threads} thread${message.threads === 1 ? "" : "s"}`, t.total ? `started in ${t.total.toFixed(1)} s · ${source}` : source);
     } else {
       setStatus("Ready · onchain only", "the on-device model is not available here");
     }
@@ -243,6 +247,7 @@ const onWorkerMessage = {
     if (during === "variant" && !fatal) {
       ready = true; // the previous model still runs: say so in the settings, too
       prefs.variant = runningVariant ?? prefs.variant;
+      if (runningEnginePref) prefs.engine = runningEnginePref;
       save(KEYS.prefs, prefs);
       fillSettings();
       setProgress(100);
@@ -472,6 +477,7 @@ function updateComposer() {
   els.modelWhere.textContent = ORIGIN_LABELS[prefs.backend];
   // The on-device model is not swapped while it writes an answer.
   for (const input of els.settingsForm.elements.variant) input.disabled = busy || (model ? !model.variants.includes(input.value) : false);
+  for (const input of els.settingsForm.elements.engine) input.disabled = busy;
 }
 
 function autosize() {
@@ -549,6 +555,7 @@ function fillSettings() {
   f.max_new_tokens.value = settings.max_new_tokens;
   f.seed.value = settings.seed ?? "";
   f.variant.value = prefs.variant;
+  f.engine.value = prefs.engine ?? "auto";
   $("#temperature-out").textContent = Number(settings.temperature).toFixed(2);
   $("#top_p-out").textContent = Number(settings.top_p).toFixed(2);
   els.modelWhere.textContent = ORIGIN_LABELS[prefs.backend];
@@ -593,14 +600,17 @@ function onSettingsInput() {
   const f = els.settingsForm.elements;
   $("#temperature-out").textContent = Number(f.temperature.value).toFixed(2);
   $("#top_p-out").textContent = Number(f.top_p.value).toFixed(2);
-  if (f.variant.value && f.variant.value !== prefs.variant) {
-    prefs.variant = f.variant.value;
+  const engineChanged = f.engine.value && f.engine.value !== (prefs.engine ?? "auto");
+  if ((f.variant.value && f.variant.value !== prefs.variant) || engineChanged) {
+    runningEnginePref = prefs.engine ?? "auto";
+    prefs.variant = f.variant.value || prefs.variant;
+    prefs.engine = f.engine.value || prefs.engine;
     if (worker && ready) {
       ready = false;
       setState("loading");
       setProgress(0);
       updateComposer();
-      worker.postMessage({ type: "variant", variant: prefs.variant });
+      worker.postMessage({ type: "variant", variant: prefs.variant, engine: prefs.engine });
     }
   }
   save(KEYS.prefs, prefs);

@@ -75,6 +75,14 @@ export function rejectReason(error) {
   return String(error?.message ?? error).split("\n").find((line) => line.trim()) ?? "unknown error";
 }
 
+/** Whether `error` (or a cause) is the browser failing to reach the host at all, not a reply. */
+export function unreachable(error) {
+  for (let e = error; e; e = e.cause) {
+    if (/Failed to fetch|NetworkError|fetch failed|Load failed/.test(String(e?.message ?? ""))) return true;
+  }
+  return false;
+}
+
 /**
  * The page's own identity: an Ed25519 key from a 32-byte seed the page keeps in the browser, so
  * the gpt2 canister's per-caller prefix cache holds this browser's conversation across answers.
@@ -105,7 +113,9 @@ export async function connectGpt2({ host, canisterId, identity, rootKey }) {
         ({ reply: bytes } = await agent.update(canister, { methodName: method, arg }));
       }
     } catch (error) {
-      throw new Error(`the gpt2 canister did not answer ${method}: ${rejectReason(error)}`);
+      // A dead replica or network gives the agent a bare "Failed to fetch": say what it means.
+      const reason = unreachable(error) ? `${host} cannot be reached (the replica or the network is down)` : rejectReason(error);
+      throw new Error(`the gpt2 canister did not answer ${method}: ${reason}`);
     }
     const [reply] = IDL.decode([GenerateReply], bytes);
     return JSON.stringify({ ...fromCandid(reply), arg_bytes: arg.byteLength });

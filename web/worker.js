@@ -16,18 +16,21 @@
 //     {type: "stop", id}                  the reply ends within one token
 //         The page also stores the reply's `seq` into stopFlag[0]: read at every token, it
 //         takes effect even while the generation loop keeps this worker's message queue waiting.
-//     {type: "variant", variant}          switch the on-device model (int8 / fp32)
+//     {type: "variant", variant, engine?} switch the on-device model (int8 / fp32) and/or its
+//         engine: "auto" | "icchat" | "onnxruntime-web" (init takes `engine` too; engine.mjs)
 //   worker → page
 //     {type: "config", label, meaningful, notice}  as soon as config.json is read
 //     {type: "status", phase, text}       phase: config | runtime | weights | session | python | ready
 //     {type: "progress", loaded, total, networkBytes, rate, eta, file, fromCache, done}
-//     {type: "ready", model, variant, backends, device: {available, reason}, principal, prices, timings}
+//     {type: "ready", model, variant, backends, device: {available, reason}, principal, prices, timings,
+//      engine: "icchat" | "onnxruntime-web" (what answers on this device), threads}
 //         backends: what can answer now; device.reason says why this device cannot run the model
 //     {type: "delta", id, text, tokens, stats}
 //     {type: "done", id, message: {role, text, origin}, stopReason, stats, trimmedTurns}
 //     {type: "error", id?, kind, message, fatal}
 //         kind: config | unreachable | integrity | manifest | memory | runtime | generate | onchain
 
+import { chooseEngine, canisterWeightsPath, Engine } from "./engine.mjs";
 import { deploymentFrom } from "./network.mjs";
 import { fetchManifest, ModelError } from "./weights.js";
 
@@ -105,7 +108,8 @@ async function bootOrt(build) {
   const ort = await import(absolute(build.ort + "ort.wasm.min.mjs"));
   ort.env.wasm.wasmPaths = absolute(build.ort);
   // Threads need cross-origin isolation (SharedArrayBuffer); ORT would pick 1 on 2 cores.
-  ort.env.wasm.numThreads = self.crossOriginIsolated ? Math.max(2, Math.min(4, navigator.hardwareConcurrency || 2)) : 1;
+  // init's `threads` (a benchmark's choice) wins; else 2..4 when isolated.
+  ort.env.wasm.numThreads = self.crossOriginIsolated ? state.threads ?? Math.max(2, Math.min(4, navigator.hardwareConcurrency || 2)) : 1;
   ort.env.wasm.proxy = false;
   self.ort = ort; // icchat.chat.device finds it as `js.ort`
   return ort;
@@ -146,6 +150,7 @@ function loadInLoader(paths) {
 }
 
 async function loadModel(variant) {
+  if (chooseEngine(state.enginePref, state.manifest, variant) === "icchat") return loadEngineModel(variant);
   const path = VARIANT_FILES[variant];
   if (!path) throw new ModelError("config", `Unknown model variant ${variant}`);
   status("weights", `Loading the ${variant} model`);
@@ -166,7 +171,41 @@ async function loadModel(variant) {
     throw new ModelError("runtime", `onnxruntime-web could not load ${path}: ${message}`);
   }
   await warmUp(session);
-  return { files, session, networkBytes, downloadSeconds: seconds, sessionSeconds: (performance.now() - started) / 1000 };
+  return { files, session, engine: "onnxruntime-web", networkBytes, downloadSeconds: seconds, sessionSeconds: (performance.now() - started) / 1000 };
+}
+
+/** The icchat engine (engine.mjs) on the bundle's canister weight file for this precision: the
+ * file the gpt2 canister serves, verified like every other file, copied into the engine. */
+async function loadEngineModel(variant) {
+  const path = canisterWeightsPath(state.manifest, variant);
+  status("weights", `Loading the ${variant} model`);
+  const { files, networkBytes, seconds } = await loadInLoader([...TOKENIZER_FILES, path]);
+  status("session", "Preparing the model");
+  const started = performance.now();
+  // threads over shared memory when cross-origin isolated (as for onnxruntime-web: init's
+  // `threads`, else 2..4); else the one-thread module
+  const threads = self.crossOriginIsolated && state.build.engine_threads ? state.threads ?? Math.max(2, Math.min(4, navigator.hardwareConcurrency || 2)) : 1;
+  let icchat;
+  try {
+    icchat = await Engine.create(absolute(threads > 1 ? state.build.engine_threads : state.build.engine), files.get(path), { threads });
+  } catch (error) {
+    const message = String(error?.message ?? error);
+    if (/memory|RangeError/i.test(message)) throw new ModelError("memory", `Out of memory while preparing the model: ${message}`);
+    throw new ModelError("runtime", `the icchat engine could not load ${path}: ${message}`);
+  }
+  files.delete(path); // the engine holds its own copy
+  return { files, icchat, engine: "icchat", networkBytes, downloadSeconds: seconds, sessionSeconds: (performance.now() - started) / 1000 };
+}
+
+/** Hand a loaded model to Python: an onnxruntime-web session or an icchat engine. */
+function useDeviceModel(model, variant) {
+  if (model.icchat) state.chat.set_device_engine(model.icchat, model.icchat.info.n_ctx);
+  else state.chat.set_device_session(model.session);
+  state.session = model.session ?? null;
+  if (state.icchat && state.icchat !== model.icchat) state.icchat.close(); // its helper threads
+  state.icchat = model.icchat ?? null;
+  state.deviceEngine = model.engine;
+  state.variant = variant;
 }
 
 /**
@@ -264,6 +303,11 @@ class ChatWorker:
         self.ort, self.kernels, self.dims = ort, kernels, json.loads(dims_json)
         self.backends = {}
 
+    def set_device_engine(self, engine, n_ctx):
+        from icchat.chat.engine import EngineBackend
+
+        self.backends["device"] = EngineBackend(engine, n_ctx)
+
     def set_device_session(self, session):
         self.backends["device"] = OnnxWebBackend(session, self.dims, self.kernels, ort=self.ort)
 
@@ -325,7 +369,9 @@ function onDeployment(config, pageUrl) {
            model_base: d.modelBase ?? config.model_base };
 }
 
-async function init({ variant, debug, stopFlag, progressPort, identitySeed, pageUrl }) {
+async function init({ variant, debug, stopFlag, progressPort, identitySeed, pageUrl, threads, engine }) {
+  state.enginePref = engine ?? "auto"; // auto | icchat | onnxruntime-web (engine.mjs chooseEngine)
+  state.threads = Number.isInteger(threads) && threads > 0 ? threads : null;
   if (debug) relayConsole();
   state.stopFlag = stopFlag ?? null;
   state.loader = startLoader(progressPort);
@@ -378,11 +424,7 @@ async function init({ variant, debug, stopFlag, progressPort, identitySeed, page
   timings.pythonReady = since();
   status("python", "Starting the chat");
   await setupPython(files);
-  if (model) {
-    state.chat.set_device_session(model.session);
-    state.session = model.session;
-    state.variant = variant;
-  }
+  if (model) useDeviceModel(model, variant);
   const client = await onchain;
   if (client instanceof Error) console.warn("onchain answers are unavailable:", client.message);
   else state.chat.set_onchain(client, JSON.stringify(state.config.ic_prices ?? null));
@@ -400,7 +442,8 @@ function postReady(variant, timings) {
   post({
     type: "ready", model: modelSummary(), variant: state.variant ?? variant, backends: backends(), device: state.device,
     principal: state.gpt2?.principal ?? null, prices: state.config.ic_prices ?? null, timings,
-    threads: state.ort?.env.wasm.numThreads ?? 0, isolated: self.crossOriginIsolated,
+    threads: state.deviceEngine === "icchat" ? state.icchat?.threads ?? 1 : state.ort?.env.wasm.numThreads ?? 0, isolated: self.crossOriginIsolated,
+    engine: state.deviceEngine ?? null,
   });
 }
 
@@ -409,17 +452,24 @@ function modelSummary() {
   return { label: state.config.model_label ?? "GPT-2", meaningful: state.config.model_meaningful !== false, notice: state.config.model_notice ?? "", n_layer: m.n_layer, n_head: m.n_head, n_embd: m.n_embd, parameters: m.parameters, manifestSha256: state.manifestSha256, variants: Object.keys(VARIANT_FILES).filter((v) => state.manifest.files.some((f) => f.path === VARIANT_FILES[v])) };
 }
 
-async function switchVariant({ variant }) {
-  if (variant === state.variant) return;
+async function switchVariant({ variant, engine }) {
+  const enginePref = engine ?? state.enginePref;
+  if (variant === state.variant && enginePref === state.enginePref) return;
   if (state.busy) throw new Error("finish or stop the answer before switching the model");
   const obstacle = deviceObstacle(variant);
   if (obstacle) throw new ModelError("memory", `The ${variant} model cannot run here: ${obstacle}`);
   state.ort ??= await bootOrt(state.build);
-  const model = await loadModel(variant);
-  state.chat.set_device_session(model.session);
+  const previousPref = state.enginePref;
+  state.enginePref = enginePref;
+  let model;
+  try {
+    model = await loadModel(variant);
+  } catch (error) {
+    state.enginePref = previousPref; // the running model stays
+    throw error;
+  }
   const old = state.session;
-  state.session = model.session;
-  state.variant = variant;
+  useDeviceModel(model, variant);
   state.device = { available: true, reason: null };
   await old?.release?.();
   status("ready", "Ready");

@@ -43,12 +43,6 @@ static int refuse(const char *format, const char *field, const char *detail) {
   return 0;
 }
 
-static int has_nul(as_text t) {
-  for (size_t i = 0; i < t.size; i++)
-    if (!t.data[i]) return 1;
-  return 0;
-}
-
 static int is_token_char(char c) {
   if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return 1;
   for (const char *p = "!#$%&'*+-.^_`|~"; *p; p++)
@@ -75,7 +69,10 @@ static int check_value(as_text t, const char *what) {
 static int check_key(as_text key) {
   if (!key.size || key.data[0] != '/') return refuse("key must start with '/'%s%s", "", "");
   if (key.size > AS_MAX_KEY) return refuse("key is longer than 4096 bytes%s%s", "", "");
-  if (has_nul(key)) return refuse("key holds a NUL character%s%s", "", "");
+  /* No control characters: a key is echoed in reject messages and logs, which stay one line. */
+  for (size_t i = 0; i < key.size; i++)
+    if ((unsigned char)key.data[i] < 32 || key.data[i] == 127)
+      return refuse("key holds a control character (NUL, CR, LF, tab ...)%s%s", "", "");
   size_t segments = 0;
   for (size_t i = 0; i < key.size; i++) segments += key.data[i] == '/';
   if (segments > MAX_SEGMENTS) return refuse("key has more than 60 path segments%s%s", "", "");

@@ -352,7 +352,10 @@ static http_types declare_types(cd_writer *w) {
   cd_field_type token_fields[] = {{"key", CD_TEXT}, {"content_encoding", CD_TEXT}, {"index", CD_NAT}, {"sha256", opt_blob}};
   t.token = cd_t_record(w, 4, token_fields);
   int32_t opt_token = cd_t_opt(w, t.token);
-  cd_field_type callback_fields[] = {{"body", blob}, {"token", opt_token}};
+  /* Records carrying a body are declared in field-id order (token < body; body < headers <
+   * upgrade < streaming_strategy < status_code) and written in that order, so the Candid writer
+   * never moves the megabytes of a body to sort the fields. */
+  cd_field_type callback_fields[] = {{"token", opt_token}, {"body", blob}};
   t.callback_response = cd_t_record(w, 2, callback_fields);
   /* the official asset canister's callback answers the bare record (its .did says opt, which
    * Candid's opt rule accepts for it); the HTTP gateway protocol wants the bare record */
@@ -363,8 +366,9 @@ static http_types declare_types(cd_writer *w) {
   int32_t strategy = cd_t_variant(w, 1, variant_fields);
   cd_field_type header_fields[] = {{"0", CD_TEXT}, {"1", CD_TEXT}};
   int32_t headers = cd_t_vec(w, cd_t_record(w, 2, header_fields));
-  cd_field_type response_fields[] = {{"status_code", CD_NAT16}, {"headers", headers}, {"body", blob},
-                                     {"streaming_strategy", cd_t_opt(w, strategy)}, {"upgrade", cd_t_opt(w, CD_BOOL)}};
+  int32_t opt_strategy = cd_t_opt(w, strategy), opt_bool = cd_t_opt(w, CD_BOOL);
+  cd_field_type response_fields[] = {{"body", blob}, {"headers", headers}, {"upgrade", opt_bool},
+                                     {"streaming_strategy", opt_strategy}, {"status_code", CD_NAT16}};
   t.response = cd_t_record(w, 5, response_fields);
   return t;
 }
@@ -456,15 +460,17 @@ static void write_certificate(response_headers *r, witness_paths *wp, const ct_l
   (void)r;
 }
 
+/* body NULL: the first window of `e` (body_size bytes), read from stable memory straight into the reply. */
 static void reply_response(uint16_t status, response_headers *r, hc_header *cert, const uint8_t *body, size_t body_size,
                            const as_asset *a, const as_encoding *e, int stream) {
   cd_writer w;
   cd_writer_init(&w);
-  rt_buf_reserve(&w.values, body_size + 65536);
+  cd_w_reserve(&w, body_size + 65536);
   http_types t = declare_types(&w);
   cd_w_arg(&w, t.response);
-  cd_w_record_begin(&w);
-  cd_w_nat16(&w, status);
+  cd_w_record_begin(&w); /* fields in declaration (= id) order: body, headers, upgrade, streaming_strategy, status_code */
+  if (body) cd_w_blob(&w, body, body_size);
+  else as_read_window_into(e, 0, cd_w_blob_space(&w, body_size)); /* the content's first window */
   cd_w_vec_begin(&w, r->n + (cert->name ? 1 : 0));
   for (size_t i = 0; i < r->n; i++) {
     cd_w_record_begin(&w);
@@ -479,7 +485,7 @@ static void reply_response(uint16_t status, response_headers *r, hc_header *cert
     cd_w_record_end(&w);
   }
   cd_w_vec_end(&w);
-  cd_w_blob(&w, body, body_size);
+  cd_w_opt_none(&w); /* upgrade */
   if (stream) {
     cd_w_opt_some(&w);
     cd_w_variant(&w, "Callback");
@@ -493,9 +499,9 @@ static void reply_response(uint16_t status, response_headers *r, hc_header *cert
   } else {
     cd_w_opt_none(&w);
   }
-  cd_w_opt_none(&w);
+  cd_w_nat16(&w, status);
   cd_w_record_end(&w);
-  cd_reply(&w);
+  cd_reply_in_place(&w);
 }
 
 void ah_http_request(void) {
@@ -566,9 +572,7 @@ void ah_http_request(void) {
     reply_response(304, r, &cert, (const uint8_t *)"", 0, 0, 0, 0);
     return;
   }
-  uint8_t *body;
-  uint64_t size = as_read_window(e, 0, &body);
-  reply_response(200, r, &cert, body, size, a, e, as_windows(e) > 1);
+  reply_response(200, r, &cert, 0, as_window_size(e, 0), a, e, as_windows(e) > 1);
 }
 
 /* ================================ the streaming callback ================================ */
@@ -611,21 +615,20 @@ void ah_streaming_callback(void) {
     rt_reject("streaming: chunk index out of bounds");
     return;
   }
-  uint8_t *body;
-  uint64_t n = as_read_window(e, index, &body);
+  uint64_t n = as_window_size(e, index);
   cd_writer w;
   cd_writer_init(&w);
-  rt_buf_reserve(&w.values, n + 4096);
+  cd_w_reserve(&w, n + 4096);
   http_types t = declare_types(&w);
   cd_w_arg(&w, t.callback_response);
-  cd_w_record_begin(&w);
-  cd_w_blob(&w, body, n);
+  cd_w_record_begin(&w); /* token, then body (id order) */
   if (index + 1 < as_windows(e)) {
     cd_w_opt_some(&w);
     write_token(&w, a, e, index + 1);
   } else {
     cd_w_opt_none(&w);
   }
+  as_read_window_into(e, index, cd_w_blob_space(&w, n)); /* straight from stable memory into the reply */
   cd_w_record_end(&w);
-  cd_reply(&w);
+  cd_reply_in_place(&w);
 }

@@ -158,10 +158,19 @@ void as_read(const as_encoding *e, uint64_t offset, void *dst, uint64_t size) {
   }
 }
 
+uint64_t as_window_size(const as_encoding *e, uint64_t index) {
+  uint64_t start = index * AS_WINDOW;
+  return e->length - start < AS_WINDOW ? e->length - start : AS_WINDOW;
+}
+
+void as_read_window_into(const as_encoding *e, uint64_t index, uint8_t *dst) {
+  as_read(e, index * AS_WINDOW, dst, as_window_size(e, index));
+}
+
 uint64_t as_read_window(const as_encoding *e, uint64_t index, uint8_t **out) {
-  uint64_t start = index * AS_WINDOW, size = e->length - start < AS_WINDOW ? e->length - start : AS_WINDOW;
+  uint64_t size = as_window_size(e, index);
   *out = rt_scratch(size ? size : 1, 16);
-  as_read(e, start, *out, size);
+  as_read_window_into(e, index, *out);
   return size;
 }
 

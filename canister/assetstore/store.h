@@ -79,6 +79,10 @@ void as_read(const as_encoding *e, uint64_t offset, void *dst, uint64_t size);
 uint64_t as_windows(const as_encoding *e); /* number of AS_WINDOW pieces (at least 1) */
 /* Window `index` (< as_windows(e)) of the content, read into scratch memory; returns its size. */
 uint64_t as_read_window(const as_encoding *e, uint64_t index, uint8_t **out);
+/* The same window's size, and the window read into `dst` (as_window_size bytes): replies read it
+ * straight into their Candid blob, so a 2 MB answer writes its heap pages once. */
+uint64_t as_window_size(const as_encoding *e, uint64_t index);
+void as_read_window_into(const as_encoding *e, uint64_t index, uint8_t *dst);
 
 /* Called after an asset changed (created, content set or unset, properties, deleted), with its key,
  * or with NULL when everything may have changed (clear, load). Set by the serving module. */

@@ -104,7 +104,7 @@ static int read_request(request *q, int prefill_only) {
     rt_reject("top_p must be greater than 0 and at most 1");
     return 0;
   }
-  if (q->n_prompt + q->max_new > (size_t)model.n_ctx) {
+  if ((uint64_t)q->n_prompt + q->max_new > model.n_ctx) { /* 64-bit: size_t is 32 bits on wasm32 */
     rt_rejectf("prompt (%u tokens) + max_new_tokens (%u) exceeds the context of %u tokens", (unsigned)q->n_prompt,
                q->max_new, (unsigned)model.n_ctx);
     return 0;

@@ -6,6 +6,9 @@
 #include "kernels.h"
 #include "mathf.h"
 #include "rt.h"
+#ifdef GPT2_BROWSER
+#include "engine_linear.h" /* browser/: int8 rows and threads for the on-device engine */
+#endif
 
 /* ---- the weight file ---- */
 
@@ -147,7 +150,11 @@ void gpt2_load(gpt2_model *m, const uint8_t *file, size_t kv_budget, int min_slo
       char scale[40];
       rt_format(scale, sizeof scale, "%s.scale", MATRICES[i]);
       x->scale = find(file, &h, scale, 0, layers * rows);
+#ifdef GPT2_BROWSER
+      x->q8 = data;
+#else
       x->q = widen(&widened[i], data, (int)layers, (int)rows, (int)cols);
+#endif
     } else {
       x->f = data;
     }
@@ -210,6 +217,13 @@ uint64_t gpt2_token_cost_estimate(const gpt2_model *m, int pos, int with_head) {
 /* out[t] = W_layer · x[t] + bias for T tokens (x rows of w->cols floats, out rows of w->rows). */
 static void linear(gpt2_model *m, const matrix *w, int layer, const float *bias, const float *x, float *out, int T) {
   size_t offset = (size_t)layer * w->rows * w->cols; /* rows of stacked matrices are multiples of 4 */
+#ifdef GPT2_BROWSER
+  if (m->q8)
+    browser_linear_q8(out, w->q8 + offset, w->scale + (size_t)layer * w->rows, x, bias, w->rows, w->cols, T);
+  else
+    browser_linear_f32(out, w->f + offset, x, bias, w->rows, w->cols, T, m->partial);
+  return;
+#endif
   if (m->q8)
     matmul_q16(out, w->q + offset, w->scale + (size_t)layer * w->rows, x, bias, w->rows, w->cols, T, m->partial, m->xq);
   else
@@ -220,7 +234,12 @@ static void embed(gpt2_model *m, uint32_t token, int pos, float *x) {
   int C = m->n_embd;
   const float *wpe = m->wpe + (size_t)pos * C;
   if (m->q8) {
+#ifdef GPT2_BROWSER
+    const int8_t *row = m->wte.q8 + (size_t)token * C;
+    for (int i = 0; i < C; i++) x[i] = row[i] * m->wte.scale[token]; /* quads_row's product */
+#else
     quads_row(x, m->wte.q, C, (int)token, m->wte.scale[token]);
+#endif
     for (int i = 0; i < C; i++) x[i] += wpe[i];
   } else {
     const float *row = m->wte.f + (size_t)token * C;
@@ -265,6 +284,23 @@ static void attend(gpt2_model *m, int layer, const float *q, int p, float *out) 
   for (int h = 0; h < m->n_head; h++) attention_head(q + h * hs, keys + h * hs, vals + h * hs, C, p, hs, m->scores, out + h * hs);
 }
 
+#ifdef GPT2_BROWSER
+/* Head h of attend() for one query: the browser engine shares the heads among its threads, each
+ * with its own scratch (scores: n_ctx + 8 floats, weights: n_ctx rounded up to 4, + 8 int16). */
+void gpt2_attend_head(const gpt2_model *m, int layer, const float *q, int p, int h, float *out, float *scores,
+                      int16_t *weights) {
+  int C = m->n_embd, hs = C / m->n_head;
+  if (m->kv16) {
+    kv16_head head = kv16_at(m, layer, h);
+    attention_head_kv16(q + h * hs, &head, p, hs, scores, weights, out + h * hs);
+    return;
+  }
+  const float *keys = m->key_cache + (size_t)layer * m->n_ctx * C;
+  const float *vals = m->value_cache + (size_t)layer * m->n_ctx * C;
+  attention_head(q + h * hs, keys + h * hs, vals + h * hs, C, p, hs, scores, out + h * hs);
+}
+#endif
+
 void gpt2_forward(gpt2_model *m, const uint32_t *tokens, int T, int pos, float *logits) {
   int C = m->n_embd;
   for (int t = 0; t < T; t++) embed(m, tokens[t], pos + t, m->x + (size_t)t * C);
@@ -272,7 +308,11 @@ void gpt2_forward(gpt2_model *m, const uint32_t *tokens, int T, int pos, float *
     for (int t = 0; t < T; t++) layernorm(m->xn + (size_t)t * C, m->x + (size_t)t * C, m->ln1w + l * C, m->ln1b + l * C, C);
     linear(m, &m->qkvw, l, m->qkvb + (size_t)l * 3 * C, m->xn, m->qkv, T);
     for (int t = 0; t < T; t++) cache_kv(m, l, pos + t, m->qkv + (size_t)t * 3 * C);
+#ifdef GPT2_BROWSER
+    browser_attend(m, l, T, pos); /* every token's heads, shared among the engine's threads */
+#else
     for (int t = 0; t < T; t++) attend(m, l, m->qkv + (size_t)t * 3 * C, pos + t, m->att + (size_t)t * C);
+#endif
     linear(m, &m->attprojw, l, m->attprojb + l * C, m->att, m->proj, T);
     for (int t = 0; t < T; t++) {
       float *x = m->x + (size_t)t * C;

@@ -13,6 +13,9 @@ typedef struct {
   const int16_t *q;
   const float *scale;
   int rows, cols;
+#ifdef GPT2_BROWSER
+  const int8_t *q8; /* the browser engine (browser/): the file's int8 rows, [L][rows][cols], not widened */
+#endif
 } matrix;
 
 typedef struct {

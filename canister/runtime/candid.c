@@ -629,6 +629,8 @@ typedef struct {
   uint32_t args_written;
   frame frames[MAX_FRAMES];
   int depth;
+  uint8_t *room_end;             /* cd_w_reserve: the values start here, after `room` free bytes */
+  size_t room;
 } writer_state;
 
 static writer_state *state(cd_writer *w) { return w->internal; }
@@ -853,6 +855,16 @@ static void raw_vec(cd_writer *w, int32_t element, const char *name, const void 
   done(w);
 }
 void cd_w_blob(cd_writer *w, const void *data, size_t size) { raw_vec(w, CD_NAT8, "nat8", data, size, 1); }
+uint8_t *cd_w_blob_space(cd_writer *w, size_t size) {
+  int32_t t = expected(w);
+  if (kind(w, t) != CD_VEC || state(w)->types[t].inner != CD_NAT8) rt_trapf("candid writer: expected %s, got vec nat8", type_name(kind(w, t)));
+  rt_buf_leb128(&w->values, size);
+  rt_buf_reserve(&w->values, size);
+  uint8_t *space = w->values.data + w->values.size;
+  w->values.size += size;
+  done(w);
+  return space;
+}
 void cd_w_vec_nat32(cd_writer *w, const uint32_t *values, size_t count) { raw_vec(w, CD_NAT32, "nat32", values, count, 4); }
 void cd_w_vec_nat64(cd_writer *w, const uint64_t *values, size_t count) { raw_vec(w, CD_NAT64, "nat64", values, count, 8); }
 void cd_w_vec_float32(cd_writer *w, const float *values, size_t count) { raw_vec(w, CD_FLOAT32, "float32", values, count, 4); }
@@ -895,7 +907,15 @@ void cd_w_record_end(cd_writer *w) {
   frame *f = &s->frames[s->depth - 1];
   declared_type *d = &s->types[f->type];
   if (f->next != d->n) rt_trap("candid writer: fewer record fields than declared");
-  /* fields were written in declaration order; the wire wants them by id */
+  /* fields were written in declaration order; the wire wants them by id (declared in id order,
+   * they already are: nothing to move, which matters for a record carrying megabytes) */
+  uint32_t in_order = 1;
+  for (uint32_t i = 1; i < d->n; i++) in_order &= d->ids[i - 1] < d->ids[i];
+  if (in_order) {
+    s->depth--;
+    done(w);
+    return;
+  }
   size_t total = w->values.size - f->start;
   size_t mark = rt_mark();
   uint8_t *sorted = rt_scratch(total ? total : 1, 8), *out = sorted;
@@ -953,4 +973,39 @@ void cd_reply(cd_writer *w) {
   rt_buf out = {0};
   cd_w_finish(w, &out);
   rt_reply(out.data, out.size);
+}
+
+void cd_w_reserve(cd_writer *w, size_t size) {
+  writer_state *s = state(w);
+  if (w->values.size || w->values.data) { /* already writing: plain room at the end */
+    rt_buf_reserve(&w->values, size);
+    return;
+  }
+  rt_buf block = {0};
+  rt_buf_reserve(&block, CD_HEAD_ROOM + size);
+  w->values.data = block.data + CD_HEAD_ROOM;
+  w->values.capacity = block.capacity - CD_HEAD_ROOM;
+  s->room_end = w->values.data;
+  s->room = CD_HEAD_ROOM;
+}
+
+void cd_reply_in_place(cd_writer *w) {
+  writer_state *s = state(w);
+  if (s->depth || s->args_written != w->n_args) rt_trap("candid writer: unfinished values");
+  rt_buf head = {0};
+  rt_buf_reserve(&head, 24 + w->types.size + w->arg_types.size);
+  rt_buf_append(&head, "DIDL", 4);
+  rt_buf_leb128(&head, w->n_types);
+  rt_buf_append(&head, w->types.data, w->types.size);
+  rt_buf_leb128(&head, w->n_args);
+  rt_buf_append(&head, w->arg_types.data, w->arg_types.size);
+  if (s->room_end == w->values.data && head.size <= s->room) { /* the header in the room: one piece */
+    uint8_t *start = w->values.data - head.size;
+    memcpy(start, head.data, head.size);
+    ic0_msg_reply_data_append(start, head.size + w->values.size);
+  } else {
+    ic0_msg_reply_data_append(head.data, head.size);
+    ic0_msg_reply_data_append(w->values.data, w->values.size);
+  }
+  ic0_msg_reply();
 }

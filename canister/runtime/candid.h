@@ -143,6 +143,9 @@ void cd_w_float64(cd_writer *w, double value);
 void cd_w_text(cd_writer *w, const char *text, size_t size);
 void cd_w_cstr(cd_writer *w, const char *text);
 void cd_w_blob(cd_writer *w, const void *data, size_t size);
+/* A blob of `size` bytes the caller fills in place (before writing anything else): a large body
+ * read straight into the message instead of copied into it. */
+uint8_t *cd_w_blob_space(cd_writer *w, size_t size);
 void cd_w_principal(cd_writer *w, const uint8_t *id, size_t size);
 void cd_w_func(cd_writer *w, const uint8_t *service, size_t size, const char *method); /* public method reference */
 void cd_w_opt_none(cd_writer *w);
@@ -158,5 +161,13 @@ void cd_w_variant(cd_writer *w, const char *tag); /* then the payload (cd_w_null
 
 void cd_w_finish(cd_writer *w, rt_buf *out);    /* "DIDL" + type table + argument types + values */
 void cd_reply(cd_writer *w);                    /* finish and rt_reply */
+/* The same reply, the values sent from where they were written (a reply of megabytes is not
+ * copied once more inside the heap): in one ic0.msg_reply_data_append when cd_w_reserve left room
+ * for the header in front of them, else in two (header, values). */
+void cd_reply_in_place(cd_writer *w);
+/* Before the first value: room for `size` bytes of values, with CD_HEAD_ROOM bytes in front for the
+ * header cd_reply_in_place writes there (a reply in one piece reaches the replica in one copy). */
+#define CD_HEAD_ROOM 1024u
+void cd_w_reserve(cd_writer *w, size_t size);
 
 #endif /* CANDID_H */

@@ -6,8 +6,8 @@
    `icchat.deploy.sync_folder`: upload MB/s.
 3. The file streamed back through the replica's HTTP gateway, certified (`<id>.localhost`,
    verified while streaming) and raw (`<id>.raw.localhost`), against Python's http.server
-   serving the same file: MB/s (best of --repeat) and the ratios; every download is checked
-   against the file's SHA-256.
+   (`python -m http.server` in its own process) serving the same file, in interleaved rounds:
+   MB/s (best of --repeat) and the ratios; every download is checked against the file's SHA-256.
 4. The replica's resident memory (VmRSS, sampled every 20 ms) before and during the streams,
    after each stream, and its peak (VmHWM): it must not grow with the bytes streamed.
 """
@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import http.client
-import http.server
+import os
 import random
 import socket
 import subprocess
@@ -84,6 +84,21 @@ class _RssSampler:
         self._thread.join()
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _download_with_cpu(port: int, host: str, size: int, sha256: str, server_pid: int) -> tuple[float, float, float]:
+    """MB/s of one download, and the CPU milliseconds per MB the server and this client spent on
+    it: on a shared machine the wall-clock speed follows the neighbours, the CPU cost does not."""
+    server, client = _cpu_seconds(server_pid), time.process_time()
+    speed = _download_mb_per_s(port, host, "/big.bin", size, sha256, 1)
+    per_mb = 1e3 / (size / 1e6)
+    return speed, round((_cpu_seconds(server_pid) - server) * per_mb, 2), round((time.process_time() - client) * per_mb, 2)
+
+
 def _download_mb_per_s(port: int, host: str, path: str, size: int, sha256: str, repeat: int) -> float:
     best = 0.0
     for _ in range(repeat):
@@ -104,22 +119,27 @@ def _download_mb_per_s(port: int, host: str, path: str, size: int, sha256: str, 
     return round(best, 1)
 
 
-def _static_mb_per_s(folder: Path, size: int, sha256: str, repeat: int) -> float:
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, directory=str(folder), **kwargs)
+class _StaticServer:
+    """`python -m http.server` in its own process serving `folder` (the plain baseline)."""
 
-        def log_message(self, *args: Any) -> None:
-            pass
+    def __init__(self, folder: Path) -> None:
+        self.port = _free_port()
+        self.process = subprocess.Popen([sys.executable, "-m", "http.server", "--bind", "127.0.0.1",
+                                         "--directory", str(folder), str(self.port)],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        self.close()
+        raise RuntimeError("python -m http.server did not start within 30 s")
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        return _download_mb_per_s(server.server_address[1], "localhost", "/big.bin", size, sha256, repeat)
-    finally:
-        server.shutdown()
-        server.server_close()
+    def close(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
 
 
 def _start_replica(state_dir: Path, port: int) -> subprocess.Popen:
@@ -166,18 +186,31 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             report = sync_folder(agent, cid, folder, progress=TerminalProgress(sys.stderr))
             after_upload = _memory_kib(replica.pid)
             rss_after_each_stream = []
-            speeds: dict[str, list[float]] = {"certified": [], "raw": []}
-            with _RssSampler(replica.pid) as sampler:
-                for _ in range(args.repeat):
-                    for kind, host in (("certified", f"{cid}.localhost"), ("raw", f"{cid}.raw.localhost")):
-                        speeds[kind].append(_download_mb_per_s(port, host, "/big.bin", size, sha256, 1))
-                        rss_after_each_stream.append(round(_memory_kib(replica.pid)["VmRSS"] / 1024, 1))
-            certified, raw = max(speeds["certified"]), max(speeds["raw"])
+            speeds: dict[str, list[float]] = {"certified": [], "raw": [], "static": []}
+            server_cpu: dict[str, list[float]] = {"certified": [], "raw": [], "static": []}
+            client_cpu: dict[str, list[float]] = {"certified": [], "raw": [], "static": []}
+            static = _StaticServer(folder)
+            sources = (("certified", port, f"{cid}.localhost", replica.pid),
+                       ("raw", port, f"{cid}.raw.localhost", replica.pid),
+                       ("static", static.port, "localhost", static.process.pid))
+            try:
+                with _RssSampler(replica.pid) as sampler:
+                    # Interleaved rounds, so a busy moment of the shared machine hits all three alike.
+                    for _ in range(args.repeat):
+                        for kind, source_port, host, pid in sources:
+                            speed, server, client = _download_with_cpu(source_port, host, size, sha256, pid)
+                            speeds[kind].append(speed)
+                            server_cpu[kind].append(server)
+                            client_cpu[kind].append(client)
+                            if kind != "static":
+                                rss_after_each_stream.append(round(_memory_kib(replica.pid)["VmRSS"] / 1024, 1))
+            finally:
+                static.close()
             after_streams = _memory_kib(replica.pid)
         finally:
             replica.terminate()
             replica.wait(timeout=60)
-        static = _static_mb_per_s(folder, size, sha256, args.repeat)
+    certified, raw, plain = max(speeds["certified"]), max(speeds["raw"]), max(speeds["static"])
     upload = round(report.bytes_uploaded / report.seconds / 1e6, 1)
     result = {
         "file_bytes": size,
@@ -186,9 +219,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "deploy_seconds": round(report.seconds, 1),
         "gateway_certified_mb_per_s": certified,
         "gateway_raw_mb_per_s": raw,
-        "python_http_server_mb_per_s": static,
-        "certified_vs_static": round(certified / static, 2),
-        "raw_vs_static": round(raw / static, 2),
+        "python_http_server_mb_per_s": plain,
+        "certified_vs_static": round(certified / plain, 2),
+        "raw_vs_static": round(raw / plain, 2),
+        "rounds_mb_per_s": speeds,  # each round: certified, raw, then http.server
+        # CPU ms per MB (least of the rounds): the replica process for the gateway, the
+        # http.server process for static; the client is this process (http.client + SHA-256).
+        "server_cpu_ms_per_mb": {kind: min(values) for kind, values in server_cpu.items()},
+        "client_cpu_ms_per_mb": {kind: min(values) for kind, values in client_cpu.items()},
         "replica_rss_mib": {
             "before_upload": round(before_upload["VmRSS"] / 1024, 1),
             "after_upload": round(after_upload["VmRSS"] / 1024, 1),
@@ -198,8 +236,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "after_each_stream": rss_after_each_stream,  # certified, raw, certified, raw, ...
         },
         "notes": "replica = `icchat replica start` subprocess; upload by icchat.deploy over the IC HTTP interface "
-                 "(v3 sync calls, certificates verified, 1.9 MB chunks in order); downloads best of "
-                 f"{args.repeat}, SHA-256 checked; RSS sampled every 20 ms; 2-core machine shared with other work",
+                 "(v3 sync calls, certificates verified, 1.9 MB chunks in order); `python -m http.server` in its own "
+                 f"process serves the same file; {args.repeat} interleaved rounds (certified, raw, http.server), "
+                 "best counts; one client (http.client, SHA-256 of every download checked); RSS sampled every "
+                 "20 ms; 2-core machine shared with other work",
     }
     for key, value in result.items():
         print(f"  {key}: {value}")

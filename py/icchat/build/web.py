@@ -10,6 +10,8 @@ Layout (every runtime file under a directory named by its content hash, so it ca
     py/<hash>/        pyodide-lock.json + micropip, packaging and icchat wheels (our hashes)
     ort/<hash>/       ort.wasm.min.mjs ort-wasm-simd-threaded.mjs ort-wasm-simd-threaded.wasm
     agent/<hash>/     agent.js (esbuild bundle of @icp-sdk/core, web/agent-entry.js)
+    engine/<hash>/    icchat-engine.wasm, icchat-engine-threads.wasm (the gpt2 canister's C model for
+                      the browser, one thread / shared memory: icchat.build.engine)
 
 `icchat up` writes config.json next to index.html and calls `write_ic_assets` with the model's
 and the replica's origins (the CSP allows exactly those besides 'self').
@@ -28,6 +30,7 @@ import zipfile
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from icchat.build.engine import build_engine_threads_wasm, build_engine_wasm
 from icchat.digest import sha256_file
 from icchat.errors import UserError
 from icchat.paths import BUILD, NODE_MODULES, REPO
@@ -233,7 +236,7 @@ def render_ic_assets(model_origin: str | None = None, api_origin: str | None = N
         {"match": "**/*", "headers": {**isolation, "Cache-Control": "no-cache"}},
         {"match": "**/*.{html,js,mjs}", "headers": {**page, "Cache-Control": "no-cache"}},
         *({"match": f"{kind}/**/*", "headers": {"Cache-Control": "public, max-age=31536000, immutable"}}
-          for kind in ("pyodide", "py", "ort", "agent")),
+          for kind in ("pyodide", "py", "ort", "agent", "engine")),
         {"match": "config.json", "headers": {"Cache-Control": "no-cache"}},
     ]
     body = ",\n".join("  " + json.dumps(rule) for rule in rules)
@@ -336,6 +339,8 @@ def build_web(out: Path = WEB_OUT) -> Path:
         "py": hashed_dir("py", {**wheels, "pyodide-lock.json": lock_file(wheels)}),
         "ort": hashed_dir("ort", {n: ort_src / n for n in ORT_FILES}),
         "agent": hashed_dir("agent", {"agent.js": agent_bundle()}),
+        "engine": hashed_dir("engine", {"icchat-engine.wasm": build_engine_wasm(),
+                                        "icchat-engine-threads.wasm": build_engine_threads_wasm()}),
     }
     out.mkdir(parents=True, exist_ok=True)
     for rel_dir, files in dirs.values():
@@ -349,6 +354,8 @@ def build_web(out: Path = WEB_OUT) -> Path:
         "packages": ["icchat"],
         "ort": dirs["ort"][0] + "/",
         "agent": dirs["agent"][0] + "/agent.js",
+        "engine": dirs["engine"][0] + "/icchat-engine.wasm",
+        "engine_threads": dirs["engine"][0] + "/icchat-engine-threads.wasm",
     }
     write_if_changed(out / "build.json", (json.dumps(build_info, indent=2) + "\n").encode())
     write_ic_assets(out, None, None)  # same-origin only; `icchat up` renders the real origins
@@ -362,7 +369,7 @@ def prune(out: Path, keep_dirs: set[str], page: set[str]) -> None:
     for child in out.iterdir():
         if child.is_file() and child.name not in keep_files:
             child.unlink()
-    for kind in ("pyodide", "py", "ort", "agent"):
+    for kind in ("pyodide", "py", "ort", "agent", "engine"):
         root = out / kind
         if not root.is_dir():
             continue

@@ -37,4 +37,7 @@ def run(args: argparse.Namespace) -> int:
         png = path.with_suffix(".png")
         module.plot(result, png)
         print(f"wrote {png}")
+    from icchat.bench._benchmarks_md import write_benchmarks_md
+
+    print(f"wrote {write_benchmarks_md()}")
     return 0

@@ -87,9 +87,10 @@ def decode(data: bytes, types: Sequence[Type] | None = None, *, budget: int | No
         raise CandidError("types nest too deeply to coerce") from None
 
 
-def decode_with_types(data: bytes, *, budget: int | None = None) -> tuple[list[Type], list[Any]]:
-    """Generic decode that also returns the argument types as sent."""
-    message = read_message(data, budget)
+def decode_with_types(data: bytes, *, budget: int | None = None, blob_views: bool = False) -> tuple[list[Type], list[Any]]:
+    """Generic decode that also returns the argument types as sent (`blob_views`: blobs as
+    memoryviews into `data`, not copies — for megabyte bodies)."""
+    message = read_message(data, budget, blob_views=blob_views)
     return message.types, message.values
 
 

@@ -149,7 +149,7 @@ class Canister:
             )
         raise errors.method_not_found("update", method)
 
-    def execute_query(self, method: str, arg: bytes, caller: Principal, now: int, certificate: bytes | None) -> Outcome:
+    def execute_query(self, method: str, arg: bytes, caller: Principal, now: int, certificate: bytes | Callable[[], bytes] | None) -> Outcome:
         if self.module.has_method("query", method):
             mode, export = Mode.NON_REPLICATED_QUERY, f"canister_query {method}"
         elif self.module.has_method("composite_query", method):
@@ -177,7 +177,7 @@ class Canister:
 
     def _execute(
         self, mode: Mode, export: str, arg: bytes, caller: Principal, now: int, limit: int,
-        *, method_name: str = "", certificate: bytes | None = None,
+        *, method_name: str = "", certificate: bytes | Callable[[], bytes] | None = None,
     ) -> Outcome:
         instance = self._require_instance()
         execution = Execution(mode, caller, now, arg, method_name, certificate)

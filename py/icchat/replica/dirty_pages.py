@@ -47,12 +47,17 @@ PAGEMAP_SCAN = _iowr(ord("f"), 16, 96)
 PAGE_IS_WRITTEN = 1 << 1
 PM_SCAN_WP_MATCHING = 1 << 0
 SCAN_BATCH = 1024
+PROTECT_GAP_PAGES = 64  # protect_ranges: a gap this small costs less than another ioctl
 
 
 class Tracker(Protocol):
     """Tracks writes to one heap; `collect` returns the pages written since the last collect."""
 
-    def collect(self, length: int) -> Ranges: ...
+    def collect(self, length: int, reprotect: bool = True) -> Ranges: ...
+
+    def protect_ranges(self, ranges: Ranges) -> None: ...
+
+    def unprotect(self, offset: int, size: int) -> None: ...
 
     def close(self) -> None: ...
 
@@ -125,13 +130,37 @@ class UffdTracker:
             arg = (ctypes.c_uint64 * 3)(self.base, length, UFFDIO_WRITEPROTECT_MODE_WP)
             _ioctl(self._uffd.fd, UFFDIO_WRITEPROTECT, arg)
 
-    def collect(self, length: int) -> Ranges:
-        """Pages written since the last collect (re-protecting them in the same ioctl)."""
+    def protect_ranges(self, ranges: Ranges) -> None:
+        """Write-protect these pages again (after `collect(reprotect=False)` and our own writes).
+        Ranges a few pages apart go in one ioctl: re-protecting protected pages changes nothing."""
+        merged: Ranges = []
+        for first, end in ranges:
+            if merged and first - merged[-1][1] <= PROTECT_GAP_PAGES:
+                merged[-1] = (merged[-1][0], end)
+            else:
+                merged.append((first, end))
+        for first, end in merged:
+            arg = (ctypes.c_uint64 * 3)(self.base + first * PAGE, (end - first) * PAGE, UFFDIO_WRITEPROTECT_MODE_WP)
+            _ioctl(self._uffd.fd, UFFDIO_WRITEPROTECT, arg)
+
+    def unprotect(self, offset: int, size: int) -> None:
+        """Mark the pages of [offset, offset + size) written without a fault each: the host is
+        about to fill them (a stable memory read into the heap). They are reported as written."""
+        first, end = offset // PAGE * PAGE, -(-(offset + size) // PAGE) * PAGE
+        if end > first:
+            arg = (ctypes.c_uint64 * 3)(self.base + first, end - first, 0)
+            _ioctl(self._uffd.fd, UFFDIO_WRITEPROTECT, arg)
+
+    def collect(self, length: int, reprotect: bool = True) -> Ranges:
+        """Pages written since the last collect, re-protected in the same ioctl unless
+        `reprotect` is False: a rollback restores them first (a write to a protected page costs
+        a fault) and then calls `protect_ranges`."""
         ranges: Ranges = []
         start, end = self.base, self.base + length
+        flags = PM_SCAN_WP_MATCHING if reprotect else 0
         while start < end:
             arg = (ctypes.c_uint64 * 12)(
-                96, PM_SCAN_WP_MATCHING, start, end, 0, ctypes.addressof(self._vec), SCAN_BATCH,
+                96, flags, start, end, 0, ctypes.addressof(self._vec), SCAN_BATCH,
                 0, 0, PAGE_IS_WRITTEN, 0, PAGE_IS_WRITTEN,
             )
             try:
@@ -165,7 +194,7 @@ class CompareTracker:
         self.live_base = live_base
         self.shadow_base = shadow_base
 
-    def collect(self, length: int) -> Ranges:
+    def collect(self, length: int, reprotect: bool = True) -> Ranges:
         ranges: Ranges = []
         memcmp = _libc.memcmp
         for block in range(0, length, self.BLOCK):
@@ -181,6 +210,12 @@ class CompareTracker:
                     else:
                         ranges.append((page, page + 1))
         return ranges
+
+    def protect_ranges(self, ranges: Ranges) -> None:
+        pass
+
+    def unprotect(self, offset: int, size: int) -> None:
+        pass
 
     def close(self) -> None:
         pass

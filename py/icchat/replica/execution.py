@@ -7,6 +7,7 @@ memory changes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from icchat.ic.principal import Principal
@@ -21,15 +22,30 @@ class Execution:
     time_ns: int
     arg: bytes = b""
     method_name: str = ""
-    data_certificate: bytes | None = None
+    # Queries' data certificate, or a function making it: signing costs ~0.3 ms, and most
+    # queries (e.g. every streaming callback) never ask for it.
+    data_certificate: bytes | Callable[[], bytes] | None = None
     # The response: None until msg_reply/msg_reject, then ("reply", bytes) or ("reject", str).
-    reply_buffer: bytearray = field(default_factory=bytearray)
+    # Appended pieces are kept as they are and joined once at msg_reply (a 2 MB reply is
+    # copied out of the heap once, not grown and copied again).
+    reply_pieces: list[bytes] = field(default_factory=list)
+    reply_size: int = 0
     response: tuple[str, bytes | str] | None = None
     accepted: bool = False  # inspect_message called accept_message
     # Staged system changes.
     certified_data: bytes | None = None
     global_timer: int | None = None
     cycles_burned: int = 0
+
+    def certificate(self) -> bytes | None:
+        """The data certificate (made on first use when it was given as a function)."""
+        if callable(self.data_certificate):
+            self.data_certificate = self.data_certificate()
+        return self.data_certificate
+
+    def clear_reply(self) -> None:
+        self.reply_pieces.clear()
+        self.reply_size = 0
 
     @property
     def reply_limit(self) -> int:

@@ -17,6 +17,7 @@ import wasmtime
 from icchat.replica import errors
 from icchat.replica.errors import TrapCode
 from icchat.replica.execution import Execution
+from icchat.replica.fast_global import fast_global
 from icchat.replica.heap import Heap, Shadow
 from icchat.replica.meter import Meter, OutOfInstructions
 from icchat.replica.system_api import SystemApi
@@ -74,7 +75,9 @@ class Instance:
         self.memory = memory if isinstance(memory, wasmtime.Memory) else None
         self.api.attach_memory(self.memory)
         self.globals = [self._exports[name] for name in module.persistent_globals if name in self._exports]
+        self._fast_globals = [fast_global(g, self.store) for g in self.globals]  # around every execution
         self.heap = Heap(self.memory, self.store, shadow)
+        self.api.heap = self.heap
         self.initial_heap_size = self.heap.live_size
         self.instructions_at_start = self.meter.used()
 
@@ -99,11 +102,14 @@ class Instance:
         return self.meter.used()
 
     def snapshot_globals(self) -> list[Any]:
-        return [g.value(self.store) for g in self.globals]
+        return [g.value(self.store) if f is None else f.get() for g, f in zip(self.globals, self._fast_globals, strict=True)]
 
     def restore_globals(self, values: list[Any]) -> None:
-        for g, value in zip(self.globals, values, strict=True):
-            g.set_value(self.store, value)
+        for g, f, value in zip(self.globals, self._fast_globals, values, strict=True):
+            if f is None:
+                g.set_value(self.store, value)
+            else:
+                f.set(value)
 
     def close(self) -> None:
         self.heap.close()

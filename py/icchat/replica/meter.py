@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import wasmtime
 
+from icchat.replica.fast_global import FastGlobal, fast_global
 from icchat.replica.wasm import instrument as ic_instrument
 from icchat.replica.wasm.module import KIND_NAMES, VALTYPES, Module
 from icchat.replica.wasm.reader import WasmDecodeError
@@ -180,6 +181,7 @@ class Meter:
         self.fuel_backstop = fuel_backstop  # False only for engines without consume_fuel
         self.limit = 0
         self._counter: wasmtime.Global | None = None
+        self._fast: FastGlobal | None = None
         self._remaining = 0  # used until the counter global is attached
         # Called with (memory.grow result, pages) after every successful-or-not memory.grow;
         # the engine may raise to trap (the canister's memory limit). Returns nothing.
@@ -190,7 +192,8 @@ class Meter:
         if not isinstance(counter, wasmtime.Global):
             raise InvalidModule("instrumented module lacks its instruction counter")
         self._counter = counter
-        counter.set_value(self.store, self._remaining)
+        self._fast = fast_global(counter, self.store)  # charged on every System API call
+        self._set_remaining(self._remaining)
 
     def begin(self, limit: int) -> None:
         """Start counting a new message execution (or a step of one) with this limit."""
@@ -202,6 +205,8 @@ class Meter:
     def remaining(self) -> int:
         if self._counter is None:
             return self._remaining
+        if self._fast is not None:
+            return self._fast.get()
         return self._counter.value(self.store)
 
     def used(self) -> int:
@@ -231,6 +236,8 @@ class Meter:
     def _set_remaining(self, value: int) -> None:
         if self._counter is None:
             self._remaining = value
+        elif self._fast is not None:
+            self._fast.set(value)
         else:
             self._counter.set_value(self.store, value)
 

@@ -106,18 +106,22 @@ def _write_new(path: Path, chunks: Any) -> int:
     """Write a new file (temp + fsync + rename); returns its size."""
     tmp = path.with_name(path.name + ".tmp")
     size = 0
-    with open(tmp, "wb") as f:
-        for chunk in chunks:
-            if isinstance(chunk, int):  # a hole of this many zero bytes
-                f.seek(chunk, os.SEEK_CUR)
-                size += chunk
-            else:
-                f.write(chunk)
-                size += len(chunk)
-        f.truncate(f.tell())
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            for chunk in chunks:
+                if isinstance(chunk, int):  # a hole of this many zero bytes
+                    f.seek(chunk, os.SEEK_CUR)
+                    size += chunk
+                else:
+                    f.write(chunk)
+                    size += len(chunk)
+            f.truncate(f.tell())
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk: give the space back
+        raise
     return size
 
 
@@ -210,7 +214,24 @@ class StateStore:
     # --- checkpoint ----------------------------------------------------------------------------------
 
     def checkpoint(self, replica: Replica, canisters: list[Canister]) -> None:
-        """Write everything changed since the last checkpoint, then switch the manifest."""
+        """Write everything changed since the last checkpoint, then switch the manifest. If a
+        write fails (a full disk) the previous checkpoint stays the state on disk, the canisters
+        this attempt wrote are written in full next time (it consumed their dirty-page records),
+        and the error says so in one line."""
+        attempted: list[Canister] = []
+        try:
+            self._checkpoint(replica, canisters, attempted)
+        except BaseException as exc:
+            for canister in attempted:
+                canister.code_replaced = canister.meta_dirty = True
+            if not isinstance(exc, OSError):
+                raise
+            where = f" ({exc.filename})" if exc.filename else ""
+            raise StateError(f"cannot write a checkpoint of the replica state in {self.root}: "
+                             f"{exc.strerror or exc}{where}; the last complete checkpoint (generation "
+                             f"{self.manifest.get('generation', 0)}) is kept") from exc
+
+    def _checkpoint(self, replica: Replica, canisters: list[Canister], attempted: list[Canister]) -> None:
         generation = self.manifest.get("generation", 0) + 1
         previous = self.manifest.get("canisters", {})
         entries: dict[str, Any] = {}
@@ -222,6 +243,7 @@ class StateStore:
             if old is not None and not _changed(canister):
                 entries[key] = old
                 continue
+            attempted.append(canister)
             try:
                 entries[key], blobs = self._write_canister(canister, old, generation)
             except BaseException:

@@ -29,6 +29,7 @@ from icchat.replica.limits import (
 
 if TYPE_CHECKING:
     from icchat.replica.canister import Canister
+    from icchat.replica.heap import Heap
 
 U32 = 0xFFFFFFFF
 U64 = 0xFFFFFFFFFFFFFFFF
@@ -54,6 +55,7 @@ class SystemApi:
         self.execution: Execution | None = None
         self._memory: wasmtime.Memory | None = None
         self._caller: Any = None
+        self.heap: Heap | None = None  # set by the instance once its heap exists
         self.log: Callable[[str], None] = canister.log_debug
 
     # --- linking ----------------------------------------------------------------------------------
@@ -192,19 +194,23 @@ class SystemApi:
         self._charge("msg_reply_data_append", size)
         if e.response is not None:
             raise errors.contract_violation("ic0.msg_reply_data_append: the call is already replied.")
-        total = len(e.reply_buffer) + size
+        total = e.reply_size + size
         if total > e.reply_limit:
             raise errors.user_contract_violation(
                 f"ic0.msg_reply_data_append: application payload size ({total}) cannot be larger than {e.reply_limit}."
             )
-        e.reply_buffer += self._read("msg.reply", src, size)
+        piece = self._read("msg.reply", src, size)
+        if piece:
+            e.reply_pieces.append(piece)
+            e.reply_size = total
 
     def _ic0_msg_reply(self, e: Execution) -> None:
         self._charge("msg_reply", 0)
         if e.response is not None:
             raise errors.contract_violation("ic0.msg_reply: the call is already replied")
-        e.response = ("reply", bytes(e.reply_buffer))
-        e.reply_buffer.clear()
+        pieces = e.reply_pieces
+        e.response = ("reply", pieces[0] if len(pieces) == 1 else b"".join(pieces))
+        e.clear_reply()
 
     def _ic0_msg_reject(self, e: Execution, src: int, size: int) -> None:
         src, size = src & U32, size & U32
@@ -221,7 +227,7 @@ class SystemApi:
         except UnicodeDecodeError:
             raise errors.contract_violation("ic0.msg_reject: invalid UTF-8 string provided") from None
         e.response = ("reject", message)
-        e.reply_buffer.clear()
+        e.clear_reply()
 
     # --- cycles (ingress messages carry none; balances are never charged here) ---------------------
 
@@ -306,6 +312,8 @@ class SystemApi:
         address, length = self._heap()
         if dst + size > length:
             raise errors.trapped(TrapCode.HEAP_OUT_OF_BOUNDS)
+        if self.heap is not None:
+            self.heap.host_will_write(dst, size)
         stable.read_to(address + dst, offset, size)
 
     def _stable_write(self, name: str, offset: int, src: int, size: int) -> None:
@@ -380,14 +388,15 @@ class SystemApi:
 
     def _ic0_data_certificate_size(self, e: Execution) -> int:
         self._charge("data_certificate_size", 0)
-        if e.data_certificate is None:
+        certificate = e.certificate()
+        if certificate is None:
             raise errors.wrong_mode("data_certificate_size", e.mode.label)
-        return len(e.data_certificate)
+        return len(certificate)
 
     def _ic0_data_certificate_copy(self, e: Execution, dst: int, offset: int, size: int) -> None:
         dst, offset, size = dst & U32, offset & U32, size & U32
         self._charge("data_certificate_copy", size)
-        certificate = e.data_certificate
+        certificate = e.certificate()
         if certificate is None:
             raise errors.wrong_mode("data_certificate_copy", e.mode.label)
         _check_bounds("data_certificate_copy", "offset", offset, size, len(certificate))

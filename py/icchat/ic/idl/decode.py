@@ -63,7 +63,8 @@ class WireMessage:
         self.values = values
 
 
-def read_message(data: bytes, budget: int | None = None) -> WireMessage:
+def read_message(data: bytes, budget: int | None = None, *, blob_views: bool = False) -> WireMessage:
+    """`blob_views`: blobs (vec nat8) come back as memoryviews into `data` instead of copies."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise CandidError(f"Candid input must be bytes, not {type(data).__name__}")
     data = bytes(data)
@@ -74,7 +75,7 @@ def read_message(data: bytes, budget: int | None = None) -> WireMessage:
     table = _read_type_table(reader)
     n_args = reader.count("argument count")
     types = [_type_ref(reader.sleb("argument type"), table, "argument type") for _ in range(n_args)]
-    values_reader = _ValueReader(reader, default_budget(len(data)) if budget is None else budget)
+    values_reader = _ValueReader(reader, default_budget(len(data)) if budget is None else budget, blob_views)
     values = []
     for i, t in enumerate(types):
         try:
@@ -183,9 +184,10 @@ def _read_type_table(reader: Reader) -> list[Rec]:
 
 
 class _ValueReader:
-    def __init__(self, reader: Reader, budget: int) -> None:
+    def __init__(self, reader: Reader, budget: int, blob_views: bool = False) -> None:
         self.r = reader
         self.budget = budget
+        self.blob_views = blob_views
         self._min_sizes: dict[int, int] = {}
         self._prim = {
             -1: self._null, -2: self._bool, -3: self._nat, -4: self._int,
@@ -223,7 +225,8 @@ class _ValueReader:
             while type(inner) is Rec:
                 inner = inner.inner
             if type(inner) is Prim and inner.opcode == -5:
-                return r.take(r.count("blob length"), "blob")
+                n = r.count("blob length")
+                return r.view(n, "blob") if self.blob_views else r.take(n, "blob")
             size = self._min_size(inner)
             if size:
                 n = r.count("vector length", size)

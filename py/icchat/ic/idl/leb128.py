@@ -69,6 +69,16 @@ class Reader:
         self.pos = end
         return self.data[pos:end]
 
+    def view(self, n: int, what: str) -> memoryview:
+        """`take` without the copy: a view into the (immutable) input."""
+        pos = self.pos
+        if pos + n > len(self.data):
+            raise CandidError(
+                f"{what} needs {n} bytes at byte {pos}, but only {len(self.data) - pos} remain"
+            )
+        self.pos = pos + n
+        return memoryview(self.data)[pos : pos + n]
+
     def uleb(self, what: str) -> int:
         data, pos = self.data, self.pos
         if pos < len(data) and data[pos] < 0x80:  # the common one-byte case

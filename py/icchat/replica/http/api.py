@@ -204,6 +204,7 @@ class Api:
         status, new = self.state.requests.submit(request.request_id, request.sender, request.ingress_expiry, effective_id)
         if new:
             try:
+                self.ingress.refuse_if_storage_fails()
                 self.replica.inspect_message(request.canister_id, request.method_name, arg, sender=request.sender)
             except IngressTooLarge as exc:
                 self.state.requests.forget(request.request_id)

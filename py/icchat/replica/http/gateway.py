@@ -29,6 +29,7 @@ from icchat.ic import candid
 from icchat.ic.principal import Principal
 from icchat.replica.errors import Reject, RejectCode
 from icchat.replica.http import gateway_body as bodies
+from icchat.replica.http.gateway_prefetch import prefetched
 from icchat.replica.http.gateway_streaming import StreamingError, callback_of, chunks
 from icchat.replica.http.gateway_types import HTTP_RESPONSE, CanisterRequest
 from icchat.replica.http.gateway_verify import BodyCheck, VerificationError, verify_response
@@ -52,6 +53,11 @@ def handle(replica: Any, request: HttpIn) -> HttpOut:
     if isinstance(target, str):
         return HttpOut.text(400, target)
     canister_id, raw = target
+    if not request.target.isascii():  # the server read the target as latin-1: these were raw bytes
+        return HttpOut.text(400, f"the request target {request.target!r} holds bytes that are not ASCII; percent-encode them")
+    if not raw and not _decodable(request.target):
+        return HttpOut.text(400, f"the request path {request.target!r} is not valid percent-encoded UTF-8, so no certificate "
+                                 f"can cover it; uncertified content is only served on {canister_id}.raw.localhost")
     call = CanisterRequest(request.method, _strip_canister_id(request.target), _forwarded(request.headers), request.body)
     try:
         reply = replica.query(canister_id, "http_request", call.candid(CERTIFICATE_VERSION))
@@ -81,6 +87,8 @@ def handle(replica: Any, request: HttpIn) -> HttpOut:
                                      f"{canister_id}.raw.localhost")
         headers, check = outcome.headers, outcome.body
     body = _body(replica, response["body"], callback)
+    if callback is not None:  # streamed: fetch (and hash) the next chunks while the socket sends
+        body = prefetched(body, check.update if check is not None else None)
     if raw and callback is not None:
         return _streamed(request, status, headers, body, None)  # nothing to verify: send as fetched
     try:
@@ -91,7 +99,8 @@ def handle(replica: Any, request: HttpIn) -> HttpOut:
         return _streamed(request, status, headers, itertools.chain(_released(held), body), check)
     whole = b"".join(held)
     if check is not None:
-        check.update(whole)
+        if callback is None:  # a streamed body was hashed as it was fetched
+            check.update(whole)
         try:
             check.finish()
         except VerificationError as exc:
@@ -135,9 +144,11 @@ def _released(held: list[bytes]) -> Iterator[bytes]:
 
 def _streamed(request: HttpIn, status: int, headers: list[tuple[str, str]], body: Iterator[bytes],
               check: BodyCheck | None) -> HttpOut:
-    """A long body, chunked as it is fetched (Range is not served: RFC 9110 allows the whole)."""
+    """A long body, chunked as it is fetched (and hashed, by `prefetched`) (Range is not served:
+    RFC 9110 allows the whole)."""
     kept = _wire(headers)
-    out: Iterator[bytes] = body if check is None else bodies.verified(body, check)
+    # Only streams (a callback, so `prefetched` hashed them) outgrow the read-ahead.
+    out: Iterator[bytes] = body if check is None else bodies.verified(body, check, hashed=True)
     encoding = (_header(headers, "content-encoding") or "").strip().lower()
     if bodies.decodes(encoding) and not bodies.accepts(request.header("accept-encoding"), encoding):
         out = bodies.decoded(out, encoding)
@@ -205,6 +216,15 @@ def _canister(request: HttpIn) -> tuple[Principal, bool] | str | None:
         return Principal.from_text(text), raw
     except ValueError as exc:
         return f"{text!r} is not a canister id: {exc}"
+
+
+def _decodable(target: str) -> bool:
+    """Whether the path percent-decodes to UTF-8 (what verification needs: gateway_verify)."""
+    try:
+        urllib.parse.unquote(urllib.parse.urlsplit(target).path, errors="strict")
+    except (UnicodeDecodeError, ValueError):
+        return False
+    return True
 
 
 def _strip_canister_id(target: str) -> str:

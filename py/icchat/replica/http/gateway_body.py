@@ -35,11 +35,13 @@ def read_ahead(chunks: Iterator[bytes], limit: int = READ_AHEAD_BYTES) -> tuple[
     return held, True
 
 
-def verified(chunks: Iterable[bytes], check: BodyCheck) -> Iterator[bytes]:
-    """The chunks, each released only once the next one is in; the last only after `finish`."""
+def verified(chunks: Iterable[bytes], check: BodyCheck, *, hashed: bool = False) -> Iterator[bytes]:
+    """The chunks, each released only once the next one is in; the last only after `finish`.
+    `hashed`: the chunks were passed to `check.update` already (by the prefetching worker)."""
     pending: bytes | None = None
     for chunk in chunks:
-        check.update(chunk)
+        if not hashed:
+            check.update(chunk)
         if pending is not None:
             yield pending
         pending = chunk

@@ -52,14 +52,15 @@ def callback_of(reply: bytes) -> Callback | None:
     return Callback(func.service, func.method, token_field.type, inner[token_field.id])
 
 
-def chunks(replica: Any, first: Callback) -> Iterator[bytes]:
-    """Bodies of the follow-up chunks (the first body comes with the response itself)."""
+def chunks(replica: Any, first: Callback) -> Iterator[bytes | memoryview]:
+    """Bodies of the follow-up chunks (the first body comes with the response itself), as
+    memoryviews into the callback replies."""
     callback: Callback | None = first
     for _ in range(MAX_CHUNKS):
         if callback is None:
             return
         reply = replica.query(callback.canister_id, callback.method, candid.encode([callback.token_type], [callback.token]))
-        types, values = candid.decode_with_types(reply)
+        types, values = candid.decode_with_types(reply, blob_views=True)  # the body: a view, not a 2 MB copy
         record, value = resolve(types[0]), values[0]
         yield value[_field(record, Record, "body").id]
         token_field = _field(record, Record, "token")

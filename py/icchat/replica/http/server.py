@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import http.server
 import logging
+import re
 import sys
 import threading
 import time
@@ -28,6 +29,7 @@ log = logging.getLogger("icchat.replica.http")
 MAX_BODY_BYTES = MAX_ENVELOPE_BYTES  # the largest request body any endpoint accepts
 DRAIN_LIMIT = 64 * 1024 * 1024
 IDLE_TIMEOUT = 120.0  # seconds a connection may sit silent (reading or writing) before it is closed
+_DECIMAL = re.compile(r"[0-9]{1,19}")  # a Content-Length value (19 digits: within 64 bits)
 CORS_HEADERS = [
     ("access-control-allow-origin", "*"),
     ("access-control-allow-methods", "GET, POST, HEAD, OPTIONS"),
@@ -152,6 +154,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     disable_nagle_algorithm = True  # headers and body go out in separate writes
     server_version = "icchat-replica"
     sys_version = ""
+    # Refusals of unparsable requests get a status line (never HTTP/0.9's bare body) and one line
+    # of text, like every other refusal of this server.
+    default_request_version = "HTTP/1.0"
+    error_content_type = "text/plain; charset=utf-8"
+    error_message_format = "%(code)d %(message)s\n"
     timeout = IDLE_TIMEOUT
     replica: Any
     api: Api
@@ -181,17 +188,17 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _dispatch
 
     def _read_body(self) -> bytes | None:
-        if self.headers.get("transfer-encoding", "").lower() == "chunked":
-            self._send(HttpOut.text(411, "send the request body with a Content-Length"), close=True)
+        # Framing is read strictly (RFC 9112 6.3): any Transfer-Encoding, or Content-Length values
+        # that are not one plain decimal number, would let a proxy and this server disagree on
+        # where the body ends (request smuggling), so they are refused and the connection closed.
+        if self.headers.get_all("transfer-encoding"):
+            self._send(HttpOut.text(411, "send the request body with a Content-Length (no Transfer-Encoding)"), close=True)
             return None
-        try:
-            length = int(self.headers.get("content-length") or 0)
-        except ValueError:
+        lengths = {value.strip() for value in self.headers.get_all("content-length") or ()}
+        if len(lengths) > 1 or not all(_DECIMAL.fullmatch(value) for value in lengths):
             self._send(HttpOut.text(400, "invalid Content-Length"), close=True)
             return None
-        if length < 0:
-            self._send(HttpOut.text(400, "invalid Content-Length"), close=True)
-            return None
+        length = int(lengths.pop()) if lengths else 0
         if length > MAX_BODY_BYTES:
             # Read (and drop) a moderately oversized body so the client gets to see the answer
             # instead of a broken pipe; beyond DRAIN_LIMIT just hang up after answering.
@@ -226,7 +233,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 if not chunk:
                     continue
                 if chunked:
-                    self.wfile.write(b"%x\r\n" % len(chunk) + bytes(chunk) + b"\r\n")
+                    _send_parts(self.connection, [b"%x\r\n" % len(chunk), chunk, b"\r\n"])
                 else:
                     self.wfile.write(chunk)
             if chunked:
@@ -240,6 +247,18 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
         finally:
             _close_body(response.body)
+
+
+def _send_parts(sock: Any, parts: list[bytes]) -> None:
+    """Write the pieces as one gathered send (no copy into a joined frame of megabytes)."""
+    views = [memoryview(part).cast("B") for part in parts if len(part)]
+    while views:
+        sent = sock.sendmsg(views)
+        while views and sent >= len(views[0]):
+            sent -= len(views[0])
+            views.pop(0)
+        if views and sent:
+            views[0] = views[0][sent:]
 
 
 def _close_body(body: Any) -> None:

@@ -1,0 +1,106 @@
+/* engine.c: the gpt2 canister's own model (model.c, kernels.c, sampling.c, mathf.c, and the C
+ * runtime's rt.c) as an on-device engine for the browser: web/engine.mjs instantiates it, hands
+ * it a canister weight file (docs/canister-weights.md) and drives it a step at a time.
+ *
+ * The platform layer is small: rt.c's heap grows with memory.grow as in the canister, and the
+ * only ic0 functions the model can reach are `trap` (rt_alloc out of memory, a bug) and
+ * `debug_print`, which engine.mjs provides (a trap becomes a JS exception). Everything a caller
+ * can get wrong is checked here and answered with an error text (engine_error), never a trap.
+ *
+ * The KV cache, the logits and the sampler's scratch live in this module's memory: JS writes
+ * token ids into engine_tokens() and reads back one token id (or the logits) per step. Sampling
+ * is the canister's: argmax for temperature 0, else sample() with the draw draw_at(seed, position),
+ * position = the absolute position of the token being chosen, so the same seed gives the same
+ * tokens as the gpt2 canister's generate / generate_query (chat.c next_token). */
+#include "engine_linear.h"
+#include "model.h"
+#include "rt.h"
+#include "sampling.h"
+
+#define EXPORT(name) __attribute__((export_name(#name)))
+
+static gpt2_model model;
+static int loaded, have_logits;
+static float *logits, *scratch; /* padded_vocab logits of the last position fed; vocab floats */
+static uint32_t *tokens;         /* n_ctx token ids, written by the caller before engine_forward */
+static char error[256];
+
+static int fail(const char *why) {
+  rt_format(error, sizeof error, "%s", why);
+  return -1;
+}
+
+/* The last error's text (NUL-terminated). */
+EXPORT(engine_error) const char *engine_error(void) { return error; }
+
+/* Bytes of zeroed memory, 64-aligned, for the weight file (never freed: one file per instance). */
+EXPORT(engine_alloc) void *engine_alloc(uint32_t size) { return rt_alloc(size, 64); }
+
+/* Check the weight file at file[0..size) and serve it; 0, or -1 and engine_error(). The file must
+ * stay where it is: q8 scales and every f32 tensor are read in place. */
+EXPORT(engine_load) int engine_load(const uint8_t *file, uint32_t size) {
+  if (loaded) return fail("this engine already holds a model: start a new instance for another one");
+  const char *why = gpt2_check(file, size, error, sizeof error);
+  if (why) return fail(why);
+  gpt2_load(&model, file, 0, 1, 1); /* one KV slot: one conversation at a time on a device */
+  logits = rt_alloc((size_t)model.padded_vocab * 4, 64);
+  scratch = rt_alloc((size_t)model.vocab_size * 4, 64);
+  tokens = rt_alloc((size_t)model.n_ctx * 4, 64);
+  loaded = 1;
+  return 0;
+}
+
+/* The model's dimensions: 0 n_layer, 1 n_head, 2 n_embd, 3 n_ctx, 4 vocab_size, 5 q8 (1) or f32 (0). */
+EXPORT(engine_info) int engine_info(int what) {
+  if (!loaded) return -1;
+  const int values[] = {model.n_layer, model.n_head, model.n_embd, model.n_ctx, model.vocab_size, model.q8};
+  return what >= 0 && what < 6 ? values[what] : -1;
+}
+
+/* Share the matrix products among n threads (see engine_linear.c); after engine_load, before the
+ * n - 1 helpers call engine_thread_main. 0, or -1 and engine_error(). */
+EXPORT(engine_set_threads) int engine_set_threads(int n) {
+  if (!loaded) return fail("no model loaded");
+  if (browser_set_threads(n, &model)) {
+    rt_format(error, sizeof error, "this engine build runs 1 to %d threads, not %d", browser_max_threads(), n);
+    return -1;
+  }
+  return 0;
+}
+
+EXPORT(engine_tokens) uint32_t *engine_tokens(void) { return tokens; }
+EXPORT(engine_logits) float *engine_logits(void) { return have_logits ? logits : 0; }
+
+/* Feed engine_tokens()[0..T) at positions pos..pos+T-1 (the KV cache holds 0..pos-1 from earlier
+ * calls; feeding at pos forgets everything from pos on). The last position's logits are kept for
+ * engine_next. 0, or -1 and engine_error(). */
+EXPORT(engine_forward) int engine_forward(int T, int pos) {
+  have_logits = 0;
+  if (!loaded) return fail("no model loaded");
+  if (T < 1 || pos < 0 || pos > model.n_ctx - T) {
+    rt_format(error, sizeof error, "%d tokens at position %d do not fit the context of %d", T, pos, model.n_ctx);
+    return -1;
+  }
+  for (int i = 0; i < T; i++)
+    if (tokens[i] >= (uint32_t)model.vocab_size) {
+      rt_format(error, sizeof error, "token id %u is outside the vocabulary (%d tokens)", tokens[i], model.vocab_size);
+      return -1;
+    }
+  gpt2_forward(&model, tokens, T, pos, logits);
+  have_logits = 1;
+  return 0;
+}
+
+/* The next token from the kept logits, as the canister chooses it (chat.c next_token): temperature
+ * 0 is argmax; else sample() with draw_at(seed, position). Consumes the logits (sample scribbles
+ * on them). A token id, or -1 and engine_error(). */
+EXPORT(engine_next) int engine_next(float temperature, uint32_t top_k, float top_p, uint32_t seed_lo, uint32_t seed_hi,
+                                    uint32_t position) {
+  if (!have_logits) return fail("no logits: feed a token first");
+  if (!(temperature >= 0.0f) || temperature > 100.0f) return fail("temperature must be between 0 and 100");
+  if (!(top_p > 0.0f && top_p <= 1.0f)) return fail("top_p must be greater than 0 and at most 1");
+  have_logits = 0;
+  if (temperature == 0.0f) return (int)argmax(logits, model.vocab_size);
+  uint64_t seed = (uint64_t)seed_hi << 32 | seed_lo;
+  return (int)sample(logits, model.vocab_size, temperature, top_k, top_p, draw_at(seed, position), scratch);
+}

@@ -1,0 +1,95 @@
+"""The icchat engine (the gpt2 canister's C model compiled for the browser) in Chromium against the
+real stack, whose gpt2 canister runs the q8 weights: `auto` picks the engine for int8 and loads the
+canister's own weight file (no ONNX file); on-device and onchain (fast and verified) answers are
+the same tokens for the same prompt and seed, greedy and sampled; the engine setting switches to
+onnxruntime-web and back and is kept across reloads."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import pytest
+from engine_fixtures import Q8Stack
+from test_chat_page import BOOT_TIMEOUT, READY, SETTLED, ChatPage
+from test_model_switch import ask, switch
+
+BACKENDS = ("device", "onchain-fast", "onchain-verified")
+
+
+@pytest.fixture(scope="module")
+def q8_stack(tmp_path_factory, tiny_bundle_dir):
+    stack = Q8Stack(tiny_bundle_dir, tmp_path_factory.mktemp("q8-stack")).start()
+    try:
+        yield stack
+    finally:
+        stack.stop()
+
+
+@pytest.fixture(scope="module")
+def chat(browser, q8_stack):
+    context = browser.new_context(viewport={"width": 1200, "height": 820})
+    page = ChatPage(context, q8_stack, engine=None).open()
+    assert page.state() == "ready", page.page.text_content("#error-text")
+    yield page
+    context.close()
+
+
+def engine_of(chat: ChatPage) -> str:
+    return chat.page.evaluate("document.querySelector('#about').dataset.engine")
+
+
+def set_engine(chat: ChatPage, engine: str) -> None:
+    chat.page.click("#settings-toggle")
+    chat.page.check(f"input[name=engine][value={engine}]")
+    chat.page.click("#settings-close")
+    chat.page.locator(READY).wait_for(timeout=BOOT_TIMEOUT)
+
+
+def test_auto_runs_the_icchat_engine_on_the_canisters_weight_file(chat, q8_stack):
+    assert engine_of(chat) == "icchat"
+    assert "icchat engine" in chat.page.text_content("#status-text")
+    model_files = {urlsplit(u).path for u in chat.requests if u.startswith(q8_stack.model_origin)}
+    assert "/model/canister/gpt2-q8.bin" in model_files
+    assert not any(p.endswith(".onnx") for p in model_files), model_files
+    # the page is cross-origin isolated: the threaded module, two threads over shared memory
+    assert any(urlsplit(u).path.endswith("icchat-engine-threads.wasm") for u in chat.requests)
+    assert "2 threads" in chat.page.text_content("#status-text")
+
+
+@pytest.mark.parametrize("sampling", [
+    {"temperature": 0, "max_new_tokens": 24},
+    {"temperature": 0.9, "top_k": 40, "top_p": 0.95, "seed": 12345, "max_new_tokens": 24},
+    {"temperature": 1.2, "top_k": 0, "top_p": 1, "seed": 987654321, "max_new_tokens": 24},
+], ids=["greedy", "top-k-top-p", "temperature-only"])
+def test_device_and_onchain_give_the_same_tokens(chat, sampling, figures):
+    chat.settings(**sampling)
+    tokens = {}
+    for backend in BACKENDS:
+        chat.new_chat()
+        switch(chat, backend)
+        got = ask(chat, "Tell me about the Internet Computer.")
+        assert got["origin"] == backend, got
+        tokens[backend] = got["tokenIds"]
+    assert len(tokens["device"]) == 24, tokens  # the tiny model's random text hits no stop token
+    assert tokens["onchain-fast"] == tokens["device"] and tokens["onchain-verified"] == tokens["device"], tokens
+    figures.setdefault("icchat_engine_cross_check_tokens", {})[str(sampling["temperature"])] = len(tokens["device"])
+    switch(chat, "device")
+
+
+def test_the_engine_setting_switches_to_onnxruntime_web_and_is_kept(chat, q8_stack):
+    set_engine(chat, "onnxruntime-web")
+    assert engine_of(chat) == "onnxruntime-web"
+    assert "onnxruntime-web" in chat.page.text_content("#status-text")
+    assert "/model/onnx/decoder_model_merged_quantized.onnx" in {urlsplit(u).path for u in chat.requests}
+    chat.new_chat()
+    switch(chat, "device")
+    assert ask(chat, "Hello there")["tokens"] > 0
+    chat.page.reload()
+    chat.page.locator(SETTLED).wait_for(timeout=BOOT_TIMEOUT)
+    assert engine_of(chat) == "onnxruntime-web"
+    assert chat.page.is_checked("input[name=engine][value=onnxruntime-web]")
+    set_engine(chat, "icchat")
+    assert engine_of(chat) == "icchat"
+    assert chat.page.evaluate("JSON.parse(localStorage.getItem('icchat.prefs.v1')).engine") == "icchat"
+    set_engine(chat, "auto")
+    assert engine_of(chat) == "icchat"

@@ -1,0 +1,49 @@
+"""Build the icchat engine: the gpt2 canister's own model compiled for the browser.
+
+build/web/engine/<hash>/icchat-engine.wasm is compiled from the SAME sources as the gpt2
+canister's forward pass (canister/gpt2/model.c, kernels.c, sampling.c, mathf.c and the C runtime's
+rt.c) plus canister/gpt2/browser/ (engine.c: the exports web/engine.mjs calls; kernels_browser.c:
+includes kernels.c and adds int8-row matrix products; engine_linear.c: model.c's products under
+GPT2_BROWSER). Nothing is copied: a change to the canister's arithmetic changes the engine the same
+way (docs/on-device-engine.md).
+
+`-fvisibility=hidden` keeps --export-dynamic from exporting every C function, so only the
+`engine_*` exports stay, and the linker drops what they cannot reach, with its ic0 imports: the
+module imports just `ic0.trap` and `ic0.debug_print`, which engine.mjs provides.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from icchat.build.canister import compile_c
+from icchat.paths import BUILD, CANISTER_SRC
+
+GPT2_SRC = CANISTER_SRC / "gpt2"
+BROWSER_SRC = GPT2_SRC / "browser"
+MODEL_SOURCES = ("model.c", "sampling.c", "mathf.c")  # kernels.c: included by kernels_browser.c
+BROWSER_SOURCES = ("kernels_browser.c", "engine_linear.c", "engine.c")
+ENGINE_WASM = BUILD / "engine" / "icchat-engine.wasm"
+THREADS_WASM = BUILD / "engine" / "icchat-engine-threads.wasm"
+ENGINE_FLAGS = ("-fvisibility=hidden", "-Wl,--strip-debug")
+# wasm threads: atomics, memory imported as shared (web/engine.mjs creates it, every helper worker's
+# instance gets the same), up to 4 GiB - 64 KiB; the stack pointer is exported so each helper gets its own stack
+THREAD_FLAGS = ("-matomics", "-mbulk-memory", "-Wl,--import-memory", "-Wl,--shared-memory",
+                "-Wl,--max-memory=4294901760", "-Wl,--export=__stack_pointer")
+
+
+def engine_sources() -> list[Path]:
+    return [*(GPT2_SRC / name for name in MODEL_SOURCES), CANISTER_SRC / "runtime" / "rt.c",
+            *(BROWSER_SRC / name for name in BROWSER_SOURCES)]
+
+
+def build_engine_wasm(out: Path = ENGINE_WASM) -> Path:
+    """The single-threaded SIMD128 engine module (its own memory: any page can run it)."""
+    return compile_c(engine_sources(), out, include_dirs=[GPT2_SRC, BROWSER_SRC], defines={"GPT2_BROWSER": 1},
+                     extra_flags=ENGINE_FLAGS)
+
+
+def build_engine_threads_wasm(out: Path = THREADS_WASM) -> Path:
+    """The threaded module over shared memory (cross-origin isolated pages only)."""
+    return compile_c(engine_sources(), out, include_dirs=[GPT2_SRC, BROWSER_SRC],
+                     defines={"GPT2_BROWSER": 1, "ENGINE_THREADS": 1}, extra_flags=(*ENGINE_FLAGS, *THREAD_FLAGS))

@@ -1,0 +1,77 @@
+"""The threaded icchat engine in Chromium (shared memory, helper workers from web/engine.mjs):
+the same logits, bit for bit, and the same tokens with 1, 2 and 3 threads, for f32 and q8 weight
+files, a prompt that splits into a batch of eight and three single tokens, and sampled steps.
+
+Chromium is driven from a child process (icchat.bench._engine_page's origin and page), so this
+module does not meet another Playwright instance of the same pytest session (e2e's browser)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from icchat.bench._engine_page import CHROMIUM
+
+PROMPT = [15496, 11, 616, 1438, 318, 257, 1332, 286, 262, 3992, 13]
+
+DRIVER = """
+import json, sys
+from pathlib import Path
+from playwright.sync_api import sync_playwright
+from icchat.bench._engine_page import CHROMIUM, CHROMIUM_ARGS, EngineOrigin
+weights, jobs = sys.argv[1], json.loads(sys.argv[2])
+with EngineOrigin(Path(weights)) as origin, sync_playwright() as playwright:
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    page = origin.open(browser)
+    out = []
+    for job in jobs:
+        try:
+            out.append(origin.run(page, job))
+        except RuntimeError as error:
+            out.append({"error": str(error)})
+    browser.close()
+print(json.dumps(out))
+"""
+
+
+def run_jobs(weights_dir: Path, jobs: list[dict]) -> list[dict]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip("needs Debian Chromium (/usr/bin/chromium)")
+    done = subprocess.run([sys.executable, "-c", DRIVER, str(weights_dir), json.dumps(jobs)], capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def job(weight_files, dtype: str, threads: int, wasm: str | None = None) -> dict:
+    return {"wasm": wasm or ("/engine.wasm" if threads == 1 else "/engine-threads.wasm"), "threads": threads,
+            "weights": f"/weights/{Path(weight_files[dtype]).name}", "prompt": PROMPT, "steps": 6,
+            "sampling": [0.9, 40, 0.95, 77], "logits": True}
+
+
+@pytest.fixture(scope="module")
+def results(weight_files):
+    jobs = [job(weight_files, dtype, threads) for dtype in ("f32", "q8") for threads in (1, 2, 3)]
+    jobs.append(job(weight_files, "q8", 2, wasm="/engine.wasm"))  # the one-thread build, asked for two
+    return run_jobs(Path(weight_files["q8"]).parent, jobs)
+
+
+@pytest.mark.parametrize("dtype", ["f32", "q8"])
+def test_threads_change_nothing(results, dtype):
+    one, *many = results[:3] if dtype == "f32" else results[3:6]
+    assert "error" not in one, one
+    assert one["threads"] == 1
+    for threads, run in zip((2, 3), many, strict=True):
+        assert "error" not in run, run
+        assert run["threads"] == threads
+        assert run["first"] == one["first"], f"{threads} threads: prompt logits differ"
+        assert run["last"] == one["last"], f"{threads} threads: logits after the steps differ"
+        assert run["tokens"] == one["tokens"]
+
+
+def test_the_one_thread_build_refuses_threads(results):
+    assert "runs 1 to 1 threads, not 2" in results[6]["error"]

@@ -1,0 +1,163 @@
+// The icchat engine: the gpt2 canister's own C model (canister/gpt2, built by
+// icchat.build.engine into icchat-engine.wasm) as an on-device engine beside onnxruntime-web.
+// It loads the SAME canister weight file the gpt2 canister serves (the bundle's
+// canister/gpt2-q8.bin or -f32.bin), keeps the KV cache, the logits and the sampler in its own
+// memory, and chooses tokens exactly as the canister does (docs/on-device-engine.md).
+//
+//   const engine = await Engine.create(wasmUrlOrModule, weightBytes);          // one thread
+//   const engine = await Engine.create(threadedUrlOrModule, weightBytes, {threads: 2});  // shared memory
+//   engine.forward(tokens, pos);   // feed tokens at positions pos.. (throws EngineError on bad input)
+//   engine.next(temperature, topK, topP, seed, position)  // -> the next token id
+//
+// Python (icchat.chat.engine.EngineBackend) calls forward/next through Pyodide's FFI; a Python
+// list arrives as a PyProxy and is read with toJs().
+
+const INFO = ["n_layer", "n_head", "n_embd", "n_ctx", "vocab_size", "q8"];
+const PAGE = 65536;
+const HELPER_STACK = 1 << 20; // bytes of stack per helper thread
+
+export class EngineError extends Error {
+  constructor(message) {
+    super(message);
+    this.name = "EngineError";
+  }
+}
+
+const decoder = new TextDecoder();
+
+export class Engine {
+  /** Compile (or take) the module, copy the weight file into its memory and check it there.
+   * threads > 1 needs the threaded module (icchat-engine-threads.wasm) and cross-origin isolation:
+   * n - 1 helper workers (engine-thread.js) share the matrix products. */
+  static async create(wasm, weights, { threads = 1 } = {}) {
+    const module = wasm instanceof WebAssembly.Module ? wasm : await compileFrom(wasm);
+    const engine = new Engine();
+    engine.threads = 1;
+    engine.helpers = [];
+    const imports = {
+      ic0: {
+        // rt_alloc out of memory (or a bug): a JS exception instead of a silent wasm trap
+        trap: (ptr, len) => { throw new EngineError(engine.text(ptr, len)); },
+        debug_print: (ptr, len) => console.log("[icchat engine]", engine.text(ptr, len)),
+      },
+    };
+    // the threaded module imports its memory: shared, so every helper's instance sees it
+    const shared = WebAssembly.Module.imports(module).some((i) => i.kind === "memory");
+    if (threads > 1 && !shared) throw new EngineError(`this engine build runs 1 to 1 threads, not ${threads} (threads need icchat-engine-threads.wasm)`);
+    if (shared) imports.env = { memory: new WebAssembly.Memory({ initial: 256, maximum: 65535, shared: true }) };
+    engine.instance = await WebAssembly.instantiate(module, imports);
+    engine.exports = engine.instance.exports;
+    engine.memory = shared ? imports.env.memory : engine.exports.memory;
+    const bytes = weights instanceof Uint8Array ? weights : new Uint8Array(weights);
+    let ptr;
+    try {
+      ptr = engine.exports.engine_alloc(bytes.length);
+    } catch (error) {
+      throw new EngineError(`no room for the ${(bytes.length / 2 ** 20).toFixed(0)} MB weight file: ${error.message}`);
+    }
+    new Uint8Array(engine.memory.buffer, ptr, bytes.length).set(bytes);
+    if (engine.exports.engine_load(ptr, bytes.length) !== 0) throw new EngineError(engine.error());
+    engine.info = Object.fromEntries(INFO.map((name, i) => [name, engine.exports.engine_info(i)]));
+    if (threads > 1) await engine.startHelpers(module, threads);
+    return engine;
+  }
+
+  /** n - 1 helper workers on the same module and memory, each with a stack of its own. */
+  async startHelpers(module, n) {
+    if (this.exports.engine_set_threads(n) !== 0) throw new EngineError(this.error());
+    const started = [];
+    for (let index = 1; index < n; index++) {
+      const stackTop = this.exports.engine_alloc(HELPER_STACK) + HELPER_STACK;
+      const helper = new Worker(new URL("./engine-thread.js", import.meta.url), { type: "module" });
+      this.helpers.push(helper);
+      started.push(new Promise((resolve, reject) => {
+        helper.onmessage = ({ data }) => (data.type === "started" ? resolve() : reject(new EngineError(`an engine thread failed: ${data.message}`)));
+        helper.onerror = (event) => reject(new EngineError(`an engine thread failed: ${event.message ?? "could not start"}`));
+      }));
+      helper.postMessage({ module, memory: this.memory, index, stackTop });
+    }
+    try {
+      await Promise.all(started); // no product is published before every helper listens
+    } catch (error) {
+      this.close();
+      this.exports.engine_set_threads(1); // never publish to helpers that are not there
+      throw error;
+    }
+    this.threads = n;
+  }
+
+  /** Stop the helper threads (the engine must not be used after). */
+  close() {
+    for (const helper of this.helpers) helper.terminate();
+    this.helpers = [];
+  }
+
+  text(ptr, len) {
+    return decoder.decode(new Uint8Array(this.memory.buffer, ptr, len).slice()); // a copy: shared memory cannot be decoded
+  }
+
+  error() {
+    const ptr = this.exports.engine_error();
+    const bytes = new Uint8Array(this.memory.buffer, ptr, 256);
+    const end = bytes.indexOf(0);
+    return decoder.decode(bytes.slice(0, end < 0 ? 256 : end));
+  }
+
+  /** Feed `tokens` (an array, typed array or Python list) at positions pos, pos + 1, ... */
+  forward(tokens, pos) {
+    const ids = typeof tokens?.toJs === "function" ? tokens.toJs() : tokens;
+    const n = ids.length;
+    if (!(n >= 1 && n <= this.info.n_ctx)) throw new EngineError(`${n} tokens do not fit the context of ${this.info.n_ctx}`);
+    // a fresh view each call: memory.grow detaches the old buffer
+    new Uint32Array(this.memory.buffer, this.exports.engine_tokens(), n).set(ids);
+    if (this.exports.engine_forward(n, pos) !== 0) throw new EngineError(this.error());
+  }
+
+  /** The next token as the gpt2 canister chooses it; seed: a decimal string, number or BigInt < 2^64. */
+  next(temperature, topK, topP, seed, position) {
+    const s = BigInt.asUintN(64, BigInt(seed));
+    const token = this.exports.engine_next(temperature, topK >>> 0, topP, Number(s & 0xffffffffn), Number(s >> 32n), position >>> 0);
+    if (token < 0) throw new EngineError(this.error());
+    return token;
+  }
+
+  /** A copy of the last position's logits (tests and benchmarks; the chat never reads them). */
+  logits() {
+    const ptr = this.exports.engine_logits();
+    if (!ptr) throw new EngineError("no logits: feed a token first");
+    return new Float32Array(this.memory.buffer, ptr, this.info.vocab_size).slice();
+  }
+}
+
+async function compileFrom(url) {
+  let response;
+  try {
+    response = await fetch(url);
+  } catch (error) {
+    throw new EngineError(`could not load the icchat engine (${url}): ${error.message}`);
+  }
+  if (!response.ok) throw new EngineError(`could not load the icchat engine (${url}): HTTP ${response.status}`);
+  return WebAssembly.compileStreaming(response);
+}
+
+// --- which on-device engine answers ---------------------------------------------------------
+
+/** The page's engine setting: auto (the icchat engine when the bundle has canister weights for the
+ * precision, else onnxruntime-web), or one of the two. */
+export const ENGINE_CHOICES = ["auto", "icchat", "onnxruntime-web"];
+const WEIGHT_VARIANT = { int8: "q8", fp32: "f32" }; // the page's precision -> canister weight file variant
+
+/** The bundle's canister weight file for a precision (int8 -> q8, fp32 -> f32), or null. */
+export function canisterWeightsPath(manifest, variant) {
+  const entry = manifest.files.find((f) => f.role === "canister-weights" && f.variant === WEIGHT_VARIANT[variant]);
+  return entry?.path ?? null;
+}
+
+/** "icchat" or "onnxruntime-web" for the setting `choice`; throws if the icchat engine is asked
+ * for and the bundle has no canister weight file for this precision. */
+export function chooseEngine(choice, manifest, variant) {
+  if (choice === "onnxruntime-web") return choice;
+  const path = canisterWeightsPath(manifest, variant);
+  if (choice === "icchat" && !path) throw new EngineError(`the model bundle has no canister weight file for ${variant}: the icchat engine needs one (onnxruntime-web can run this model)`);
+  return path ? "icchat" : "onnxruntime-web";
+}
