@@ -112,6 +112,59 @@ def test_the_full_gpt2_defines_the_trained_distribution(run):
     assert math.isclose(compact, expected, rel_tol=1e-4)
 
 
+def test_plain_adamw_trains_too(tmp_path):
+    _, _, _, record = train.train(dataclasses.replace(TINY, optimizer="adamw"), tmp_path, log=lambda _: None)
+    assert np.mean(record["losses"][-5:]) < np.mean(record["losses"][:5]) - 1.0
+    with pytest.raises(UserError, match="not adamw or muon"):
+        train.train(dataclasses.replace(TINY, optimizer="sgd"), tmp_path / "x", log=lambda _: None)
+
+
+def test_muon_update_is_orthogonal():
+    import torch
+
+    from icchat.model.muon import orthogonalize
+
+    generator = torch.Generator().manual_seed(0)
+    for shape in ((64, 192), (192, 64), (32, 256)):  # well-conditioned; tiny singular values converge slower
+        update = torch.randn(shape, generator=generator) * 7.0  # any scale: it is normalized first
+        singular = torch.linalg.svdvals(orthogonalize(update))
+        assert orthogonalize(update).shape == shape
+        assert float(singular.min()) > 0.5 and float(singular.max()) < 1.3, (shape, singular)
+
+
+def test_sliding_windows_score_every_token_once_with_half_a_window_of_context():
+    for n in range(1, 50):
+        for block in (4, 5, 8, 16):
+            block = min(block, n)
+            windows = train.sliding_windows(n, block)
+            scored = [p for start, first in windows for p in range(first, start + block)]
+            assert scored == list(range(n)), (n, block, windows)
+            assert all(start == 0 or first - start >= block // 2 for start, first in windows)
+            assert all(0 <= start <= n - block for start, _ in windows)
+
+
+def test_validation_scores_each_token_in_its_window_with_context(run):
+    """Every held-out token's loss comes from the window that gives it >= block/2 tokens of
+    context (the model run on exactly that window), not from a fresh start every block."""
+    import torch
+
+    _, model, vocab, data, _ = run
+    block, half = TINY.block, TINY.block // 2
+    ids = data.validation[:2 * block + 1]
+    offset = train._rest_offset(vocab)
+    losses, rest = train.validation_losses(model, vocab, ids, TINY, offset)
+    compact = vocab(ids)
+    expected = []
+    with torch.no_grad():
+        for start, first in ((0, 0), (half, block), (block, block + half)):
+            x = torch.from_numpy(compact[None, start:start + block])
+            y = torch.from_numpy(compact[None, start + 1:start + block + 1])
+            expected += train.token_losses(model, x, y, offset)[0, first - start:].tolist()
+    np.testing.assert_allclose(losses, expected, rtol=1e-5)
+    assert list(rest) == list(compact[1:] == vocab.rest)
+    assert math.isclose(train.evaluate(model, vocab, ids, TINY, offset), float(np.mean(expected)), rel_tol=1e-6)
+
+
 def test_trained_bundle_verifies_and_records_its_provenance(tmp_path):
     result = train.train_bundle(tmp_path / "bundle", dataclasses.replace(TINY, steps=10),
                                 log=lambda _: None, variants=("fp32",))
@@ -123,6 +176,8 @@ def test_trained_bundle_verifies_and_records_its_provenance(tmp_path):
     assert training["corpus"][0]["sha256"] == corpus.load_chats()[1]
     assert training["steps"] == 10 and training["tokens"] == 10 * TINY.batch * TINY.block
     assert math.isclose(training["validation_perplexity"], result.val_perplexity, rel_tol=1e-3)
+    assert training["validation_method"].startswith("sliding windows")
+    assert 0 < training["validation_rest_fraction"] < 0.5
     assert json.loads((result.out / "config.json").read_text())["vocab_size"] == 50257
     with pytest.raises(UserError, match="already exists"):
         train.train_bundle(result.out, TINY, log=lambda _: None)

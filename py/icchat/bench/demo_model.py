@@ -4,7 +4,9 @@ Trains the demo model first if build/models/demo is missing (≤ 10 minutes, see
 icchat.model.train), then reports its training record (held-out perplexity, tokens, tokens/s,
 minutes) from the bundle's manifest and replies from the page's own runtime: icchat.chat's
 ChatRuntime over the native onnxruntime backend, with the page's default sampling settings and
-fixed seeds. It also counts how many sampled tokens fall outside the rows trained on their own
+fixed seeds (a different seed for every reply: with one seed for all prompts every reply draws
+the same first random number, and a model whose first-token distribution hardly depends on the
+prompt then starts every reply with the same word). It also counts how many sampled tokens fall outside the rows trained on their own
 (the shared "rest" row): the page should practically never pick one.
 """
 
@@ -29,7 +31,7 @@ PROMPTS = (
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bundle", type=Path, default=None, help="default: build/models/demo (trained if missing)")
     parser.add_argument("--variant", default="q8", choices=["q8", "fp32"], help="ONNX variant the page runs")
-    parser.add_argument("--seeds", type=int, default=2, help="replies per prompt (seeds 0..N-1)")
+    parser.add_argument("--seeds", type=int, default=2, help="replies per prompt (seed: prompt index x N + i)")
 
 
 async def _reply(runtime: Any, backend: Any, text: str, settings: Any) -> tuple[Any, list[int]]:
@@ -61,8 +63,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     runtime = ChatRuntime(GPT2Tokenizer.from_dir(bundle))
     backend = NativeOnnxBackend.from_bundle(bundle, args.variant, threads=2)
     samples, sampled, outside = [], 0, 0
-    for prompt in PROMPTS:
-        for seed in range(args.seeds):
+    for index, prompt in enumerate(PROMPTS):
+        for seed in range(index * args.seeds, (index + 1) * args.seeds):
             event, tokens = asyncio.run(_reply(runtime, backend, prompt, Settings(seed=seed, max_new_tokens=48)))
             samples.append({"user": prompt, "seed": seed, "assistant": event.text,
                             "stop_reason": event.stop_reason, "new_tokens": event.stats.get("new_tokens")})
@@ -74,6 +76,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "model": {k: config[k] for k in ("n_layer", "n_head", "n_embd", "n_positions", "vocab_size")},
         "validation_perplexity": training.get("validation_perplexity"),
         "validation_tokens": training.get("validation_tokens"),
+        "validation_method": training.get("validation_method", "non-overlapping windows of n_ctx tokens"),
+        "validation_rest_fraction": training.get("validation_rest_fraction"),
+        "validation_rest_nats_per_token": training.get("validation_rest_nats_per_token"),
+        "validation_perplexity_kept_tokens": training.get("validation_perplexity_kept_tokens"),
+        "train_config": {k: training.get("config", {}).get(k) for k in
+                         ("n_layer", "n_embd", "block", "batch", "lr", "optimizer", "keep_vocab", "minutes")},
         "train_steps": training.get("steps"),
         "train_tokens": training.get("tokens"),
         "train_tokens_per_s": training.get("tokens_per_s"),
