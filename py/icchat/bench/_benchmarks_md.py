@@ -171,6 +171,37 @@ def generic_section(name: str, r: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _levels_table(title: str, part: dict[str, Any]) -> list[str]:
+    rows = [[str(level["clients"]), _num(level["requests_per_s"], 1), _num(level["p50_ms"], 1), _num(level["p99_ms"], 1),
+             str(level["errors"]), str(level["wrong_answers"])] for level in part.get("levels", [])]
+    return [f"{title}:", "", *_table(["clients", "requests/s", "p50 ms", "p99 ms", "errors", "wrong answers"], rows)]
+
+
+def reliability_section(r: dict[str, Any]) -> list[str]:
+    """Load held, faults survived, hostile inputs tried (bench/results/reliability.json)."""
+    from icchat.bench import _reliability_faults
+
+    lines = ["## `icchat bench reliability`: load, faults, hostile input", "", f"Produced by {_environment(r)}.", ""]
+    if faults := r.get("faults"):
+        lines += [f"Faults survived: {faults.get('survived')} of {faults.get('scenarios_run')} scenarios.", ""]
+        lines += _reliability_faults.markdown(faults)
+    if hostile := r.get("hostile_input"):
+        lines += ["### Hostile input", "", f"{hostile['tests_passed']} tests passed, {hostile['tests_failed']} failed, "
+                  f"{hostile['hypothesis_examples']:,} generated inputs.", ""]
+        lines += _table(["tests", "what they try", "passed"], [[f"`{name}`", str(f.get("tries", "")).replace("|", "/"),
+                                                                 str(f.get("tests_passed"))]
+                                                                for name, f in hostile.get("files", {}).items()])
+        lines += ["Fixes these tests led to:", "", *[f"- {fix}" for fix in hostile.get("fixes", [])], ""]
+    if load := r.get("load"):
+        lines += ["### Load", "", f"Wrong answers at any load: {load.get('wrong_answers')}. {load.get('machine_note', '')}.", ""]
+        lines += [f"- {part}: {text}" for part, text in load.get("statement", {}).items()] + [""]
+        for part, title in (("pages", "Page files through the gateway"), ("verified", "Verified chats (update calls)"),
+                            ("fast", "Fast chats (queries)")):
+            if part in load:
+                lines += _levels_table(title, load[part])
+    return lines
+
+
 def render(results: Path = BENCH_RESULTS, out: Path = OUT) -> str:
     found = {p.stem: json.loads(p.read_text()) for p in sorted(results.glob("*.json"))}
     names = [n for n in ORDER if n in found] + sorted(n for n in found if n not in ORDER)
@@ -183,7 +214,8 @@ def render(results: Path = BENCH_RESULTS, out: Path = OUT) -> str:
              "`--repeats N --tokens N --threads 1,2 --precisions fp32,int8 --engines ... --quick`; "
              "the engines and how to add one are described at the top of `py/icchat/bench/page.py`).", ""]
     for name in names:
-        body = page_section(found[name]) if name == "page" else generic_section(name, found[name])
+        special = {"page": page_section, "reliability": reliability_section}
+        body = special[name](found[name]) if name in special else generic_section(name, found[name])
         lines += body + _png(name, results, out)
     return "\n".join(lines).rstrip() + "\n"
 

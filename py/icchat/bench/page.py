@@ -76,6 +76,7 @@ class Engine:
     label: str
     decode: Callable[[Bench, DecodeJob], dict[str, Any]]
     first_token: Callable[[Bench, str, int, bool], dict[str, Any]] | None = None
+    precisions: tuple[str, ...] = ("fp32", "int8")  # what it can run on the bench's stack
 
 
 class Bench:
@@ -262,8 +263,10 @@ ENGINES: dict[str, Engine] = {
     "tjs": Engine("transformers.js 4.3.1", tjs_decode, _peer_first_token("tjs", "tjsDecode")),
     "ortweb": Engine("onnxruntime-web 1.30 from JS", ortweb_decode, _peer_first_token("ortweb", "ortDecode")),
     "native": Engine("native onnxruntime 1.32 (CPython)", native_decode),
+    # The stack's gpt2 canister holds one canister weight file (q8, as onchain), so the page has no
+    # f32 file for the engine here; `icchat bench engine` measures its f32 on its own page.
     "icchat-engine": Engine("our page on the icchat engine (the gpt2 canister's C model, wasm)", icchat_engine_decode,
-                            icchat_engine_first_token),
+                            icchat_engine_first_token, precisions=("int8",)),
 }
 
 
@@ -292,6 +295,8 @@ def decode_figures(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
     for repeat in range(args.repeats):
         for context, job in jobs:
             for name in args.engines:  # interleaved: A B C A B C
+                if job.precision not in ENGINES[name].precisions:
+                    continue
                 start = time.perf_counter()
                 run = ENGINES[name].decode(bench, job)
                 steps = run["step_ms"]
@@ -332,6 +337,8 @@ def summarize(runs: list[dict[str, Any]], args: argparse.Namespace) -> dict[str,
             cell = {}
             for engine in args.engines:
                 rows = pick(engine, precision, threads, first)
+                if not rows:
+                    continue  # not run at this precision (Engine.precisions)
                 step = spread([r["step_ms_median"] for r in rows], 3)
                 cell[engine] = {"step_ms": step, "prefill_ms": spread([r["prefill_ms"] for r in rows]),
                                 "tokens_per_s": round(1000 / step["median"], 2) if step else None,
@@ -476,16 +483,22 @@ def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
     """The brief's targets next to the measured figures."""
     rows: list[dict[str, Any]] = []
     table = result.get("decode", {}).get("summary", {}).get("table", {})
+    # "ours" is the page on either on-device engine: onnxruntime-web, or the icchat engine (what
+    # the page's "auto" runs when the bundle has canister weights)
+    ours = {"page": "ours (page, onnxruntime-web)", "icchat-engine": "ours (page, icchat engine)"}
     for key, cell in table.items():
-        if "page" in cell and "speed_vs_tjs" in cell["page"]:
-            rows.append({"target": f"decode {key}: ours >= 1.5x transformers.js (tokens/s)", "measured": cell["page"]["speed_vs_tjs"],
-                         "met": cell["page"]["speed_vs_tjs"] >= TARGETS["page_vs_tjs_speed"]})
+        for engine, label in ours.items():
+            if engine in cell and "speed_vs_tjs" in cell[engine]:
+                rows.append({"target": f"decode {key}: {label} >= 1.5x transformers.js (tokens/s)",
+                             "measured": cell[engine]["speed_vs_tjs"],
+                             "met": cell[engine]["speed_vs_tjs"] >= TARGETS["page_vs_tjs_speed"]})
     for key, cell in result.get("decode", {}).get("summary", {}).get("context_growth", {}).items():
-        if "page" in cell:
-            first_ctx, last_ctx = (k.removeprefix("step_ms_at_") for k in cell["page"] if k.startswith("step_ms_at_"))
-            rows.append({"target": f"decode {key}: step at {last_ctx} <= 1.3x step at {first_ctx} (brief: 512 vs 16)",
-                         "measured": cell["page"]["growth"],
-                         "met": cell["page"]["growth"] <= TARGETS["page_step_growth_512"]})
+        for engine, label in ours.items():
+            if engine in cell:
+                first_ctx, last_ctx = (k.removeprefix("step_ms_at_") for k in cell[engine] if k.startswith("step_ms_at_"))
+                rows.append({"target": f"decode {key}: {label} step at {last_ctx} <= 1.3x step at {first_ctx} (brief: 512 vs 16)",
+                             "measured": cell[engine]["growth"],
+                             "met": cell[engine]["growth"] <= TARGETS["page_step_growth_512"]})
     first = result.get("first_token", {})
     if "page_vs_tjs_warm" in first:
         rows.append({"target": "warm first token <= 1.2x transformers.js", "measured": first["page_vs_tjs_warm"],
