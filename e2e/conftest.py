@@ -28,16 +28,9 @@ CHROMIUM_ARGS = [
 
 def tiny_bundle() -> Path:
     """The tiny seeded bundle, exported once and reused while it still verifies."""
-    from icchat.errors import UserError
-    from icchat.model.export import export_bundle
-    from icchat.model.manifest import verify_bundle
+    from icchat.model.export import cached_seeded_bundle
 
-    try:
-        verify_bundle(MODEL_CACHE)
-        return MODEL_CACHE
-    except UserError:
-        pass
-    return export_bundle(MODEL_CACHE, config="tiny", seed=0, force=True, log=lambda _: None)
+    return cached_seeded_bundle(MODEL_CACHE)
 
 
 @pytest.fixture(scope="session")

@@ -10,13 +10,13 @@ import shutil
 import time
 from pathlib import Path
 
+from icchat.bench import free_port
 from icchat.bench._faults_live import (
     LiveReplica,
     ScenarioRecord,
     assets_wasm,
     create_and_install,
     deploy_args,
-    free_port,
     gateway_get,
     icchat,
     identity_pem,

@@ -10,12 +10,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from icchat.bench import free_port
 from icchat.bench._faults_live import (
     LiveReplica,
     ScenarioRecord,
     create_and_install,
     deploy_args,
-    free_port,
     gateway_get,
     icchat,
     identity_pem,
@@ -43,17 +43,10 @@ class AgentReplica:
 
 def tiny_bundle() -> Path:
     """The tiny seeded bundle (2 layers, 128 wide), exported once (shared with the e2e tests)."""
-    from icchat.errors import UserError
-    from icchat.model.export import export_bundle
-    from icchat.model.manifest import verify_bundle
+    from icchat.model.export import cached_seeded_bundle
     from icchat.paths import BUILD
 
-    cache = BUILD / "e2e-model" / "tiny-s0"
-    try:
-        verify_bundle(cache)
-        return cache
-    except UserError:
-        return export_bundle(cache, config="tiny", seed=0, force=True, log=lambda _: None)
+    return cached_seeded_bundle(BUILD / "e2e-model" / "tiny-s0")
 
 
 def _gpt2_modules() -> tuple[bytes, bytes]:

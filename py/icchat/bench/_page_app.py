@@ -15,11 +15,12 @@ from __future__ import annotations
 import itertools
 import json
 import shutil
-import socket
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from icchat.bench import free_port
 
 VARIANTS = {"fp32": "fp32", "int8": "int8"}  # bench precision -> the page's variant name
 BOOT_TIMEOUT_S = 600
@@ -55,12 +56,6 @@ RECORDER = """
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class PageStack:
     """`icchat up` in a temporary state directory (never the developer's .state/)."""
 
@@ -74,7 +69,7 @@ class PageStack:
 
         start = time.perf_counter()
         try:
-            self.info = up(UpOptions(model=str(self.bundle), port=_free_port(), onchain_dtype="q8",
+            self.info = up(UpOptions(model=str(self.bundle), port=free_port(), onchain_dtype="q8",
                                      state_dir=self.state_dir, log=lambda _: None))
         except BaseException:
             self.__exit__()

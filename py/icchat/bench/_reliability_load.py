@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from icchat.bench import free_port
 from icchat.paths import BUILD
 
 PROMPTS = [[464, 3290, 318, 257], [40, 1101, 257, 1310, 13], [15496, 11, 703, 389, 345, 30], [1212, 318, 257, 1332]]
@@ -68,16 +69,9 @@ class Stack:
 
 def tiny_bundle() -> Path:
     """The tiny seeded bundle (the e2e tests' one), exported once and reused while it verifies."""
-    from icchat.errors import UserError
-    from icchat.model.export import export_bundle
-    from icchat.model.manifest import verify_bundle
+    from icchat.model.export import cached_seeded_bundle
 
-    out = BUILD / "e2e-model" / "tiny-s0"
-    try:
-        verify_bundle(out)
-        return out
-    except UserError:
-        return export_bundle(out, config="tiny", seed=0, force=True, log=lambda _: None)
+    return cached_seeded_bundle(BUILD / "e2e-model" / "tiny-s0")
 
 
 @contextmanager
@@ -86,7 +80,7 @@ def running_stack(log: Callable[[str], None] = lambda _: None) -> Iterator[Stack
     from icchat.stack.up import UpOptions, down, up
 
     state_dir = Path(tempfile.mkdtemp(prefix="icchat-load-"))
-    port = _free_port()
+    port = free_port()
     try:
         info = up(UpOptions(model=str(tiny_bundle()), port=port, onchain_dtype="q8", state_dir=state_dir, log=log))
         record = json.loads((state_dir / "replica.pid").read_text()) if (state_dir / "replica.pid").exists() else {}
@@ -94,14 +88,6 @@ def running_stack(log: Callable[[str], None] = lambda _: None) -> Iterator[Stack
     finally:
         down(state_dir, log=lambda _: None)
         shutil.rmtree(state_dir, ignore_errors=True)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def rss_mb(pid: int | None) -> float | None:

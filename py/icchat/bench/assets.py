@@ -28,18 +28,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+from icchat.bench import free_port
+
 PIECE = 16 * 1024 * 1024
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mb", type=int, default=300, help="file size in MB (10^6 bytes)")
     parser.add_argument("--repeat", type=int, default=2, help="downloads per server (best counts)")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _write_file(path: Path, size: int) -> str:
@@ -123,7 +119,7 @@ class _StaticServer:
     """`python -m http.server` in its own process serving `folder` (the plain baseline)."""
 
     def __init__(self, folder: Path) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.process = subprocess.Popen([sys.executable, "-m", "http.server", "--bind", "127.0.0.1",
                                          "--directory", str(folder), str(self.port)],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -174,7 +170,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         folder = Path(tmp) / "site"
         folder.mkdir()
         sha256 = _write_file(folder / "big.bin", size)
-        port = _free_port()
+        port = free_port()
         replica = _start_replica(Path(tmp) / "replica", port)
         try:
             owner = Ed25519Identity.generate()
