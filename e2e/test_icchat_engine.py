@@ -1,8 +1,9 @@
 """The icchat engine (the gpt2 canister's C model compiled for the browser) in Chromium against the
-real stack, whose gpt2 canister runs the q8 weights: `auto` picks the engine for int8 and loads the
-canister's own weight file (no ONNX file); on-device and onchain (fast and verified) answers are
-the same tokens for the same prompt and seed, greedy and sampled; the engine setting switches to
-onnxruntime-web and back and is kept across reloads."""
+real stack, whose gpt2 canister runs the q8 weights: `auto` starts on the engine for int8 with the
+canister's own weight file (no ONNX file), then, while the chat is idle, times both engines on
+this device and keeps the faster (the figures kept for the next visit); on-device and onchain
+(fast and verified) answers are the same tokens for the same prompt and seed, greedy and sampled;
+the engine setting switches to onnxruntime-web and back and is kept across reloads."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ def chat(browser, q8_stack):
     context = browser.new_context(viewport={"width": 1200, "height": 820})
     page = ChatPage(context, q8_stack, engine=None).open()
     assert page.state() == "ready", page.page.text_content("#error-text")
+    page.requests_at_ready = list(page.requests)  # before auto's measurement loads the other engine
     yield page
     context.close()
 
@@ -45,15 +47,45 @@ def set_engine(chat: ChatPage, engine: str) -> None:
     chat.page.locator(READY).wait_for(timeout=BOOT_TIMEOUT)
 
 
-def test_auto_runs_the_icchat_engine_on_the_canisters_weight_file(chat, q8_stack):
+SPEEDS = "JSON.parse(localStorage.getItem('icchat.engine-speeds.v1') || '{}')"
+
+
+def measured(chat: ChatPage) -> dict:
+    """auto's figures for the running model: {engine: ms per token} (empty until measured)."""
+    speeds = chat.page.evaluate(SPEEDS)
+    assert len(speeds) <= 1, speeds  # one model, one precision, one thread count here
+    return next(iter(speeds.values()), {})
+
+
+def test_auto_starts_on_the_icchat_engine_with_the_canisters_weight_file(chat, q8_stack):
     assert engine_of(chat) == "icchat"
     assert "icchat engine" in chat.page.text_content("#status-text")
-    model_files = {urlsplit(u).path for u in chat.requests if u.startswith(q8_stack.model_origin)}
+    model_files = {urlsplit(u).path for u in chat.requests_at_ready if u.startswith(q8_stack.model_origin)}
     assert "/model/canister/gpt2-q8.bin" in model_files
     assert not any(p.endswith(".onnx") for p in model_files), model_files
     # the page is cross-origin isolated: the threaded module, two threads over shared memory
     assert any(urlsplit(u).path.endswith("icchat-engine-threads.wasm") for u in chat.requests)
     assert "2 threads" in chat.page.text_content("#status-text")
+
+
+def test_auto_times_both_engines_while_idle_and_keeps_the_faster(chat, figures):
+    chat.page.wait_for_function(f"() => Object.values({SPEEDS}).some((s) => s.icchat > 0 && s['onnxruntime-web'] > 0)",
+                                timeout=BOOT_TIMEOUT)
+    speeds = measured(chat)
+    faster = min(speeds, key=speeds.get)
+    chat.page.wait_for_function(f"() => document.querySelector('#about').dataset.engine === {faster!r}", timeout=30_000)
+    assert "ms/token" in chat.page.text_content("#engine-auto")
+    assert f"{speeds[faster]:.1f} ms/token" in chat.page.text_content("#status-detail")
+    figures["auto_engine_ms_per_token"] = speeds
+    chat.new_chat()
+    assert ask(chat, "Which one was faster?")["tokens"] > 0  # the chosen engine answers
+    # the next visit starts on the faster engine without measuring again
+    chat.page.reload()
+    chat.page.locator(SETTLED).wait_for(timeout=BOOT_TIMEOUT)
+    assert engine_of(chat) == faster
+    assert measured(chat) == speeds
+    set_engine(chat, "icchat")  # the cross-checks below need the engine that computes onchain's tokens
+    assert engine_of(chat) == "icchat"
 
 
 @pytest.mark.parametrize("sampling", [
@@ -92,4 +124,5 @@ def test_the_engine_setting_switches_to_onnxruntime_web_and_is_kept(chat, q8_sta
     assert engine_of(chat) == "icchat"
     assert chat.page.evaluate("JSON.parse(localStorage.getItem('icchat.prefs.v1')).engine") == "icchat"
     set_engine(chat, "auto")
-    assert engine_of(chat) == "icchat"
+    speeds = measured(chat)
+    assert engine_of(chat) == min(speeds, key=speeds.get)  # measured once: not again

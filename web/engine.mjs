@@ -142,8 +142,8 @@ async function compileFrom(url) {
 
 // --- which on-device engine answers ---------------------------------------------------------
 
-/** The page's engine setting: auto (the icchat engine when the bundle has canister weights for the
- * precision, else onnxruntime-web), or one of the two. */
+/** The page's engine setting: auto (whichever decodes faster on this device, measured once per
+ * model, precision and thread count; see chooseEngine), or one of the two. */
 export const ENGINE_CHOICES = ["auto", "icchat", "onnxruntime-web"];
 const WEIGHT_VARIANT = { int8: "q8", fp32: "f32" }; // the page's precision -> canister weight file variant
 
@@ -154,10 +154,20 @@ export function canisterWeightsPath(manifest, variant) {
 }
 
 /** "icchat" or "onnxruntime-web" for the setting `choice`; throws if the icchat engine is asked
- * for and the bundle has no canister weight file for this precision. */
-export function chooseEngine(choice, manifest, variant) {
+ * for and the bundle has no canister weight file for this precision. auto: the faster of the two
+ * as measured on this device (`measured`: {icchat: ms, "onnxruntime-web": ms} per token, from
+ * measureEngines in worker.js), else the icchat engine when it can run the model (it was the
+ * faster one wherever we measured: BENCHMARKS.md). */
+export function chooseEngine(choice, manifest, variant, measured = null) {
   if (choice === "onnxruntime-web") return choice;
   const path = canisterWeightsPath(manifest, variant);
   if (choice === "icchat" && !path) throw new EngineError(`the model bundle has no canister weight file for ${variant}: the icchat engine needs one (onnxruntime-web can run this model)`);
-  return path ? "icchat" : "onnxruntime-web";
+  if (!path) return "onnxruntime-web";
+  if (choice === "auto" && measuredBoth(measured) && measured["onnxruntime-web"] < measured.icchat) return "onnxruntime-web";
+  return "icchat";
+}
+
+/** Whether a measurement has both engines' figures. */
+export function measuredBoth(measured) {
+  return ["icchat", "onnxruntime-web"].every((e) => Number.isFinite(measured?.[e]) && measured[e] > 0);
 }

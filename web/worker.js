@@ -18,6 +18,7 @@
 //         takes effect even while the generation loop keeps this worker's message queue waiting.
 //     {type: "variant", variant, engine?} switch the on-device model (int8 / fp32) and/or its
 //         engine: "auto" | "icchat" | "onnxruntime-web" (init takes `engine` too; engine.mjs)
+//         init also takes `speeds`: {key: {icchat, "onnxruntime-web"}}, what "engines" reported
 //   worker → page
 //     {type: "config", label, meaningful, notice}  as soon as config.json is read
 //     {type: "status", phase, text}       phase: config | runtime | weights | session | python | ready
@@ -25,12 +26,14 @@
 //     {type: "ready", model, variant, backends, device: {available, reason}, principal, prices, timings,
 //      engine: "icchat" | "onnxruntime-web" (what answers on this device), threads}
 //         backends: what can answer now; device.reason says why this device cannot run the model
+//     {type: "engines", phase: "measuring" | "measured", engine, key, speeds}  auto: ms per token of
+//         each engine on this device (measureEngines); "measured": `engine` answers from now on
 //     {type: "delta", id, text, tokens, stats}
 //     {type: "done", id, message: {role, text, origin}, stopReason, stats, trimmedTurns}
 //     {type: "error", id?, kind, message, fatal}
 //         kind: config | unreachable | integrity | manifest | memory | runtime | generate | onchain
 
-import { chooseEngine, canisterWeightsPath, Engine } from "./engine.mjs";
+import { chooseEngine, canisterWeightsPath, Engine, measuredBoth } from "./engine.mjs";
 import { deploymentFrom } from "./network.mjs";
 import { fetchManifest, ModelError } from "./weights.js";
 
@@ -50,6 +53,7 @@ const state = {
   manifestSha256: null,
   variant: null,
   session: null,
+  model: null, // the loaded model answering on this device: {engine, session | icchat, files}
   chat: null, // the Python ChatWorker object
   control: null, // {cancelled} for the reply in progress
   stopFlag: null, // Int32Array shared with the page (when cross-origin isolated)
@@ -60,6 +64,11 @@ const state = {
   rootKey: null, // the IC root key (local replica: fetched; mainnet: the agent's own)
   gpt2: null, // web/onchain.mjs client, once connected
   device: { available: false, reason: "the model is still loading" },
+  speeds: {}, // speedKey -> {icchat, "onnxruntime-web"}: ms per token measured here (the page keeps them)
+  measuring: null, // {stopped, timing: the decode being timed (a Promise), probe: its backend label} while measureEngines runs
+  measureTimer: 0,
+  measureFailed: new Set(), // speedKeys whose measurement failed this visit
+  lastReplyAt: 0, // performance.now() when the last reply ended
 };
 
 const post = (message) => self.postMessage(message);
@@ -104,12 +113,16 @@ async function bootPython(build) {
   return pyodide;
 }
 
+/** Threads for either engine: they need cross-origin isolation (SharedArrayBuffer); init's
+ * `threads` (a benchmark's choice) wins; else 2..4 (ORT alone would pick 1 on 2 cores). */
+function deviceThreads() {
+  return self.crossOriginIsolated ? state.threads ?? Math.max(2, Math.min(4, navigator.hardwareConcurrency || 2)) : 1;
+}
+
 async function bootOrt(build) {
   const ort = await import(absolute(build.ort + "ort.wasm.min.mjs"));
   ort.env.wasm.wasmPaths = absolute(build.ort);
-  // Threads need cross-origin isolation (SharedArrayBuffer); ORT would pick 1 on 2 cores.
-  // init's `threads` (a benchmark's choice) wins; else 2..4 when isolated.
-  ort.env.wasm.numThreads = self.crossOriginIsolated ? state.threads ?? Math.max(2, Math.min(4, navigator.hardwareConcurrency || 2)) : 1;
+  ort.env.wasm.numThreads = deviceThreads();
   ort.env.wasm.proxy = false;
   self.ort = ort; // icchat.chat.device finds it as `js.ort`
   return ort;
@@ -149,13 +162,17 @@ function loadInLoader(paths) {
   });
 }
 
-async function loadModel(variant) {
-  if (chooseEngine(state.enginePref, state.manifest, variant) === "icchat") return loadEngineModel(variant);
+/** The key of a speed measurement: the same model file, precision and thread count. */
+const speedKey = (variant) => `${state.manifestSha256}:${variant}:${deviceThreads()}`;
+
+/** Load the model for `variant` on `engine`; `report` shows the phases (a background load: none). */
+async function loadModel(variant, engine = chooseEngine(state.enginePref, state.manifest, variant, state.speeds[speedKey(variant)]), report = status) {
+  if (engine === "icchat") return loadEngineModel(variant, report);
   const path = VARIANT_FILES[variant];
   if (!path) throw new ModelError("config", `Unknown model variant ${variant}`);
-  status("weights", `Loading the ${variant} model`);
+  report("weights", `Loading the ${variant} model`);
   const { files, networkBytes, seconds } = await loadInLoader([...TOKENIZER_FILES, path]);
-  status("session", "Preparing the model");
+  report("session", "Preparing the model");
   const started = performance.now();
   let session;
   try {
@@ -176,15 +193,14 @@ async function loadModel(variant) {
 
 /** The icchat engine (engine.mjs) on the bundle's canister weight file for this precision: the
  * file the gpt2 canister serves, verified like every other file, copied into the engine. */
-async function loadEngineModel(variant) {
+async function loadEngineModel(variant, report) {
   const path = canisterWeightsPath(state.manifest, variant);
-  status("weights", `Loading the ${variant} model`);
+  report("weights", `Loading the ${variant} model`);
   const { files, networkBytes, seconds } = await loadInLoader([...TOKENIZER_FILES, path]);
-  status("session", "Preparing the model");
+  report("session", "Preparing the model");
   const started = performance.now();
-  // threads over shared memory when cross-origin isolated (as for onnxruntime-web: init's
-  // `threads`, else 2..4); else the one-thread module
-  const threads = self.crossOriginIsolated && state.build.engine_threads ? state.threads ?? Math.max(2, Math.min(4, navigator.hardwareConcurrency || 2)) : 1;
+  // threads over shared memory when cross-origin isolated (deviceThreads); else the one-thread module
+  const threads = state.build.engine_threads ? deviceThreads() : 1;
   let icchat;
   try {
     icchat = await Engine.create(absolute(threads > 1 ? state.build.engine_threads : state.build.engine), files.get(path), { threads });
@@ -197,15 +213,117 @@ async function loadEngineModel(variant) {
   return { files, icchat, engine: "icchat", networkBytes, downloadSeconds: seconds, sessionSeconds: (performance.now() - started) / 1000 };
 }
 
-/** Hand a loaded model to Python: an onnxruntime-web session or an icchat engine. */
-function useDeviceModel(model, variant) {
-  if (model.icchat) state.chat.set_device_engine(model.icchat, model.icchat.info.n_ctx);
-  else state.chat.set_device_session(model.session);
+/** Hand a loaded model to Python as the backend `label`: an onnxruntime-web session or an icchat engine. */
+function giveToPython(model, label) {
+  if (model.icchat) state.chat.set_device_engine(model.icchat, model.icchat.info.n_ctx, label);
+  else state.chat.set_device_session(model.session, label);
+}
+
+/** Free a model that no backend uses any more. */
+async function release(model) {
+  model.icchat?.close(); // its helper threads
+  await model.session?.release?.();
+}
+
+/** The loaded model that answers on this device from now on (the one before it is released). */
+async function useDeviceModel(model, variant) {
+  giveToPython(model, "device");
+  const old = state.model;
+  state.model = model;
   state.session = model.session ?? null;
-  if (state.icchat && state.icchat !== model.icchat) state.icchat.close(); // its helper threads
   state.icchat = model.icchat ?? null;
   state.deviceEngine = model.engine;
   state.variant = variant;
+  if (old && old !== model) await release(old);
+}
+
+// --- auto: which engine decodes faster on this device ---------------------------------------
+
+const MEASURE_AFTER_MS = 3000; // of idleness before (and between) measurement steps
+
+/** With the engine setting on auto and both engines able to run this model, time a short decode
+ * on each (icchat.chat.speed: the same request for both) once per model, precision and thread
+ * count, in the background while the chat is idle; keep the faster engine and tell the page the
+ * figures (it stores them: the next visit starts on the faster engine). A user's message never
+ * waits for it: a decode being timed stops within a token and is timed again once the chat is
+ * idle; loading the other engine goes on meanwhile (its files come through the loader thread). */
+function scheduleMeasure() {
+  clearTimeout(state.measureTimer);
+  state.measureTimer = setTimeout(() => measureEngines().catch((error) => console.warn("measuring the engines failed:", explain(error).message)), MEASURE_AFTER_MS);
+}
+
+let measureRuns = 0;
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Wait until no reply has been written for MEASURE_AFTER_MS; false if the run was called off. */
+async function whenIdle(run) {
+  for (;;) {
+    if (run.stopped) return false;
+    if (!state.busy && performance.now() - state.lastReplyAt >= MEASURE_AFTER_MS) return true;
+    await sleep(250);
+  }
+}
+
+/** ms per token of the Python backend `label`, timed while idle (again after every interruption). */
+async function timeBackend(run, label) {
+  while (await whenIdle(run)) {
+    run.timing = state.chat.measure(label, { get cancelled() { return run.stopped || state.busy; } });
+    const ms = await run.timing;
+    run.timing = null;
+    if (ms) return ms;
+  }
+  return null;
+}
+
+async function measureEngines() {
+  const variant = state.variant;
+  const key = speedKey(variant);
+  const both = state.enginePref === "auto" && state.device.available && canisterWeightsPath(state.manifest, variant)
+    && state.manifest.files.some((f) => f.path === VARIANT_FILES[variant]);
+  if (!both || state.measuring || measuredBoth(state.speeds[key]) || state.measureFailed.has(key)) return;
+  const run = { stopped: false, timing: null, probe: `probe-${++measureRuns}` }; // its own backend label
+  state.measuring = run;
+  let other = null;
+  try {
+    const speeds = { ...state.speeds[key] };
+    const current = state.deviceEngine;
+    speeds[current] ??= await timeBackend(run, "device");
+    if (!speeds[current]) return;
+    const otherEngine = current === "icchat" ? "onnxruntime-web" : "icchat";
+    post({ type: "engines", phase: "measuring", engine: otherEngine, key, speeds });
+    other = await loadModel(variant, otherEngine, () => {}); // the chat stays usable: no status
+    if (run.stopped) return;
+    giveToPython(other, run.probe);
+    speeds[otherEngine] = await timeBackend(run, run.probe);
+    if (!speeds[otherEngine]) return;
+    state.speeds[key] = speeds;
+    if (chooseEngine("auto", state.manifest, variant, speeds) === otherEngine) {
+      await useDeviceModel(other, variant);
+      other = null;
+    }
+    postReady(variant, {});
+    post({ type: "engines", phase: "measured", engine: state.deviceEngine, key, speeds });
+  } catch (error) {
+    state.measureFailed.add(key); // not again this visit (a model that does not fit twice, say)
+    throw error;
+  } finally {
+    state.chat.drop(run.probe);
+    if (other) await release(other);
+    if (state.measuring === run) state.measuring = null;
+  }
+}
+
+/** Before a reply or a switch: a decode being timed lets go within a token (`stopped`: the whole
+ * measurement is called off, as for a switch; else it resumes when the chat is idle again). */
+async function yieldMeasurement({ stopped = false } = {}) {
+  clearTimeout(state.measureTimer);
+  const run = state.measuring;
+  if (!run) return;
+  if (stopped) {
+    run.stopped = true;
+    state.measuring = null; // a new measurement may start (for the new model) while this one unwinds
+  }
+  await run.timing;
 }
 
 /**
@@ -303,13 +421,22 @@ class ChatWorker:
         self.ort, self.kernels, self.dims = ort, kernels, json.loads(dims_json)
         self.backends = {}
 
-    def set_device_engine(self, engine, n_ctx):
+    def set_device_engine(self, engine, n_ctx, label="device"):
         from icchat.chat.engine import EngineBackend
 
-        self.backends["device"] = EngineBackend(engine, n_ctx)
+        self.backends[label] = EngineBackend(engine, n_ctx)
 
-    def set_device_session(self, session):
-        self.backends["device"] = OnnxWebBackend(session, self.dims, self.kernels, ort=self.ort)
+    def set_device_session(self, session, label="device"):
+        self.backends[label] = OnnxWebBackend(session, self.dims, self.kernels, ort=self.ort)
+
+    def drop(self, label):
+        self.backends.pop(label, None)
+
+    async def measure(self, label, control):
+        """ms per decoded token of backend \`label\` (icchat.chat.speed), None if stopped."""
+        from icchat.chat.speed import step_ms
+
+        return await step_ms(self.backends[label], cancelled=lambda: bool(control.cancelled))
 
     def set_onchain(self, client, prices_json):
         prices = json.loads(prices_json) or None
@@ -369,8 +496,9 @@ function onDeployment(config, pageUrl) {
            model_base: d.modelBase ?? config.model_base };
 }
 
-async function init({ variant, debug, stopFlag, progressPort, identitySeed, pageUrl, threads, engine }) {
+async function init({ variant, debug, stopFlag, progressPort, identitySeed, pageUrl, threads, engine, speeds }) {
   state.enginePref = engine ?? "auto"; // auto | icchat | onnxruntime-web (engine.mjs chooseEngine)
+  state.speeds = speeds && typeof speeds === "object" ? { ...speeds } : {};
   state.threads = Number.isInteger(threads) && threads > 0 ? threads : null;
   if (debug) relayConsole();
   state.stopFlag = stopFlag ?? null;
@@ -424,7 +552,7 @@ async function init({ variant, debug, stopFlag, progressPort, identitySeed, page
   timings.pythonReady = since();
   status("python", "Starting the chat");
   await setupPython(files);
-  if (model) useDeviceModel(model, variant);
+  if (model) await useDeviceModel(model, variant);
   const client = await onchain;
   if (client instanceof Error) console.warn("onchain answers are unavailable:", client.message);
   else state.chat.set_onchain(client, JSON.stringify(state.config.ic_prices ?? null));
@@ -432,6 +560,7 @@ async function init({ variant, debug, stopFlag, progressPort, identitySeed, page
   console.log("timings", JSON.stringify(timings));
   status("ready", "Ready");
   postReady(variant, timings);
+  scheduleMeasure();
 }
 
 function backends() {
@@ -456,6 +585,7 @@ async function switchVariant({ variant, engine }) {
   const enginePref = engine ?? state.enginePref;
   if (variant === state.variant && enginePref === state.enginePref) return;
   if (state.busy) throw new Error("finish or stop the answer before switching the model");
+  await yieldMeasurement({ stopped: true });
   const obstacle = deviceObstacle(variant);
   if (obstacle) throw new ModelError("memory", `The ${variant} model cannot run here: ${obstacle}`);
   state.ort ??= await bootOrt(state.build);
@@ -468,17 +598,17 @@ async function switchVariant({ variant, engine }) {
     state.enginePref = previousPref; // the running model stays
     throw error;
   }
-  const old = state.session;
-  useDeviceModel(model, variant);
+  await useDeviceModel(model, variant);
   state.device = { available: true, reason: null };
-  await old?.release?.();
   status("ready", "Ready");
   postReady(variant, { download: model.downloadSeconds, session: model.sessionSeconds, networkBytes: model.networkBytes });
+  scheduleMeasure();
 }
 
 async function generate({ id, seq, conversation, settings, backend = "device" }) {
   if (state.busy) throw new Error("a reply is already being written");
   state.busy = true;
+  await yieldMeasurement();
   const flag = state.stopFlag;
   state.control = {
     id,
@@ -499,6 +629,8 @@ async function generate({ id, seq, conversation, settings, backend = "device" })
   } finally {
     state.busy = false;
     state.control = null;
+    state.lastReplyAt = performance.now();
+    scheduleMeasure();
   }
 }
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,7 +21,8 @@ from icchat.model.manifest import verify_bundle
 from icchat.model.vocab import ensure_tokenizer_dir
 
 TINY = train.TrainConfig(n_layer=1, n_head=2, n_embd=64, block=64, batch=4, steps=30, warmup=5,
-                         lr=3e-3, keep_vocab=2048, max_chats=300, checkpoint_every=10, threads=1)
+                         lr=3e-3, keep_vocab=2048, max_chats=300, checkpoint_every=10, threads=1,
+                         compile=False)  # compiling costs more than these runs (one test compiles)
 
 RAW = {
     "b-chat": {"messages": [[{"text": "hi there", "sender": "x"}, {"text": " how are  you?", "sender": "x"}],
@@ -117,6 +119,32 @@ def test_plain_adamw_trains_too(tmp_path):
     assert np.mean(record["losses"][-5:]) < np.mean(record["losses"][:5]) - 1.0
     with pytest.raises(UserError, match="not adamw or muon"):
         train.train(dataclasses.replace(TINY, optimizer="sgd"), tmp_path / "x", log=lambda _: None)
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_fp32_and_bf16_matrix_products_both_train(tmp_path, precision):
+    config = dataclasses.replace(TINY, precision=precision)
+    assert train.matmul_precision(config) == precision
+    _, _, _, record = train.train(config, tmp_path, log=lambda _: None)
+    assert np.mean(record["losses"][-5:]) < np.mean(record["losses"][:5]) - 1.0
+
+
+def test_a_compiled_loss_trains_like_the_eager_one(tmp_path):
+    eager = train.train(TINY, tmp_path / "eager", log=lambda _: None)[3]["losses"]
+    said: list[str] = []
+    compiled = train.train(dataclasses.replace(TINY, compile=True), tmp_path / "compiled", log=said.append)[3]["losses"]
+    assert not any("torch.compile is not available" in line for line in said), said  # this machine compiles
+    # the same start; fused kernels round differently, so the runs drift apart a little, no more
+    assert math.isclose(compiled[0], eager[0], rel_tol=1e-3)
+    assert abs(np.mean(compiled[-5:]) - np.mean(eager[-5:])) < 0.1, (compiled[-5:], eager[-5:])
+
+
+def test_auto_precision_follows_the_cpu_and_a_typo_is_refused():
+    flags = Path("/proc/cpuinfo").read_text()
+    expected = "bf16" if " avx512_bf16" in flags or " amx_bf16" in flags else "fp32"
+    assert train.matmul_precision(TINY) == expected
+    with pytest.raises(UserError, match="not auto, bf16 or fp32"):
+        train.matmul_precision(dataclasses.replace(TINY, precision="fp16"))
 
 
 def test_muon_update_is_orthogonal():

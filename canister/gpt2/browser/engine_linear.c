@@ -3,11 +3,11 @@
  * Threads (the ENGINE_THREADS build: shared imported memory, web/engine-thread.js): helper i runs
  * engine_thread_main(i) in its own Web Worker, on its own instance of this module over the same
  * memory, with its own stack. For each matrix product the calling thread publishes a job, bumps
- * `generation` and wakes the helpers; every thread computes its share — a range of rows (q8, f32
- * for one token), of token batches of eight (f32 prompts) or of (token, head) pairs (attention)
- * — and the caller waits until `remaining` is 0. A row's sum, a token's and a head's are computed
- * by one thread exactly as with one thread, so the results do not depend on the number of threads
- * (tests/engine/test_engine_threads.py). */
+ * `generation` and wakes the helpers; the job's units — runs of rows (q8, f32 for one token), of
+ * token batches of eight (f32 prompts) or (token, head) pairs (attention) — go to whichever
+ * thread takes them next (take_units), and the caller waits until all are done. A row's sum, a
+ * token's and a head's are computed by one thread exactly as with one thread, so the results do
+ * not depend on the number of threads or on who computed what (tests/engine/test_engine_threads.py). */
 #include "engine_linear.h"
 
 #include "kernels.h"
@@ -47,26 +47,26 @@ static void reserve(size_t elements, int T) {
   }
 }
 
-/* [*a, *b): thread i's share of `count` units in steps of `step` (the last share takes the rest). */
-static void share(int count, int step, int i, int *a, int *b) {
-  int units = (count + step - 1) / step, per = (units + thread_count - 1) / thread_count;
-  *a = i * per * step;
-  *b = (i + 1) * per * step;
-  if (*a > count) *a = count;
-  if (*b > count) *b = count;
+/* A job is cut into units, computed whole by one thread each: 4 rows (q8 and one-token f32
+ * products), a batch of 8 tokens (f32 prompts) or one (token, head) pair (attention). */
+static int unit_size(const job *j) { return j->kind == JOB_ATTEND ? 1 : j->kind == JOB_F32_TOKENS ? 8 : 4; }
+
+static int unit_count(const job *j) {
+  int count = j->kind == JOB_ATTEND ? j->T * j->model->n_head : j->kind == JOB_F32_TOKENS ? j->T : j->rows;
+  return (count + unit_size(j) - 1) / unit_size(j);
 }
 
-static void run_share(const job *j, int i, v128_t *partial) {
-  int a, b;
+/* Units [ua, ub) of job j on thread i (its own scratch: partial, or the model's for thread 0). */
+static void run_units(const job *j, int ua, int ub, int i, v128_t *partial) {
+  int step = unit_size(j), a = ua * step, b = ub * step;
   if (j->kind == JOB_Q8) {
-    share(j->rows, 4, i, &a, &b);
-    if (a < b) matmul_q8_rows(j->out, j->w, j->scale, xq, x_scales, j->bias, j->rows, j->n, j->T, a, b);
+    if (b > j->rows) b = j->rows;
+    matmul_q8_rows(j->out, j->w, j->scale, xq, x_scales, j->bias, j->rows, j->n, j->T, a, b);
   } else if (j->kind == JOB_F32_ROWS) { /* one token: rows a..b are a smaller matrix of their own */
-    share(j->rows, 4, i, &a, &b);
-    if (a < b) matvec_f32(j->out + a, (const float *)j->w + (size_t)a * j->n, j->x, j->bias + a, b - a, j->n, partial);
-  } else if (j->kind == JOB_ATTEND) { /* (token, head) pairs */
+    if (b > j->rows) b = j->rows;
+    matvec_f32(j->out + a, (const float *)j->w + (size_t)a * j->n, j->x, j->bias + a, b - a, j->n, partial);
+  } else if (j->kind == JOB_ATTEND) {
     gpt2_model *m = j->model;
-    share(j->T * m->n_head, 1, i, &a, &b);
     float *s = i ? scores[i] : m->scores;
     int16_t *w16 = i ? weights16[i] : m->weights16;
     for (int u = a; u < b; u++) {
@@ -74,16 +74,24 @@ static void run_share(const job *j, int i, v128_t *partial) {
       gpt2_attend_head(m, j->rows, m->qkv + (size_t)t * 3 * m->n_embd, j->n + t, h, m->att + (size_t)t * m->n_embd, s, w16);
     }
   } else { /* a prompt: batches of eight tokens; a token's sums do not depend on its batch */
-    share(j->T, 8, i, &a, &b);
-    if (a < b)
-      matmul_f32(j->out + (size_t)a * j->rows, j->w, j->x + (size_t)a * j->n, j->bias, j->rows, j->n, b - a, partial);
+    if (b > j->T) b = j->T;
+    matmul_f32(j->out + (size_t)a * j->rows, j->w, j->x + (size_t)a * j->n, j->bias, j->rows, j->n, b - a, partial);
   }
 }
 
 #ifdef ENGINE_THREADS
-static int generation; /* bumped once per job */
-static int remaining;  /* helpers still on the current job */
+/* Units are handed out while the job runs, a few at a time, to whichever thread asks next: a
+ * thread the machine does not run for a while (the page drawing, another tab) delays the job by
+ * the units it holds, not by a fixed share (a static split made every product wait for the
+ * slowest thread: twice the time per token inside the chat page on 2 busy cores).
+ * `ticket` packs (job number : 16 | units : 24 | next unit : 24): one compare-and-swap takes
+ * units of the job it names, or fails if that job changed, so a late helper never takes units of
+ * a job it did not read; `done` counts finished units, and the caller waits for all of them. */
+static uint64_t ticket;
+static int done;
+static int generation; /* bumped once per job: helpers sleep on it */
 #define SPINS 20000 /* spin this long (~10-50 µs) before sleeping: waking a sleeping thread costs tens of µs, spinning longer starves a busy machine */
+#define TICKET(job_no, units, next) (((uint64_t)(job_no) << 48) | ((uint64_t)(units) << 24) | (uint64_t)(next))
 
 static void wait_while(int *word, int value) {
   for (int s = 0; s < SPINS; s++)
@@ -91,31 +99,50 @@ static void wait_while(int *word, int value) {
   while (__atomic_load_n(word, __ATOMIC_ACQUIRE) == value) __builtin_wasm_memory_atomic_wait32(word, value, -1);
 }
 
-/* Helper i (1 ≤ i < thread count) never returns: it sleeps until a job, runs its share, repeats. */
+/* Take and run units of the current job until none are left (any thread, the caller included). */
+static void take_units(int i, v128_t *partial) {
+  uint64_t t = __atomic_load_n(&ticket, __ATOMIC_ACQUIRE);
+  for (;;) {
+    int units = (int)((t >> 24) & 0xffffff), next = (int)(t & 0xffffff);
+    if (next >= units) return;
+    int chunk = units / (8 * thread_count);
+    if (chunk < 1) chunk = 1;
+    if (next + chunk > units) chunk = units - next;
+    if (!__atomic_compare_exchange_n(&ticket, &t, t + (uint64_t)chunk, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+      continue; /* t now holds the ticket's current value */
+    run_units(&current, next, next + chunk, i, partial); /* `current` is this job's until its units are done */
+    if (__atomic_add_fetch(&done, chunk, __ATOMIC_ACQ_REL) == units) __builtin_wasm_memory_atomic_notify(&done, 1);
+    t = __atomic_load_n(&ticket, __ATOMIC_ACQUIRE);
+  }
+}
+
+/* Helper i (1 ≤ i < thread count) never returns: it sleeps until a job, takes units, repeats. */
 EXPORT(engine_thread_main) void engine_thread_main(int i) {
   int seen = 0;
   for (;;) {
     wait_while(&generation, seen);
     seen = __atomic_load_n(&generation, __ATOMIC_ACQUIRE);
-    run_share(&current, i, partials[i]);
-    if (__atomic_sub_fetch(&remaining, 1, __ATOMIC_ACQ_REL) == 0) __builtin_wasm_memory_atomic_notify(&remaining, 1);
+    take_units(i, partials[i]);
   }
 }
 
 static void dispatch(const job *j, v128_t *partial) {
-  if (thread_count == 1) {
-    run_share(j, 0, partial);
+  int units = unit_count(j);
+  if (thread_count == 1 || units == 1) {
+    run_units(j, 0, units, 0, partial);
     return;
   }
+  static unsigned job_no;
   current = *j;
-  __atomic_store_n(&remaining, thread_count - 1, __ATOMIC_RELEASE);
+  __atomic_store_n(&done, 0, __ATOMIC_RELAXED);
+  __atomic_store_n(&ticket, TICKET(++job_no & 0xffff, units, 0), __ATOMIC_RELEASE); /* publishes current and done */
   __atomic_add_fetch(&generation, 1, __ATOMIC_ACQ_REL);
   __builtin_wasm_memory_atomic_notify(&generation, (unsigned)thread_count - 1);
-  run_share(j, 0, partial);
-  for (int r; (r = __atomic_load_n(&remaining, __ATOMIC_ACQUIRE)) != 0;) wait_while(&remaining, r);
+  take_units(0, partial);
+  for (int d; (d = __atomic_load_n(&done, __ATOMIC_ACQUIRE)) != units;) wait_while(&done, d);
 }
 #else
-static void dispatch(const job *j, v128_t *partial) { run_share(j, 0, partial); }
+static void dispatch(const job *j, v128_t *partial) { run_units(j, 0, unit_count(j), 0, partial); }
 #endif
 
 int browser_max_threads(void) {

@@ -81,7 +81,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "validation_rest_nats_per_token": training.get("validation_rest_nats_per_token"),
         "validation_perplexity_kept_tokens": training.get("validation_perplexity_kept_tokens"),
         "train_config": {k: training.get("config", {}).get(k) for k in
-                         ("n_layer", "n_embd", "block", "batch", "lr", "optimizer", "keep_vocab", "minutes")},
+                         ("n_layer", "n_embd", "block", "batch", "lr", "optimizer", "keep_vocab", "minutes",
+                          "precision")},
+        "train_matmul_precision": training.get("matmul_precision"),
         "train_steps": training.get("steps"),
         "train_tokens": training.get("tokens"),
         "train_tokens_per_s": training.get("tokens_per_s"),
