@@ -68,7 +68,7 @@ def test_auto_starts_on_the_icchat_engine_with_the_canisters_weight_file(chat, q
     assert "2 threads" in chat.page.text_content("#status-text")
 
 
-def test_auto_times_both_engines_while_idle_and_keeps_the_faster(chat, figures):
+def test_auto_times_both_engines_while_idle_and_keeps_the_faster(chat, figures, artifacts):
     chat.page.wait_for_function(f"() => Object.values({SPEEDS}).some((s) => s.icchat > 0 && s['onnxruntime-web'] > 0)",
                                 timeout=BOOT_TIMEOUT)
     speeds = measured(chat)
@@ -77,6 +77,9 @@ def test_auto_times_both_engines_while_idle_and_keeps_the_faster(chat, figures):
     assert "ms/token" in chat.page.text_content("#engine-auto")
     assert f"{speeds[faster]:.1f} ms/token" in chat.page.text_content("#status-detail")
     figures["auto_engine_ms_per_token"] = speeds
+    chat.page.click("#settings-toggle")
+    chat.shot(artifacts, "engine-auto-measured")  # the settings say which engine and why
+    chat.page.click("#settings-close")
     chat.new_chat()
     assert ask(chat, "Which one was faster?")["tokens"] > 0  # the chosen engine answers
     # the next visit starts on the faster engine without measuring again

@@ -196,7 +196,7 @@ const onWorkerMessage = {
     // auto: the worker timed both on-device engines here; kept so the next visit starts on the faster one
     if (phase === "measured") save(KEYS.engineSpeeds, { ...load(KEYS.engineSpeeds, {}), [key]: speeds });
     showEngineSpeeds(phase, engine, speeds);
-    if (phase === "measured" && device.available) setStatus(els.status.textContent, `auto: ${els.engineAuto.textContent}`);
+    if (phase === "measured" && device.available && speeds[engine] > 0) setStatus(els.status.textContent, engineChoiceDetail(engine, speeds));
   },
   delta({ id, text, tokens }) {
     if (!reply || reply.id !== id) return;
@@ -569,13 +569,21 @@ function stop() {
 
 // --- settings ------------------------------------------------------------------------------
 
-/** The auto setting's note: which engine answers and the figures it was chosen by. */
+/** The auto setting's note: which engine answers and the figures it was chosen by (its own first). */
 function showEngineSpeeds(phase, engine, speeds) {
-  const figures = Object.entries(speeds ?? {}).filter(([, ms]) => ms > 0)
-    .map(([name, ms]) => `${ENGINE_LABELS[name] ?? name} ${ms.toFixed(1)} ms/token`).join(" · ");
+  const label = (name) => ENGINE_LABELS[name] ?? name;
+  const figures = Object.entries(speeds ?? {}).filter(([, ms]) => ms > 0).sort(([a], [b]) => (b === engine) - (a === engine))
+    .map(([name, ms]) => `${label(name)} ${ms.toFixed(1)} ms/token`).join(" · ");
   els.engineAuto.textContent = phase === "measuring"
-    ? `measuring ${ENGINE_LABELS[engine] ?? engine} on this device…${figures ? ` (${figures})` : ""}`
-    : `${ENGINE_LABELS[engine] ?? engine}: faster here (${figures}, measured on this device)`;
+    ? `measuring ${label(engine)} on this device…`
+    : `faster here: ${figures} (measured on this device)`;
+}
+
+/** The status line's detail once auto has measured: what it picked and by how much. */
+function engineChoiceDetail(engine, speeds) {
+  const others = Object.entries(speeds).filter(([name, ms]) => name !== engine && ms > 0)
+    .map(([name, ms]) => `${ENGINE_LABELS[name] ?? name} ${ms.toFixed(1)} ms/token`).join(", ");
+  return `auto picked the ${ENGINE_LABELS[engine] ?? engine}: ${speeds[engine].toFixed(1)} ms/token here${others ? ` (${others})` : ""}`;
 }
 
 function fillSettings() {
