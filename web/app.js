@@ -569,20 +569,21 @@ function stop() {
 
 // --- settings ------------------------------------------------------------------------------
 
+const engineSpeed = (name, ms) => `${ENGINE_LABELS[name] ?? name} ${ms.toFixed(1)} ms/token`;
+
 /** The auto setting's note: which engine answers and the figures it was chosen by (its own first). */
 function showEngineSpeeds(phase, engine, speeds) {
-  const label = (name) => ENGINE_LABELS[name] ?? name;
   const figures = Object.entries(speeds ?? {}).filter(([, ms]) => ms > 0).sort(([a], [b]) => (b === engine) - (a === engine))
-    .map(([name, ms]) => `${label(name)} ${ms.toFixed(1)} ms/token`).join(" · ");
+    .map(([name, ms]) => engineSpeed(name, ms)).join(" · ");
   els.engineAuto.textContent = phase === "measuring"
-    ? `measuring ${label(engine)} on this device…`
+    ? `measuring ${ENGINE_LABELS[engine] ?? engine} on this device…`
     : `faster here: ${figures} (measured on this device)`;
 }
 
 /** The status line's detail once auto has measured: what it picked and by how much. */
 function engineChoiceDetail(engine, speeds) {
   const others = Object.entries(speeds).filter(([name, ms]) => name !== engine && ms > 0)
-    .map(([name, ms]) => `${ENGINE_LABELS[name] ?? name} ${ms.toFixed(1)} ms/token`).join(", ");
+    .map(([name, ms]) => engineSpeed(name, ms)).join(", ");
   return `auto picked the ${ENGINE_LABELS[engine] ?? engine}: ${speeds[engine].toFixed(1)} ms/token here${others ? ` (${others})` : ""}`;
 }
 

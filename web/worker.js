@@ -52,7 +52,6 @@ const state = {
   manifest: null,
   manifestSha256: null,
   variant: null,
-  session: null,
   model: null, // the loaded model answering on this device: {engine, session | icchat, files}
   chat: null, // the Python ChatWorker object
   control: null, // {cancelled} for the reply in progress
@@ -230,9 +229,6 @@ async function useDeviceModel(model, variant) {
   giveToPython(model, "device");
   const old = state.model;
   state.model = model;
-  state.session = model.session ?? null;
-  state.icchat = model.icchat ?? null;
-  state.deviceEngine = model.engine;
   state.variant = variant;
   if (old && old !== model) await release(old);
 }
@@ -286,7 +282,7 @@ async function measureEngines() {
   let other = null;
   try {
     const speeds = { ...state.speeds[key] };
-    const current = state.deviceEngine;
+    const current = state.model.engine;
     speeds[current] ??= await timeBackend(run, "device");
     if (!speeds[current]) return;
     const otherEngine = current === "icchat" ? "onnxruntime-web" : "icchat";
@@ -302,7 +298,7 @@ async function measureEngines() {
       other = null;
     }
     postReady(variant, {});
-    post({ type: "engines", phase: "measured", engine: state.deviceEngine, key, speeds });
+    post({ type: "engines", phase: "measured", engine: state.model.engine, key, speeds });
   } catch (error) {
     state.measureFailed.add(key); // not again this visit (a model that does not fit twice, say)
     throw error;
@@ -571,8 +567,8 @@ function postReady(variant, timings) {
   post({
     type: "ready", model: modelSummary(), variant: state.variant ?? variant, backends: backends(), device: state.device,
     principal: state.gpt2?.principal ?? null, prices: state.config.ic_prices ?? null, timings,
-    threads: state.deviceEngine === "icchat" ? state.icchat?.threads ?? 1 : state.ort?.env.wasm.numThreads ?? 0, isolated: self.crossOriginIsolated,
-    engine: state.deviceEngine ?? null,
+    threads: state.model?.icchat ? state.model.icchat.threads : state.ort?.env.wasm.numThreads ?? 0, isolated: self.crossOriginIsolated,
+    engine: state.model?.engine ?? null,
   });
 }
 
