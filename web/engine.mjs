@@ -27,7 +27,7 @@ const decoder = new TextDecoder();
 
 export class Engine {
   /** Compile (or take) the module, copy the weight file into its memory and check it there.
-   * threads > 1 needs the threaded module (icchat-engine-threads.wasm) and cross-origin isolation:
+   * threads > 1 needs a threaded module (icchat-engine-threads*.wasm) and cross-origin isolation:
    * n - 1 helper workers (engine-thread.js) share the matrix products. */
   static async create(wasm, weights, { threads = 1 } = {}) {
     const module = wasm instanceof WebAssembly.Module ? wasm : await compileFrom(wasm);
@@ -43,7 +43,7 @@ export class Engine {
     };
     // the threaded module imports its memory: shared, so every helper's instance sees it
     const shared = WebAssembly.Module.imports(module).some((i) => i.kind === "memory");
-    if (threads > 1 && !shared) throw new EngineError(`this engine build runs 1 to 1 threads, not ${threads} (threads need icchat-engine-threads.wasm)`);
+    if (threads > 1 && !shared) throw new EngineError(`this engine build runs 1 to 1 threads, not ${threads} (threads need the shared-memory build, icchat-engine-threads*.wasm)`);
     if (shared) imports.env = { memory: new WebAssembly.Memory({ initial: 256, maximum: 65535, shared: true }) };
     engine.instance = await WebAssembly.instantiate(module, imports);
     engine.exports = engine.instance.exports;
@@ -138,6 +138,23 @@ async function compileFrom(url) {
   }
   if (!response.ok) throw new EngineError(`could not load the icchat engine (${url}): HTTP ${response.status}`);
   return WebAssembly.compileStreaming(response);
+}
+
+// --- which module ----------------------------------------------------------------------------
+
+// A module of one function that uses i32x4.relaxed_dot_i8x16_i7x16_add_s (0xfd 0x113): it
+// validates exactly where the relaxed-SIMD engine modules can run.
+const RELAXED_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 19, 1, 17, 0,
+  65, 0, 253, 15, 65, 0, 253, 15, 65, 0, 253, 15, 253, 0x93, 2, 11]);
+
+/** Whether this browser runs relaxed SIMD (the faster q8 products: icchat.build.engine). */
+export const hasRelaxedSimd = () => WebAssembly.validate(RELAXED_PROBE);
+
+/** build.json's engine module for `threads` (> 1: the shared-memory one), with relaxed SIMD
+ * where the browser has it; the same tokens either way. */
+export function engineModulePath(build, threads, relaxed = hasRelaxedSimd()) {
+  const key = threads > 1 ? "engine_threads" : "engine";
+  return (relaxed && build[`${key}_relaxed`]) || build[key];
 }
 
 // --- which on-device engine answers ---------------------------------------------------------

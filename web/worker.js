@@ -33,7 +33,7 @@
 //     {type: "error", id?, kind, message, fatal}
 //         kind: config | unreachable | integrity | manifest | memory | runtime | generate | onchain
 
-import { chooseEngine, canisterWeightsPath, Engine, measuredBoth } from "./engine.mjs";
+import { chooseEngine, canisterWeightsPath, Engine, engineModulePath, measuredBoth } from "./engine.mjs";
 import { deploymentFrom } from "./network.mjs";
 import { fetchManifest, ModelError } from "./weights.js";
 
@@ -202,7 +202,7 @@ async function loadEngineModel(variant, report) {
   const threads = state.build.engine_threads ? deviceThreads() : 1;
   let icchat;
   try {
-    icchat = await Engine.create(absolute(threads > 1 ? state.build.engine_threads : state.build.engine), files.get(path), { threads });
+    icchat = await Engine.create(absolute(engineModulePath(state.build, threads)), files.get(path), { threads });
   } catch (error) {
     const message = String(error?.message ?? error);
     if (/memory|RangeError/i.test(message)) throw new ModelError("memory", `Out of memory while preparing the model: ${message}`);

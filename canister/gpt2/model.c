@@ -152,6 +152,7 @@ void gpt2_load(gpt2_model *m, const uint8_t *file, size_t kv_budget, int min_slo
       x->scale = find(file, &h, scale, 0, layers * rows);
 #ifdef GPT2_BROWSER
       x->q8 = data;
+      x->row_sums = browser_row_sums(data, layers * rows, (int)cols);
 #else
       x->q = widen(&widened[i], data, (int)layers, (int)rows, (int)cols);
 #endif
@@ -219,7 +220,8 @@ static void linear(gpt2_model *m, const matrix *w, int layer, const float *bias,
   size_t offset = (size_t)layer * w->rows * w->cols; /* rows of stacked matrices are multiples of 4 */
 #ifdef GPT2_BROWSER
   if (m->q8)
-    browser_linear_q8(out, w->q8 + offset, w->scale + (size_t)layer * w->rows, x, bias, w->rows, w->cols, T);
+    browser_linear_q8(out, w->q8 + offset, w->scale + (size_t)layer * w->rows, w->row_sums + (size_t)layer * w->rows, x,
+                      bias, w->rows, w->cols, T);
   else
     browser_linear_f32(out, w->f + offset, x, bias, w->rows, w->cols, T, m->partial);
   return;

@@ -15,6 +15,7 @@ typedef struct {
   int rows, cols;
 #ifdef GPT2_BROWSER
   const int8_t *q8; /* the browser engine (browser/): the file's int8 rows, [L][rows][cols], not widened */
+  const int32_t *row_sums; /* [L][rows]: each row's sum (browser_row_sums) */
 #endif
 } matrix;
 

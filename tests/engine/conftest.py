@@ -12,9 +12,10 @@ from icchat.model.seeded_weights import seeded_weight_file
 from icchat.replica import Replica
 
 
-@pytest.fixture(scope="session")
-def engine_wasm():
-    return build_engine_wasm()
+@pytest.fixture(scope="session", params=[False, True], ids=["simd128", "relaxed"])
+def engine_wasm(request):
+    """Both instruction sets of the one-thread module: every comparison with the canister runs on each."""
+    return build_engine_wasm(relaxed=request.param)
 
 
 @pytest.fixture(scope="session")

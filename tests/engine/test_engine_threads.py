@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from icchat.bench._engine_page import CHROMIUM
+from icchat.bench._engine_page import CHROMIUM, engine_wasm_path
 
 PROMPT = [15496, 11, 616, 1438, 318, 257, 1332, 286, 262, 3992, 13]
 
@@ -47,8 +47,8 @@ def run_jobs(weights_dir: Path, jobs: list[dict]) -> list[dict]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def job(weight_files, dtype: str, threads: int, wasm: str | None = None) -> dict:
-    return {"wasm": wasm or ("/engine.wasm" if threads == 1 else "/engine-threads.wasm"), "threads": threads,
+def job(weight_files, dtype: str, threads: int, wasm: str | None = None, relaxed: bool = True) -> dict:
+    return {"wasm": wasm or engine_wasm_path(threads, relaxed), "threads": threads,
             "weights": f"/weights/{Path(weight_files[dtype]).name}", "prompt": PROMPT, "steps": 6,
             "sampling": [0.9, 40, 0.95, 77], "logits": True}
 
@@ -56,7 +56,8 @@ def job(weight_files, dtype: str, threads: int, wasm: str | None = None) -> dict
 @pytest.fixture(scope="module")
 def results(weight_files):
     jobs = [job(weight_files, dtype, threads) for dtype in ("f32", "q8") for threads in (1, 2, 3)]
-    jobs.append(job(weight_files, "q8", 2, wasm="/engine.wasm"))  # the one-thread build, asked for two
+    jobs.append(job(weight_files, "q8", 2, wasm=engine_wasm_path(1)))  # the one-thread build, asked for two
+    jobs += [job(weight_files, "q8", threads, relaxed=False) for threads in (1, 2)]  # SIMD128 (no relaxed SIMD)
     return run_jobs(Path(weight_files["q8"]).parent, jobs)
 
 
@@ -75,3 +76,14 @@ def test_threads_change_nothing(results, dtype):
 
 def test_the_one_thread_build_refuses_threads(results):
     assert "runs 1 to 1 threads, not 2" in results[6]["error"]
+
+
+def test_relaxed_simd_and_simd128_give_the_same_logits(results):
+    """Chromium runs the relaxed-SIMD modules (relaxed_dot over u7 planes); browsers without relaxed
+    SIMD get the SIMD128 ones (widened int8): the exact q8 sums make them agree bit for bit."""
+    relaxed = results[3:5]
+    for plain, fast in zip(results[7:9], relaxed, strict=True):
+        assert "error" not in plain, plain
+        assert plain["threads"] == fast["threads"]
+        assert plain["first"] == fast["first"] and plain["last"] == fast["last"]
+        assert plain["tokens"] == fast["tokens"]

@@ -16,8 +16,7 @@
 
 #define EXPORT(name) __attribute__((export_name(#name)))
 
-static int16_t *xq;     /* T · n quantized activations */
-static float *x_scales; /* one per token */
+static q8_activations xq; /* T · n quantized activations (and their planes), one scale per token */
 static size_t xq_capacity, scales_capacity;
 
 typedef enum { JOB_Q8, JOB_F32_ROWS, JOB_F32_TOKENS, JOB_ATTEND } job_kind;
@@ -26,6 +25,7 @@ typedef struct {
   float *out;
   const void *w;
   const float *scale, *x, *bias;
+  const int32_t *row_sums; /* JOB_Q8 */
   int rows, n, T;
   gpt2_model *model; /* JOB_ATTEND: layer in rows, first position in n */
 } job;
@@ -37,12 +37,16 @@ static float *scores[MAX_THREADS];        /* each helper's attention scratch */
 static int16_t *weights16[MAX_THREADS];
 
 static void reserve(size_t elements, int T) {
-  if (elements > xq_capacity) {
-    xq = rt_alloc(elements * 2, 64); /* bump memory: a smaller old block is dropped (grows to n_ctx · 4C) */
+  if (elements > xq_capacity) { /* bump memory: a smaller old block is dropped (grows to n_ctx · 4C) */
+    xq.q = rt_alloc(elements * 2, 64);
+#ifdef __wasm_relaxed_simd__
+    xq.lo = rt_alloc(elements, 64);
+    xq.hi = rt_alloc(elements, 64);
+#endif
     xq_capacity = elements;
   }
   if ((size_t)T > scales_capacity) {
-    x_scales = rt_alloc((size_t)T * 4, 64);
+    xq.scales = rt_alloc((size_t)T * 4, 64);
     scales_capacity = (size_t)T;
   }
 }
@@ -61,7 +65,7 @@ static void run_units(const job *j, int ua, int ub, int i, v128_t *partial) {
   int step = unit_size(j), a = ua * step, b = ub * step;
   if (j->kind == JOB_Q8) {
     if (b > j->rows) b = j->rows;
-    matmul_q8_rows(j->out, j->w, j->scale, xq, x_scales, j->bias, j->rows, j->n, j->T, a, b);
+    matmul_q8_rows(j->out, j->w, j->scale, j->row_sums, &xq, j->bias, j->rows, j->n, j->T, a, b);
   } else if (j->kind == JOB_F32_ROWS) { /* one token: rows a..b are a smaller matrix of their own */
     if (b > j->rows) b = j->rows;
     matvec_f32(j->out + a, (const float *)j->w + (size_t)a * j->n, j->x, j->bias + a, b - a, j->n, partial);
@@ -168,21 +172,27 @@ int browser_set_threads(int n, const gpt2_model *m) {
   return 0;
 }
 
+const int32_t *browser_row_sums(const int8_t *w, size_t rows, int n) {
+  int32_t *sums = rt_alloc(rows * 4, 64);
+  q8_row_sums(sums, w, rows, n);
+  return sums;
+}
+
 void browser_attend(gpt2_model *m, int layer, int T, int pos) {
-  job j = {JOB_ATTEND, 0, 0, 0, 0, 0, layer, pos, T, m};
+  job j = {JOB_ATTEND, .rows = layer, .n = pos, .T = T, .model = m};
   dispatch(&j, 0);
 }
 
-void browser_linear_q8(float *out, const int8_t *w, const float *scale, const float *x, const float *bias, int rows,
-                       int n, int T) {
+void browser_linear_q8(float *out, const int8_t *w, const float *scale, const int32_t *row_sums, const float *x,
+                       const float *bias, int rows, int n, int T) {
   reserve((size_t)T * n, T);
-  q8_quantize(xq, x_scales, x, n, T);
-  job j = {JOB_Q8, out, w, scale, x, bias, rows, n, T};
+  q8_quantize(&xq, x, n, T);
+  job j = {JOB_Q8, out, w, scale, x, bias, row_sums, rows, n, T};
   dispatch(&j, 0);
 }
 
 void browser_linear_f32(float *out, const float *w, const float *x, const float *bias, int rows, int n, int T,
                         v128_t *partial) {
-  job j = {T == 1 ? JOB_F32_ROWS : JOB_F32_TOKENS, out, w, 0, x, bias, rows, n, T};
+  job j = {T == 1 ? JOB_F32_ROWS : JOB_F32_TOKENS, out, w, 0, x, bias, 0, rows, n, T};
   dispatch(&j, partial);
 }

@@ -12,8 +12,10 @@
 
 /* out [T][rows] = W x + bias for x [T][n]: the same values as the canister's matmul_q16 /
  * matmul_f32, bit for bit. partial: the model's scratch (used by the calling thread). */
-void browser_linear_q8(float *out, const int8_t *w, const float *scale, const float *x, const float *bias, int rows,
-                       int n, int T);
+void browser_linear_q8(float *out, const int8_t *w, const float *scale, const int32_t *row_sums, const float *x,
+                       const float *bias, int rows, int n, int T);
+/* sum(W[r]) of every row of a q8 matrix (rows of all layers), for the relaxed products. */
+const int32_t *browser_row_sums(const int8_t *w, size_t rows, int n);
 void browser_linear_f32(float *out, const float *w, const float *x, const float *bias, int rows, int n, int T,
                         v128_t *partial);
 

@@ -5,8 +5,31 @@
 
 #include "kernels_browser.h"
 
-void q8_quantize(int16_t *xq, float *x_scales, const float *x, int n, int T) {
-  for (int t = 0; t < T; t++) x_scales[t] = quantize_to(xq + (size_t)t * n, x + (size_t)t * n, n, row_limit(n));
+void q8_quantize(const q8_activations *a, const float *x, int n, int T) {
+  for (int t = 0; t < T; t++) a->scales[t] = quantize_to(a->q + (size_t)t * n, x + (size_t)t * n, n, row_limit(n));
+#ifdef __wasm_relaxed_simd__
+  v128_t offset = wasm_i16x8_splat(8192), low7 = wasm_i16x8_splat(127);
+  for (size_t i = 0; i < (size_t)T * n; i += 16) { /* u = q + 8192 in [1, 16383]: lo = u & 127, hi = u >> 7 */
+    v128_t u0 = wasm_i16x8_add(wasm_v128_load(a->q + i), offset), u1 = wasm_i16x8_add(wasm_v128_load(a->q + i + 8), offset);
+    wasm_v128_store(a->lo + i, wasm_u8x16_narrow_i16x8(wasm_v128_and(u0, low7), wasm_v128_and(u1, low7)));
+    wasm_v128_store(a->hi + i, wasm_u8x16_narrow_i16x8(wasm_u16x8_shr(u0, 7), wasm_u16x8_shr(u1, 7)));
+  }
+#endif
+}
+
+void q8_row_sums(int32_t *row_sums, const int8_t *w, size_t rows, int n) {
+  for (size_t r = 0; r < rows; r++) {
+    int32_t sum = 0;
+    for (int k = 0; k < n; k++) sum += w[r * n + k];
+    row_sums[r] = sum;
+  }
+}
+
+/* lane j = the sum of the four lanes of a_j (i32: exact in any order) */
+static inline v128_t lane_sums(v128_t a0, v128_t a1, v128_t a2, v128_t a3) {
+  v128_t ab = wasm_i32x4_add(wasm_i32x4_shuffle(a0, a1, 0, 4, 1, 5), wasm_i32x4_shuffle(a0, a1, 2, 6, 3, 7));
+  v128_t cd = wasm_i32x4_add(wasm_i32x4_shuffle(a2, a3, 0, 4, 1, 5), wasm_i32x4_shuffle(a2, a3, 2, 6, 3, 7));
+  return wasm_i32x4_add(wasm_i32x4_shuffle(ab, cd, 0, 1, 4, 5), wasm_i32x4_shuffle(ab, cd, 2, 3, 6, 7));
 }
 
 /* Four rows against one token: 16 columns per pass, each weight v128 widened to two i16x8 and
@@ -27,10 +50,7 @@ static inline __attribute__((always_inline)) v128_t four_rows_q8(const int8_t *w
     a3 = wasm_i32x4_add(a3, wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_i16x8_extend_low_i8x16(v3), x0),
                                            wasm_i32x4_dot_i16x8(wasm_i16x8_extend_high_i8x16(v3), x1)));
   }
-  /* lane j = row j's sum (i32 transposes: exact in any order) */
-  v128_t ab = wasm_i32x4_add(wasm_i32x4_shuffle(a0, a1, 0, 4, 1, 5), wasm_i32x4_shuffle(a0, a1, 2, 6, 3, 7));
-  v128_t cd = wasm_i32x4_add(wasm_i32x4_shuffle(a2, a3, 0, 4, 1, 5), wasm_i32x4_shuffle(a2, a3, 2, 6, 3, 7));
-  return wasm_i32x4_add(wasm_i32x4_shuffle(ab, cd, 0, 1, 4, 5), wasm_i32x4_shuffle(ab, cd, 2, 3, 6, 7));
+  return lane_sums(a0, a1, a2, a3); /* lane j = row j's sum */
 }
 
 static inline int32_t one_row_q8(const int8_t *w, int n, const int16_t *xq) {
@@ -67,8 +87,84 @@ static inline __attribute__((always_inline)) void two_rows_four_tokens(const int
               wasm_i32x4_extract_lane(acc[i], 3);
 }
 
-void matmul_q8_rows(float *out, const int8_t *w, const float *scale, const int16_t *xq, const float *x_scales,
+#ifdef __wasm_relaxed_simd__
+#define DOT7(w, u7, acc) wasm_i32x4_relaxed_dot_i8x16_i7x16_add(w, u7, acc)
+
+/* W[r]·q from the planes' partial sums: 128 · W·hi + W·lo - 8192 · sum(W), wrapping i32 (exact). */
+static inline v128_t from_planes(v128_t lo, v128_t hi, v128_t row_sums) {
+  return wasm_i32x4_sub(wasm_i32x4_add(wasm_i32x4_shl(hi, 7), lo), wasm_i32x4_shl(row_sums, 13));
+}
+
+/* four_rows_q8 with relaxed dots: each weight v128 goes straight into two dots (no widening). */
+static inline __attribute__((always_inline)) v128_t four_rows_relaxed(const int8_t *w, int n, const uint8_t *lo,
+                                                                      const uint8_t *hi, const int32_t *row_sums) {
+  const int8_t *w0 = w, *w1 = w + n, *w2 = w + 2 * (size_t)n, *w3 = w + 3 * (size_t)n;
+  v128_t l0 = wasm_i32x4_splat(0), l1 = l0, l2 = l0, l3 = l0, h0 = l0, h1 = l0, h2 = l0, h3 = l0;
+  for (int k = 0; k < n; k += 16) {
+    v128_t xl = wasm_v128_load(lo + k), xh = wasm_v128_load(hi + k);
+    v128_t v0 = wasm_v128_load(w0 + k), v1 = wasm_v128_load(w1 + k);
+    v128_t v2 = wasm_v128_load(w2 + k), v3 = wasm_v128_load(w3 + k);
+    l0 = DOT7(v0, xl, l0), h0 = DOT7(v0, xh, h0);
+    l1 = DOT7(v1, xl, l1), h1 = DOT7(v1, xh, h1);
+    l2 = DOT7(v2, xl, l2), h2 = DOT7(v2, xh, h2);
+    l3 = DOT7(v3, xl, l3), h3 = DOT7(v3, xh, h3);
+  }
+  return from_planes(lane_sums(l0, l1, l2, l3), lane_sums(h0, h1, h2, h3), wasm_v128_load(row_sums));
+}
+
+/* One row against four tokens (the prompt pass): each weight v128 feeds eight dots. */
+static inline __attribute__((always_inline)) v128_t row_four_tokens_relaxed(const int8_t *w, int n, const uint8_t *lo,
+                                                                            const uint8_t *hi, int32_t row_sum) {
+  v128_t l0 = wasm_i32x4_splat(0), l1 = l0, l2 = l0, l3 = l0, h0 = l0, h1 = l0, h2 = l0, h3 = l0;
+  const size_t s = (size_t)n;
+  for (int k = 0; k < n; k += 16) {
+    v128_t v = wasm_v128_load(w + k);
+    l0 = DOT7(v, wasm_v128_load(lo + k), l0), h0 = DOT7(v, wasm_v128_load(hi + k), h0);
+    l1 = DOT7(v, wasm_v128_load(lo + s + k), l1), h1 = DOT7(v, wasm_v128_load(hi + s + k), h1);
+    l2 = DOT7(v, wasm_v128_load(lo + 2 * s + k), l2), h2 = DOT7(v, wasm_v128_load(hi + 2 * s + k), h2);
+    l3 = DOT7(v, wasm_v128_load(lo + 3 * s + k), l3), h3 = DOT7(v, wasm_v128_load(hi + 3 * s + k), h3);
+  }
+  return from_planes(lane_sums(l0, l1, l2, l3), lane_sums(h0, h1, h2, h3), wasm_i32x4_splat(row_sum)); /* lane t: token t */
+}
+
+static void matmul_q8_relaxed(float *out, const int8_t *w, const float *scale, const int32_t *row_sums,
+                              const q8_activations *x, const float *bias, int rows, int n, int T, int r0, int r1) {
+  int t0 = 0;
+  for (; t0 + 4 <= T; t0 += 4) { /* four tokens at a time share each weight load */
+    const uint8_t *lo = x->lo + (size_t)t0 * n, *hi = x->hi + (size_t)t0 * n;
+    for (int r = r0; r < r1; r++) {
+      int32_t sums[4];
+      wasm_v128_store(sums, row_four_tokens_relaxed(w + (size_t)r * n, n, lo, hi, row_sums[r]));
+      for (int t = 0; t < 4; t++) /* quads_out's steps, one lane at a time: the same f32 values */
+        out[(size_t)(t0 + t) * rows + r] = (float)sums[t] * x->scales[t0 + t] * scale[r] + bias[r];
+    }
+  }
+  for (int t = t0; t < T; t++) {
+    const uint8_t *lo = x->lo + (size_t)t * n, *hi = x->hi + (size_t)t * n;
+    v128_t x_scale = wasm_f32x4_splat(x->scales[t]);
+    int r = r0;
+    for (; r + 4 <= r1; r += 4) {
+      v128_t sums = four_rows_relaxed(w + (size_t)r * n, n, lo, hi, row_sums + r);
+      v128_t y = wasm_f32x4_mul(wasm_f32x4_mul(wasm_f32x4_convert_i32x4(sums), x_scale), wasm_v128_load(scale + r));
+      wasm_v128_store(out + (size_t)t * rows + r, wasm_f32x4_add(y, wasm_v128_load(bias + r)));
+    }
+    for (; r < r1; r++) { /* GPT-2's rows come in fours; any other count ends here, exact all the same */
+      int32_t sum = 0;
+      for (int k = 0; k < n; k++) sum += w[(size_t)r * n + k] * x->q[(size_t)t * n + k];
+      out[(size_t)t * rows + r] = (float)sum * x->scales[t] * scale[r] + bias[r];
+    }
+  }
+}
+#endif
+
+void matmul_q8_rows(float *out, const int8_t *w, const float *scale, const int32_t *row_sums, const q8_activations *x,
                     const float *bias, int rows, int n, int T, int r0, int r1) {
+#ifdef __wasm_relaxed_simd__
+  matmul_q8_relaxed(out, w, scale, row_sums, x, bias, rows, n, T, r0, r1);
+#else
+  (void)row_sums;
+  const int16_t *xq = x->q;
+  const float *x_scales = x->scales;
   int t0 = 0;
   for (; t0 + 4 <= T; t0 += 4) { /* four tokens at a time share each widened weight */
     const int16_t *x4 = xq + (size_t)t0 * n;
@@ -103,4 +199,5 @@ void matmul_q8_rows(float *out, const int8_t *w, const float *scale, const int16
   for (; r < r1; r++)
     for (int t = 0; t < T; t++)
       out[(size_t)t * rows + r] = (float)one_row_q8(w + (size_t)r * n, n, xq + (size_t)t * n) * x_scales[t] * scale[r] + bias[r];
+#endif
 }

@@ -1,10 +1,10 @@
 """The icchat engine (web/engine.mjs) in Chromium without the rest of the page: a cross-origin
-isolated static origin serving web/, the two engine builds and one directory of weight files, and
+isolated static origin serving web/, the four engine builds and one directory of weight files, and
 a page that runs one job per fresh Web Worker (the engine blocks its thread while it computes,
 and its helpers sleep in Atomics, which a page's main thread may not). Used by `icchat bench
 engine` and tests/engine/test_engine_threads.py.
 
-A job: {wasm: "/engine.wasm" | "/engine-threads.wasm", weights: "/weights/<file>", threads,
+A job: {wasm: "/icchat-engine[-threads][-relaxed].wasm" (engine_wasm_path), weights: "/weights/<file>", threads,
 prompt: [ids], steps, sampling: [temperature, top_k, top_p, seed] | null (greedy), logits: bool}
 -> {threads, load_ms, prefill_ms, step_ms: [...], tokens: [...], first?: [u32], last?: [u32]}
 (`first`/`last`: the raw bits of the logits after the prompt and after the last step).
@@ -58,6 +58,13 @@ self.onmessage = async ({ data: job }) => {
 };"""
 
 CHROMIUM = "/usr/bin/chromium"
+
+
+def engine_wasm_path(threads: int, relaxed: bool = True) -> str:
+    """The origin's path of the engine module the page would pick for `threads` (Chromium has relaxed SIMD)."""
+    from icchat.build.engine import engine_file_name
+
+    return "/" + engine_file_name(threads=threads > 1, relaxed=relaxed)
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
 
@@ -66,11 +73,10 @@ class EngineOrigin:
     """`with EngineOrigin(weights_dir) as origin:` origin.url, origin.run(page, job)."""
 
     def __init__(self, weights_dir: Path) -> None:
-        from icchat.build.engine import build_engine_threads_wasm, build_engine_wasm
+        from icchat.build.engine import build_engine_modules
 
         files = {"/": (PAGE, "text/html"), "/run-job.mjs": (JOB, "text/javascript"),
-                 "/engine.wasm": (build_engine_wasm().read_bytes(), "application/wasm"),
-                 "/engine-threads.wasm": (build_engine_threads_wasm().read_bytes(), "application/wasm")}
+                 **{f"/{name}": (path.read_bytes(), "application/wasm") for name, path in build_engine_modules().items()}}
         mounts = {"/web/": REPO / "web", "/weights/": Path(weights_dir)}
 
         class Handler(http.server.BaseHTTPRequestHandler):

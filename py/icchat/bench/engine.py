@@ -1,7 +1,8 @@
-"""`icchat bench engine`: the icchat engine alone (web/engine.mjs over icchat-engine[-threads].wasm,
-the gpt2 canister's C model) in headless Chromium, on a bundle's canister weight files: ms per
+"""`icchat bench engine`: the icchat engine alone (web/engine.mjs over the module the page picks,
+icchat-engine[-threads]-relaxed.wasm: the gpt2 canister's C model) in headless Chromium, on a bundle's canister weight files: ms per
 generated token at 1 and 2 threads, at 16 and 512 tokens of context, q8 and f32; and the prompt
 pass. Greedy, prompt = CONTEXT tokens, then --steps steps; the first WARMUP steps are dropped.
+`--simd128` adds the plain SIMD128 modules (browsers without relaxed SIMD) as `icchat-engine-simd128`.
 
 The engine inside the real page (Pyodide driving it, beside onnxruntime-web, transformers.js and
 native onnxruntime) is `icchat bench page --engines icchat-engine,...`; this one isolates the
@@ -35,6 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--contexts", type=_list(int), default=[16, 512])
     parser.add_argument("--steps", type=int, default=24)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--simd128", action="store_true", help="also the SIMD128 modules (no relaxed SIMD)")
     parser.add_argument("--no-ortweb", action="store_true",
                         help="skip bare onnxruntime-web 1.30 (icchat bench page's `ortweb`) on the same prompt, interleaved")
 
@@ -59,7 +61,7 @@ def _ortweb(bench: Any, dtype: str, threads: int, prompt: list[int], steps: int)
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from icchat.bench._engine_page import EngineOrigin
+    from icchat.bench._engine_page import EngineOrigin, engine_wasm_path
 
     if args.steps <= WARMUP or args.repeats < 1:
         raise UserError(f"--steps must be > {WARMUP} and --repeats >= 1")
@@ -76,10 +78,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             for dtype in args.dtypes:
                 for threads in args.threads:
                     for context in args.contexts:
-                        job = {"wasm": "/engine.wasm" if threads == 1 else "/engine-threads.wasm", "threads": threads,
+                        job = {"wasm": engine_wasm_path(threads), "threads": threads,
                                "weights": f"/weights/gpt2-{dtype}.bin", "steps": args.steps,
                                "prompt": [(1000 + 7919 * i) % 50000 for i in range(context)]}
                         engines = {"icchat-engine": lambda job=job: origin.run(page, job)}
+                        if args.simd128:
+                            plain = {**job, "wasm": engine_wasm_path(threads, relaxed=False)}
+                            engines["icchat-engine-simd128"] = lambda job=plain: origin.run(page, job)
                         if not args.no_ortweb and context == min(args.contexts):
                             engines["ortweb"] = lambda d=dtype, t=threads, p=job["prompt"]: _ortweb(bench, d, t, p, args.steps)
                         for engine, measure in engines.items():

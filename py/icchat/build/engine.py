@@ -10,6 +10,11 @@ way (docs/on-device-engine.md).
 `-fvisibility=hidden` keeps --export-dynamic from exporting every C function, so only the
 `engine_*` exports stay, and the linker drops what they cannot reach, with its ic0 imports: the
 module imports just `ic0.trap` and `ic0.debug_print`, which engine.mjs provides.
+
+Each module comes in two instruction sets: plain SIMD128, and relaxed SIMD (`-mrelaxed-simd`,
+`*-relaxed.wasm`: the q8 products use i32x4.relaxed_dot_i8x16_i7x16_add, one VNNI instruction per
+16 weights; kernels_browser.h says why the sums stay exact). A browser that validates relaxed SIMD
+gets the relaxed module (web/worker.js), any other the plain one: the same tokens either way.
 """
 
 from __future__ import annotations
@@ -23,9 +28,9 @@ GPT2_SRC = CANISTER_SRC / "gpt2"
 BROWSER_SRC = GPT2_SRC / "browser"
 MODEL_SOURCES = ("model.c", "sampling.c", "mathf.c")  # kernels.c: included by kernels_browser.c
 BROWSER_SOURCES = ("kernels_browser.c", "engine_linear.c", "engine.c")
-ENGINE_WASM = BUILD / "engine" / "icchat-engine.wasm"
-THREADS_WASM = BUILD / "engine" / "icchat-engine-threads.wasm"
+ENGINE_DIR = BUILD / "engine"
 ENGINE_FLAGS = ("-fvisibility=hidden", "-Wl,--strip-debug")
+RELAXED_FLAGS = ("-mrelaxed-simd",)
 # wasm threads: atomics, memory imported as shared (web/engine.mjs creates it, every helper worker's
 # instance gets the same), up to 4 GiB - 64 KiB; the stack pointer is exported so each helper gets its own stack
 THREAD_FLAGS = ("-matomics", "-mbulk-memory", "-Wl,--import-memory", "-Wl,--shared-memory",
@@ -37,13 +42,27 @@ def engine_sources() -> list[Path]:
             *(BROWSER_SRC / name for name in BROWSER_SOURCES)]
 
 
-def build_engine_wasm(out: Path = ENGINE_WASM) -> Path:
-    """The single-threaded SIMD128 engine module (its own memory: any page can run it)."""
-    return compile_c(engine_sources(), out, include_dirs=[GPT2_SRC, BROWSER_SRC], defines={"GPT2_BROWSER": 1},
-                     extra_flags=ENGINE_FLAGS)
+def engine_file_name(*, threads: bool = False, relaxed: bool = False) -> str:
+    """icchat-engine[-threads][-relaxed].wasm"""
+    return "icchat-engine" + ("-threads" if threads else "") + ("-relaxed" if relaxed else "") + ".wasm"
 
 
-def build_engine_threads_wasm(out: Path = THREADS_WASM) -> Path:
+def build_engine_wasm(out: Path | None = None, *, relaxed: bool = False) -> Path:
+    """The single-threaded engine module (its own memory: any page can run it)."""
+    return compile_c(engine_sources(), out or ENGINE_DIR / engine_file_name(relaxed=relaxed),
+                     include_dirs=[GPT2_SRC, BROWSER_SRC], defines={"GPT2_BROWSER": 1},
+                     extra_flags=(*ENGINE_FLAGS, *(RELAXED_FLAGS if relaxed else ())))
+
+
+def build_engine_threads_wasm(out: Path | None = None, *, relaxed: bool = False) -> Path:
     """The threaded module over shared memory (cross-origin isolated pages only)."""
-    return compile_c(engine_sources(), out, include_dirs=[GPT2_SRC, BROWSER_SRC],
-                     defines={"GPT2_BROWSER": 1, "ENGINE_THREADS": 1}, extra_flags=(*ENGINE_FLAGS, *THREAD_FLAGS))
+    return compile_c(engine_sources(), out or ENGINE_DIR / engine_file_name(threads=True, relaxed=relaxed),
+                     include_dirs=[GPT2_SRC, BROWSER_SRC], defines={"GPT2_BROWSER": 1, "ENGINE_THREADS": 1},
+                     extra_flags=(*ENGINE_FLAGS, *THREAD_FLAGS, *(RELAXED_FLAGS if relaxed else ())))
+
+
+def build_engine_modules() -> dict[str, Path]:
+    """All four modules, by file name (build/web/engine/<hash>/)."""
+    return {engine_file_name(threads=threads, relaxed=relaxed): builder(relaxed=relaxed)
+            for threads, builder in ((False, build_engine_wasm), (True, build_engine_threads_wasm))
+            for relaxed in (False, True)}

@@ -10,8 +10,8 @@ Layout (every runtime file under a directory named by its content hash, so it ca
     py/<hash>/        pyodide-lock.json + micropip, packaging and icchat wheels (our hashes)
     ort/<hash>/       ort.wasm.min.mjs ort-wasm-simd-threaded.mjs ort-wasm-simd-threaded.wasm
     agent/<hash>/     agent.js (esbuild bundle of @icp-sdk/core, web/agent-entry.js)
-    engine/<hash>/    icchat-engine.wasm, icchat-engine-threads.wasm (the gpt2 canister's C model for
-                      the browser, one thread / shared memory: icchat.build.engine)
+    engine/<hash>/    icchat-engine[-threads][-relaxed].wasm (the gpt2 canister's C model for the
+                      browser, one thread / shared memory, SIMD128 / relaxed SIMD: icchat.build.engine)
 
 `icchat up` writes config.json next to index.html and calls `write_ic_assets` with the model's
 and the replica's origins (the CSP allows exactly those besides 'self').
@@ -30,7 +30,7 @@ import zipfile
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from icchat.build.engine import build_engine_threads_wasm, build_engine_wasm
+from icchat.build.engine import build_engine_modules, engine_file_name
 from icchat.digest import sha256_file
 from icchat.errors import UserError
 from icchat.paths import BUILD, NODE_MODULES, REPO
@@ -339,8 +339,7 @@ def build_web(out: Path = WEB_OUT) -> Path:
         "py": hashed_dir("py", {**wheels, "pyodide-lock.json": lock_file(wheels)}),
         "ort": hashed_dir("ort", {n: ort_src / n for n in ORT_FILES}),
         "agent": hashed_dir("agent", {"agent.js": agent_bundle()}),
-        "engine": hashed_dir("engine", {"icchat-engine.wasm": build_engine_wasm(),
-                                        "icchat-engine-threads.wasm": build_engine_threads_wasm()}),
+        "engine": hashed_dir("engine", dict(build_engine_modules())),
     }
     out.mkdir(parents=True, exist_ok=True)
     for rel_dir, files in dirs.values():
@@ -354,8 +353,10 @@ def build_web(out: Path = WEB_OUT) -> Path:
         "packages": ["icchat"],
         "ort": dirs["ort"][0] + "/",
         "agent": dirs["agent"][0] + "/agent.js",
-        "engine": dirs["engine"][0] + "/icchat-engine.wasm",
-        "engine_threads": dirs["engine"][0] + "/icchat-engine-threads.wasm",
+        # the icchat engine: one thread / shared memory, each also with relaxed SIMD
+        **{key: dirs["engine"][0] + "/" + engine_file_name(threads=threads, relaxed=relaxed)
+           for key, threads, relaxed in (("engine", False, False), ("engine_threads", True, False),
+                                         ("engine_relaxed", False, True), ("engine_threads_relaxed", True, True))},
     }
     write_if_changed(out / "build.json", (json.dumps(build_info, indent=2) + "\n").encode())
     write_ic_assets(out, None, None)  # same-origin only; `icchat up` renders the real origins
