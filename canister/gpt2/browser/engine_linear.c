@@ -68,7 +68,7 @@ static void run_units(const job *j, int ua, int ub, int i, v128_t *partial) {
     matmul_q8_rows(j->out, j->w, j->scale, j->row_sums, &xq, j->bias, j->rows, j->n, j->T, a, b);
   } else if (j->kind == JOB_F32_ROWS) { /* one token: rows a..b are a smaller matrix of their own */
     if (b > j->rows) b = j->rows;
-    matvec_f32(j->out + a, (const float *)j->w + (size_t)a * j->n, j->x, j->bias + a, b - a, j->n, partial);
+    matvec_f32_rows(j->out + a, (const float *)j->w + (size_t)a * j->n, j->x, j->bias + a, b - a, j->n, partial);
   } else if (j->kind == JOB_ATTEND) {
     gpt2_model *m = j->model;
     float *s = i ? scores[i] : m->scores;

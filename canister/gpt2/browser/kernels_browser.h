@@ -15,6 +15,7 @@
 #define GPT2_KERNELS_BROWSER_H
 
 #include <stdint.h>
+#include <wasm_simd128.h>
 
 /* T tokens' activations quantized by q8_quantize: q [T][n] int16, one scale per token, and the
  * u7 planes lo, hi [T][n] of q + 8192 (relaxed builds). */
@@ -30,6 +31,8 @@ void matmul_q8_rows(float *out, const int8_t *w, const float *scale, const int32
                     const float *bias, int rows, int n, int T, int r0, int r1);
 /* x [T][n] -> a's q and scales exactly as the canister's matvec_q16 (and its planes). */
 void q8_quantize(const q8_activations *a, const float *x, int n, int T);
+/* matvec_f32 (kernels.h) with the same sums bit for bit, faster in the browser (kernels_browser.c). */
+void matvec_f32_rows(float *out, const float *w, const float *x, const float *bias, int rows, int n, v128_t *partial);
 /* row_sums[r] = sum of row r of W [rows][n] (int8), for the relaxed products' offset. */
 void q8_row_sums(int32_t *row_sums, const int8_t *w, size_t rows, int n);
 
