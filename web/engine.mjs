@@ -58,8 +58,39 @@ export class Engine {
     new Uint8Array(engine.memory.buffer, ptr, bytes.length).set(bytes);
     if (engine.exports.engine_load(ptr, bytes.length) !== 0) throw new EngineError(engine.error());
     engine.info = Object.fromEntries(INFO.map((name, i) => [name, engine.exports.engine_info(i)]));
+    engine.kernel = engine.chooseQ8Kernel();
     if (threads > 1) await engine.startHelpers(module, threads);
     return engine;
+  }
+
+  /** The q8 product for this device: relaxed builds carry two, relaxed_dot (one instruction per
+   * 16 weights where the CPU has VNNI, but slower than widening where it has not: 1.4x here with
+   * V8's VNNI off) and the SIMD128 one. Both give the same sums; a few ms of timing picks the
+   * faster. -> "relaxed" | "simd128" (f32 models: null). */
+  chooseQ8Kernel() {
+    const e = this.exports;
+    if (!this.info.q8) return null;
+    if (!e.engine_q8_kernel || e.engine_q8_kernel(1) !== 0) return "simd128";
+    // interleaved, best of five each: a pause of the thread (GC, another tab) cannot decide it
+    const best = [Infinity, Infinity];
+    for (let round = 0; round < 5; round++) {
+      for (const kernel of [1, 0]) {
+        e.engine_q8_kernel(kernel);
+        if (round === 0) e.engine_q8_probe(2); // warm: code and weights
+        const started = performance.now();
+        e.engine_q8_probe(8);
+        best[kernel] = Math.min(best[kernel], performance.now() - started);
+      }
+    }
+    const [widen, relaxed] = best;
+    e.engine_q8_kernel(relaxed <= widen ? 1 : 0);
+    return relaxed <= widen ? "relaxed" : "simd128";
+  }
+
+  /** Run the q8 product `kernel` ("relaxed" | "simd128") from now on (tests and benchmarks). */
+  useQ8Kernel(kernel) {
+    if (this.exports.engine_q8_kernel?.(kernel === "relaxed" ? 1 : 0) !== 0) throw new EngineError(`no ${kernel} q8 kernel in this engine build`);
+    this.kernel = kernel;
   }
 
   /** n - 1 helper workers on the same module and memory, each with a stack of its own. */

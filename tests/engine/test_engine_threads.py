@@ -58,6 +58,7 @@ def results(weight_files):
     jobs = [job(weight_files, dtype, threads) for dtype in ("f32", "q8") for threads in (1, 2, 3)]
     jobs.append(job(weight_files, "q8", 2, wasm=engine_wasm_path(1)))  # the one-thread build, asked for two
     jobs += [job(weight_files, "q8", threads, relaxed=False) for threads in (1, 2)]  # SIMD128 (no relaxed SIMD)
+    jobs += [{**job(weight_files, "q8", threads), "kernel": kernel} for kernel in ("relaxed", "simd128") for threads in (1, 2)]
     return run_jobs(Path(weight_files["q8"]).parent, jobs)
 
 
@@ -79,10 +80,13 @@ def test_the_one_thread_build_refuses_threads(results):
 
 
 def test_relaxed_simd_and_simd128_give_the_same_logits(results):
-    """Chromium runs the relaxed-SIMD modules (relaxed_dot over u7 planes); browsers without relaxed
-    SIMD get the SIMD128 ones (widened int8): the exact q8 sums make them agree bit for bit."""
-    relaxed = results[3:5]
-    for plain, fast in zip(results[7:9], relaxed, strict=True):
+    """Chromium runs the relaxed-SIMD modules (relaxed_dot over u7 planes, on a CPU with VNNI);
+    browsers without relaxed SIMD get the SIMD128 ones (widened int8), and a relaxed module on a CPU
+    without VNNI picks its widening product: the exact q8 sums make all of them agree bit for bit."""
+    chosen, simd128_module, forced = results[3:5], results[7:9], results[9:13]
+    assert all(r["kernel"] in ("relaxed", "simd128") for r in chosen)  # timed on this device
+    assert [r["kernel"] for r in simd128_module + forced] == ["simd128"] * 2 + ["relaxed"] * 2 + ["simd128"] * 2
+    for plain, fast in zip(simd128_module * 3, chosen + forced, strict=True):
         assert "error" not in plain, plain
         assert plain["threads"] == fast["threads"]
         assert plain["first"] == fast["first"] and plain["last"] == fast["last"]

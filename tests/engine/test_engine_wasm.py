@@ -148,3 +148,23 @@ def test_a_new_answer_reuses_the_conversations_prefix_and_keeps_the_canisters_to
     assert reused == 0
     assert tokens == list(canisters["q8"].generate(other, max_new_tokens=6, stop=[], temperature=0.9, top_k=40,
                                                    top_p=0.95, seed=5)["tokens"])
+
+
+def test_the_relaxed_modules_two_q8_kernels_give_the_same_logits(weight_files):
+    """A relaxed-SIMD module carries relaxed_dot and the widening product (web/engine.mjs times both
+    and keeps the faster): the same logits bit for bit. A SIMD128 module has only the widening one."""
+    from icchat.build.engine import build_engine_wasm
+
+    weights = weight_files["q8"].read_bytes()
+    runs = {}
+    for kernel in (1, 0):
+        engine = WasmtimeEngine(build_engine_wasm(relaxed=True), weights)
+        assert engine.call("engine_q8_kernel", kernel) == 0
+        assert engine.call("engine_q8_probe", 3) == 0
+        engine.forward(PROMPT, 0)
+        runs[kernel] = f32_bits(engine.logits())
+    assert runs[0] == runs[1]
+    plain = WasmtimeEngine(build_engine_wasm(relaxed=False), weights)
+    assert plain.call("engine_q8_kernel", 1) == -1 and "no such q8 kernel" in plain.error()
+    f32 = WasmtimeEngine(build_engine_wasm(relaxed=True), weight_files["f32"].read_bytes())
+    assert f32.call("engine_q8_kernel", 1) == -1 and "no q8 model" in f32.error()

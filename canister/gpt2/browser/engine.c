@@ -68,6 +68,21 @@ EXPORT(engine_set_threads) int engine_set_threads(int n) {
   return 0;
 }
 
+/* The q8 product (0: int8 widened to int16, the SIMD128 one; 1: relaxed_dot, relaxed builds only):
+ * 0, or -1 and engine_error(). engine_q8_probe(reps) runs layer 0's MLP product reps times on
+ * the calling thread, for web/engine.mjs to time (it changes no state the chat relies on). */
+EXPORT(engine_q8_kernel) int engine_q8_kernel(int kernel) {
+  if (!loaded || !model.q8) return fail("no q8 model loaded");
+  if (browser_select_q8_kernel(kernel)) return fail("this engine build has no such q8 kernel");
+  return 0;
+}
+
+EXPORT(engine_q8_probe) int engine_q8_probe(int reps) {
+  if (!loaded || !model.q8) return fail("no q8 model loaded");
+  browser_q8_probe(&model, reps);
+  return 0;
+}
+
 EXPORT(engine_tokens) uint32_t *engine_tokens(void) { return tokens; }
 EXPORT(engine_logits) float *engine_logits(void) { return have_logits ? logits : 0; }
 

@@ -172,6 +172,24 @@ int browser_set_threads(int n, const gpt2_model *m) {
   return 0;
 }
 
+int browser_select_q8_kernel(int kernel) {
+#ifdef __wasm_relaxed_simd__
+  if (kernel != Q8_WIDEN && kernel != Q8_RELAXED) return -1;
+#else
+  if (kernel != Q8_WIDEN) return -1;
+#endif
+  q8_kernel = kernel;
+  return 0;
+}
+
+void browser_q8_probe(gpt2_model *m, int reps) {
+  int C = m->n_embd, rows = m->fcw.rows;
+  reserve((size_t)C, 1);
+  q8_quantize(&xq, m->xn, C, 1);
+  for (int i = 0; i < reps; i++)
+    matmul_q8_rows(m->fc, m->fcw.q8, m->fcw.scale, m->fcw.row_sums, &xq, m->fcb, rows, C, 1, 0, rows);
+}
+
 const int32_t *browser_row_sums(const int8_t *w, size_t rows, int n) {
   int32_t *sums = rt_alloc(rows * 4, 64);
   q8_row_sums(sums, w, rows, n);

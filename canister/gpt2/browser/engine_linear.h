@@ -29,6 +29,13 @@ int browser_max_threads(void); /* MAX_THREADS, or 1 without ENGINE_THREADS */
 /* attend() of model.c for tokens 0..T-1 at positions pos..pos+T-1 (q from m->qkv, out to m->att):
  * the (token, head) pairs shared among the threads, each head by gpt2_attend_head as one thread
  * would. */
+/* The q8 product to run (Q8_WIDEN or Q8_RELAXED, kernels_browser.h): 0, or -1 if this build has
+ * no such kernel. */
+int browser_select_q8_kernel(int kernel);
+/* Layer 0's MLP product (fc, the largest per layer) for one token, `reps` times on this thread
+ * alone: what web/engine.mjs times to pick the kernel. */
+void browser_q8_probe(gpt2_model *m, int reps);
+
 void browser_attend(gpt2_model *m, int layer, int T, int pos);
 void gpt2_attend_head(const gpt2_model *m, int layer, const float *q, int p, int h, float *out, float *scores,
                       int16_t *weights);

@@ -5,6 +5,12 @@
 
 #include "kernels_browser.h"
 
+#ifdef __wasm_relaxed_simd__
+int q8_kernel = Q8_RELAXED;
+#else
+int q8_kernel = Q8_WIDEN;
+#endif
+
 void q8_quantize(const q8_activations *a, const float *x, int n, int T) {
   for (int t = 0; t < T; t++) a->scales[t] = quantize_to(a->q + (size_t)t * n, x + (size_t)t * n, n, row_limit(n));
 #ifdef __wasm_relaxed_simd__
@@ -198,8 +204,11 @@ static void matmul_q8_relaxed(float *out, const int8_t *w, const float *scale, c
 void matmul_q8_rows(float *out, const int8_t *w, const float *scale, const int32_t *row_sums, const q8_activations *x,
                     const float *bias, int rows, int n, int T, int r0, int r1) {
 #ifdef __wasm_relaxed_simd__
-  matmul_q8_relaxed(out, w, scale, row_sums, x, bias, rows, n, T, r0, r1);
-#else
+  if (q8_kernel == Q8_RELAXED) {
+    matmul_q8_relaxed(out, w, scale, row_sums, x, bias, rows, n, T, r0, r1);
+    return;
+  }
+#endif
   (void)row_sums;
   const int16_t *xq = x->q;
   const float *x_scales = x->scales;
@@ -237,5 +246,4 @@ void matmul_q8_rows(float *out, const int8_t *w, const float *scale, const int32
   for (; r < r1; r++)
     for (int t = 0; t < T; t++)
       out[(size_t)t * rows + r] = (float)one_row_q8(w + (size_t)r * n, n, xq + (size_t)t * n) * x_scales[t] * scale[r] + bias[r];
-#endif
 }

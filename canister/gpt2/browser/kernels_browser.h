@@ -33,6 +33,11 @@ void matmul_q8_rows(float *out, const int8_t *w, const float *scale, const int32
 void q8_quantize(const q8_activations *a, const float *x, int n, int T);
 /* matvec_f32 (kernels.h) with the same sums bit for bit, faster in the browser (kernels_browser.c). */
 void matvec_f32_rows(float *out, const float *w, const float *x, const float *bias, int rows, int n, v128_t *partial);
+/* Which q8 product matmul_q8_rows runs: relaxed builds carry both, since relaxed_dot is one
+ * instruction on CPUs with VNNI but slower than widening on those without (web/engine.mjs times
+ * both on the device). 1 by default in relaxed builds, always 0 in SIMD128 ones. */
+enum { Q8_WIDEN = 0, Q8_RELAXED = 1 };
+extern int q8_kernel;
 /* row_sums[r] = sum of row r of W [rows][n] (int8), for the relaxed products' offset. */
 void q8_row_sums(int32_t *row_sums, const int8_t *w, size_t rows, int n);
 

@@ -5,8 +5,9 @@ and its helpers sleep in Atomics, which a page's main thread may not). Used by `
 engine` and tests/engine/test_engine_threads.py.
 
 A job: {wasm: "/icchat-engine[-threads][-relaxed].wasm" (engine_wasm_path), weights: "/weights/<file>", threads,
-prompt: [ids], steps, sampling: [temperature, top_k, top_p, seed] | null (greedy), logits: bool}
--> {threads, load_ms, prefill_ms, step_ms: [...], tokens: [...], first?: [u32], last?: [u32]}
+prompt: [ids], steps, sampling: [temperature, top_k, top_p, seed] | null (greedy), logits: bool,
+kernel?: "relaxed" | "simd128" (q8: instead of the engine's own choice)}
+-> {threads, kernel, load_ms, prefill_ms, step_ms: [...], tokens: [...], first?: [u32], last?: [u32]}
 (`first`/`last`: the raw bits of the logits after the prompt and after the last step).
 """
 
@@ -36,7 +37,8 @@ self.onmessage = async ({ data: job }) => {
     const bytes = new Uint8Array(await (await fetch(job.weights)).arrayBuffer());
     let t0 = performance.now();
     const e = await Engine.create(job.wasm, bytes, { threads: job.threads });
-    const out = { threads: e.threads, load_ms: performance.now() - t0, step_ms: [] };
+    if (job.kernel) e.useQ8Kernel(job.kernel);
+    const out = { threads: e.threads, kernel: e.kernel, load_ms: performance.now() - t0, step_ms: [] };
     const [temperature, topK, topP, seed] = job.sampling ?? [0, 0, 1, 0];
     t0 = performance.now();
     e.forward(job.prompt, 0);

@@ -93,9 +93,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                             runs.append({"engine": engine, "dtype": dtype, "threads": threads, "context": context,
                                          "repeat": repeat, "step_ms_median": statistics.median(steps),
                                          "step_ms_min": min(steps), "prefill_ms": result["prefill_ms"],
-                                         "tokens": result["tokens"][:8]})
+                                         "tokens": result["tokens"][:8], "q8_kernel": result.get("kernel")})
                             print(f"{engine} {dtype} t{threads} ctx {context}: {runs[-1]['step_ms_median']:.1f} ms/token "
-                                  f"(min {runs[-1]['step_ms_min']:.1f}), prompt {result['prefill_ms']:.0f} ms")
+                                  f"(min {runs[-1]['step_ms_min']:.1f}), prompt {result['prefill_ms']:.0f} ms"
+                                  + (f", q8 kernel {result['kernel']}" if result.get("kernel") else ""))
         profile.close()
     return {"weights": str(weights), "warmup_steps": WARMUP, "targets": TARGETS, "runs": runs,
             "summary": summarize(runs), "load_average": {"before": load_before, "after": os.getloadavg()},
