@@ -7,6 +7,7 @@ the engine setting switches to onnxruntime-web and back and is kept across reloa
 
 from __future__ import annotations
 
+import json
 from urllib.parse import urlsplit
 
 import pytest
@@ -63,6 +64,9 @@ def test_auto_starts_on_the_icchat_engine_with_the_canisters_weight_file(chat, q
     model_files = {urlsplit(u).path for u in chat.requests_at_ready if u.startswith(q8_stack.model_origin)}
     assert "/model/canister/gpt2-q8.bin" in model_files
     assert not any(p.endswith(".onnx") for p in model_files), model_files
+    # the loader thread fetched it as soon as the manifest was certified, while Pyodide booted
+    timings = json.loads(chat.page.evaluate("document.querySelector('#about').dataset.timings"))
+    assert timings["prefetched"] is True, timings
     # the page is cross-origin isolated: the threaded module, two threads over shared memory; and
     # Chromium has relaxed SIMD: the module built with it
     assert any(urlsplit(u).path.endswith("icchat-engine-threads-relaxed.wasm") for u in chat.requests)

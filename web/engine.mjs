@@ -12,6 +12,8 @@
 // Python (icchat.chat.engine.EngineBackend) calls forward/next through Pyodide's FFI; a Python
 // list arrives as a PyProxy and is read with toJs().
 
+import { VARIANT_FILES } from "./weights.js";
+
 const INFO = ["n_layer", "n_head", "n_embd", "n_ctx", "vocab_size", "q8"];
 const PAGE = 65536;
 const HELPER_STACK = 1 << 20; // bytes of stack per helper thread
@@ -199,6 +201,14 @@ const WEIGHT_VARIANT = { int8: "q8", fp32: "f32" }; // the page's precision -> c
 export function canisterWeightsPath(manifest, variant) {
   const entry = manifest.files.find((f) => f.role === "canister-weights" && f.variant === WEIGHT_VARIANT[variant]);
   return entry?.path ?? null;
+}
+
+/** The key of a speed measurement: the same model file, precision and thread count. */
+export const speedKey = (manifestSha256, variant, threads) => `${manifestSha256}:${variant}:${threads}`;
+
+/** The bundle file `engine` ("icchat" | "onnxruntime-web") runs for the precision `variant`. */
+export function modelFile(manifest, variant, engine) {
+  return engine === "icchat" ? canisterWeightsPath(manifest, variant) : VARIANT_FILES[variant];
 }
 
 /** "icchat" or "onnxruntime-web" for the setting `choice`; throws if the icchat engine is asked

@@ -1,32 +1,67 @@
-// The model-file loader's own thread: downloads, SHA-256 checks and caches the files (weights.js)
-// while the chat worker is busy booting Pyodide, which would otherwise starve the download.
+// The model-file loader's own thread: certifies the manifest (certify.mjs) and downloads, SHA-256
+// checks and caches the files (weights.js) while the chat worker is busy booting Pyodide, which
+// would otherwise starve both.
 // Progress goes straight to the page through a MessagePort; the verified bytes go back to the
 // chat worker as transferred ArrayBuffers (no copy).
 //
 //   chat worker → here   {type: "port", port}                 where progress goes (the page)
+//                        {type: "manifest", id, config, agentUrl, prefetch?: {variant, engine, speeds, threads}}
 //                        {type: "load", id, modelBase, manifest, manifestSha256, paths}
-//   here → chat worker   {type: "loaded", id, files: [[path, Uint8Array]], networkBytes, seconds}
+//   here → chat worker   {type: "manifest", id, manifest, sha256, rootKey}
+//                        {type: "loaded", id, files: [[path, Uint8Array]], networkBytes, seconds, prefetched}
 //                        {type: "failed", id, kind, message}
 //   here → port          {type: "progress", loaded, total, networkBytes, rate, eta, file, fromCache, done}
 
-import { loadFiles } from "./weights.js";
+import { certifiedManifest } from "./certify.mjs";
+import { chooseEngine, modelFile, speedKey } from "./engine.mjs";
+import { deviceObstacle, loadFiles, TOKENIZER_FILES } from "./weights.js";
 
 let port = null;
+// The model the chat worker's init will ask for, loading since the manifest was certified:
+// {key: its paths, promise}. The chat worker hears nothing while Pyodide boots, so it asks late.
+let prefetched = null;
+const onProgress = (p) => (port ?? self).postMessage({ type: "progress", ...p });
+
+/** Start loading the files chat-worker init's loadModel will ask for (same choice, same order). */
+function prefetch({ manifest, sha256 }, config, { variant, engine, speeds, threads }) {
+  if (deviceObstacle(manifest, variant)) return;
+  let path;
+  try {
+    path = modelFile(manifest, variant, chooseEngine(engine, manifest, variant, speeds?.[speedKey(sha256, variant, threads)]));
+  } catch {
+    return; // the chat worker will explain
+  }
+  if (!path) return;
+  const paths = [...TOKENIZER_FILES, path];
+  const promise = loadFiles({ modelBase: config.model_base, manifest, manifestSha256: sha256, paths, onProgress });
+  promise.catch(() => {}); // reported when asked for
+  prefetched = { key: paths.join("\n"), promise };
+}
 
 self.onmessage = async ({ data }) => {
   if (data.type === "port") {
     port = data.port;
     return;
   }
+  if (data.type === "manifest") {
+    try {
+      const certified = await certifiedManifest(data.config, data.agentUrl);
+      self.postMessage({ type: "manifest", id: data.id, ...certified });
+      if (data.prefetch) prefetch(certified, data.config, data.prefetch);
+    } catch (error) {
+      self.postMessage({ type: "failed", id: data.id, kind: error.kind ?? "runtime", message: String(error?.message ?? error) });
+    }
+    return;
+  }
   if (data.type !== "load") return;
   const { id, modelBase, manifest, manifestSha256, paths } = data;
   try {
-    const result = await loadFiles({
-      modelBase, manifest, manifestSha256, paths,
-      onProgress: (p) => (port ?? self).postMessage({ type: "progress", ...p }),
-    });
+    const ready = prefetched?.key === paths.join("\n") ? prefetched.promise : null;
+    // taken (its buffers are transferred once), or not the model asked for: let it go
+    if (ready || paths.some((p) => !prefetched?.key.split("\n").includes(p))) prefetched = null;
+    const result = await (ready ?? loadFiles({ modelBase, manifest, manifestSha256, paths, onProgress }));
     const files = [...result.files.entries()];
-    self.postMessage({ type: "loaded", id, files, networkBytes: result.networkBytes, seconds: result.seconds },
+    self.postMessage({ type: "loaded", id, files, networkBytes: result.networkBytes, seconds: result.seconds, prefetched: Boolean(ready) },
       files.map(([, bytes]) => bytes.buffer));
   } catch (error) {
     self.postMessage({ type: "failed", id, kind: error.kind ?? "runtime", message: String(error?.message ?? error) });

@@ -5,6 +5,27 @@
 
 const CACHE_PREFIX = "icchat-model-";
 
+/** The bundle's ONNX decoder per precision (onnxruntime-web) and the tokenizer's files. */
+export const VARIANT_FILES = {
+  int8: "onnx/decoder_model_merged_quantized.onnx",
+  fp32: "onnx/decoder_model_merged.onnx",
+};
+export const TOKENIZER_FILES = ["vocab.json", "merges.txt"];
+
+// WebAssembly SIMD (onnxruntime-web's only WASM build here needs it): a module using v128.
+const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]);
+
+/** Why this device cannot run the model (null if it may): checked before anything is loaded. */
+export function deviceObstacle(manifest, variant) {
+  if (!WebAssembly.validate(SIMD_PROBE)) return "this browser has no WebAssembly SIMD, which the on-device model needs";
+  const entry = manifest.files.find((f) => f.path === VARIANT_FILES[variant]);
+  const gib = navigator.deviceMemory; // Chromium: a rounded lower bound, in GiB
+  if (entry && gib && gib * 2 ** 30 < 3 * entry.size) {
+    return `this device reports ${gib} GB of memory; the ${variant} model needs about ${(3 * entry.size / 2 ** 30).toFixed(1)} GB`;
+  }
+  return null;
+}
+
 /** A failure the page explains to the user: `kind` picks the message and the way forward. */
 export class ModelError extends Error {
   constructor(kind, message) {

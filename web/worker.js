@@ -33,15 +33,9 @@
 //     {type: "error", id?, kind, message, fatal}
 //         kind: config | unreachable | integrity | manifest | memory | runtime | generate | onchain
 
-import { chooseEngine, canisterWeightsPath, Engine, engineModulePath, measuredBoth } from "./engine.mjs";
+import { chooseEngine, canisterWeightsPath, Engine, engineModulePath, measuredBoth, modelFile, speedKey as speedKeyOf } from "./engine.mjs";
 import { deploymentFrom } from "./network.mjs";
-import { fetchManifest, ModelError } from "./weights.js";
-
-const VARIANT_FILES = {
-  int8: "onnx/decoder_model_merged_quantized.onnx",
-  fp32: "onnx/decoder_model_merged.onnx",
-};
-const TOKENIZER_FILES = ["vocab.json", "merges.txt"];
+import { deviceObstacle, ModelError, TOKENIZER_FILES, VARIANT_FILES } from "./weights.js";
 
 const state = {
   config: null,
@@ -142,7 +136,8 @@ function startLoader(progressPort) {
     if (data.type === "progress") return post(data); // no page port: relay
     const pending = state.loads.get(data.id);
     state.loads.delete(data.id);
-    if (data.type === "loaded") pending?.resolve({ files: new Map(data.files), networkBytes: data.networkBytes, seconds: data.seconds });
+    if (data.type === "loaded") pending?.resolve({ files: new Map(data.files), networkBytes: data.networkBytes, seconds: data.seconds, prefetched: data.prefetched });
+    else if (data.type === "manifest") pending?.resolve(data);
     else pending?.reject(new ModelError(data.kind, data.message));
   };
   loader.onerror = (event) => {
@@ -153,16 +148,30 @@ function startLoader(progressPort) {
 }
 
 let loadCount = 0;
-function loadInLoader(paths) {
+function askLoader(message) {
   const id = ++loadCount;
   return new Promise((resolve, reject) => {
     state.loads.set(id, { resolve, reject });
-    state.loader.postMessage({ type: "load", id, modelBase: state.config.model_base, manifest: state.manifest, manifestSha256: state.manifestSha256, paths });
+    state.loader.postMessage({ ...message, id });
   });
 }
 
-/** The key of a speed measurement: the same model file, precision and thread count. */
-const speedKey = (variant) => `${state.manifestSha256}:${variant}:${deviceThreads()}`;
+function loadInLoader(paths) {
+  return askLoader({ type: "load", modelBase: state.config.model_base, manifest: state.manifest, manifestSha256: state.manifestSha256, paths });
+}
+
+/** The manifest the gpt2 canister certifies (certify.mjs, in the loader's thread). The loader then
+ * loads at once the model init will ask for (`prefetch`: what loadModel's choice depends on):
+ * this thread hears nothing while Pyodide boots, and would ask only after. */
+async function certifiedManifestInLoader(variant) {
+  status("config", "Checking the model manifest against the gpt2 canister's certificate");
+  const prefetch = { variant, engine: state.enginePref, speeds: state.speeds, threads: deviceThreads() };
+  const { manifest, sha256, rootKey } = await askLoader({ type: "manifest", config: state.config, agentUrl: absolute(state.build.agent), prefetch });
+  state.rootKey = rootKey;
+  return { manifest, sha256 };
+}
+
+const speedKey = (variant) => speedKeyOf(state.manifestSha256, variant, deviceThreads());
 
 /** Load the model for `variant` on `engine`; `report` shows the phases (a background load: none). */
 async function loadModel(variant, engine = chooseEngine(state.enginePref, state.manifest, variant, state.speeds[speedKey(variant)]), report = status) {
@@ -170,7 +179,7 @@ async function loadModel(variant, engine = chooseEngine(state.enginePref, state.
   const path = VARIANT_FILES[variant];
   if (!path) throw new ModelError("config", `Unknown model variant ${variant}`);
   report("weights", `Loading the ${variant} model`);
-  const { files, networkBytes, seconds } = await loadInLoader([...TOKENIZER_FILES, path]);
+  const { files, networkBytes, seconds, prefetched } = await loadInLoader([...TOKENIZER_FILES, path]);
   report("session", "Preparing the model");
   const started = performance.now();
   let session;
@@ -187,7 +196,7 @@ async function loadModel(variant, engine = chooseEngine(state.enginePref, state.
     throw new ModelError("runtime", `onnxruntime-web could not load ${path}: ${message}`);
   }
   await warmUp(session);
-  return { files, session, engine: "onnxruntime-web", networkBytes, downloadSeconds: seconds, sessionSeconds: (performance.now() - started) / 1000 };
+  return { files, session, engine: "onnxruntime-web", networkBytes, prefetched, downloadSeconds: seconds, sessionSeconds: (performance.now() - started) / 1000 };
 }
 
 /** The icchat engine (engine.mjs) on the bundle's canister weight file for this precision: the
@@ -195,7 +204,7 @@ async function loadModel(variant, engine = chooseEngine(state.enginePref, state.
 async function loadEngineModel(variant, report) {
   const path = canisterWeightsPath(state.manifest, variant);
   report("weights", `Loading the ${variant} model`);
-  const { files, networkBytes, seconds } = await loadInLoader([...TOKENIZER_FILES, path]);
+  const { files, networkBytes, seconds, prefetched } = await loadInLoader([...TOKENIZER_FILES, path]);
   report("session", "Preparing the model");
   const started = performance.now();
   // threads over shared memory when cross-origin isolated (deviceThreads); else the one-thread module
@@ -209,7 +218,7 @@ async function loadEngineModel(variant, report) {
     throw new ModelError("runtime", `the icchat engine could not load ${path}: ${message}`);
   }
   files.delete(path); // the engine holds its own copy
-  return { files, icchat, engine: "icchat", networkBytes, downloadSeconds: seconds, sessionSeconds: (performance.now() - started) / 1000 };
+  return { files, icchat, engine: "icchat", networkBytes, prefetched, downloadSeconds: seconds, sessionSeconds: (performance.now() - started) / 1000 };
 }
 
 /** Hand a loaded model to Python as the backend `label`: an onnxruntime-web session or an icchat engine. */
@@ -344,38 +353,6 @@ async function warmUp(session) {
  * the agent's fetchRootKey does: it is generated on the developer's machine); on mainnet ("ic")
  * the agent's built-in key is used and nothing is fetched.
  */
-async function rootKeyFor(config, agent) {
-  if (config.network === "local") {
-    const local = await agent.HttpAgent.create({ host: config.api_host, shouldFetchRootKey: true });
-    return local.rootKey;
-  }
-  if (config.network === "ic") return null;
-  throw new ModelError("config", `config.json has an unknown network ${JSON.stringify(config.network)}`);
-}
-
-/** The manifest must be the one the gpt2 canister certifies: else nothing runs. */
-async function certifyManifest(manifestBytes, sha256) {
-  const config = state.config;
-  try {
-    if (!config.gpt2_canister || !config.api_host) throw new Error("config.json names no gpt2 canister or API host to check with");
-    state.rootKey = await rootKeyFor(config, state.agent);
-    await state.agent.verifyManifest({
-      host: config.api_host, canisterId: config.gpt2_canister, manifestBytes, ...(state.rootKey ? { rootKey: state.rootKey } : {}),
-    });
-  } catch (error) {
-    if (error instanceof ModelError) throw error;
-    // The agent's own errors (network, a reject: the canister stopped) say nothing about the
-    // manifest: the check could not be made. verify-manifest.mjs's errors say what differs.
-    if (error?.cause?.code !== undefined && error?.cause?.kind !== undefined) {
-      throw new ModelError("unreachable", `Could not ask the gpt2 canister (${config.api_host}) to certify the model's manifest: ${state.agent.rejectReason(error)}`);
-    }
-    throw new ModelError("integrity", `The model's manifest is not the one the gpt2 canister certifies: ${error.message ?? error}. Nothing was loaded.`);
-  }
-  if (config.manifest_sha256 && config.manifest_sha256 !== sha256) {
-    throw new ModelError("config", `config.json expects the manifest ${config.manifest_sha256.slice(0, 12)}…, the gpt2 canister certifies ${sha256.slice(0, 12)}…: redeploy the page`);
-  }
-}
-
 /** Onchain answers: the gpt2 canister as this page's own identity (an Ed25519 key the page keeps). */
 async function connectOnchain(identitySeed) {
   const identity = identitySeed ? state.agent.identityFromSeed(identitySeed) : undefined;
@@ -383,20 +360,6 @@ async function connectOnchain(identitySeed) {
     host: state.config.api_host, canisterId: state.config.gpt2_canister, identity, ...(state.rootKey ? { rootKey: state.rootKey } : {}),
   });
   return state.gpt2;
-}
-
-// WebAssembly SIMD (onnxruntime-web's only WASM build here needs it): a module using v128.
-const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]);
-
-/** Why this device cannot run the model (null if it may): checked before anything is loaded. */
-function deviceObstacle(variant) {
-  if (!WebAssembly.validate(SIMD_PROBE)) return "this browser has no WebAssembly SIMD, which the on-device model needs";
-  const entry = state.manifest.files.find((f) => f.path === VARIANT_FILES[variant]);
-  const gib = navigator.deviceMemory; // Chromium: a rounded lower bound, in GiB
-  if (entry && gib && gib * 2 ** 30 < 3 * entry.size) {
-    return `this device reports ${gib} GB of memory; the ${variant} model needs about ${(3 * entry.size / 2 ** 30).toFixed(1)} GB`;
-  }
-  return null;
 }
 
 // The Python side: a thin adapter over icchat.chat (ChatRuntime + OnnxWebBackend) that speaks
@@ -513,29 +476,25 @@ async function init({ variant, debug, stopFlag, progressPort, identitySeed, page
     throw new ModelError("runtime", `Could not load the IC agent (${state.build.agent}): ${error.message}`);
   });
   // Nothing the manifest lists is used before it is known to be the one the canister certifies.
-  const manifestPromise = fetchManifest(state.config.model_base, async (bytes, sha256) => {
-    state.agent = await agentPromise;
-    status("config", "Checking the model manifest against the gpt2 canister's certificate");
-    await certifyManifest(bytes, sha256);
-  });
+  const manifestPromise = certifiedManifestInLoader(variant);
   const pythonPromise = bootPython(state.build).then((p) => { timings.python = since(); return p; });
   const ortPromise = bootOrt(state.build).then((o) => { timings.ort = since(); return o; });
   ortPromise.catch(() => {}); // awaited only if this device may run the model
   const kernelsPromise = loadKernels();
   ({ manifest: state.manifest, sha256: state.manifestSha256 } = await manifestPromise);
   timings.manifest = since();
-  const onchain = connectOnchain(identitySeed).catch((error) => error);
+  const onchain = agentPromise.then((agent) => { state.agent = agent; return connectOnchain(identitySeed); }).catch((error) => error);
   // The tokenizer first: onchain answers need it even when this device cannot run the model.
   const { files } = await loadInLoader(TOKENIZER_FILES);
   let model = null;
-  const obstacle = deviceObstacle(variant);
+  const obstacle = deviceObstacle(state.manifest, variant);
   if (obstacle) {
     state.device = { available: false, reason: obstacle };
   } else {
     try {
       state.ort = await ortPromise;
       model = await loadModel(variant);
-      Object.assign(timings, { model: since(), download: model.downloadSeconds, session: model.sessionSeconds, networkBytes: model.networkBytes });
+      Object.assign(timings, { model: since(), download: model.downloadSeconds, session: model.sessionSeconds, networkBytes: model.networkBytes, prefetched: model.prefetched });
       state.device = { available: true, reason: null };
     } catch (error) {
       // A file that fails its check, or an unreachable host, stops everything; a model this
@@ -582,7 +541,7 @@ async function switchVariant({ variant, engine }) {
   if (variant === state.variant && enginePref === state.enginePref) return;
   if (state.busy) throw new Error("finish or stop the answer before switching the model");
   await yieldMeasurement({ stopped: true });
-  const obstacle = deviceObstacle(variant);
+  const obstacle = deviceObstacle(state.manifest, variant);
   if (obstacle) throw new ModelError("memory", `The ${variant} model cannot run here: ${obstacle}`);
   state.ort ??= await bootOrt(state.build);
   const previousPref = state.enginePref;
