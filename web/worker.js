@@ -35,6 +35,7 @@
 
 import { chooseEngine, canisterWeightsPath, Engine, engineModulePath, measuredBoth, modelFile, speedKey as speedKeyOf } from "./engine.mjs";
 import { deploymentFrom } from "./network.mjs";
+import { cachedSnapshot, dropSnapshots } from "./python-snapshot.mjs";
 import { deviceObstacle, ModelError, TOKENIZER_FILES, VARIANT_FILES } from "./weights.js";
 
 const state = {
@@ -55,6 +56,8 @@ const state = {
   busy: false,
   agent: null, // the agent bundle (web/agent-entry.js)
   rootKey: null, // the IC root key (local replica: fetched; mainnet: the agent's own)
+  pythonFrom: null, // "snapshot" (python-snapshot.mjs) | "boot"
+  snapshotting: false, // this visit's interpreter snapshot is being (or was) made
   gpt2: null, // web/onchain.mjs client, once connected
   device: { available: false, reason: "the model is still loading" },
   speeds: {}, // speedKey -> {icchat, "onnxruntime-web"}: ms per token measured here (the page keeps them)
@@ -83,15 +86,33 @@ async function fetchJson(path, what) {
   }
 }
 
-async function bootPython(build) {
-  const { loadPyodide } = await import(absolute(build.pyodide + "pyodide.mjs"));
-  const pyodide = await loadPyodide({
+/** loadPyodide's options for this build (a boot, a restore and the snapshot's boot alike). */
+function pyodideOptions(build) {
+  return {
     indexURL: absolute(build.pyodide),
     lockFileURL: absolute(build.lock),
     packageBaseUrl: absolute(build.lock.slice(0, build.lock.lastIndexOf("/") + 1)),
-    stdout: (line) => console.log("[python]", line),
-    stderr: (line) => console.warn("[python]", line),
-  });
+  };
+}
+
+/** Pyodide: restored from this build's interpreter snapshot when the browser keeps one
+ * (python-snapshot.mjs), else booted; then our packages. */
+async function bootPython(build) {
+  const { loadPyodide } = await import(absolute(build.pyodide + "pyodide.mjs"));
+  const options = { ...pyodideOptions(build), stdout: (line) => console.log("[python]", line), stderr: (line) => console.warn("[python]", line) };
+  const snapshot = await cachedSnapshot(options.indexURL).catch(() => null);
+  let pyodide = null;
+  if (snapshot) {
+    try {
+      pyodide = await loadPyodide({ ...options, _loadSnapshot: snapshot });
+      state.pythonFrom = "snapshot";
+    } catch (error) {
+      console.warn("the interpreter snapshot did not restore; booting instead:", error?.message ?? error);
+      await dropSnapshots().catch(() => {});
+    }
+  }
+  pyodide ??= await loadPyodide(options);
+  state.pythonFrom ??= "boot";
   let failure = null;
   await pyodide.loadPackage(build.packages, {
     messageCallback: () => {},
@@ -254,7 +275,27 @@ const MEASURE_AFTER_MS = 3000; // of idleness before (and between) measurement s
  * idle; loading the other engine goes on meanwhile (its files come through the loader thread). */
 function scheduleMeasure() {
   clearTimeout(state.measureTimer);
-  state.measureTimer = setTimeout(() => measureEngines().catch((error) => console.warn("measuring the engines failed:", explain(error).message)), MEASURE_AFTER_MS);
+  state.measureTimer = setTimeout(() => measureEngines().catch((error) => console.warn("measuring the engines failed:", explain(error).message))
+    .finally(snapshotWhenIdle), MEASURE_AFTER_MS);
+}
+
+/** Once per visit that booted the interpreter, after auto's measurement had its turn: make the
+ * interpreter snapshot the next visit restores, in a worker of its own, when the chat is idle
+ * (it is a few seconds of one core's time). */
+async function snapshotWhenIdle() {
+  if (state.pythonFrom !== "boot" || state.snapshotting || !self.caches) return;
+  state.snapshotting = true;
+  const idle = { stopped: false };
+  while (state.measuring || !(await whenIdle(idle))) await sleep(1000);
+  const maker = new Worker(new URL("snapshot-worker.js", import.meta.url), { type: "module" });
+  const { data } = await new Promise((resolve) => {
+    maker.onmessage = resolve;
+    maker.onerror = (event) => resolve({ data: { ok: false, message: event.message } });
+    maker.postMessage({ pyodide: absolute(state.build.pyodide + "pyodide.mjs"), options: pyodideOptions(state.build) });
+  });
+  maker.terminate();
+  if (data.ok) console.log(`interpreter snapshot kept for the next visit (${(data.bytes / 2 ** 20).toFixed(0)} MB)`);
+  else console.warn("no interpreter snapshot:", data.message);
 }
 
 let measureRuns = 0;
@@ -505,6 +546,7 @@ async function init({ variant, debug, stopFlag, progressPort, identitySeed, page
   }
   [state.pyodide, state.kernels] = await Promise.all([pythonPromise, kernelsPromise]);
   timings.pythonReady = since();
+  timings.pythonFrom = state.pythonFrom; // "snapshot" | "boot"
   status("python", "Starting the chat");
   await setupPython(files);
   if (model) await useDeviceModel(model, variant);
