@@ -33,7 +33,7 @@
 //     {type: "error", id?, kind, message, fatal}
 //         kind: config | unreachable | integrity | manifest | memory | runtime | generate | onchain
 
-import { chooseEngine, canisterWeightsPath, Engine, engineModulePath, measuredBoth, modelFile, speedKey as speedKeyOf } from "./engine.mjs";
+import { chooseEngine, canisterWeightsPath, Engine, engineModulePath, measuredBoth, speedKey as speedKeyOf } from "./engine.mjs";
 import { deploymentFrom } from "./network.mjs";
 import { cachedSnapshot, dropSnapshots } from "./python-snapshot.mjs";
 import { deviceObstacle, ModelError, TOKENIZER_FILES, VARIANT_FILES } from "./weights.js";
