@@ -34,6 +34,29 @@ def reload(chat: ChatPage) -> dict:
     return timings(chat)
 
 
+def snapshot_workers(chat: ChatPage) -> list[str]:
+    return [w.url for w in chat.page.workers if w.url.endswith("/snapshot-worker.js")]
+
+
+def test_a_reply_stops_the_snapshot_being_made_and_it_is_made_later(browser, stack):
+    context = browser.new_context(viewport={"width": 1200, "height": 820})
+    try:
+        chat = ChatPage(context, stack).open()
+        deadline = time.monotonic() + SNAPSHOT_TIMEOUT_S
+        while not snapshot_workers(chat):  # the chat went idle: the snapshot is being made
+            assert time.monotonic() < deadline and not chat.page.evaluate(MADE), "no snapshot worker seen"
+            time.sleep(0.1)
+        answer = chat.ask("Hello, how are you?")
+        assert answer["origin"] == "device" and answer["tokens"] > 0, answer
+        gone = time.monotonic() + 2
+        while snapshot_workers(chat) and time.monotonic() < gone:  # terminated when the reply began
+            time.sleep(0.1)
+        assert snapshot_workers(chat) == [] and chat.page.evaluate(SIZES) == []  # nothing half-made kept
+        wait_for_snapshot(chat)  # made at the next idle moment
+    finally:
+        context.close()
+
+
 def test_the_next_visit_restores_the_snapshot_and_a_broken_one_is_replaced(browser, stack):
     context = browser.new_context(viewport={"width": 1200, "height": 820})
     try:

@@ -58,6 +58,7 @@ const state = {
   rootKey: null, // the IC root key (local replica: fetched; mainnet: the agent's own)
   pythonFrom: null, // "snapshot" (python-snapshot.mjs) | "boot"
   snapshotting: false, // this visit's interpreter snapshot is being (or was) made
+  snapshotMaker: null, // {worker, resolve} while snapshot-worker.js runs
   gpt2: null, // web/onchain.mjs client, once connected
   device: { available: false, reason: "the model is still loading" },
   speeds: {}, // speedKey -> {icchat, "onnxruntime-web"}: ms per token measured here (the page keeps them)
@@ -281,21 +282,35 @@ function scheduleMeasure() {
 
 /** Once per visit that booted the interpreter, after auto's measurement had its turn: make the
  * interpreter snapshot the next visit restores, in a worker of its own, when the chat is idle
- * (it is a few seconds of one core's time). */
+ * (it is a few seconds of one core's time; a reply calls it off, and it is made again at the next
+ * idle moment: see stopSnapshot). */
 async function snapshotWhenIdle() {
   if (state.pythonFrom !== "boot" || state.snapshotting || !self.caches) return;
   state.snapshotting = true;
   const idle = { stopped: false };
   while (state.measuring || !(await whenIdle(idle))) await sleep(1000);
-  const maker = new Worker(new URL("snapshot-worker.js", import.meta.url), { type: "module" });
+  const worker = new Worker(new URL("snapshot-worker.js", import.meta.url), { type: "module" });
   const { data } = await new Promise((resolve) => {
-    maker.onmessage = resolve;
-    maker.onerror = (event) => resolve({ data: { ok: false, message: event.message } });
-    maker.postMessage({ pyodide: absolute(state.build.pyodide + "pyodide.mjs"), options: pyodideOptions(state.build) });
+    state.snapshotMaker = { worker, resolve };
+    worker.onmessage = resolve;
+    worker.onerror = (event) => resolve({ data: { ok: false, message: event.message } });
+    worker.postMessage({ pyodide: absolute(state.build.pyodide + "pyodide.mjs"), options: pyodideOptions(state.build) });
   });
-  maker.terminate();
+  worker.terminate();
+  state.snapshotMaker = null;
   if (data.ok) console.log(`interpreter snapshot kept for the next visit (${(data.bytes / 2 ** 20).toFixed(0)} MB)`);
-  else console.warn("no interpreter snapshot:", data.message);
+  else if (!data.calledOff) console.warn("no interpreter snapshot:", data.message);
+}
+
+/** A reply is about to be written: a snapshot being made would take a core from it, so it stops
+ * and is made afresh when the chat is idle again (nothing is kept of a half-made one). */
+function stopSnapshot() {
+  const maker = state.snapshotMaker;
+  if (!maker) return;
+  state.snapshotMaker = null;
+  maker.worker.terminate();
+  maker.resolve({ data: { ok: false, calledOff: true } });
+  state.snapshotting = false;
 }
 
 let measureRuns = 0;
@@ -360,9 +375,11 @@ async function measureEngines() {
 }
 
 /** Before a reply or a switch: a decode being timed lets go within a token (`stopped`: the whole
- * measurement is called off, as for a switch; else it resumes when the chat is idle again). */
+ * measurement is called off, as for a switch; else it resumes when the chat is idle again), and a
+ * snapshot being made stops (stopSnapshot). */
 async function yieldMeasurement({ stopped = false } = {}) {
   clearTimeout(state.measureTimer);
+  stopSnapshot();
   const run = state.measuring;
   if (!run) return;
   if (stopped) {
