@@ -106,9 +106,11 @@ def page_section(r: dict[str, Any]) -> list[str]:
                 phases = ", ".join(f"{p} {_num(v['median'], 2)}" for p, v in e["phases_s"].items() if v)
                 rows.append([engine, kind, _spread(e["time_to_first_token_s"]), phases])
         lines += _table(["engine", "cache", "time to first token (s)", "phases (median s)"], rows)
-        ratios = [f"{k.replace('page_vs_tjs_', '')} {_num(v, 2)}x" for k, v in first.items() if k.startswith("page_vs_tjs_")]
-        if ratios:
-            lines += [f"Ours / transformers.js: {', '.join(ratios)}.", ""]
+        for engine, label in (("page", "onnxruntime-web"), ("icchat-engine", "icchat engine")):
+            ratios = [f"{k.removeprefix(f'{engine}_vs_tjs_')} {_num(v, 2)}x" for k, v in first.items()
+                      if k.startswith(f"{engine}_vs_tjs_")]
+            if ratios:
+                lines += [f"Ours ({label}) / transformers.js: {', '.join(ratios)}.", ""]
     if r.get("streaming"):
         lines += ["### Weight streaming: gpt2 canister through the local gateway vs a static server", ""]
         rows = [[p, e["file"], _num(e["bytes"] / 1e6, 1), _spread(e["gateway_certified_mb_per_s"], 1),

@@ -386,11 +386,21 @@ def first_token_figures(bench: Bench, args: argparse.Namespace) -> dict[str, Any
             summary[name][kind] = {"time_to_first_token_s": spread([r["time_to_first_token_s"] for r in results], 3),
                                    "phases_s": {p: spread([r["phases_s"].get(p) for r in results], 3) for p in sorted(phases)},
                                    "runs": results}
-    if "page" in summary and "tjs" in summary:
-        for kind in ("cold", "warm"):
-            ours, theirs = summary["page"][kind]["time_to_first_token_s"], summary["tjs"][kind]["time_to_first_token_s"]
-            summary[f"page_vs_tjs_{kind}"] = round(ours["median"] / theirs["median"], 3)
+    add_first_token_ratios(summary)
     return summary
+
+
+FIRST_TOKEN_OURS = {"page": "ours (page, onnxruntime-web)", "icchat-engine": "ours (page, icchat engine)"}
+
+
+def add_first_token_ratios(summary: dict[str, Any]) -> None:
+    """<engine>_vs_tjs_<cold|warm>: our page's time to first token over transformers.js's, on
+    each of its engines ("page" keeps its old key, page_vs_tjs_*)."""
+    for engine in FIRST_TOKEN_OURS:
+        if engine in summary and "tjs" in summary:
+            for kind in ("cold", "warm"):
+                ours, theirs = summary[engine][kind]["time_to_first_token_s"], summary["tjs"][kind]["time_to_first_token_s"]
+                summary[f"{engine}_vs_tjs_{kind}"] = round(ours["median"] / theirs["median"], 3)
 
 
 @contextlib.contextmanager
@@ -500,9 +510,11 @@ def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
                              "measured": cell[engine]["growth"],
                              "met": cell[engine]["growth"] <= TARGETS["page_step_growth_512"]})
     first = result.get("first_token", {})
-    if "page_vs_tjs_warm" in first:
-        rows.append({"target": "warm first token <= 1.2x transformers.js", "measured": first["page_vs_tjs_warm"],
-                     "met": first["page_vs_tjs_warm"] <= TARGETS["page_warm_ttft_vs_tjs"]})
+    for engine, label in FIRST_TOKEN_OURS.items():
+        if f"{engine}_vs_tjs_warm" in first:
+            measured = first[f"{engine}_vs_tjs_warm"]
+            rows.append({"target": f"warm first token: {label} <= 1.2x transformers.js", "measured": measured,
+                         "met": measured <= TARGETS["page_warm_ttft_vs_tjs"]})
     for precision, row in result.get("streaming", {}).items():
         rows.append({"target": f"weight streaming {precision}: certified gateway >= 0.8x static server",
                      "measured": row["certified_vs_static"], "met": row["certified_vs_static"] >= TARGETS["streaming_vs_static"]})
