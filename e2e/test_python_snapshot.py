@@ -34,8 +34,9 @@ def reload(chat: ChatPage) -> dict:
     return timings(chat)
 
 
-def snapshot_workers(chat: ChatPage) -> list[str]:
-    return [w.url for w in chat.page.workers if w.url.endswith("/snapshot-worker.js")]
+def snapshot_phase(chat: ChatPage) -> str | None:
+    """What the page last heard of the snapshot: making | stopped | kept | failed."""
+    return chat.page.evaluate("document.querySelector('#about').dataset.snapshot ?? null")
 
 
 def test_a_reply_stops_the_snapshot_being_made_and_it_is_made_later(browser, stack):
@@ -43,16 +44,18 @@ def test_a_reply_stops_the_snapshot_being_made_and_it_is_made_later(browser, sta
     try:
         chat = ChatPage(context, stack).open()
         deadline = time.monotonic() + SNAPSHOT_TIMEOUT_S
-        while not snapshot_workers(chat):  # the chat went idle: the snapshot is being made
-            assert time.monotonic() < deadline and not chat.page.evaluate(MADE), "no snapshot worker seen"
-            time.sleep(0.1)
+        while snapshot_phase(chat) != "making":  # the chat went idle: the snapshot is being made
+            assert time.monotonic() < deadline, f"no snapshot started: {snapshot_phase(chat)}"
+            time.sleep(0.05)
         answer = chat.ask("Hello, how are you?")
         assert answer["origin"] == "device" and answer["tokens"] > 0, answer
-        gone = time.monotonic() + 2
-        while snapshot_workers(chat) and time.monotonic() < gone:  # terminated when the reply began
-            time.sleep(0.1)
-        assert snapshot_workers(chat) == [] and chat.page.evaluate(SIZES) == []  # nothing half-made kept
+        # called off when the reply began (its worker terminated), and nothing half-made is kept
+        assert snapshot_phase(chat) == "stopped" and chat.page.evaluate(SIZES) == []
         wait_for_snapshot(chat)  # made at the next idle moment
+        kept = time.monotonic() + 10
+        while snapshot_phase(chat) != "kept":  # said just after it is stored
+            assert time.monotonic() < kept, snapshot_phase(chat)
+            time.sleep(0.05)
     finally:
         context.close()
 

@@ -192,6 +192,9 @@ const onWorkerMessage = {
     els.about.textContent = `Model manifest SHA-256 ${model.manifestSha256.slice(0, 16)}… (certified by the gpt2 canister) · ${model.n_layer} layers, ${model.n_embd} dims · cross-origin isolated: ${message.isolated ? "yes" : "no"}${message.principal ? ` · onchain identity ${message.principal}` : ""}`;
     updateComposer();
   },
+  snapshot({ phase }) {
+    els.about.dataset.snapshot = phase; // the interpreter snapshot: making | stopped | kept | failed (tests read it)
+  },
   engines({ phase, engine, key, speeds }) {
     // auto: the worker timed both on-device engines here; kept so the next visit starts on the faster one
     if (phase === "measured") save(KEYS.engineSpeeds, { ...load(KEYS.engineSpeeds, {}), [key]: speeds });

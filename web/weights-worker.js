@@ -33,9 +33,29 @@ function prefetch({ manifest, sha256 }, config, { variant, engine, speeds, threa
   }
   if (!path) return;
   const paths = [...TOKENIZER_FILES, path];
-  const promise = loadFiles({ modelBase: config.model_base, manifest, manifestSha256: sha256, paths, onProgress });
+  const promise = loadFiles({ modelBase: config.model_base, manifest, manifestSha256: sha256, paths, onProgress })
+    .then((result) => ({ ...result, prefetched: true }));
   promise.catch(() => {}); // reported when asked for
   prefetched = { key: paths.join("\n"), promise };
+}
+
+/** The prefetch's result for `paths`, or null: all of it when they are its paths (its buffers are
+ * transferred once, so it is let go), copies of some of its files when they are among them (the
+ * tokenizer, which init asks for first: not downloaded twice; if the prefetch failed, `load` them
+ * on their own, as if there had been none); any other request lets it go. */
+function fromPrefetch(paths, load) {
+  if (!prefetched) return null;
+  const { key, promise } = prefetched;
+  const held = key.split("\n");
+  if (key === paths.join("\n")) {
+    prefetched = null;
+    return promise;
+  }
+  if (paths.every((p) => held.includes(p))) {
+    return promise.then((result) => ({ ...result, networkBytes: 0, files: new Map(paths.map((p) => [p, result.files.get(p).slice()])) }), load);
+  }
+  prefetched = null;
+  return null;
 }
 
 self.onmessage = async ({ data }) => {
@@ -56,12 +76,10 @@ self.onmessage = async ({ data }) => {
   if (data.type !== "load") return;
   const { id, modelBase, manifest, manifestSha256, paths } = data;
   try {
-    const ready = prefetched?.key === paths.join("\n") ? prefetched.promise : null;
-    // taken (its buffers are transferred once), or not the model asked for: let it go
-    if (ready || paths.some((p) => !prefetched?.key.split("\n").includes(p))) prefetched = null;
-    const result = await (ready ?? loadFiles({ modelBase, manifest, manifestSha256, paths, onProgress }));
+    const load = () => loadFiles({ modelBase, manifest, manifestSha256, paths, onProgress });
+    const result = await (fromPrefetch(paths, load) ?? load());
     const files = [...result.files.entries()];
-    self.postMessage({ type: "loaded", id, files, networkBytes: result.networkBytes, seconds: result.seconds, prefetched: Boolean(ready) },
+    self.postMessage({ type: "loaded", id, files, networkBytes: result.networkBytes, seconds: result.seconds, prefetched: Boolean(result.prefetched) },
       files.map(([, bytes]) => bytes.buffer));
   } catch (error) {
     self.postMessage({ type: "failed", id, kind: error.kind ?? "runtime", message: String(error?.message ?? error) });

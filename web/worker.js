@@ -28,6 +28,8 @@
 //         backends: what can answer now; device.reason says why this device cannot run the model
 //     {type: "engines", phase: "measuring" | "measured", engine, key, speeds}  auto: ms per token of
 //         each engine on this device (measureEngines); "measured": `engine` answers from now on
+//     {type: "snapshot", phase: "making" | "stopped" | "kept" | "failed"}  the interpreter snapshot
+//         the next visit restores (snapshotWhenIdle; "stopped": a reply called it off)
 //     {type: "delta", id, text, tokens, stats}
 //     {type: "done", id, message: {role, text, origin}, stopReason, stats, trimmedTurns}
 //     {type: "error", id?, kind, message, fatal}
@@ -290,6 +292,7 @@ async function snapshotWhenIdle() {
   const idle = { stopped: false };
   while (state.measuring || !(await whenIdle(idle))) await sleep(1000);
   const worker = new Worker(new URL("snapshot-worker.js", import.meta.url), { type: "module" });
+  post({ type: "snapshot", phase: "making" });
   const { data } = await new Promise((resolve) => {
     state.snapshotMaker = { worker, resolve };
     worker.onmessage = resolve;
@@ -300,6 +303,7 @@ async function snapshotWhenIdle() {
   state.snapshotMaker = null;
   if (data.ok) console.log(`interpreter snapshot kept for the next visit (${(data.bytes / 2 ** 20).toFixed(0)} MB)`);
   else if (!data.calledOff) console.warn("no interpreter snapshot:", data.message);
+  if (!data.calledOff) post({ type: "snapshot", phase: data.ok ? "kept" : "failed" });
 }
 
 /** A reply is about to be written: a snapshot being made would take a core from it, so it stops
@@ -311,6 +315,7 @@ function stopSnapshot() {
   maker.worker.terminate();
   maker.resolve({ data: { ok: false, calledOff: true } });
   state.snapshotting = false;
+  post({ type: "snapshot", phase: "stopped" });
 }
 
 let measureRuns = 0;
