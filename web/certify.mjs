@@ -4,8 +4,9 @@
 
 import { fetchManifest, ModelError } from "./weights.js";
 
-/** The IC root key to verify certificates with: the local replica's (fetched), or null on mainnet
- * (the agent's own). */
+/** The IC root key to verify certificates with: a local replica's is fetched from its status
+ * endpoint (as the agent's fetchRootKey does: it is generated on the developer's machine); on
+ * mainnet ("ic") null: the agent's built-in key, nothing fetched. */
 async function rootKeyFor(config, agent) {
   if (config.network === "local") {
     const local = await agent.HttpAgent.create({ host: config.api_host, shouldFetchRootKey: true });

@@ -290,7 +290,11 @@ async function snapshotWhenIdle() {
   if (state.pythonFrom !== "boot" || state.snapshotting || !self.caches) return;
   state.snapshotting = true;
   const idle = { stopped: false };
-  while (state.measuring || !(await whenIdle(idle))) await sleep(1000);
+  for (;;) { // until the chat is idle and auto's measurement is not running
+    await whenIdle(idle);
+    if (!state.measuring) break;
+    await sleep(1000);
+  }
   const worker = new Worker(new URL("snapshot-worker.js", import.meta.url), { type: "module" });
   post({ type: "snapshot", phase: "making" });
   const { data } = await new Promise((resolve) => {
@@ -411,11 +415,6 @@ async function warmUp(session) {
   for (const tensor of Object.values(outputs)) tensor.dispose();
 }
 
-/**
- * The IC root key to verify against: a local replica's is fetched from its status endpoint (as
- * the agent's fetchRootKey does: it is generated on the developer's machine); on mainnet ("ic")
- * the agent's built-in key is used and nothing is fetched.
- */
 /** Onchain answers: the gpt2 canister as this page's own identity (an Ed25519 key the page keeps). */
 async function connectOnchain(identitySeed) {
   const identity = identitySeed ? state.agent.identityFromSeed(identitySeed) : undefined;

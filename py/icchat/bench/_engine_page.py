@@ -60,6 +60,8 @@ self.onmessage = async ({ data: job }) => {
 };"""
 
 CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
 
 
 def engine_wasm_path(threads: int, relaxed: bool = True) -> str:
@@ -67,8 +69,6 @@ def engine_wasm_path(threads: int, relaxed: bool = True) -> str:
     from icchat.build.engine import engine_file_name
 
     return "/" + engine_file_name(threads=threads > 1, relaxed=relaxed)
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 
 
 class EngineOrigin:
@@ -78,7 +78,7 @@ class EngineOrigin:
         from icchat.build.engine import build_engine_modules
 
         files = {"/": (PAGE, "text/html"), "/run-job.mjs": (JOB, "text/javascript"),
-                 **{f"/{name}": (path.read_bytes(), "application/wasm") for name, path in build_engine_modules().items()}}
+                 **{f"/{path.name}": (path.read_bytes(), "application/wasm") for path in build_engine_modules().values()}}
         mounts = {"/web/": REPO / "web", "/weights/": Path(weights_dir)}
 
         class Handler(http.server.BaseHTTPRequestHandler):

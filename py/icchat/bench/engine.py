@@ -1,6 +1,6 @@
 """`icchat bench engine`: the icchat engine alone (web/engine.mjs over the module the page picks,
-icchat-engine[-threads]-relaxed.wasm: the gpt2 canister's C model) in headless Chromium, on a bundle's canister weight files: ms per
-generated token at 1 and 2 threads, at 16 and 512 tokens of context, q8 and f32; and the prompt
+icchat-engine[-threads]-relaxed.wasm: the gpt2 canister's C model) in headless Chromium, on a
+bundle's canister weight files: ms per generated token at 1 and 2 threads, at 16 and 512 tokens of context, q8 and f32; and the prompt
 pass. Greedy, prompt = CONTEXT tokens, then --steps steps; the first WARMUP steps are dropped.
 `--simd128` adds the plain SIMD128 modules (browsers without relaxed SIMD) as `icchat-engine-simd128`.
 

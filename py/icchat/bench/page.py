@@ -390,13 +390,15 @@ def first_token_figures(bench: Bench, args: argparse.Namespace) -> dict[str, Any
     return summary
 
 
-FIRST_TOKEN_OURS = {"page": "ours (page, onnxruntime-web)", "icchat-engine": "ours (page, icchat engine)"}
+# "ours" is the page on either on-device engine: onnxruntime-web, or the icchat engine (what the
+# page's "auto" runs when the bundle has canister weights)
+OURS = {"page": "ours (page, onnxruntime-web)", "icchat-engine": "ours (page, icchat engine)"}
 
 
 def add_first_token_ratios(summary: dict[str, Any]) -> None:
     """<engine>_vs_tjs_<cold|warm>: our page's time to first token over transformers.js's, on
     each of its engines ("page" keeps its old key, page_vs_tjs_*)."""
-    for engine in FIRST_TOKEN_OURS:
+    for engine in OURS:
         if engine in summary and "tjs" in summary:
             for kind in ("cold", "warm"):
                 ours, theirs = summary[engine][kind]["time_to_first_token_s"], summary["tjs"][kind]["time_to_first_token_s"]
@@ -493,24 +495,21 @@ def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
     """The brief's targets next to the measured figures."""
     rows: list[dict[str, Any]] = []
     table = result.get("decode", {}).get("summary", {}).get("table", {})
-    # "ours" is the page on either on-device engine: onnxruntime-web, or the icchat engine (what
-    # the page's "auto" runs when the bundle has canister weights)
-    ours = {"page": "ours (page, onnxruntime-web)", "icchat-engine": "ours (page, icchat engine)"}
     for key, cell in table.items():
-        for engine, label in ours.items():
+        for engine, label in OURS.items():
             if engine in cell and "speed_vs_tjs" in cell[engine]:
                 rows.append({"target": f"decode {key}: {label} >= 1.5x transformers.js (tokens/s)",
                              "measured": cell[engine]["speed_vs_tjs"],
                              "met": cell[engine]["speed_vs_tjs"] >= TARGETS["page_vs_tjs_speed"]})
     for key, cell in result.get("decode", {}).get("summary", {}).get("context_growth", {}).items():
-        for engine, label in ours.items():
+        for engine, label in OURS.items():
             if engine in cell:
                 first_ctx, last_ctx = (k.removeprefix("step_ms_at_") for k in cell[engine] if k.startswith("step_ms_at_"))
                 rows.append({"target": f"decode {key}: {label} step at {last_ctx} <= 1.3x step at {first_ctx} (brief: 512 vs 16)",
                              "measured": cell[engine]["growth"],
                              "met": cell[engine]["growth"] <= TARGETS["page_step_growth_512"]})
     first = result.get("first_token", {})
-    for engine, label in FIRST_TOKEN_OURS.items():
+    for engine, label in OURS.items():
         if f"{engine}_vs_tjs_warm" in first:
             measured = first[f"{engine}_vs_tjs_warm"]
             rows.append({"target": f"warm first token: {label} <= 1.2x transformers.js", "measured": measured,

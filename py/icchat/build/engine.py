@@ -42,27 +42,33 @@ def engine_sources() -> list[Path]:
             *(BROWSER_SRC / name for name in BROWSER_SOURCES)]
 
 
+# build.json's key of each engine module -> (threads, relaxed SIMD)
+ENGINE_MODULES = {"engine": (False, False), "engine_threads": (True, False),
+                  "engine_relaxed": (False, True), "engine_threads_relaxed": (True, True)}
+
+
 def engine_file_name(*, threads: bool = False, relaxed: bool = False) -> str:
     """icchat-engine[-threads][-relaxed].wasm"""
     return "icchat-engine" + ("-threads" if threads else "") + ("-relaxed" if relaxed else "") + ".wasm"
 
 
+def _build(out: Path | None, threads: bool, relaxed: bool) -> Path:
+    defines: dict[str, str | int | None] = {"GPT2_BROWSER": 1, **({"ENGINE_THREADS": 1} if threads else {})}
+    flags = (*ENGINE_FLAGS, *(THREAD_FLAGS if threads else ()), *(RELAXED_FLAGS if relaxed else ()))
+    return compile_c(engine_sources(), out or ENGINE_DIR / engine_file_name(threads=threads, relaxed=relaxed),
+                     include_dirs=[GPT2_SRC, BROWSER_SRC], defines=defines, extra_flags=flags)
+
+
 def build_engine_wasm(out: Path | None = None, *, relaxed: bool = False) -> Path:
     """The single-threaded engine module (its own memory: any page can run it)."""
-    return compile_c(engine_sources(), out or ENGINE_DIR / engine_file_name(relaxed=relaxed),
-                     include_dirs=[GPT2_SRC, BROWSER_SRC], defines={"GPT2_BROWSER": 1},
-                     extra_flags=(*ENGINE_FLAGS, *(RELAXED_FLAGS if relaxed else ())))
+    return _build(out, threads=False, relaxed=relaxed)
 
 
 def build_engine_threads_wasm(out: Path | None = None, *, relaxed: bool = False) -> Path:
     """The threaded module over shared memory (cross-origin isolated pages only)."""
-    return compile_c(engine_sources(), out or ENGINE_DIR / engine_file_name(threads=True, relaxed=relaxed),
-                     include_dirs=[GPT2_SRC, BROWSER_SRC], defines={"GPT2_BROWSER": 1, "ENGINE_THREADS": 1},
-                     extra_flags=(*ENGINE_FLAGS, *THREAD_FLAGS, *(RELAXED_FLAGS if relaxed else ())))
+    return _build(out, threads=True, relaxed=relaxed)
 
 
 def build_engine_modules() -> dict[str, Path]:
-    """All four modules, by file name (build/web/engine/<hash>/)."""
-    return {engine_file_name(threads=threads, relaxed=relaxed): builder(relaxed=relaxed)
-            for threads, builder in ((False, build_engine_wasm), (True, build_engine_threads_wasm))
-            for relaxed in (False, True)}
+    """All four modules, by build.json key (ENGINE_MODULES); each file is named by engine_file_name."""
+    return {key: _build(None, threads, relaxed) for key, (threads, relaxed) in ENGINE_MODULES.items()}

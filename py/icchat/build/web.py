@@ -30,7 +30,7 @@ import zipfile
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from icchat.build.engine import build_engine_modules, engine_file_name
+from icchat.build.engine import build_engine_modules
 from icchat.digest import sha256_file
 from icchat.errors import UserError
 from icchat.paths import BUILD, NODE_MODULES, REPO
@@ -333,13 +333,14 @@ def build_web(out: Path = WEB_OUT) -> Path:
             raise UserError(f"{path} is missing: run ./dev up (npm packages)")
 
     wheel_name, wheel_bytes = icchat_wheel()
+    engine_modules = build_engine_modules()
     wheels: dict[str, bytes | Path] = {**pypi_wheels(), wheel_name: wheel_bytes}
     dirs = {
         "pyodide": hashed_dir("pyodide", {n: pyodide_src / n for n in PYODIDE_FILES}),
         "py": hashed_dir("py", {**wheels, "pyodide-lock.json": lock_file(wheels)}),
         "ort": hashed_dir("ort", {n: ort_src / n for n in ORT_FILES}),
         "agent": hashed_dir("agent", {"agent.js": agent_bundle()}),
-        "engine": hashed_dir("engine", dict(build_engine_modules())),
+        "engine": hashed_dir("engine", {path.name: path for path in engine_modules.values()}),
     }
     out.mkdir(parents=True, exist_ok=True)
     for rel_dir, files in dirs.values():
@@ -354,9 +355,7 @@ def build_web(out: Path = WEB_OUT) -> Path:
         "ort": dirs["ort"][0] + "/",
         "agent": dirs["agent"][0] + "/agent.js",
         # the icchat engine: one thread / shared memory, each also with relaxed SIMD
-        **{key: dirs["engine"][0] + "/" + engine_file_name(threads=threads, relaxed=relaxed)
-           for key, threads, relaxed in (("engine", False, False), ("engine_threads", True, False),
-                                         ("engine_relaxed", False, True), ("engine_threads_relaxed", True, True))},
+        **{key: f"{dirs['engine'][0]}/{path.name}" for key, path in engine_modules.items()},
     }
     write_if_changed(out / "build.json", (json.dumps(build_info, indent=2) + "\n").encode())
     write_ic_assets(out, None, None)  # same-origin only; `icchat up` renders the real origins
