@@ -83,6 +83,53 @@ def test_the_page_and_the_model_are_served_for_that_network(server, deployed):
     assert result.page_url == f"http://{frontend}.localhost:{port}/"
 
 
+def test_settings_and_the_inference_policy_are_set_and_said(server, pem, deployed):
+    """The owner's worst case is written down by the deploy: every policy field at install, a
+    freezing threshold and a memory limit on both canisters, and the bound in the log."""
+    from icchat.stack import canister_settings, inference_policy
+
+    _, result, lines = deployed
+    agent = agent_for(server, pem)
+    for name in ("gpt2", "frontend"):
+        settings = management.canister_status(agent, result.ids[name])["settings"]
+        for key, value in canister_settings.SETTINGS[name].items():
+            assert settings[key] == value, (name, key)
+    usage = inference_policy.read_usage(agent, result.ids["gpt2"])
+    assert inference_policy.policy_of(usage) == inference_policy.DEFAULTS
+    assert any("gpt2: inference open" in line and "a day on onchain inference" in line for line in lines), lines
+
+
+def test_a_policy_given_to_a_running_canister_changes_only_what_it_names(server, pem, deployed, capsys):
+    from icchat.cli import main
+    from icchat.stack import inference_policy
+
+    options, result, _ = deployed
+    agent = agent_for(server, pem)
+    gpt2 = result.ids["gpt2"]
+    change = inference_policy.InferencePolicy(access="allow_list", window_instructions=123 * 10**9)
+    again = AppDeploy(AppOptions(**{**options.__dict__, "policy": change, "log": lambda _: None})).run()
+    assert again.modules["gpt2"] == "unchanged"
+    running = inference_policy.policy_of(inference_policy.read_usage(agent, gpt2))
+    assert running == change.over(inference_policy.DEFAULTS)
+    common = ["--network", server.url, "--canister", str(gpt2), "--identity", str(pem)]
+    assert main(["onchain", "policy", "--access", "open", "--budget", "1T", *common]) == 0
+    out = capsys.readouterr().out
+    assert "access         open" in out and "of 1,000.0B instructions" in out
+    assert inference_policy.policy_of(inference_policy.read_usage(agent, gpt2)) == inference_policy.DEFAULTS
+
+
+def test_strangers_cannot_change_the_policy(server, secp_pem, deployed, capsys):
+    from icchat.cli import main
+
+    _, result, _ = deployed
+    common = ["--network", server.url, "--canister", str(result.ids["gpt2"]), "--identity", str(secp_pem)]
+    assert main(["onchain", "usage", *common]) == 0  # anyone may read the bound
+    assert "worst case" in capsys.readouterr().out
+    assert main(["onchain", "policy", "--access", "open", *common]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("icchat: error: ") and "controllers" in err and len(err.splitlines()) == 1
+
+
 def test_a_second_run_changes_nothing(deployed):
     options, result, _ = deployed
     lines: list[str] = []
@@ -153,6 +200,8 @@ def test_dry_run_prints_every_step_and_sends_nothing(server, pem, tmp_path, offl
     assert text.count("provisional_create_canister_with_cycles") == 2
     assert f"install_code (mode install (empty) | upgrade (runs ours), {len(ic_module_path('gpt2').read_bytes()):,} bytes)" in text
     assert "/model/manifest.json" in text and "/index.html" in text and "commit_batch" in text
+    assert text.count("freezing_threshold 90 days, wasm_memory_limit") == 2
+    assert "inference policy as install argument" in text and "a day on onchain inference" in text
     assert not ids.exists()
 
 

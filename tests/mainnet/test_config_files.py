@@ -81,6 +81,25 @@ def test_both_files_describe_the_same_canisters():
     assert DFX["canisters"]["frontend"]["source"] == [ICP["canisters"][1]["recipe"]["configuration"]["dir"]]
 
 
+def test_both_files_set_the_settings_the_app_deploy_sets():
+    """dfx applies initialization_values when it creates a canister, icp-cli its settings; both must
+    be what `icchat deploy --app` sets (freezing threshold, Wasm memory limit)."""
+    from icchat.stack.canister_settings import SETTINGS
+
+    days, gib = 86_400, 1 << 30
+    units = {"days": days, "d": days, "GiB": gib, "gib": gib}
+
+    def value(text: str) -> int:
+        number, unit = re.fullmatch(r"(\d+)\s*([A-Za-z]+)", str(text)).groups()
+        return int(number) * units[unit]
+
+    icp = {c["name"]: c.get("settings", {}) for c in ICP["canisters"]}
+    for name, want in SETTINGS.items():
+        dfx = DFX["canisters"][name]["initialization_values"]
+        assert {k: value(v) for k, v in dfx.items()} == want
+        assert {k: value(v) for k, v in icp[name].items()} == want
+
+
 def test_the_module_carries_candid_service_as_dfx_embeds_it():
     module = (REPO / DFX["canisters"]["gpt2"]["wasm"]).read_bytes()
     assert module[:3] == b"\x1f\x8b\x08"  # gzip: the IC inflates it

@@ -45,6 +45,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--canister-ids", type=Path, help="with --app: dfx's canister_ids.json (default: ./canister_ids.json)")
     parser.add_argument("--dry-run", action="store_true",
                         help="with --app: print every step, call and byte count; send nothing")
+    from icchat.stack import inference_policy
+
+    inference_policy.add_arguments(parser, what="with --app, the gpt2 canister's policy (at upgrade: kept when not given)")
     parser.set_defaults(func=run)
 
 
@@ -56,8 +59,11 @@ def run_app(args: argparse.Namespace) -> int:
 
     if args.folder is not None or args.canister is not None:
         raise UserError("--app deploys the whole app: it takes no DIR or --canister (ids come from canister_ids.json)")
+    from icchat.stack import inference_policy
+
     options = AppOptions(network=args.network, identity=args.identity, model=args.app_model,
                          onchain_dtype=args.onchain_dtype, dry_run=args.dry_run,
+                         policy=inference_policy.from_arguments(args),
                          canister_ids=args.canister_ids or canister_ids.CANISTER_IDS)
     try:
         AppDeploy(options).run()

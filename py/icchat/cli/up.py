@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 
+from icchat.stack import inference_policy
 from icchat.stack.up import DEFAULT_PORT
 
 
@@ -17,11 +18,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"replica port (default {DEFAULT_PORT})")
     parser.add_argument("--onchain-dtype", choices=["q8", "f32"], default="q8",
                         help="weights the gpt2 canister computes with (default q8)")
+    inference_policy.add_arguments(parser, what="the gpt2 canister's policy (kept as it is when not given)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from icchat.stack import UpOptions, up
 
-    up(UpOptions(model=args.model, port=args.port, onchain_dtype=args.onchain_dtype))
+    up(UpOptions(model=args.model, port=args.port, onchain_dtype=args.onchain_dtype,
+                 policy=inference_policy.from_arguments(args)))
     return 0

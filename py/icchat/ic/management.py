@@ -66,3 +66,17 @@ def install_code(agent: Agent, canister_id: Principal, wasm: bytes, *, arg: byte
 def canister_status(agent: Agent, canister_id: Principal) -> dict[str, Any]:
     (status,) = _call(agent, "canister_status", {"canister_id": canister_id}, canister_id)
     return status
+
+
+SETTING_NAMES = ("controllers", "compute_allocation", "memory_allocation", "freezing_threshold", "reserved_cycles_limit",
+                 "log_visibility", "wasm_memory_limit", "wasm_memory_threshold", "environment_variables")
+
+
+def update_settings(agent: Agent, canister_id: Principal, **settings: Any) -> None:
+    """Change the named canister settings (controllers only); the others stay as they are."""
+    unknown = set(settings) - set(SETTING_NAMES)
+    if unknown:
+        raise ValueError(f"unknown canister settings: {', '.join(sorted(unknown))}")
+    value = {name: settings.get(name) for name in SETTING_NAMES}
+    _call(agent, "update_settings", {"canister_id": canister_id, "settings": value,
+                                     "sender_canister_version": None}, canister_id)

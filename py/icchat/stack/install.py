@@ -61,12 +61,12 @@ def running_kind(agent: Any, canister_id: Principal) -> str | None:
     return None
 
 
-def install(agent: Any, canister_id: Principal, module: bytes, mode: str, *,
+def install(agent: Any, canister_id: Principal, module: bytes, mode: str, *, arg: bytes = b"",
             single_limit: int = SINGLE_MESSAGE_BYTES) -> InstallPlan:
-    """Install (`mode` install/reinstall/upgrade) `module`, chunked when it does not fit one message."""
-    plan = InstallPlan.of(module, single_limit)
+    """Install (`mode` install/reinstall/upgrade) `module` with `arg`, chunked when it does not fit one message."""
+    plan = InstallPlan.of(module, single_limit - len(arg))
     if not plan.chunked:
-        management.install_code(agent, canister_id, module, mode=mode)
+        management.install_code(agent, canister_id, module, arg=arg, mode=mode)
         return plan
     # management._call encodes with the replica's management.did (the IC's ic.did)
     management._call(agent, "clear_chunk_store", {"canister_id": canister_id}, canister_id)
@@ -79,6 +79,6 @@ def install(agent: Any, canister_id: Principal, module: bytes, mode: str, *,
     management._call(agent, "install_chunked_code", {
         "mode": install_mode, "target_canister": canister_id, "store_canister": None,
         "chunk_hashes_list": hashes, "wasm_module_hash": hashlib.sha256(module).digest(),
-        "arg": b"", "sender_canister_version": None}, canister_id)
+        "arg": arg, "sender_canister_version": None}, canister_id)
     management._call(agent, "clear_chunk_store", {"canister_id": canister_id}, canister_id)
     return plan

@@ -11,7 +11,9 @@ Steps, each reusing icchat.stack's parts (the same ones `icchat up` runs locally
      provisional_create_canister_with_cycles and recorded.
   3. modules — install into an empty canister, upgrade one that runs ours (its public
      `icchat:canister` metadata), leave a foreign frontend module (dfx's asset canister) in place;
-     chunked when the module does not fit one message.
+     chunked when the module does not fit one message. The gpt2 canister's install argument is its
+     inference policy (who may call, the instruction budget per window: the worst case the owner
+     pays); then each canister's settings (freezing threshold, Wasm memory limit).
   4. model — the served part of the bundle to the gpt2 canister under /model/ (one batch, resumable)
   5. page — build/web + config.json for this network + its .ic-assets.json5 (CSP naming the model
      and API hosts) to the frontend canister (one batch, resumable)
@@ -34,7 +36,8 @@ from typing import Any
 from icchat.errors import UserError
 from icchat.ic.principal import Principal
 from icchat.paths import BUILD, REPO
-from icchat.stack import canister_ids
+from icchat.stack import canister_ids, canister_settings, inference_policy
+from icchat.stack.inference_policy import InferencePolicy
 from icchat.stack.install import InstallPlan
 
 MAINNET_API = "https://icp-api.io"
@@ -129,6 +132,7 @@ class AppOptions:
     identity: Path | None = None      # a dfx/icp PEM; required on mainnet
     model: str = "gpt2"               # gpt2, tiny, small or a bundle directory
     onchain_dtype: str = "q8"
+    policy: InferencePolicy = field(default_factory=InferencePolicy)  # the gpt2 canister's (at upgrade: only what it names)
     canister_ids: Path = canister_ids.CANISTER_IDS
     state_dir: Path = REPO / ".state"
     dry_run: bool = False
@@ -196,9 +200,11 @@ class AppDeploy:
                 canister_ids.record(options.canister_ids, name, network.key, cid)
                 result.ids[name] = ids[name] = cid
                 self.log(f"  {name}: created {cid}, recorded in {options.canister_ids}")
-        self.log("3. modules")
+        self.log("3. modules and settings")
         for name, kind in CANISTERS.items():
             self._module(agent, result, name, kind)
+            self._settings(agent, result, name)
+        self._policy(agent, result)
         gpt2 = result.ids["gpt2"]
         self.log(f"4. model: {model.label} -> gpt2 /model/")
         manifest_sha256 = self._model(agent, result, model.path, gpt2)
@@ -252,13 +258,13 @@ class AppDeploy:
         if current == hashlib.sha256(module).hexdigest():
             result.modules[name] = "unchanged"
         elif not current:
-            install.install(agent, cid, module, "install")
+            install.install(agent, cid, module, "install", arg=self._install_arg(name, "install"))
             result.modules[name] = "installed"
         else:
             running = install.running_kind(agent, cid)
             # replicas that do not certify metadata: a module this checkout installed is ours too
             if running == kind or current in ours.get(str(cid), []):
-                install.install(agent, cid, module, "upgrade")
+                install.install(agent, cid, module, "upgrade", arg=self._install_arg(name, "upgrade"))
                 result.modules[name] = "upgraded"
             elif name == "frontend":
                 result.modules[name] = "kept"  # e.g. dfx's standard asset canister: same interface
@@ -270,6 +276,35 @@ class AppDeploy:
             self._record_installed(cid, hashlib.sha256(module).hexdigest())
         how = " (chunked)" if plan.chunked and result.modules[name] in ("installed", "upgraded") else ""
         self.log(f"  {name}: module {result.modules[name]}{how} ({len(module):,} bytes)")
+
+    def _settings(self, agent: Any, result: AppResult, name: str) -> None:
+        cid = result.ids[name]
+        if agent is None:
+            self._plan(result, f"{name} {cid or f'<new {name}>'}: {canister_settings.describe(name)}")
+            return
+        changed = canister_settings.ensure(agent, name, cid)
+        self.log(f"  {name}: {canister_settings.describe(name)}{'' if changed else ' (already)'}")
+
+    def _policy(self, agent: Any, result: AppResult) -> None:
+        """Say what onchain inference may cost: the policy the canister runs (or will run)."""
+        policy = self.options.policy
+        if agent is None:
+            named = ", ".join(f"{k} {v}" for k, v in vars(policy).items() if v is not None) or "nothing named"
+            self._plan(result, f"gpt2: inference policy as install argument (install: the defaults with "
+                               f"{named}; upgrade: {named}, the rest as it is)")
+            self._plan(result, f"    with this policy on a new canister: "
+                               f"{inference_policy.worst_case(policy).describe()}")
+            return
+        if result.modules.get("gpt2") not in ("installed", "upgraded") and not policy.empty:
+            inference_policy.set_policy(agent, result.ids["gpt2"], policy)
+        usage = inference_policy.read_usage(agent, result.ids["gpt2"])
+        running = inference_policy.policy_of(usage)
+        self.log(f"  gpt2: inference {running.access}, {running.window_instructions / 1e9:,.0f}B instructions per "
+                 f"{running.window_seconds:,} s window, {running.caller_instructions / 1e9:,.0f}B per caller: "
+                 f"{inference_policy.worst_case(running).describe()}")
+
+    def _install_arg(self, name: str, mode: str) -> bytes:
+        return inference_policy.arg_for(mode, self.options.policy) if name == "gpt2" else b""
 
     def _installed_here(self) -> dict[str, list[str]]:
         """canister id -> module hashes this checkout installed there (.state/app/<net>/modules.json)."""

@@ -11,14 +11,15 @@ and the files already uploaded (the deploy tool uploads only what changed).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from icchat.ic import management
 from icchat.ic.principal import Principal
 from icchat.paths import REPO
-from icchat.stack import canisters, replica_process
+from icchat.stack import canister_settings, canisters, inference_policy, replica_process
+from icchat.stack.inference_policy import InferencePolicy
 from icchat.stack.models import ModelChoice, choose_model
 from icchat.stack.state import DeployedCanister, LocalState
 
@@ -32,6 +33,7 @@ class UpOptions:
     model: str | None = None        # None: gpt2 when the hub answers, else the offline fallback
     port: int = DEFAULT_PORT
     onchain_dtype: str = "q8"       # the canister weight file the gpt2 canister runs
+    policy: InferencePolicy = field(default_factory=InferencePolicy)  # who may run onchain inference, at what cost (None: as it is)
     state_dir: Path = STATE_DIR
     log: Callable[[str], None] = print
 
@@ -85,6 +87,18 @@ def _canister(agent: Any, state: LocalState, name: str, controller: Principal,
     return canister_id
 
 
+def install_app_module(agent: Any, name: str, canister_id: Principal, module: bytes, policy: InferencePolicy) -> str:
+    """Install or upgrade one of the app's modules; the gpt2 canister gets its inference policy as
+    the install argument (all of it at install, what `policy` names at upgrade), or by
+    set_inference_policy when its module is already the one we have."""
+    if name != "gpt2":
+        return canisters.ensure_installed(agent, canister_id, module)
+    done = canisters.ensure_installed(agent, canister_id, module, lambda mode: inference_policy.arg_for(mode, policy))
+    if done == "unchanged" and not policy.empty:
+        inference_policy.set_policy(agent, canister_id, policy)
+    return done
+
+
 def up(options: UpOptions) -> StackInfo:
     from icchat.cli.build import build_all
     from icchat.stack import deploy_steps
@@ -104,10 +118,14 @@ def up(options: UpOptions) -> StackInfo:
     state.save(state_file)
     modules = deploy_steps.modules(outputs)
     for name in CANISTER_NAMES:
-        done = canisters.ensure_installed(agent, ids[name], modules[name])
+        done = install_app_module(agent, name, ids[name], modules[name], options.policy)
         state.canisters[name].module_sha256 = canisters.module_sha256(agent, ids[name])
-        log(f"  {name}: module {done}")
+        settings = "settings set" if canister_settings.ensure(agent, name, ids[name]) else "settings as they were"
+        log(f"  {name}: module {done}, {settings}")
     state.save(state_file)
+    usage = inference_policy.read_usage(agent, ids["gpt2"])
+    log(f"  gpt2: onchain inference {usage['access']}, "
+        f"{inference_policy.worst_case(inference_policy.policy_of(usage)).describe()}")
     info = StackInfo(process.url, ids["frontend"], ids["gpt2"], model)
     log(f"uploading the model to the gpt2 canister {ids['gpt2']}")
     state.model = deploy_steps.deploy_model(agent, info, options, log)
