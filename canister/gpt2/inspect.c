@@ -12,15 +12,11 @@
  *     permission, its queries as updates).
  * Everything else is accepted. */
 #include "canister.h"
+#include "inspect.h"
 #include "policy.h"
 #include "rt.h"
-#include "store.h"
 
 #define MAX_METHOD 64
-
-/* The asset store's verdict (canister/assetstore): 0 if `method` is not one of its methods, 1 if
- * the caller may call it as an update; traps with the reason otherwise. */
-int as_inspect_message(const char *method, size_t method_len) __attribute__((weak));
 
 static const char *const OWN_QUERIES[] = {"model_info", "model_certificate", "usage", "list_allowed_inference"};
 static const char *const CONTROLLER_UPDATES[] = {"set_inference_policy", "allow_inference", "disallow_inference"};
@@ -56,8 +52,8 @@ __attribute__((export_name("canister_inspect_message"))) void canister_inspect_m
     rt_trapf("%s is a query: call it as a query", method);
   } else if (listed(method, n, CONTROLLER_UPDATES, sizeof CONTROLLER_UPDATES / sizeof *CONTROLLER_UPDATES)) {
     if (!rt_caller_is_controller()) rt_trapf("%s is for the canister's controllers only", method);
-  } else if (as_inspect_message) {
-    as_inspect_message(method, n); /* traps when it refuses */
+  } else {
+    as_inspect_message(method, n); /* the store's methods: traps when it refuses; others are accepted */
   }
   ic0_accept_message();
 }

@@ -31,6 +31,7 @@ CONTROLLERS_LINE = "onchain inference on this canister is for its controllers on
 GENERATE_QUERY_LINE = ("generate_query is a query: call it as a query (as an update it would be charged to the "
                        "canister); use generate for a verified answer")
 LOGITS_LINE = "logits is a query: call it as a query (as an update it would be charged to the canister)"
+MESSAGE_FEE, INGRESS_BYTE_FEE = 6_200_000, 2_000  # counted with each inference update (policy.h)
 RESUMES = r"it resumes at (\d{4}-\d\d-\d\d \d\d:\d\d) UTC \(in (\d+) h (\d+) min\)"
 
 
@@ -241,7 +242,7 @@ def test_the_per_caller_quota_stops_one_principal_only(install):
 
 
 def test_a_refusal_costs_little_even_with_a_60_kb_argument(install):
-    canister = install({"access": "allow_list", "window_instructions": 50_000_000})
+    canister = install({"access": "allow_list", "window_instructions": 400_000_000})
     friend, stranger = fresh_principal(), fresh_principal()
     canister.allow([friend])
     big = generate_arg(PROMPT, stop=[U32] * 15_000)  # 60 KB: under the size limit, slow to decode
@@ -254,9 +255,11 @@ def test_a_refusal_costs_little_even_with_a_60_kb_argument(install):
     failure = rejected(canister.replica.update, canister.id, "generate", big, sender=friend, inspect=False)
     assert failure.message.startswith("onchain inference budget spent")
     budget_cost = canister.usage()["window_spent"] - before
-    assert 0 < not_allowed_cost < 1_000_000 and 0 < budget_cost < 1_000_000
-    print(f"refusal cost with a {len(big)}-byte argument: not allowed {not_allowed_cost:,}, budget spent "
-          f"{budget_cost:,} instructions")
+    # what was charged: the message's instructions and the IC's fees for receiving and running it
+    fees = MESSAGE_FEE + INGRESS_BYTE_FEE * (len(big) + len("generate"))
+    assert 0 < not_allowed_cost - fees < 1_000_000 and 0 < budget_cost - fees < 1_000_000
+    print(f"refusal cost with a {len(big)}-byte argument: not allowed {not_allowed_cost - fees:,}, budget spent "
+          f"{budget_cost - fees:,} instructions (+ {fees:,} of fees)")
 
 
 def test_an_oversized_argument_is_refused_before_decoding(install):
