@@ -291,9 +291,10 @@ def test_queries_called_as_updates_are_refused(install):
 def test_inspect_message_accepts_what_the_methods_serve(install):
     canister = install()
     alice = fresh_principal()
-    for method, arg in (("generate", generate_arg(PROMPT)), ("prefill", generate_arg(PROMPT)),
-                        ("forget_conversations", candid.encode([], []))):
+    for method, arg in (("generate", generate_arg(PROMPT)), ("prefill", generate_arg(PROMPT))):
         canister.replica.inspect_message(canister.id, method, arg, sender=alice)  # accepted: no Reject
+    canister.as_caller(alice).prefill(PROMPT)
+    canister.replica.inspect_message(canister.id, "forget_conversations", candid.encode([], []), sender=alice)
     arg = candid.encode(candid.parse_types("(InferencePolicy)", DID),
                         [{"access": None, "window_seconds": None, "window_instructions": None, "caller_instructions": None}])
     canister.replica.inspect_message(canister.id, "set_inference_policy", arg, sender=canister.sender)
