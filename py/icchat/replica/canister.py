@@ -194,9 +194,10 @@ class Canister:
             if mode.persists:
                 self._check_wasm_memory_limit(instance, heap_before)
         except BaseException:
+            spent = instance.meter.used()  # read before a rollback may replace the instance
             self._rollback(instance, globals_before)
             if prepaid:  # a trap pays for the instructions it ran, like a reply
-                cycles.settle_execution(self, prepaid, limit, instance.meter.used())
+                cycles.settle_execution(self, prepaid, limit, spent)
             raise
         if prepaid:
             cycles.settle_execution(self, prepaid, limit, used)
