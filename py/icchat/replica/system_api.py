@@ -229,7 +229,7 @@ class SystemApi:
         e.response = ("reject", message)
         e.clear_reply()
 
-    # --- cycles (ingress messages carry none; balances are never charged here) ---------------------
+    # --- cycles (ingress messages carry none; executions are charged by icchat.replica.cycles) -----
 
     def _ic0_msg_cycles_available128(self, e: Execution, dst: int) -> None:
         self._charge("msg_cycles_available128", 0)
