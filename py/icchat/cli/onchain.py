@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
         for line in inference_policy.describe_usage(inference_policy.read_usage(agent, canister)):
             print(f"  {line}")
     except CanisterReject as exc:
-        raise UserError(f"gpt2 canister refused: {exc.message}") from None
+        raise UserError(f"gpt2 canister refused: {exc.reason}") from None
     except (TransportError, AgentError) as exc:
         raise UserError(str(exc)) from None
     return 0
