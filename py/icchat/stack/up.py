@@ -173,5 +173,14 @@ def status(state_dir: Path = STATE_DIR, log: Callable[[str], None] = print) -> S
                          bool(model.get("meaningful")), "")
     info = StackInfo(process.url, frontend, gpt2, choice)
     log(f"model          {choice.label}" + (f" (manifest {model.get('manifest_sha256', '')[:12]})" if model else ""))
+    from icchat.ic.agent import AgentError
+
+    try:
+        usage = inference_policy.read_usage(agent, gpt2)
+        log(f"onchain        {usage['access']}, {usage['window_spent'] / 1e9:,.1f}B of "
+            f"{usage['window_instructions'] / 1e9:,.0f}B instructions spent this window "
+            f"(`icchat onchain usage` says more)")
+    except AgentError as exc:  # an older module without `usage`: say so, the rest of the status stands
+        log(f"onchain        policy unknown ({exc})")
     log(f"page           {info.page_url}")
     return info
