@@ -109,6 +109,7 @@ let available = []; // backends that can answer now (the worker's "ready")
 let device = { available: false, reason: null };
 let prices = null; // the IC price table's few numbers (config.json via the worker)
 let forgetting = false; // a forget_conversations call is on its way
+let usageAsked = 0; // numbers the usage requests: only the newest one's answer is shown
 let replies = 0; // numbers each reply, for the shared stop flag
 // Stop signal the worker reads at every token without waiting for its message queue.
 const stopFlag = self.crossOriginIsolated ? new Int32Array(new SharedArrayBuffer(4)) : null;
@@ -208,8 +209,8 @@ const onWorkerMessage = {
     els.about.textContent = `Model manifest SHA-256 ${model.manifestSha256.slice(0, 16)}… (certified by the gpt2 canister) · ${model.n_layer} layers, ${model.n_embd} dims · cross-origin isolated: ${message.isolated ? "yes" : "no"}${message.principal ? ` · onchain identity ${message.principal}` : ""}`;
     updateComposer();
   },
-  usage({ usage, error }) {
-    showUsage(usage, error);
+  usage({ id, usage, error }) {
+    if (id === usageAsked) showUsage(usage, error); // an older request's answer is not shown
   },
   forgotten({ error }) {
     forgetting = false;
@@ -341,6 +342,7 @@ function showError(text, kind, fatal = true) {
   els.error.dataset.kind = kind;
   els.error.hidden = false;
   els.errorRestart.hidden = !fatal && kind !== "crash";
+  els.errorReload.hidden = kind === "refused"; // the canister said why: a reload would not change it
   if (fatal) setState("error");
 }
 function hideError() {
@@ -615,7 +617,7 @@ function stop() {
 // --- settings ------------------------------------------------------------------------------
 
 const ACCESS_TEXT = {
-  open: "Open to every browser's own identity (the anonymous principal gets no update inference).",
+  open: "Open to anyone with an identity (this page has its own; the anonymous principal gets no update inference).",
   allow_list: "For allow-listed principals and the canister's controllers.",
   controllers: "For the canister's controllers only.",
 };
@@ -640,15 +642,18 @@ function formatRefill(ns) {
 function showUsage(usage, error) {
   if (error || !usage) {
     els.usage.textContent = `Could not read the canister's inference budget: ${error ?? "no answer"}`;
+    els.usage.dataset.state = "failed";
     delete els.usage.dataset.usage;
     return;
   }
   els.usage.dataset.usage = JSON.stringify(usage); // what the canister answered (tests read it)
+  els.usage.dataset.state = "shown";
   const share = usage.window_instructions > 0 ? (usage.window_spent / usage.window_instructions) * 100 : 100;
+  const percent = share > 0 && share < 0.1 ? "under 0.1 %" : `${share.toFixed(share < 10 ? 1 : 0)} %`;
   els.usage.textContent = [
     ACCESS_TEXT[usage.access] ?? `Access: ${usage.access}.`,
     `Budget: ${formatCount(usage.window_instructions)} instructions per ${formatWindow(usage.window_seconds)} for everyone, ${formatCount(usage.caller_instructions)} per principal.`,
-    `Spent in this window: ${formatCount(usage.window_spent)} (${share.toFixed(share < 10 ? 1 : 0)} %) by ${usage.callers} principal${usage.callers === 1 ? "" : "s"}, ${formatCount(usage.caller_spent)} of it yours; ${usage.refused} call${usage.refused === 1 ? "" : "s"} refused.`,
+    `Spent in this window: ${formatCount(usage.window_spent)} (${percent}) by ${usage.callers} principal${usage.callers === 1 ? "" : "s"}, ${formatCount(usage.caller_spent)} of it yours; ${usage.refused} call${usage.refused === 1 ? "" : "s"} refused.`,
     `It refills at ${formatRefill(usage.window_end)}.`,
   ].join(" ");
 }
@@ -656,7 +661,8 @@ function showUsage(usage, error) {
 /** Ask the worker for the canister's usage; `always` false: only while the settings are open. */
 function checkUsage(always = true) {
   if (!worker || !available.includes("onchain-fast") || (!always && els.settings.hidden)) return;
-  worker.postMessage({ type: "usage" });
+  els.usage.dataset.state = "checking"; // until the answer to this request
+  worker.postMessage({ type: "usage", id: ++usageAsked });
 }
 
 /** forget_conversations as this browser's identity (the worker's onchain client). */

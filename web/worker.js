@@ -19,7 +19,7 @@
 //     {type: "variant", variant, engine?} switch the on-device model (int8 / fp32) and/or its
 //         engine: "auto" | "icchat" | "onnxruntime-web" (init takes `engine` too; engine.mjs)
 //         init also takes `speeds`: {key: {icchat, "onnxruntime-web"}}, what "engines" reported
-//     {type: "usage"}                     the gpt2 canister's inference policy and what is spent
+//     {type: "usage", id}                 the gpt2 canister's inference policy and what is spent
 //     {type: "forget"}                    empty this identity's conversations in the gpt2
 //         canister's prefix cache (forget_conversations, an update as the page's identity)
 //   worker → page
@@ -38,7 +38,7 @@
 //     {type: "error", id?, kind, message, fatal}
 //         kind: config | unreachable | integrity | manifest | memory | runtime | generate | onchain
 //         | refused (the gpt2 canister turned the call down: `message` is its own line)
-//     {type: "usage", usage?, error?}     usage: the canister's `usage` query as JSON numbers
+//     {type: "usage", id, usage?, error?} usage: the canister's `usage` query as JSON numbers
 //     {type: "forgotten", error?}         forget's outcome
 
 import { chooseEngine, canisterWeightsPath, Engine, engineModulePath, measuredBoth, speedKey as speedKeyOf } from "./engine.mjs";
@@ -667,12 +667,12 @@ function failureKind(backend) {
 }
 
 /** The gpt2 canister's `usage` query (policy, window, what is spent), for the settings. */
-async function usage() {
-  if (!state.gpt2) return post({ type: "usage", error: "the gpt2 canister is not connected" });
+async function usage({ id }) {
+  if (!state.gpt2) return post({ type: "usage", id, error: "the gpt2 canister is not connected" });
   try {
-    post({ type: "usage", usage: await state.gpt2.usage() });
+    post({ type: "usage", id, usage: await state.gpt2.usage() });
   } catch (error) {
-    post({ type: "usage", error: error.message });
+    post({ type: "usage", id, error: error.message });
   }
 }
 
