@@ -106,6 +106,29 @@ class ReplicaStack:
         method = "start_canister" if running else "stop_canister"
         management._call(agent, method, {"canister_id": self.info.gpt2}, self.info.gpt2)
 
+    def call_gpt2(self, method: str, *values: object) -> list:
+        """Call a gpt2 canister method as the stack's controller (the local identity `icchat up`
+        made: .state's identity.pem, here under the test's state directory), with the argument
+        and result types of canister/gpt2.did; queries by query, updates by update."""
+        from icchat.ic import candid
+        from icchat.paths import CANISTER_SRC
+        from icchat.stack.up import _agent
+
+        did = candid.parse_did((CANISTER_SRC / "gpt2.did").read_text())
+        func = did.service.methods[method]
+        agent = _agent(self.info.replica_url, self.state_dir)
+        arg = candid.encode(list(func.args), list(values))
+        reply = (agent.query if "query" in func.annotations else agent.update)(self.info.gpt2, method, arg)
+        return candid.decode(reply, list(func.rets))
+
+    def set_inference_policy(self, **fields: object) -> None:
+        """set_inference_policy as the controller: the fields named change, the rest stay."""
+        self.call_gpt2("set_inference_policy", fields)
+
+    def usage(self) -> dict:
+        (usage,) = self.call_gpt2("usage")
+        return usage
+
     def tamper_in_flight(self, context, path: str) -> None:
         """Flip one byte of the canister's answer for `path` before the browser sees it."""
         url = self.model_base + path

@@ -167,6 +167,9 @@ def test_a_device_that_cannot_run_the_model_is_offered_onchain(browser, stack, a
         assert "This device cannot run the model: the model could not be loaded here" in chat.page.text_content("#device-note")
         assert chat.page.is_disabled("#where input[value=device]")
         assert "onchain only" in chat.page.text_content("#status-text")
+        # onchain is offered with what it means, never picked for the user
+        assert "your conversation is then sent to the Internet Computer" in chat.page.text_content("#device-note")
+        assert chat.page.is_checked("#where input[value=device]")
         chat.page.fill("#prompt", "Hello from a small device")
         assert chat.page.is_disabled("#send")  # device is still selected, and cannot answer
         chat.page.click("#device-note-onchain")

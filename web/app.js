@@ -15,14 +15,26 @@ const els = {
   settingsError: $("#settings-error"), settingsReset: $("#settings-reset"), about: $("#about"), engineAuto: $("#engine-auto"),
   where: $("#where"), emptyText: $("#empty p"), whereNote: $("#where-note"), hint: $("#hint"),
   deviceNote: $("#device-note"), deviceNoteText: $("#device-note-text"), deviceNoteOnchain: $("#device-note-onchain"), errorDevice: $("#error-device"),
+  privacy: $("#privacy"), forget: $("#forget-onchain"), forgetNote: $("#forget-note"), usage: $("#usage"), usageRefresh: $("#usage-refresh"),
 };
 
 const ORIGIN_LABELS = { device: "on this device", "onchain-fast": "onchain · fast", "onchain-verified": "onchain · verified" };
 const BACKENDS = Object.keys(ORIGIN_LABELS);
 const WHERE_NOTES = {
   device: "",
-  "onchain-fast": "Computed by the gpt2 canister: queries answered by one node, what you type is sent to it.",
-  "onchain-verified": "Computed by the gpt2 canister: replicated updates, certified by the subnet; what you type is sent to it.",
+  "onchain-fast": "Computed by the gpt2 canister: your conversation goes to its subnet by an update, then one node writes the answer by query (not certified).",
+  "onchain-verified": "Computed by the gpt2 canister: every node of its subnet sees your conversation and computes the answer (replicated updates, certified).",
+};
+// Who sees the conversation and what is kept, per mode (the sidebar). Onchain: the conversation's
+// tokens travel as ingress messages and queries (not encrypted from the nodes), and the canister's
+// per-caller prefix cache keeps them in its heap on every node: a slot used in the last 10 minutes
+// is never taken by another caller (canister/gpt2: SLOT_PROTECT_SECONDS), after that it stays
+// until the room is needed; forget_conversations empties this identity's slots.
+const KEPT = "The canister keeps its tokens at least 10 minutes after the last answer, then until another conversation needs the room, or until you forget them.";
+const PRIVACY = {
+  device: "On this device: the model runs in this browser and nothing you type leaves it; only the model files come from the gpt2 canister. Conversations are kept in this browser.",
+  "onchain-fast": `Onchain · fast: your conversation is sent to the gpt2 canister on the Internet Computer. An update stores it in the canister on every node of its subnet, and one node writes the answer by query. ${KEPT}`,
+  "onchain-verified": `Onchain · verified: your conversation is sent to the gpt2 canister on the Internet Computer; every node of its subnet sees it and computes the answer. ${KEPT}`,
 };
 const EMPTY_TEXT = {
   device: "The model runs on this device in your browser. What you type is not sent anywhere.",
@@ -69,6 +81,9 @@ function identitySeed() {
 }
 let store = load(KEYS.conversations, null);
 if (!store || !Array.isArray(store.list)) store = { current: null, list: [] };
+// "Forget my onchain conversation" is offered once this browser has sent one onchain (kept in
+// prefs; a store from before that flag tells by its answers' origins).
+prefs.onchainUsed ??= store.list.some((c) => c.messages.some((m) => String(m.origin ?? "").startsWith("onchain")));
 
 const newId = () => (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random());
 const saveStore = () => save(KEYS.conversations, store);
@@ -93,6 +108,8 @@ let runningEnginePref = null; // the engine setting before a switch (restored if
 let available = []; // backends that can answer now (the worker's "ready")
 let device = { available: false, reason: null };
 let prices = null; // the IC price table's few numbers (config.json via the worker)
+let forgetting = false; // a forget_conversations call is on its way
+let usageAsked = 0; // numbers the usage requests: only the newest one's answer is shown
 let replies = 0; // numbers each reply, for the shared stop flag
 // Stop signal the worker reads at every token without waiting for its message queue.
 const stopFlag = self.crossOriginIsolated ? new Int32Array(new SharedArrayBuffer(4)) : null;
@@ -192,6 +209,20 @@ const onWorkerMessage = {
     els.about.textContent = `Model manifest SHA-256 ${model.manifestSha256.slice(0, 16)}… (certified by the gpt2 canister) · ${model.n_layer} layers, ${model.n_embd} dims · cross-origin isolated: ${message.isolated ? "yes" : "no"}${message.principal ? ` · onchain identity ${message.principal}` : ""}`;
     updateComposer();
   },
+  usage({ id, usage, error }) {
+    if (id === usageAsked) showUsage(usage, error); // an older request's answer is not shown
+  },
+  forgotten({ error }) {
+    forgetting = false;
+    if (!error) {
+      prefs.onchainUsed = false;
+      save(KEYS.prefs, prefs);
+    }
+    els.forgetNote.textContent = error
+      ? `Not forgotten: ${error}`
+      : "Forgotten: the gpt2 canister emptied its cache of your conversations. The ones listed here stay in this browser.";
+    updateComposer();
+  },
   snapshot({ phase }) {
     els.about.dataset.snapshot = phase; // the interpreter snapshot: making | stopped | kept | failed (tests read it)
   },
@@ -242,6 +273,7 @@ const onWorkerMessage = {
     setState(ready ? "ready" : "loading");
     renderConversations();
     updateComposer();
+    if (origin !== "device") checkUsage(false);
   },
   error({ id, kind, message, fatal, during }) {
     if (id && reply && reply.id === id) failReply();
@@ -252,7 +284,8 @@ const onWorkerMessage = {
     }
     showError(explainError(kind, message), kind, fatal);
     if (!fatal && during === "generate") setState(ready ? "ready" : "loading");
-    els.errorDevice.hidden = !(kind === "onchain" && available.includes("device"));
+    els.errorDevice.hidden = !((kind === "onchain" || kind === "refused") && available.includes("device"));
+    if (kind === "onchain" || kind === "refused") checkUsage(false); // what is spent now, in the settings
     if (during === "variant" && !fatal) {
       ready = true; // the previous model still runs: say so in the settings, too
       prefs.variant = runningVariant ?? prefs.variant;
@@ -281,6 +314,8 @@ function explainError(kind, message) {
     case "memory": return `${message}. Close other tabs, or pick the smaller int8 model in Settings, then restart.`;
     case "config": return `${message}. The page was not deployed completely.`;
     case "onchain": return `The onchain answer failed: ${message}. Your question is back in the box: send it again, or answer on this device.`;
+    // the gpt2 canister's own line (budget, quota, access, busy): as it is
+    case "refused": return `${/[.!?)]$/.test(message) ? message : `${message}.`} Your question is back in the box.`;
     default: return message;
   }
 }
@@ -307,6 +342,7 @@ function showError(text, kind, fatal = true) {
   els.error.dataset.kind = kind;
   els.error.hidden = false;
   els.errorRestart.hidden = !fatal && kind !== "crash";
+  els.errorReload.hidden = kind === "refused"; // the canister said why: a reload would not change it
   if (fatal) setState("error");
 }
 function hideError() {
@@ -495,6 +531,10 @@ function updateComposer() {
     input.parentElement.title = input.disabled && !busy ? (input.value === "device" ? `Not available: ${device.reason ?? "the model is not loaded"}` : "Not available: the gpt2 canister could not be reached") : "";
   }
   els.whereNote.textContent = WHERE_NOTES[prefs.backend] ?? "";
+  els.privacy.textContent = PRIVACY[prefs.backend];
+  els.privacy.dataset.mode = prefs.backend;
+  els.forget.hidden = !prefs.onchainUsed;
+  els.forget.disabled = busy || forgetting || !available.includes("onchain-fast");
   els.emptyText.textContent = EMPTY_TEXT[prefs.backend === "device" ? "device" : "onchain"];
   const onchain = prefs.backend !== "device";
   els.hint.textContent = onchain ? HINTS.onchain : HINTS.device;
@@ -525,6 +565,10 @@ function send() {
   const node = messageNode("assistant");
   node.dataset.state = "waiting";
   els.messages.append(node);
+  if (prefs.backend !== "device" && !prefs.onchainUsed) {
+    prefs.onchainUsed = true; // the conversation goes to the canister now: offer to forget it
+    save(KEYS.prefs, prefs);
+  }
   reply = { id: newId(), seq: ++replies, conversation, userText: els.prompt.value, node, textNode: node.querySelector(".text"), text: "", tokens: 0, ids: [], deltas: 0, backend: prefs.backend, started: performance.now(), firstAt: null, drawTimer: 0, drawnAt: 0 };
   els.prompt.value = "";
   autosize();
@@ -571,6 +615,64 @@ function stop() {
 }
 
 // --- settings ------------------------------------------------------------------------------
+
+const ACCESS_TEXT = {
+  open: "Open to anyone with an identity (this page has its own; the anonymous principal gets no update inference).",
+  allow_list: "For allow-listed principals and the canister's controllers.",
+  controllers: "For the canister's controllers only.",
+};
+
+/** 86400 → "24 h": a window's length as the canister states it. */
+function formatWindow(seconds) {
+  if (seconds % 86400 === 0 && seconds > 86400) return `${seconds / 86400} days`;
+  if (seconds % 3600 === 0) return `${seconds / 3600} h`;
+  if (seconds % 60 === 0) return `${seconds / 60} min`;
+  return `${seconds} s`;
+}
+
+/** ns since 1970 → "2026-12-07 00:00 UTC (in 3 h 12 min)". */
+function formatRefill(ns) {
+  const at = new Date(ns / 1e6);
+  const minutes = Math.max(0, Math.ceil((at.getTime() - Date.now()) / 60000));
+  const left = minutes >= 60 ? `${Math.floor(minutes / 60)} h ${minutes % 60} min` : `${minutes} min`;
+  return `${at.toISOString().slice(0, 16).replace("T", " ")} UTC (in ${left})`;
+}
+
+/** The gpt2 canister's `usage` in the settings: who may ask, the bound, what is spent, the refill. */
+function showUsage(usage, error) {
+  if (error || !usage) {
+    els.usage.textContent = `Could not read the canister's inference budget: ${error ?? "no answer"}`;
+    els.usage.dataset.state = "failed";
+    delete els.usage.dataset.usage;
+    return;
+  }
+  els.usage.dataset.usage = JSON.stringify(usage); // what the canister answered (tests read it)
+  els.usage.dataset.state = "shown";
+  const share = usage.window_instructions > 0 ? (usage.window_spent / usage.window_instructions) * 100 : 100;
+  const percent = share > 0 && share < 0.1 ? "under 0.1 %" : `${share.toFixed(share < 10 ? 1 : 0)} %`;
+  els.usage.textContent = [
+    ACCESS_TEXT[usage.access] ?? `Access: ${usage.access}.`,
+    `Budget: ${formatCount(usage.window_instructions)} instructions per ${formatWindow(usage.window_seconds)} for everyone, ${formatCount(usage.caller_instructions)} per principal.`,
+    `Spent in this window: ${formatCount(usage.window_spent)} (${percent}) by ${usage.callers} principal${usage.callers === 1 ? "" : "s"}, ${formatCount(usage.caller_spent)} of it yours; ${usage.refused} call${usage.refused === 1 ? "" : "s"} refused.`,
+    `It refills at ${formatRefill(usage.window_end)}.`,
+  ].join(" ");
+}
+
+/** Ask the worker for the canister's usage; `always` false: only while the settings are open. */
+function checkUsage(always = true) {
+  if (!worker || !available.includes("onchain-fast") || (!always && els.settings.hidden)) return;
+  els.usage.dataset.state = "checking"; // until the answer to this request
+  worker.postMessage({ type: "usage", id: ++usageAsked });
+}
+
+/** forget_conversations as this browser's identity (the worker's onchain client). */
+function forgetOnchain() {
+  if (!worker || reply || forgetting) return;
+  forgetting = true;
+  els.forgetNote.textContent = "Asking the gpt2 canister to forget…";
+  updateComposer();
+  worker.postMessage({ type: "forget" });
+}
 
 const engineSpeed = (name, ms) => `${ENGINE_LABELS[name] ?? name} ${ms.toFixed(1)} ms/token`;
 
@@ -661,6 +763,7 @@ function onSettingsInput() {
 
 function openSettings(open) {
   els.settings.hidden = !open;
+  if (open) checkUsage();
   els.settingsToggle.setAttribute("aria-expanded", String(open));
   els.body.classList.toggle("settings-open", open);
 }
@@ -711,7 +814,12 @@ els.errorRestart.addEventListener("click", () => {
 els.errorReload.addEventListener("click", () => location.reload());
 els.where.addEventListener("change", (event) => setBackend(event.target.value));
 els.deviceNoteOnchain.addEventListener("click", () => setBackend("onchain-fast"));
-els.errorDevice.addEventListener("click", () => setBackend("device"));
+els.errorDevice.addEventListener("click", () => {
+  setBackend("device");
+  send(); // the question is back in the box: answer it here
+});
+els.forget.addEventListener("click", forgetOnchain);
+els.usageRefresh.addEventListener("click", () => checkUsage());
 els.errorDismiss.addEventListener("click", hideError);
 for (const button of document.querySelectorAll(".suggestion")) {
   button.addEventListener("click", () => {

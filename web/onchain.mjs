@@ -5,7 +5,7 @@
 // Calls go through agent.update / agent.query rather than an Actor: @icp-sdk/core 6.1's Actor
 // throws a TypeError while re-wrapping a reject that arrived by polling, which hid the
 // canister's reason; here every reject becomes an Error whose message is that reason.
-import { HttpAgent } from "@icp-sdk/core/agent";
+import { HttpAgent, HttpErrorCode, HttpFetchErrorCode } from "@icp-sdk/core/agent";
 import { IDL } from "@icp-sdk/core/candid";
 import { Ed25519KeyIdentity } from "@icp-sdk/core/identity";
 import { Principal } from "@icp-sdk/core/principal";
@@ -28,6 +28,22 @@ const GenerateReply = IDL.Record({
   stop_reason: IDL.Text,
   reused: IDL.Nat32,
   fed: IDL.Nat32,
+});
+const Access = IDL.Variant({ open: IDL.Null, allow_list: IDL.Null, controllers: IDL.Null });
+// What the canister lets inference spend and what is spent (canister/gpt2.did `usage`).
+const Usage = IDL.Record({
+  access: Access,
+  window_seconds: IDL.Nat64,
+  window_instructions: IDL.Nat64,
+  caller_instructions: IDL.Nat64,
+  window_start: IDL.Nat64,
+  window_end: IDL.Nat64,
+  window_spent: IDL.Nat64,
+  caller_spent: IDL.Nat64,
+  callers: IDL.Nat32,
+  refused: IDL.Nat64,
+  allowed: IDL.Nat32,
+  spent_total: IDL.Nat64,
 });
 const METHODS = {
   generate: { arg: GenerateRequest, query: false },
@@ -65,19 +81,66 @@ function fromCandid(reply) {
   };
 }
 
-/** The reason a call failed, as one line: the canister's reject message when there is one. */
-export function rejectReason(error) {
+// The IC's reject codes and error codes (interface spec, "Reject codes"; the replica's ErrorCode).
+const CANISTER_REJECT = 4; // the canister itself rejected the call (ic0.msg_reject)
+const CANISTER_CALLED_TRAP = "IC0503"; // the canister trapped with a message of its own (ic0.trap)
+// How the replica words a trap: "Error from Canister <id>: Canister called `ic0.trap` with
+// message: '<the canister's message>'.\n<help>" (older replicas leave out the quotes).
+const TRAP_PREFIX = "Canister called `ic0.trap` with message: ";
+
+const firstLine = (text) => String(text ?? "").split("\n").map((line) => line.trim()).find(Boolean) ?? "";
+
+/** The message a canister trapped with, out of the replica's text around it; null if none. */
+function trapMessage(text) {
+  const at = text.indexOf(TRAP_PREFIX);
+  if (at < 0) return null;
+  let line = text.slice(at + TRAP_PREFIX.length).split("\n")[0].trim();
+  if (line.endsWith("'.")) line = line.slice(0, -1); // the replica's sentence ends after the quote
+  if (line.length >= 2 && line.startsWith("'") && line.endsWith("'")) line = line.slice(1, -1);
+  return line || null;
+}
+
+/** A reject (its reject code, message and IC error code) as failureOf describes it. */
+function failureOfReject(rejectCode, message, errorCode) {
+  const refused = Number(rejectCode) === CANISTER_REJECT || errorCode === CANISTER_CALLED_TRAP;
+  return { line: trapMessage(String(message)) ?? firstLine(message), refused, rejectCode: Number(rejectCode) };
+}
+
+/**
+ * Why a call failed, from the agent's error structure (never by reading its words for a kind):
+ * {line, refused, rejectCode?, httpStatus?}. `line` is one line: the canister's own when it said
+ * one (its reject, or the message it trapped with in the method or in canister_inspect_message),
+ * else the replica's first line. `refused`: the canister (or the replica, for the message) turned
+ * the call down with a reason of its own — reject code 4, a trap's IC0503, or an HTTP 4xx on the
+ * call — rather than something failing on the way (a stopped canister, the network).
+ *
+ * canister_inspect_message's trap reaches the agent two ways: today's replicas answer the call
+ * with a CBOR reject (reject code 5, IC0503); older ones answered HTTP 400 with the text as body.
+ */
+export function failureOf(error) {
   for (let e = error; e; e = e.cause) {
-    const code = e.code ?? e;
+    const code = e.code ?? e; // an AgentError's code, or a cause holding one
     const message = code?.rejectMessage ?? code?.reject_message;
-    if (message) return String(message);
+    if (message) return failureOfReject(code.rejectCode ?? code.reject_code, message, code.rejectErrorCode ?? code.error_code);
+    if (code instanceof HttpErrorCode) {
+      const body = String(code.bodyText ?? "");
+      const trapped = trapMessage(body);
+      const line = trapped ?? `HTTP ${code.status}${body.trim() ? `: ${firstLine(body)}` : ` ${code.statusText ?? ""}`.trimEnd()}`;
+      return { line, refused: code.status >= 400 && code.status < 500, httpStatus: code.status };
+    }
   }
-  return String(error?.message ?? error).split("\n").find((line) => line.trim()) ?? "unknown error";
+  return { line: firstLine(error?.message ?? error) || "unknown error", refused: false };
+}
+
+/** The reason a call failed, as one line: the canister's own when there is one. */
+export function rejectReason(error) {
+  return failureOf(error).line;
 }
 
 /** Whether `error` (or a cause) is the browser failing to reach the host at all, not a reply. */
 export function unreachable(error) {
   for (let e = error; e; e = e.cause) {
+    if ((e.code ?? e) instanceof HttpFetchErrorCode) return true; // the agent's fetch threw
     if (/Failed to fetch|NetworkError|fetch failed|Load failed/.test(String(e?.message ?? ""))) return true;
   }
   return false;
@@ -91,35 +154,55 @@ export function identityFromSeed(seed) {
   return Ed25519KeyIdentity.generate(Uint8Array.from(seed));
 }
 
+/** nat64 counters as numbers (instructions and ns since 1970: exact below 2^53). */
+function usageFromCandid(usage) {
+  const out = { access: Object.keys(usage.access)[0] };
+  for (const [key, value] of Object.entries(usage)) if (key !== "access") out[key] = Number(value);
+  return out;
+}
+
 /**
  * A client for the gpt2 canister. `rootKey`: the IC root key (DER) to verify replies with
- * (omit it on mainnet: the agent's built-in key). Returns {principal, call(method, json)}.
+ * (omit it on mainnet: the agent's built-in key). Returns {principal, call(method, json),
+ * usage(), forget(), lastFailure}: `lastFailure` is the last failed call's failureOf (with its
+ * method), for the worker to tell a refusal from a failure without reading the message.
  */
 export async function connectGpt2({ host, canisterId, identity, rootKey }) {
   const agent = await HttpAgent.create({ host, identity, ...(rootKey ? { rootKey } : {}) });
   const canister = Principal.fromText(canisterId);
+  const client = { principal: identity ? identity.getPrincipal().toText() : "2vxsx-fae", lastFailure: null };
 
-  async function call(method, requestJson) {
+  /** One raw call: the reply's bytes; a failure becomes an Error whose message is its one line. */
+  async function raw(method, arg, query) {
+    let failure;
+    try {
+      if (!query) return (await agent.update(canister, { methodName: method, arg })).reply;
+      const response = await agent.query(canister, { methodName: method, arg });
+      if (response.status === "replied") return response.reply.arg;
+      failure = failureOfReject(response.reject_code, response.reject_message ?? `the query was ${response.status}`, response.error_code);
+    } catch (error) {
+      // A dead replica or network gives the agent a bare "Failed to fetch": say what it means.
+      failure = unreachable(error)
+        ? { line: `${host} cannot be reached (the replica or the network is down)`, refused: false }
+        : failureOf(error);
+    }
+    client.lastFailure = { ...failure, method };
+    // A refusal is the canister's own line; anything else says which call it was.
+    throw new Error(failure.refused ? failure.line : `the gpt2 canister did not answer ${method}: ${failure.line}`);
+  }
+
+  client.call = async (method, requestJson) => {
     const spec = METHODS[method];
     if (!spec) throw new Error(`unknown gpt2 method ${method}`);
     const arg = IDL.encode([spec.arg], [toCandid(method, JSON.parse(requestJson))]);
-    let bytes;
-    try {
-      if (spec.query) {
-        const response = await agent.query(canister, { methodName: method, arg });
-        if (response.status !== "replied") throw new Error(response.reject_message ?? `the query was ${response.status}`);
-        bytes = response.reply.arg;
-      } else {
-        ({ reply: bytes } = await agent.update(canister, { methodName: method, arg }));
-      }
-    } catch (error) {
-      // A dead replica or network gives the agent a bare "Failed to fetch": say what it means.
-      const reason = unreachable(error) ? `${host} cannot be reached (the replica or the network is down)` : rejectReason(error);
-      throw new Error(`the gpt2 canister did not answer ${method}: ${reason}`);
-    }
-    const [reply] = IDL.decode([GenerateReply], bytes);
+    const [reply] = IDL.decode([GenerateReply], await raw(method, arg, spec.query));
     return JSON.stringify({ ...fromCandid(reply), arg_bytes: arg.byteLength });
-  }
-
-  return { principal: identity ? identity.getPrincipal().toText() : "2vxsx-fae", call };
+  };
+  /** The canister's inference policy and what is spent of its window (a query: free, anyone). */
+  client.usage = async () => usageFromCandid(IDL.decode([Usage], await raw("usage", IDL.encode([], []), true))[0]);
+  /** Empty this identity's prefix-cache slots in the canister (an update as this identity). */
+  client.forget = async () => {
+    await raw("forget_conversations", IDL.encode([], []), false);
+  };
+  return client;
 }

@@ -19,6 +19,9 @@
 //     {type: "variant", variant, engine?} switch the on-device model (int8 / fp32) and/or its
 //         engine: "auto" | "icchat" | "onnxruntime-web" (init takes `engine` too; engine.mjs)
 //         init also takes `speeds`: {key: {icchat, "onnxruntime-web"}}, what "engines" reported
+//     {type: "usage", id}                 the gpt2 canister's inference policy and what is spent
+//     {type: "forget"}                    empty this identity's conversations in the gpt2
+//         canister's prefix cache (forget_conversations, an update as the page's identity)
 //   worker → page
 //     {type: "config", label, meaningful, notice}  as soon as config.json is read
 //     {type: "status", phase, text}       phase: config | runtime | weights | session | python | ready
@@ -34,6 +37,9 @@
 //     {type: "done", id, message: {role, text, origin}, stopReason, stats, trimmedTurns}
 //     {type: "error", id?, kind, message, fatal}
 //         kind: config | unreachable | integrity | manifest | memory | runtime | generate | onchain
+//         | refused (the gpt2 canister turned the call down: `message` is its own line)
+//     {type: "usage", id, usage?, error?} usage: the canister's `usage` query as JSON numbers
+//     {type: "forgotten", error?}         forget's outcome
 
 import { chooseEngine, canisterWeightsPath, Engine, engineModulePath, measuredBoth, speedKey as speedKeyOf } from "./engine.mjs";
 import { deploymentFrom } from "./network.mjs";
@@ -636,13 +642,14 @@ async function generate({ id, seq, conversation, settings, backend = "device" })
     },
   };
   let last = null;
+  if (state.gpt2) state.gpt2.lastFailure = null;
   try {
     await state.chat.reply(JSON.stringify(conversation), JSON.stringify(settings), backend, state.control, (json) => {
       const event = JSON.parse(json);
       last = event;
       if (event.text_delta || event.tokens.length) post({ type: "delta", id, text: event.text_delta, tokens: event.tokens, stats: event.stats });
     });
-    if (last?.stop_reason === "error") throw new ModelError(backend === "device" ? "generate" : "onchain", last.error || "the reply failed");
+    if (last?.stop_reason === "error") throw new ModelError(failureKind(backend), last.error || "the reply failed");
     post({ type: "done", id, message: { role: "assistant", text: last.text, origin: last.origin || backend }, stopReason: last.stop_reason, stats: last.stats, trimmedTurns: last.trimmed_turns });
   } finally {
     state.busy = false;
@@ -652,9 +659,39 @@ async function generate({ id, seq, conversation, settings, backend = "device" })
   }
 }
 
+/** What kind of failure ended a reply from `backend`: an onchain call the canister refused
+ * (the client's record of the failed call, by reject code / HTTP status) or one that failed. */
+function failureKind(backend) {
+  if (backend === "device") return "generate";
+  return state.gpt2?.lastFailure?.refused ? "refused" : "onchain";
+}
+
+/** The gpt2 canister's `usage` query (policy, window, what is spent), for the settings. */
+async function usage({ id }) {
+  if (!state.gpt2) return post({ type: "usage", id, error: "the gpt2 canister is not connected" });
+  try {
+    post({ type: "usage", id, usage: await state.gpt2.usage() });
+  } catch (error) {
+    post({ type: "usage", id, error: error.message });
+  }
+}
+
+/** forget_conversations as this page's identity: the canister empties its slots for it. */
+async function forget() {
+  if (!state.gpt2) return post({ type: "forgotten", error: "the gpt2 canister is not connected" });
+  try {
+    await state.gpt2.forget();
+    post({ type: "forgotten" });
+  } catch (error) {
+    post({ type: "forgotten", error: error.message });
+  }
+}
+
 const handlers = {
   init,
   generate,
+  usage,
+  forget,
   variant: switchVariant,
   stop: ({ id }) => { if (state.control && (id === undefined || state.control.id === id)) state.control.stopped = true; },
 };
