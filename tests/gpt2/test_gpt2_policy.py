@@ -32,7 +32,7 @@ GENERATE_QUERY_LINE = ("generate_query is a query: call it as a query (as an upd
                        "canister); use generate for a verified answer")
 LOGITS_LINE = "logits is a query: call it as a query (as an update it would be charged to the canister)"
 MESSAGE_FEE, INGRESS_BYTE_FEE = 6_200_000, 2_000  # counted with each inference update (policy.h)
-RESUMES = r"it resumes at (\d{4}-\d\d-\d\d \d\d:\d\d) UTC \(in (\d+) h (\d+) min\)"
+RESUMES = r"resumes? at (\d{4}-\d\d-\d\d \d\d:\d\d) UTC \(in (\d+) h (\d+) min\)"
 
 
 def fresh_principal() -> Principal:
@@ -343,3 +343,23 @@ def test_post_upgrade_over_a_bad_bundle_serves_no_model_and_does_not_trap(instal
     assert canister.usage()["access"] == "controllers"  # and the policy
     canister.upload(tiny_q8)  # a good bundle serves again
     assert canister.generate(PROMPT, max_new_tokens=2)["tokens"]
+
+
+def test_a_full_table_of_callers_refuses_new_principals_until_the_window_ends(install):
+    canister = install({"window_seconds": 3600})
+    empty_prompt = generate_arg([])  # admitted, then rejected after decoding: each takes a place cheaply
+    crowd = [Principal.self_authenticating(b"crowd %d" % i) for i in range(4096)]
+    for principal in crowd:
+        failure = rejected(canister.replica.update, canister.id, "generate", empty_prompt, sender=principal, inspect=False)
+        assert failure.message == "the prompt is empty: give at least one token"
+    usage = canister.usage()
+    assert usage["callers"] == 4096 and usage["refused"] == 0
+    newcomer = fresh_principal()
+    inspected, executed = refusals(canister, "generate", generate_arg(PROMPT), newcomer)
+    assert inspected == executed and executed.startswith(
+        "busy: 4096 principals used onchain inference in this window, as many as it keeps count of; new ones resume at ")
+    resume_time(executed, usage, canister.replica.time_ns())
+    assert canister.as_caller(crowd[7]).generate(PROMPT, max_new_tokens=1)["tokens"]  # counted ones go on
+    canister.replica.advance_time((usage["window_end"] - canister.replica.time_ns()) / 1e9 + 1)
+    assert canister.as_caller(newcomer).generate(PROMPT, max_new_tokens=1)["tokens"]
+    assert canister.usage()["callers"] == 1
