@@ -319,6 +319,11 @@ int as_inspect_message(const char *method, size_t method_len) {
   if (i < 0) return 0;
   const char *reason = refusal(i);
   if (reason) rt_trap(reason);
+  /* list_authorized answers anyone inside the method (the official interface), but each ingress
+   * update costs the owner its message fees: by ingress only for those who manage the store */
+  if (METHODS[i].who == FOR_ANYONE && !caller_has_commit())
+    rt_trapf("only controllers and principals with Commit permission may call %s by ingress (each update costs "
+             "the canister's owner cycles)", METHODS[i].name);
   return 1;
 }
 

@@ -54,8 +54,17 @@ def test_a_query_called_as_an_update_is_dropped(assets, method):
         assert f"{method} is a query: call it as a query" in inspect(assets, method, caller)
 
 
-def test_anyone_may_list_authorized_principals_and_unknown_methods_are_not_accepted(assets):
-    assert inspect(assets, "list_authorized", Principal.anonymous()) is None
+def test_list_authorized_by_ingress_only_from_those_who_manage_the_store(assets):
+    """The method answers anyone, but an ingress update costs the owner its fees: strangers are
+    dropped before it runs."""
+    assets.authorize(HELPER)
+    assert inspect(assets, "list_authorized", assets.sender) is None
+    assert inspect(assets, "list_authorized", HELPER) is None
+    for caller in (STRANGER, Principal.anonymous()):
+        assert "may call list_authorized by ingress" in inspect(assets, "list_authorized", caller)
+
+
+def test_unknown_methods_are_not_accepted(assets):
     for method in ("no_such_method", "x" * 100, "get_chunks", ""):
         assert inspect(assets, method, assets.sender).endswith(": Canister rejected the message")
 

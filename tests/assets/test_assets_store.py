@@ -162,7 +162,8 @@ def test_only_controllers_and_authorized_principals_write(canister):
     assert "anonymous" in rejected(lambda: canister.authorize(Principal.anonymous())).message
     canister.authorize(HELPER)
     assert canister.list_authorized() == [HELPER]
-    assert stranger.list_authorized() == [HELPER]  # public
+    # the method answers anyone (the official interface); by ingress only those who manage the store
+    assert stranger.list_authorized() == [HELPER]  # public (by ingress only for writers: test_assets_inspect.py)
     helper.upload({"/by-helper.txt": Upload(b"hi", "text/plain")})
     assert "controller" in rejected(lambda: helper.authorize(STRANGER)).message
     helper.deauthorize(HELPER)  # a principal may remove itself
