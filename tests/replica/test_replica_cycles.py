@@ -191,3 +191,17 @@ def test_a_canister_that_cannot_prepay_a_heartbeat_runs_none(replica, canister):
     held = balance(replica, canister)
     assert replica.tick() == 0
     assert balance(replica, canister) == held
+
+
+def test_a_failed_install_or_upgrade_pays_for_what_it_ran_not_for_its_limit(replica, sysapi_wasm):
+    cid = replica.create_canister(controllers=[CONTROLLER], cycles=10**13)
+    assert reject_of(replica.install_code, cid, sysapi_wasm, b"trap please", sender=CONTROLLER).error_code == "IC0503"
+    spent = 10**13 - balance(replica, cid)
+    assert 5_000_000 < spent < 5_000_000 + 10**7  # (start) and canister_init up to its trap: a few instructions
+    replica.install_code(cid, sysapi_wasm, b"hello", sender=CONTROLLER)
+    held = balance(replica, cid)
+    replica.update(cid, "set_pre_upgrade", bytes([0xFF, 1]))  # pre_upgrade traps from now on
+    held -= prices.ingress_induction_cycles(len("set_pre_upgrade") + 2) + prices.update_execution_cycles(last_instructions(replica, cid))
+    assert balance(replica, cid) == held
+    assert reject_of(replica.install_code, cid, sysapi_wasm, b"", mode="upgrade", sender=CONTROLLER).error_code == "IC0503"
+    assert 5_000_000 < held - balance(replica, cid) < 5_000_000 + 10**7
