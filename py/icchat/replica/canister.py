@@ -115,7 +115,9 @@ class Canister:
     history_total: int = 0
     meta_dirty: bool = True  # settings/status/... changed since the last checkpoint
     code_replaced: bool = False  # a new module/heap since the last checkpoint
-    idle_charged_ns: int = 0  # replica time storage was last charged up to (0: not yet)
+    # Replica time storage was last charged up to; 0: not yet since this replica started (not
+    # persisted: a stopped local replica charges nothing for the time it was down).
+    idle_charged_ns: int = 0
 
     @property
     def controllers(self) -> list[Principal]:
