@@ -170,10 +170,11 @@ def test_heartbeats_and_storage_are_charged_over_replica_time(replica, canister)
 
 
 def test_a_canister_that_cannot_pay_for_its_storage_is_uninstalled(replica, canister):
-    before = balance(replica, canister)
-    replica.update(canister, "facts", u64(before))  # burns all but the prepaid execution, of which the unused part comes back
+    memory = status(replica, canister)["memory_size"]
+    reserve = prices.freezing_threshold_cycles(2_592_000, memory)
+    replica.update(canister, "facts", u64(balance(replica, canister)))  # burns down to the reserve, never below
     left = balance(replica, canister)
-    assert 0 < left < prices.update_execution_cycles(UPDATE_INSTRUCTION_LIMIT)
+    assert reserve < left < reserve + prices.update_execution_cycles(UPDATE_INSTRUCTION_LIMIT)  # + the unused prepayment
     replica.tick()
     replica.advance_time(10**10)  # ~317 years of storage: more than `left` pays for
     replica.tick()
