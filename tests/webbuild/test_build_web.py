@@ -131,3 +131,5 @@ def test_model_files_are_readable_cross_origin_from_an_isolated_page():
         # files are fetched by content-hashed URLs: immutable; the manifest names the hashes: revalidated
         assert ic_assets_headers(text, "manifest.json")["Cache-Control"] == "no-cache"
         assert "immutable" in ic_assets_headers(text, "onnx/decoder_model_merged_quantized.onnx")["Cache-Control"]
+        # the page checks each model file against its certified manifest: raw serving stays allowed
+        assert read_json5(text)[0]["allow_raw_access"] is True
