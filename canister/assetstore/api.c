@@ -3,15 +3,18 @@
  * the gpt2 canister (its model bundle under /model/). The canister supplies its own lifecycle
  * (canister_init / canister_post_upgrade: ah_init() then as_load()).
  *
- * Every method starts with rt_message_begin() and reads its whole argument before changing
- * anything: a malformed argument, a missing permission or a failed check is a reject with a
- * one-line reason and leaves the canister as it was. Writes are for controllers and authorized
- * principals ("Commit permission"); reads are public. The store and its serving live in
+ * Every method starts with rt_message_begin(); an update checks the caller's permission first
+ * (before its argument is even copied, so a refused call is cheap whatever its size), then reads
+ * its whole argument before changing anything: a malformed argument, a missing permission or a
+ * failed check is a reject with a one-line reason and leaves the canister as it was. Writes are for
+ * controllers and authorized principals ("Commit permission"); reads are public. The same
+ * permission table answers canister_inspect_message (as_inspect_message, inspect.h). The store and its serving live in
  * canister/assetstore/ (store.h, http.h).
  */
 #include "alloc.h"
 #include "candid.h"
 #include "http.h"
+#include "inspect.h"
 #include "rt.h"
 #include "store.h"
 
@@ -233,12 +236,90 @@ static int64_t now(void) { return (int64_t)ic0_time(); }
 
 /* ================================ permissions ================================ */
 
-static int may_write(void) {
+/* Who may call each store method as an update. One table serves both the methods (checked before
+ * their argument is read, so a refused call costs next to nothing whatever its size) and
+ * canister_inspect_message (as_inspect_message, inspect.h). */
+typedef enum {
+  FOR_QUERY,       /* a query: as an update it would run replicated, charged to the canister */
+  FOR_ANYONE,      /* list_authorized */
+  FOR_WRITERS,     /* controllers and principals with Commit permission (authorized) */
+  FOR_CONTROLLERS, /* authorize */
+} who_may_call;
+
+static const struct {
+  const char *name;
+  who_may_call who;
+} METHODS[] = {
+    {"http_request", FOR_QUERY},      {"http_request_streaming_callback", FOR_QUERY},
+    {"api_version", FOR_QUERY},       {"list", FOR_QUERY},
+    {"get", FOR_QUERY},               {"get_chunk", FOR_QUERY},
+    {"get_asset_properties", FOR_QUERY},
+    {"list_authorized", FOR_ANYONE},
+    {"create_batch", FOR_WRITERS},    {"create_chunk", FOR_WRITERS},
+    {"create_chunks", FOR_WRITERS},   {"commit_batch", FOR_WRITERS},
+    {"delete_batch", FOR_WRITERS},    {"create_asset", FOR_WRITERS},
+    {"set_asset_content", FOR_WRITERS}, {"unset_asset_content", FOR_WRITERS},
+    {"delete_asset", FOR_WRITERS},    {"clear", FOR_WRITERS},
+    {"set_asset_properties", FOR_WRITERS}, {"store", FOR_WRITERS},
+    /* a principal with Commit permission may remove only itself (checked once the argument is read) */
+    {"deauthorize", FOR_WRITERS},
+    {"authorize", FOR_CONTROLLERS},
+};
+#define N_METHODS (sizeof METHODS / sizeof METHODS[0])
+
+/* The entry of `method` (not NUL-terminated), or -1 when it is not a store method. */
+static int method_index(const char *method, size_t size) {
+  for (size_t i = 0; i < N_METHODS; i++)
+    if (strlen(METHODS[i].name) == size && !memcmp(METHODS[i].name, method, size)) return (int)i;
+  return -1;
+}
+
+static int caller_has_commit(void) {
   uint8_t caller[29];
   size_t size = rt_caller(caller);
-  if (rt_caller_is_controller() || as_is_authorized(caller, size)) return 1;
-  rt_reject("Caller does not have Commit permission (only controllers and authorized principals may change assets)");
+  return rt_caller_is_controller() || as_is_authorized(caller, size);
+}
+
+/* Why the caller may not call METHODS[i] as an update, in one line, or NULL if it may. */
+static const char *refusal(int i) {
+  static char reason[128];
+  const char *name = METHODS[i].name;
+  switch (METHODS[i].who) {
+    case FOR_QUERY:
+      rt_format(reason, sizeof reason, "%s is a query: call it as a query", name);
+      return reason;
+    case FOR_WRITERS:
+      if (caller_has_commit()) return 0;
+      rt_format(reason, sizeof reason,
+                "Caller does not have Commit permission: only controllers and principals with Commit permission may call %s", name);
+      return reason;
+    case FOR_CONTROLLERS:
+      if (rt_caller_is_controller()) return 0;
+      rt_format(reason, sizeof reason, "Caller is not a controller: only controllers may call %s", name);
+      return reason;
+    case FOR_ANYONE:
+      break;
+  }
   return 0;
+}
+
+/* The first thing every update method does, before reading its argument: 0 after rejecting a
+ * caller without permission. */
+static int permitted(const char *method) {
+  int i = method_index(method, strlen(method));
+  if (i < 0) rt_trap("internal error: a store method is missing from the permission table");
+  const char *reason = refusal(i);
+  if (!reason) return 1;
+  rt_reject(reason);
+  return 0;
+}
+
+int as_inspect_message(const char *method, size_t method_len) {
+  int i = method_index(method, method_len);
+  if (i < 0) return 0;
+  const char *reason = refusal(i);
+  if (reason) rt_trap(reason);
+  return 1;
 }
 
 /* ================================ replies ================================ */
@@ -514,6 +595,7 @@ static void reply_principals(void) {
 
 EXPORT("canister_update", list_authorized) {
   begin();
+  if (!permitted("list_authorized")) return;
   reply_principals();
 }
 
@@ -541,7 +623,7 @@ EXPORT("canister_update", create_batch) {
   begin();
   cd_reader r;
   cd_val arg;
-  if (!read_arg(&r, &arg) || !may_write()) return;
+  if (!permitted("create_batch") || !read_arg(&r, &arg)) return;
   uint64_t id;
   const char *error = as_create_batch(now(), &id);
   if (error) rt_reject(error);
@@ -554,7 +636,7 @@ EXPORT("canister_update", create_chunk) {
   cd_val arg, f;
   uint64_t batch_id, chunk_id;
   as_text content;
-  if (!read_arg(&r, &arg) || !may_write()) return;
+  if (!permitted("create_chunk") || !read_arg(&r, &arg)) return;
   if (!read_batch_id(&r, arg, &batch_id) || !cd_field(&r, arg, "content", &f) || !blob_of(&r, f, &content)) {
     if (!r.error && !bad) refuse("missing field `content`%s%s", "", "");
     fail_arg(&r);
@@ -567,9 +649,10 @@ EXPORT("canister_update", create_chunk) {
 
 /* The argument of create_chunks / commit_batch: { batch_id; <field> : vec ... }, from a writer.
  * Returns 0 after rejecting. */
-static int read_batch_vec(cd_reader *r, const char *field, uint64_t *batch_id, size_t *n, cd_val *first) {
+static int read_batch_vec(cd_reader *r, const char *method, const char *field, uint64_t *batch_id, size_t *n,
+                          cd_val *first) {
   cd_val arg, f;
-  if (!read_arg(r, &arg) || !may_write()) return 0;
+  if (!permitted(method) || !read_arg(r, &arg)) return 0;
   if (read_batch_id(r, arg, batch_id) && cd_field(r, arg, field, &f) && cd_vec(r, f, n, first)) return 1;
   if (!r->error && !bad) refuse("missing field `%s`%s", field, "");
   return fail_arg(r);
@@ -581,7 +664,7 @@ EXPORT("canister_update", create_chunks) {
   cd_val e;
   uint64_t batch_id;
   size_t n;
-  if (!read_batch_vec(&r, "content", &batch_id, &n, &e)) return;
+  if (!read_batch_vec(&r, "create_chunks", "content", &batch_id, &n, &e)) return;
   as_text *contents = rt_scratch((n ? n : 1) * sizeof *contents, 8);
   for (size_t i = 0; i < n; i++) {
     if (!blob_of(&r, e, &contents[i]) || (i + 1 < n && !cd_next(&r, &e))) {
@@ -620,7 +703,7 @@ EXPORT("canister_update", commit_batch) {
   cd_val e;
   uint64_t batch_id;
   size_t n;
-  if (!read_batch_vec(&r, "operations", &batch_id, &n, &e)) return;
+  if (!read_batch_vec(&r, "commit_batch", "operations", &batch_id, &n, &e)) return;
   as_op *ops = rt_scratch((n ? n : 1) * sizeof *ops, 8);
   for (size_t i = 0; i < n; i++) {
     if (!read_operation(&r, e, &ops[i]) || (i + 1 < n && !cd_next(&r, &e))) {
@@ -636,7 +719,7 @@ EXPORT("canister_update", delete_batch) {
   cd_reader r;
   cd_val arg;
   uint64_t batch_id;
-  if (!read_arg(&r, &arg) || !may_write()) return;
+  if (!permitted("delete_batch") || !read_arg(&r, &arg)) return;
   if (!read_batch_id(&r, arg, &batch_id)) {
     fail_arg(&r);
     return;
@@ -646,11 +729,11 @@ EXPORT("canister_update", delete_batch) {
 
 /* ================================ single operations ================================ */
 
-static void single(int (*read)(cd_reader *, cd_val, as_op *)) {
+static void single(const char *method, int (*read)(cd_reader *, cd_val, as_op *)) {
   cd_reader r;
   cd_val arg;
   as_op op;
-  if (!read_arg(&r, &arg) || !may_write()) return;
+  if (!permitted(method) || !read_arg(&r, &arg)) return;
   memset(&op, 0, sizeof op);
   if (!read(&r, arg, &op)) {
     fail_arg(&r);
@@ -670,19 +753,19 @@ static int read_clear(cd_reader *r, cd_val v, as_op *op) {
   return 1;
 }
 
-EXPORT("canister_update", create_asset) { begin(); single(read_create); }
-EXPORT("canister_update", set_asset_content) { begin(); single(read_set_content); }
-EXPORT("canister_update", unset_asset_content) { begin(); single(read_unset_content); }
-EXPORT("canister_update", delete_asset) { begin(); single(read_delete); }
-EXPORT("canister_update", clear) { begin(); single(read_clear); }
-EXPORT("canister_update", set_asset_properties) { begin(); single(read_set_properties); }
+EXPORT("canister_update", create_asset) { begin(); single("create_asset", read_create); }
+EXPORT("canister_update", set_asset_content) { begin(); single("set_asset_content", read_set_content); }
+EXPORT("canister_update", unset_asset_content) { begin(); single("unset_asset_content", read_unset_content); }
+EXPORT("canister_update", delete_asset) { begin(); single("delete_asset", read_delete); }
+EXPORT("canister_update", clear) { begin(); single("clear", read_clear); }
+EXPORT("canister_update", set_asset_properties) { begin(); single("set_asset_properties", read_set_properties); }
 
 EXPORT("canister_update", store) {
   begin();
   cd_reader r;
   cd_val arg, f, x;
   as_text key, content_type, encoding, content, sha = {0, 0};
-  if (!read_arg(&r, &arg) || !may_write()) return;
+  if (!permitted("store") || !read_arg(&r, &arg)) return;
   if (!text_field(&r, arg, "key", &key) || !check_key(key) || !text_field(&r, arg, "content_type", &content_type) ||
       !check_value(content_type, "content_type") || !text_field(&r, arg, "content_encoding", &encoding) ||
       !check_token(encoding, "content_encoding") || !cd_field(&r, arg, "content", &f) || !blob_of(&r, f, &content)) {
@@ -712,11 +795,7 @@ EXPORT("canister_update", authorize) {
   cd_reader r;
   const uint8_t *p;
   size_t size;
-  if (!read_principal(&r, &p, &size)) return;
-  if (!rt_caller_is_controller()) {
-    rt_reject("Caller is not a controller: only controllers may authorize principals");
-    return;
-  }
+  if (!permitted("authorize") || !read_principal(&r, &p, &size)) return;
   if (size == 1 && p[0] == 0x04) {
     rt_reject("the anonymous principal cannot be authorized");
     return;
@@ -731,7 +810,7 @@ EXPORT("canister_update", deauthorize) {
   cd_reader r;
   const uint8_t *p;
   size_t size;
-  if (!read_principal(&r, &p, &size)) return;
+  if (!permitted("deauthorize") || !read_principal(&r, &p, &size)) return;
   uint8_t caller[29];
   size_t caller_size = rt_caller(caller);
   int self = caller_size == size && !memcmp(caller, p, size);

@@ -11,7 +11,9 @@
  *     "canister-weights"; that file is loaded (a new one only when its hash changed).
  * A bundle that does not add up traps, which rolls the whole commit back: the old bundle keeps
  * serving browsers and inference, and the uploader sees the reason. post_upgrade calls
- * bundle_sync to load the model kept in stable memory.
+ * bundle_sync to load the model kept in stable memory; there a bundle that does not add up does
+ * not trap (an upgrade that fixes things must be able to go through): the store is kept, no model
+ * is served, and inference says why until a good bundle is committed.
  *
  * The manifest's SHA-256 is certified: it is the leaf http_assets//model/manifest.json of the
  * store's certification tree, whose root is the canister's certified data. `model_certificate`
@@ -58,64 +60,95 @@ static void unload(void) {
   bundle_have_manifest = 0;
 }
 
-/* Read, check and (if its weight file changed) load the bundle; traps with the reason. */
-static void sync(const char *when) {
-  as_encoding *m = identity_of(MANIFEST_KEY);
-  if (!m) {
-    if (as_find(MANIFEST_KEY, strlen(MANIFEST_KEY))) rt_trapf("%s: manifest.json has no identity encoding", when);
-    unload();
-    return;
-  }
-  if (m->length > MAX_MANIFEST_BYTES) rt_trapf("%s: manifest.json is larger than 1 MiB", when);
-  size_t mark = rt_mark();
+/* Check the manifest `m` and the files it lists against the store; load the weight file if it
+ * changed. NULL, or the reason written to `error` (nothing changed). Scratch is the caller's. */
+static const char *check_and_load(as_encoding *m, char *error, size_t capacity) {
   char *text = rt_scratch((size_t)m->length + 1, 8);
   as_read(m, 0, text, m->length);
   mf_manifest *manifest = rt_scratch(sizeof *manifest, 8);
-  char error[200], key[sizeof MODEL_PREFIX + MF_MAX_PATH], want[65], got[65];
-  if (mf_parse(text, (size_t)m->length, manifest, error, sizeof error)) rt_trapf("%s: %s", when, error);
+  char key[sizeof MODEL_PREFIX + MF_MAX_PATH], want[65], got[65];
+  if (mf_parse(text, (size_t)m->length, manifest, error, capacity)) return error;
   const mf_file *weight_file = 0;
   for (size_t i = 0; i < manifest->n_files; i++) {
     const mf_file *f = &manifest->files[i];
     rt_format(key, sizeof key, "%s%s", MODEL_PREFIX, f->path);
     as_encoding *e = identity_of(key);
-    if (!e) rt_trapf("%s: the manifest lists %s, but %s is not uploaded", when, f->path, key);
-    if (e->length != f->size)
-      rt_trapf("%s: %s is %llu bytes, the manifest says %llu", when, f->path, (unsigned long long)e->length,
-               (unsigned long long)f->size);
+    if (!e) {
+      rt_format(error, capacity, "the manifest lists %s, but %s is not uploaded", f->path, key);
+      return error;
+    }
+    if (e->length != f->size) {
+      rt_format(error, capacity, "%s is %llu bytes, the manifest says %llu", f->path, (unsigned long long)e->length,
+                (unsigned long long)f->size);
+      return error;
+    }
     if (memcmp(e->sha256, f->sha256, 32)) {
       hex(f->sha256, want);
       hex(e->sha256, got);
-      rt_trapf("%s: %s has SHA-256 %s, the manifest says %s", when, f->path, got, want);
+      rt_format(error, capacity, "%s has SHA-256 %s, the manifest says %s", f->path, got, want);
+      return error;
     }
     if (strlen(f->role) == 16 && !memcmp(f->role, "canister-weights", 16)) {
-      if (weight_file) rt_trapf("%s: the manifest lists more than one canister-weights file", when);
+      if (weight_file) return "the manifest lists more than one canister-weights file";
       weight_file = f;
     }
   }
-  if (!weight_file) rt_trapf("%s: the manifest lists no canister-weights file for onchain inference", when);
+  if (!weight_file) return "the manifest lists no canister-weights file for onchain inference";
   if (!weights || memcmp(weights_sha256, weight_file->sha256, 32)) {
     rt_format(key, sizeof key, "%s%s", MODEL_PREFIX, weight_file->path);
     as_encoding *e = identity_of(key);
     uint8_t *file = rt_malloc((size_t)e->length);
     as_read(e, 0, file, e->length);
     const char *problem = load_model(file, (size_t)e->length, e->sha256);
-    if (problem) rt_trapf("%s: %s is not a usable weight file: %s", when, weight_file->path, problem);
+    if (problem) {
+      rt_free(file);
+      rt_format(error, capacity, "%s is not a usable weight file: %s", weight_file->path, problem);
+      return error;
+    }
     if (weights) rt_free(weights);
     weights = file;
     memcpy(weights_sha256, weight_file->sha256, 32);
   }
   memcpy(bundle_manifest_sha256, m->sha256, 32);
   bundle_have_manifest = 1;
-  rt_release(mark);
+  return 0;
 }
 
-static void on_commit(void) { sync("model bundle refused"); }
+/* Read, check and (if its weight file changed) load the bundle. NULL, or why it is unusable
+ * (then nothing changed). */
+static const char *sync(void) {
+  static char error[400];
+  as_encoding *m = identity_of(MANIFEST_KEY);
+  if (!m) {
+    if (as_find(MANIFEST_KEY, strlen(MANIFEST_KEY))) return "manifest.json has no identity encoding";
+    unload();
+    return 0;
+  }
+  if (m->length > MAX_MANIFEST_BYTES) return "manifest.json is larger than 1 MiB";
+  size_t mark = rt_mark();
+  const char *problem = check_and_load(m, error, sizeof error);
+  rt_release(mark);
+  return problem;
+}
+
+/* A commit whose bundle does not add up traps: the whole commit is rolled back. */
+static void on_commit(void) {
+  const char *problem = sync();
+  if (problem) rt_trapf("model bundle refused: %s", problem);
+}
 
 void bundle_init(void) {
   as_on_commit = on_commit;
 }
 
-void bundle_sync(void) { sync("the model bundle kept in stable memory is unusable"); }
+const char *bundle_sync(void) {
+  static char reason[500];
+  const char *problem = sync();
+  if (!problem) return 0;
+  unload(); /* this fresh instance loaded nothing: no model until a good commit */
+  rt_format(reason, sizeof reason, "the bundle kept in stable memory is unusable (%s): commit a good bundle", problem);
+  return reason;
+}
 
 /* query model_certificate : () -> (record { manifest_sha256 : blob; certificate : blob; tree : blob }) */
 __attribute__((export_name("canister_query model_certificate"))) void model_certificate(void) {

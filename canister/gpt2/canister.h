@@ -8,6 +8,15 @@
 
 extern gpt2_model model;
 extern int have_model;
+/* Why there is no model, after "no model: " ("upload a model bundle first", or why the bundle
+ * kept in stable memory could not be loaded at an upgrade). */
+extern const char *no_model_reason;
+
+/* Query methods called as updates (replicated queries, charged to the canister) are refused: */
+#define GENERATE_QUERY_AS_UPDATE                                                                                   \
+  "generate_query is a query: call it as a query (as an update it would be charged to the canister); use generate " \
+  "for a verified answer"
+#define LOGITS_AS_UPDATE "logits is a query: call it as a query (as an update it would be charged to the canister)"
 
 /* Counters since the served model was loaded (upload or upgrade); kept by update calls only (a
  * query's writes are dropped). */

@@ -12,15 +12,22 @@
  * one long run.
  *
  * A query reads the committed cache and its writes are dropped: it feeds what the cache lacks
- * (the tokens it produced in earlier queries among them) each time; `prefill` commits them. */
+ * (the tokens it produced in earlier queries among them) each time; `prefill` commits them.
+ *
+ * Who may call and how much it may cost the canister's owner is policy.h's: an update is
+ * admitted (access, argument size, budget) before its argument is decoded, runs within what is
+ * left of the budget, and is charged whole at its end. Queries refuse to run as updates (a
+ * replicated query is charged to the canister like an update, with no budget to stop it). */
 #include "candid.h"
 #include "canister.h"
 #include "kv_slots.h"
 #include "model.h"
+#include "policy.h"
 #include "rt.h"
 #include "sampling.h"
+#include "utc.h"
 
-#define UPDATE_LIMIT 40000000000ull
+#define UPDATE_LIMIT UPDATE_INSTRUCTION_LIMIT
 #define QUERY_LIMIT 5000000000ull
 #define DEFAULT_NEW_TOKENS 16
 #define END_OF_TEXT 50256
@@ -32,6 +39,7 @@ static const char *const STOP_NAMES[] = {"length", "stop_token", "budget"};
 typedef struct {
   uint32_t *prompt, *stop;
   size_t n_prompt, n_stop;
+  int prefill; /* `prefill`: the prompt goes into the caller's own slot or nowhere */
   uint32_t max_new, top_k;
   float temperature, top_p;
   uint64_t seed;
@@ -70,14 +78,14 @@ static int read_tokens(cd_reader *r, cd_val v, uint32_t *tokens, size_t *count) 
 /* GenerateRequest (or PrefillRequest when prefill_only: the prompt alone). Rejects on error. */
 static int read_request(request *q, int prefill_only) {
   if (!have_model) {
-    rt_reject("no model: upload a model bundle first");
+    rt_rejectf("no model: %s", no_model_reason);
     return 0;
   }
   cd_reader r;
   cd_val arg, f, inner;
   if (!read_arg(&r, &arg)) return 0;
   *q = (request){.prompt = rt_scratch((size_t)model.n_ctx * 4, 16), .stop = rt_scratch(MAX_STOP_TOKENS * 4, 16),
-                 .n_stop = 1, .max_new = prefill_only ? 0 : DEFAULT_NEW_TOKENS, .top_p = 1.0f};
+                 .n_stop = 1, .prefill = prefill_only, .max_new = prefill_only ? 0 : DEFAULT_NEW_TOKENS, .top_p = 1.0f};
   q->stop[0] = END_OF_TEXT;
   if (!cd_field(&r, arg, "prompt", &f)) {
     rt_rejectf("invalid argument: %s", r.error ? r.error : "missing field `prompt`");
@@ -132,14 +140,38 @@ static uint64_t room(uint64_t limit) {
   return used < limit ? limit - used : 0;
 }
 
+/* A refusal of an inference update, counted in the window's `refused`. */
+static void refuse(const char *line) {
+  inference_count_refusal();
+  rt_reject(line);
+}
+
+/* Every slot is someone's recent conversation: say when one frees up. */
+static void refuse_busy(uint64_t now) {
+  uint64_t minutes = (slots_wait(now) + 60 * NS_PER_SECOND - 1) / (60 * NS_PER_SECOND);
+  char text[300];
+  rt_format(text, sizeof text,
+            "busy: every conversation slot holds a conversation used in the last 10 minutes; try again in %llu min or "
+            "answer on this device", (unsigned long long)(minutes ? minutes : 1));
+  refuse(text);
+}
+
 /* Feed the prompt's unreused part in chunks that fit, then generate until max_new tokens, a stop
- * token or the budget. Returns 0 (after rejecting) if an anonymous call cannot get through. */
-static int run(const request *q, result *out, uint64_t limit, int is_query) {
+ * token or the budget. `limit` is the message's instruction limit, or less when the owner's
+ * budget (policy.h) leaves less (`budgeted`). Returns 0 (after rejecting) if the call cannot get
+ * through: no slot for a prefill, a prompt that does not fit the scratch slot's one call. */
+static int run(const request *q, result *out, uint64_t limit, int is_query, int budgeted) {
   principal_id caller = caller_id();
+  uint64_t now = ic0_time();
   int anonymous = is_anonymous(&caller);
-  slot_choice choice = slots_choose(&caller, q->prompt, q->n_prompt);
+  slot_choice choice = slots_choose(&caller, q->prompt, q->n_prompt, now);
+  int no_cache = choice.slot == slots_scratch(); /* the scratch slot: emptied after an update */
+  if (choice.no_slot && q->prefill) { /* a prefill is only worth its cost in a slot of the caller's own */
+    refuse_busy(now);
+    return 0;
+  }
   gpt2_select_kv(&model, choice.slot);
-  slots_claim(choice.slot, &caller, choice.reused); /* in a query, dropped with its other writes */
+  slots_claim(choice.slot, &caller, choice.reused, now); /* in a query, dropped with its other writes */
   *out = (result){.tokens = rt_scratch((size_t)q->max_new * 4 + 4, 16), .costs = rt_scratch((size_t)q->max_new * 8 + 8, 16),
                   .reused = choice.reused, .slot = choice.slot};
   float *logits = rt_scratch((size_t)model.padded_vocab * 4, 16), *scratch = rt_scratch((size_t)model.vocab_size * 4, 16);
@@ -172,14 +204,22 @@ static int run(const request *q, result *out, uint64_t limit, int is_query) {
   }
   out->fed = pos - choice.reused;
   if (!out->fed) { /* a new call could do no better: say so instead of inviting a retry */
-    if (!is_query && anonymous) slots_forget(choice.slot);
+    if (!is_query && no_cache) slots_forget(choice.slot);
+    if (budgeted) {
+      refuse(budget_refusal(&caller, now));
+      return 0;
+    }
     rt_rejectf("one token of this model needs more than what is left of one %s's instruction limit",
                is_query ? "query" : "update");
     return 0;
   }
   if (pos < n) {
+    if (no_cache && !is_query) { /* what it fed goes with the scratch slot: continuing cannot help */
+      slots_forget(choice.slot);
+      refuse_busy(now);
+      return 0;
+    }
     if (anonymous) {
-      if (!is_query) slots_forget(choice.slot);
       rt_rejectf("the prompt's %u tokens do not fit one %s's instruction limit, and the anonymous principal has no "
                  "prefix cache to feed them over several calls: call as an authenticated principal",
                  (unsigned)n, is_query ? "query" : "update");
@@ -237,25 +277,44 @@ static void reply_result(const result *res, uint64_t start) {
   cd_reply(&w);
 }
 
-/* An update: the slot keeps what it was fed (the anonymous caller's scratch slot is emptied), the
+/* An admitted update: the slot keeps what it was fed (the scratch slot is emptied), the model's
  * counters count it. */
-static void update_call(int prefill_only) {
-  rt_message_begin();
-  uint64_t start = ic0_performance_counter(0);
+static void serve_update(int prefill_only, uint64_t limit, uint64_t start) {
   request q;
   result res;
-  if (!read_request(&q, prefill_only)) return;
-  principal_id caller = caller_id();
-  if (prefill_only && is_anonymous(&caller)) {
-    rt_reject("prefill keeps keys and values for its caller, and the anonymous principal has no prefix cache: "
-              "call as an authenticated principal");
-    return;
-  }
-  if (!run(&q, &res, UPDATE_LIMIT, 0)) return;
-  if (is_anonymous(&caller)) slots_forget(res.slot);
+  if (!read_request(&q, prefill_only) || !run(&q, &res, limit, 0, limit < UPDATE_LIMIT)) return;
+  if (res.slot == slots_scratch()) slots_forget(res.slot);
   usage.tokens_generated += res.produced;
   usage.generate_instructions += ic0_performance_counter(0) - start;
   reply_result(&res, start);
+}
+
+/* generate / prefill: admitted before anything is decoded (a refusal costs next to nothing),
+ * then the whole message — refusals, rejects and the reply included — is charged to the budget. */
+static void update_call(int prefill_only) {
+  rt_message_begin();
+  uint64_t start = ic0_performance_counter(0), limit;
+  principal_id caller = caller_id();
+  uint64_t one_token = have_model ? gpt2_token_cost_estimate(&model, 0, 1) : 0;
+  const char *refusal = inference_admit(&caller, ic0_msg_arg_data_size(), one_token, ic0_time(), &limit, 1);
+  if (refusal) rt_reject(refusal);
+  else serve_update(prefill_only, limit, start);
+  inference_charge(&caller, ic0_performance_counter(0));
+}
+
+/* A query method run as an update (a replicated query) is charged to the canister: refuse it. */
+static int refused_as_update(const char *line) {
+  if (!ic0_in_replicated_execution()) return 0;
+  rt_reject(line);
+  return 1;
+}
+
+/* Queries follow the access policy too (the anonymous principal included, under `open`). */
+static int refused_access(void) {
+  principal_id caller = caller_id();
+  const char *refusal = access_refusal(&caller, 0);
+  if (refusal) rt_reject(refusal);
+  return refusal != 0;
 }
 
 __attribute__((export_name("canister_update generate"))) void generate(void) { update_call(0); }
@@ -265,16 +324,18 @@ __attribute__((export_name("canister_update prefill"))) void prefill(void) { upd
 __attribute__((export_name("canister_query generate_query"))) void generate_query(void) {
   rt_message_begin();
   uint64_t start = ic0_performance_counter(0);
+  if (refused_as_update(GENERATE_QUERY_AS_UPDATE) || refused_access()) return;
   request q;
   result res;
-  if (!read_request(&q, 0) || !run(&q, &res, QUERY_LIMIT, 1)) return;
+  if (!read_request(&q, 0) || !run(&q, &res, QUERY_LIMIT, 1, 0)) return;
   reply_result(&res, start);
 }
 
 __attribute__((export_name("canister_query logits"))) void logits(void) {
   rt_message_begin();
+  if (refused_as_update(LOGITS_AS_UPDATE) || refused_access()) return;
   if (!have_model) {
-    rt_reject("no model: upload a model bundle first");
+    rt_rejectf("no model: %s", no_model_reason);
     return;
   }
   cd_reader r;
@@ -285,7 +346,7 @@ __attribute__((export_name("canister_query logits"))) void logits(void) {
   if (!read_tokens(&r, arg, tokens, &n)) return;
   float *out = rt_scratch((size_t)model.padded_vocab * 4, 16);
   principal_id caller = caller_id();
-  slot_choice choice = slots_choose(&caller, tokens, n); /* a query: what it writes to the slot is dropped */
+  slot_choice choice = slots_choose(&caller, tokens, n, ic0_time()); /* a query: what it writes is dropped */
   gpt2_select_kv(&model, choice.slot);
   gpt2_forward(&model, tokens + choice.reused, (int)(n - choice.reused), (int)choice.reused, out);
   cd_writer w;

@@ -6,6 +6,9 @@
  * its model bundle under /model/. A controller or authorized principal uploads a whole bundle in
  * one batch; the commit that completes it switches files and model together (bundle.c), and an
  * upgrade keeps both (post_upgrade reads the store back and loads the model again).
+ * Who may run inference and what it may cost is policy.c's (set at install and upgrade by the
+ * argument `opt InferencePolicy`, kept in stable memory); its methods are in policy_methods.c,
+ * canister_inspect_message in inspect.c.
  * Every method starts with rt_message_begin(): scratch memory is per message.
  */
 #include "bundle.h"
@@ -14,6 +17,7 @@
 #include "http.h"
 #include "kv_slots.h"
 #include "model.h"
+#include "policy.h"
 #include "rt.h"
 #include "store.h"
 
@@ -24,6 +28,7 @@
 
 gpt2_model model;
 int have_model;
+const char *no_model_reason = "upload a model bundle first";
 usage_counters usage;
 static uint64_t model_file_size;
 static uint8_t model_file_sha256[32];
@@ -90,6 +95,7 @@ const char *load_model(const uint8_t *file, size_t size, const uint8_t sha256[32
   slots_reset(model.kv_slots, model.n_ctx);
   usage = (usage_counters){0};
   have_model = 1;
+  no_model_reason = "upload a model bundle first"; /* for when it goes again */
   return 0;
 }
 
@@ -102,6 +108,7 @@ void forget_model(void) {
 
 __attribute__((export_name("canister_init"))) void canister_init(void) {
   rt_message_begin();
+  policy_install(); /* the argument's policy over the defaults; traps on an invalid one */
   bundle_init();
   ah_init();
   as_load();
@@ -109,10 +116,17 @@ __attribute__((export_name("canister_init"))) void canister_init(void) {
 
 __attribute__((export_name("canister_post_upgrade"))) void canister_post_upgrade(void) {
   rt_message_begin();
+  policy_upgrade(); /* the kept policy, the fields the argument names replaced */
   bundle_init();
   ah_init();
-  as_load();     /* traps on a corrupt index: the upgrade fails and the old module keeps running */
-  bundle_sync(); /* the committed model, checked and loaded again */
+  as_load(); /* traps on a corrupt index: the upgrade fails and the old module keeps running */
+  /* the committed model, checked and loaded again; a bundle that does not load leaves no model
+   * (never a trap: this upgrade may be the fix) */
+  const char *problem = bundle_sync();
+  if (problem) {
+    no_model_reason = problem;
+    rt_print(problem);
+  }
 }
 
 __attribute__((export_name("canister_query model_info"))) void model_info(void) {

@@ -57,8 +57,11 @@ def _pieces(content: bytes | Callable[[], Iterable[bytes]], size: int) -> Iterat
 
 
 class AssetsCanister:
-    def __init__(self, replica: Any, canister_id: Principal, sender: Principal = CONTROLLER) -> None:
-        self.replica, self.id, self.sender = replica, canister_id, sender
+    """`inspect=False` sends updates without running canister_inspect_message first, as an
+    inter-canister call (or a node that skips it) would: what the methods' own checks answer."""
+
+    def __init__(self, replica: Any, canister_id: Principal, sender: Principal = CONTROLLER, *, inspect: bool = True) -> None:
+        self.replica, self.id, self.sender, self.inspect = replica, canister_id, sender, inspect
 
     @classmethod
     def install(cls, replica: Any, wasm: bytes, controller: Principal = CONTROLLER) -> AssetsCanister:
@@ -66,8 +69,8 @@ class AssetsCanister:
         replica.install_code(canister_id, wasm, sender=controller)
         return cls(replica, canister_id, controller)
 
-    def as_caller(self, sender: Principal) -> AssetsCanister:
-        return AssetsCanister(self.replica, self.id, sender)
+    def as_caller(self, sender: Principal, *, inspect: bool = True) -> AssetsCanister:
+        return AssetsCanister(self.replica, self.id, sender, inspect=inspect)
 
     # --- raw calls ---
 
@@ -76,7 +79,7 @@ class AssetsCanister:
         if query:
             reply = self.replica.query(self.id, method, arg, sender=self.sender)
         else:
-            reply = self.replica.update(self.id, method, arg, sender=self.sender)
+            reply = self.replica.update(self.id, method, arg, sender=self.sender, inspect=self.inspect)
         values = candid.decode(reply, _types(result_types))
         return values[0] if values else None
 

@@ -7,13 +7,19 @@
     for step in canister.chat(conversation, max_new_tokens=200, mode="fast"):  # call by call
         print(step.method, step.reply["tokens"])
 
-Rejects from the canister surface as `icchat.replica.Reject` with the canister's one-line reason.
+Rejects from the canister surface as `icchat.replica.Reject` with the canister's one-line reason;
+a call `canister_inspect_message` refused carries that line inside the IC's trap text
+(`refusal_line` gives the line either way).
+
+    canister = Gpt2Canister.install(replica, wasm, policy={"access": "allow_list", "window_instructions": 10**11})
+    canister.allow([friend]); canister.usage()["window_spent"]
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +37,36 @@ CONTROLLER = Principal.self_authenticating(b"icchat gpt2 canister controller")
 
 MODES = ("verified", "fast")
 MODEL_PREFIX = "/model/"  # where the bundle lives in the canister's asset store
+ACCESS = ("open", "allow_list", "controllers")
+POLICY_FIELDS = ("access", "window_seconds", "window_instructions", "caller_instructions")
+_INSPECT_TRAP = re.compile(r"Canister called `ic0\.trap` with message: '(.*)'", re.DOTALL)
+
+
+def refusal_line(message: str) -> str:
+    """The canister's one line from a reject message: a canister reject is that line itself; a
+    refusal by canister_inspect_message (which traps) wraps it in the IC's trap text."""
+    found = _INSPECT_TRAP.search(message)
+    return found.group(1) if found else message
+
+
+def policy_record(policy: Mapping[str, Any] | None) -> dict[str, Any]:
+    """An InferencePolicy record from {field: value} (absent fields: none; access by name)."""
+    policy = dict(policy or {})
+    unknown = set(policy) - set(POLICY_FIELDS)
+    if unknown:
+        raise ValueError(f"unknown InferencePolicy fields: {sorted(unknown)} (known: {POLICY_FIELDS})")
+    record: dict[str, Any] = {name: policy.get(name) for name in POLICY_FIELDS}
+    if record["access"] is not None:
+        if record["access"] not in ACCESS:
+            raise ValueError(f"access must be one of {ACCESS}, got {record['access']!r}")
+        record["access"] = {record["access"]: None}
+    return record
+
+
+def install_arg(policy: Mapping[str, Any] | None) -> bytes:
+    """The service argument `opt InferencePolicy` (none when policy is None: every default)."""
+    value = None if policy is None else policy_record(policy)
+    return candid.encode(_types("(opt InferencePolicy)"), [value])
 
 
 def _types(text: str) -> list[Any]:
@@ -52,22 +88,38 @@ class Gpt2Canister:
         self.last_arg_bytes = 0
 
     @classmethod
-    def install(cls, replica: Any, wasm: bytes, controller: Principal = CONTROLLER) -> Gpt2Canister:
+    def install(cls, replica: Any, wasm: bytes, controller: Principal = CONTROLLER, *,
+                policy: Mapping[str, Any] | None = None, raw_arg: bytes | None = None) -> Gpt2Canister:
+        """Create and install; `policy` is the init argument's InferencePolicy fields (None: no
+        argument at all, every default, as `dfx deploy` without --argument); `raw_arg` sends
+        exactly those bytes instead."""
         canister_id = replica.create_canister(controllers=[controller])
-        replica.install_code(canister_id, wasm, sender=controller)
+        arg = raw_arg if raw_arg is not None else (b"" if policy is None else install_arg(policy))
+        replica.install_code(canister_id, wasm, arg, sender=controller)
         return cls(replica, canister_id, controller)
+
+    def upgrade(self, wasm: bytes, policy: Mapping[str, Any] | None = None) -> None:
+        """Upgrade to `wasm`; the fields `policy` names replace the kept ones (None: keep all)."""
+        arg = b"" if policy is None else install_arg(policy)
+        self.replica.install_code(self.id, wasm, arg, mode="upgrade", sender=self.sender)
+
+    def as_caller(self, principal: Principal) -> Gpt2Canister:
+        """The same canister called by `principal`."""
+        return Gpt2Canister(self.replica, self.id, principal)
 
     def _update(self, method: str, arg_types: str, args: list[Any], result_types: str) -> Any:
         arg = candid.encode(_types(arg_types), args)
         self.last_arg_bytes = len(arg)
         reply = self.replica.update(self.id, method, arg, sender=self.sender)
-        return candid.decode(reply, _types(result_types))[0]
+        values = candid.decode(reply, _types(result_types))
+        return values[0] if values else None
 
     def _query(self, method: str, arg_types: str, args: list[Any], result_types: str) -> Any:
         arg = candid.encode(_types(arg_types), args)
         self.last_arg_bytes = len(arg)
         reply = self.replica.query(self.id, method, arg, sender=self.sender)
-        return candid.decode(reply, _types(result_types))[0]
+        values = candid.decode(reply, _types(result_types))
+        return values[0] if values else None
 
     @property
     def assets(self) -> AssetsCanister:
@@ -182,6 +234,30 @@ class Gpt2Canister:
 
     def logits(self, tokens: Sequence[int]) -> list[float]:
         return self._query("logits", "(vec nat32)", [list(tokens)], "(vec float32)")
+
+    # ---- the inference policy ----
+
+    def usage(self) -> dict[str, Any]:
+        """The policy, the current window and what was spent (ns times; access by name)."""
+        usage = self._query("usage", "()", [], "(Usage)")
+        return {**usage, "access": next(iter(usage["access"]))}
+
+    def set_inference_policy(self, **fields: Any) -> None:
+        """Controllers only: the fields named replace the current ones."""
+        self._update("set_inference_policy", "(InferencePolicy)", [policy_record(fields)], "()")
+
+    def allow(self, principals: Sequence[Principal]) -> None:
+        self._update("allow_inference", "(vec principal)", [list(principals)], "()")
+
+    def disallow(self, principals: Sequence[Principal]) -> None:
+        self._update("disallow_inference", "(vec principal)", [list(principals)], "()")
+
+    def allowed(self) -> list[Principal]:
+        return self._query("list_allowed_inference", "()", [], "(vec principal)")
+
+    def forget_conversations(self) -> None:
+        """This caller's prefix-cache slots emptied."""
+        self._update("forget_conversations", "()", [], "()")
 
 
 def answer(steps: Iterator[ChatStep]) -> tuple[list[int], list[ChatStep]]:

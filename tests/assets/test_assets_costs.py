@@ -8,6 +8,7 @@ import hashlib
 
 from icchat.assets_canister import AssetsCanister, Upload, _types
 from icchat.ic import candid
+from icchat.ic.principal import Principal
 from icchat.replica import Replica
 
 UPDATE_LIMIT, QUERY_LIMIT = 40_000_000_000, 5_000_000_000
@@ -56,3 +57,38 @@ def test_costs_fit_the_ic_limits(assets_wasm):
           f"http_request small v2: {small:,}  streaming callback (2 MB): {callback:,}")
     assert create_chunk < UPDATE_LIMIT // 50 and commit < UPDATE_LIMIT // 50
     assert small < QUERY_LIMIT // 50 and callback < QUERY_LIMIT // 20
+
+
+def refused_instructions(replica: Replica, canister: AssetsCanister, method: str, types: str, args: list) -> tuple[int, str]:
+    """Instructions of an update the canister refuses (run as the method itself: no inspect_message)."""
+    arg = candid.encode(_types(types), args)
+    assert len(arg) > 1_800_000
+    with replica.lock:
+        outcome = replica.canister(canister.id).execute_update(method, arg, canister.sender, replica.time_ns())
+    kind, reason = outcome.response
+    assert kind == "reject", reason
+    return outcome.instructions, str(reason)
+
+
+def refused_writes(replica: Replica, canister: AssetsCanister) -> dict[str, int]:
+    """A stranger's create_chunk and commit_batch with ~1.9 MB arguments: instructions per call."""
+    stranger = canister.as_caller(Principal.self_authenticating(b"a stranger with a big argument"))
+    chunk = bytes(range(256)) * 7421
+    deletes = [{"DeleteAsset": {"key": f"/{i:08}/" + "k" * 80}} for i in range(20_000)]  # many small operations
+    calls = {
+        "create_chunk": ("(record { batch_id: BatchId; content: blob })", [{"batch_id": 1, "content": chunk}]),
+        "commit_batch": ("(CommitBatchArguments)", [{"batch_id": 1, "operations": deletes}]),
+    }
+    costs = {}
+    for method, (types, args) in calls.items():
+        costs[method], reason = refused_instructions(replica, stranger, method, types, args)
+        assert "Caller does not have Commit permission" in reason
+    return costs
+
+
+def test_a_refused_write_costs_little_whatever_its_argument(assets_wasm):
+    """The caller's permission is checked before the argument is read or decoded."""
+    with Replica() as replica:
+        costs = refused_writes(replica, AssetsCanister.install(replica, assets_wasm))
+    print(f"\nrefused 1.9 MB writes: {', '.join(f'{m} {n:,}' for m, n in costs.items())}")
+    assert all(n < 1_000_000 for n in costs.values()), costs

@@ -168,6 +168,12 @@ WRITES = [
 @pytest.mark.parametrize("method, types, args", WRITES, ids=[w[0] for w in WRITES])
 def test_a_caller_without_permission_cannot_write_anything(store, caller, method, types, args):
     before, authorized = snapshot(store), store.list_authorized()
-    assert rejected_with_reason(lambda: store.as_caller(caller).call(method, types, args, "()" if method != "create_batch" else "(record { batch_id: BatchId })"))
+    result = "()" if method != "create_batch" else "(record { batch_id: BatchId })"
+    # the method's own check (canister_inspect_message skipped, as a node may skip it) ...
+    assert rejected_with_reason(lambda: store.as_caller(caller, inspect=False).call(method, types, args, result))
+    # ... and the ingress path, where canister_inspect_message drops the call with its reason
+    with pytest.raises(Reject) as dropped:
+        store.as_caller(caller).call(method, types, args, result)
+    assert f"may call {method}" in dropped.value.message
     assert snapshot(store) == before and store.list_authorized() == authorized
     assert_kept_assets(store)

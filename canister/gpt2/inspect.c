@@ -1,0 +1,63 @@
+/* inspect.c: canister_inspect_message — ingress calls that would be refused are dropped before
+ * they execute (and before the owner pays for executing them).
+ *
+ * It runs on one node and its verdict is not certified: it is a filter against cost, not a
+ * security boundary; every check here is made again inside the method. It refuses by trapping
+ * with the same one line the method would give, so the caller reads the reason:
+ *   - generate / prefill: the anonymous principal, callers the access policy leaves out, an
+ *     argument over 64 KiB, a spent window or caller budget (policy.h, nothing is changed);
+ *   - every query method called as an update (a replicated query is charged to the canister);
+ *   - the policy methods controllers alone may call, from anyone else;
+ *   - the asset store's methods its own way (as_inspect_message: write methods without Commit
+ *     permission, its queries as updates).
+ * Everything else is accepted. */
+#include "canister.h"
+#include "policy.h"
+#include "rt.h"
+#include "store.h"
+
+#define MAX_METHOD 64
+
+/* The asset store's verdict (canister/assetstore): 0 if `method` is not one of its methods, 1 if
+ * the caller may call it as an update; traps with the reason otherwise. */
+int as_inspect_message(const char *method, size_t method_len) __attribute__((weak));
+
+static const char *const OWN_QUERIES[] = {"model_info", "model_certificate", "usage", "list_allowed_inference"};
+static const char *const CONTROLLER_UPDATES[] = {"set_inference_policy", "allow_inference", "disallow_inference"};
+
+static int is(const char *method, size_t n, const char *name) { return strlen(name) == n && !memcmp(method, name, n); }
+
+static int listed(const char *method, size_t n, const char *const *names, size_t count) {
+  for (size_t i = 0; i < count; i++)
+    if (is(method, n, names[i])) return 1;
+  return 0;
+}
+
+__attribute__((export_name("canister_inspect_message"))) void canister_inspect_message(void) {
+  rt_message_begin();
+  char method[MAX_METHOD + 1];
+  size_t n = ic0_msg_method_name_size();
+  if (n > MAX_METHOD) { /* no method of this canister: the IC answers that it has none */
+    ic0_accept_message();
+    return;
+  }
+  ic0_msg_method_name_copy(method, 0, n);
+  method[n] = 0;
+  if (is(method, n, "generate") || is(method, n, "prefill")) {
+    principal_id caller = caller_id();
+    uint64_t limit, one_token = have_model ? gpt2_token_cost_estimate(&model, 0, 1) : 0;
+    const char *refusal = inference_admit(&caller, ic0_msg_arg_data_size(), one_token, ic0_time(), &limit, 0);
+    if (refusal) rt_trap(refusal);
+  } else if (is(method, n, "generate_query")) {
+    rt_trap(GENERATE_QUERY_AS_UPDATE);
+  } else if (is(method, n, "logits")) {
+    rt_trap(LOGITS_AS_UPDATE);
+  } else if (listed(method, n, OWN_QUERIES, sizeof OWN_QUERIES / sizeof *OWN_QUERIES)) {
+    rt_trapf("%s is a query: call it as a query", method);
+  } else if (listed(method, n, CONTROLLER_UPDATES, sizeof CONTROLLER_UPDATES / sizeof *CONTROLLER_UPDATES)) {
+    if (!rt_caller_is_controller()) rt_trapf("%s is for the canister's controllers only", method);
+  } else if (as_inspect_message) {
+    as_inspect_message(method, n); /* traps when it refuses */
+  }
+  ic0_accept_message();
+}
