@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from icchat.build.gpt2 import build_gpt2_wasm
-from icchat.gpt2_canister import DID, Gpt2Canister
+from icchat.gpt2_canister import DID, Gpt2Canister, install_arg, policy_record
 from icchat.ic import candid, management, prices
 from icchat.ic.agent import Agent
 from icchat.ic.identity import Ed25519Identity
@@ -52,7 +52,7 @@ from icchat.replica.http import HttpServer
 SCRIPT = REPO / "tests" / "hostile" / "onchain_abuse.mjs"
 CYCLES = 20 * 10**12  # the canister's starting balance
 # A small policy, so the budget really runs out within the run: ~50 tiny-model generate calls.
-POLICY = {"access": {"open": None}, "window_seconds": 3600, "window_instructions": 3_000_000_000,
+POLICY = {"access": "open", "window_seconds": 3600, "window_instructions": 3_000_000_000,
           "caller_instructions": 1_000_000_000}
 # Instructions a message runs after the canister last reads its counter: encoding the reply
 # (measured on the tiny model: 11.8k for one token, 76k for 100 tokens).
@@ -94,13 +94,14 @@ class OnchainTarget:
     @classmethod
     @contextmanager
     def start(cls, policy: dict[str, Any] | None, cycles: int = CYCLES) -> Iterator[OnchainTarget]:
-        """policy None: installed with no argument (`()`, as `dfx deploy` without --argument)."""
+        """`policy`: InferencePolicy fields (access by name); None: installed with no argument at
+        all (as `dfx deploy` without --argument)."""
         with Replica() as replica, HttpServer(replica, port=0) as server:
             controller = Ed25519Identity.from_seed(b"onchain abuse: the canister's owner".ljust(32, b".")[:32])
             agent = Agent(server.url, controller)
             agent.fetch_root_key()
             canister_id = management.create_canister(agent, controllers=[controller.principal], cycles=cycles)
-            arg = candid.encode([], []) if policy is None else candid.encode(_types("(opt InferencePolicy)"), [policy])
+            arg = b"" if policy is None else install_arg(policy)
             management.install_code(agent, canister_id, build_gpt2_wasm().read_bytes(), arg=arg)
             Gpt2Canister(replica, canister_id, controller.principal).upload(seeded_weight_file("tiny", 0, "q8"))
             yield cls(replica, server, controller, agent, canister_id)
@@ -108,11 +109,15 @@ class OnchainTarget:
     # --- the controller's view ---------------------------------------------------------------------------
 
     def usage(self) -> dict[str, Any]:
+        """The canister's `usage` query (access by name)."""
         reply = self.agent.query(self.canister_id, "usage", candid.encode([], []))
-        return candid.decode(reply, _types("(Usage)"))[0]
+        usage = candid.decode(reply, _types("(Usage)"))[0]
+        return {**usage, "access": next(iter(usage["access"]))}
 
-    def set_policy(self, policy: dict[str, Any]) -> None:
-        self.agent.update(self.canister_id, "set_inference_policy", candid.encode(_types("(InferencePolicy)"), [policy]))
+    def set_policy(self, **fields: Any) -> None:
+        """set_inference_policy: the fields named replace the current ones."""
+        arg = candid.encode(_types("(InferencePolicy)"), [policy_record(fields)])
+        self.agent.update(self.canister_id, "set_inference_policy", arg)
 
     def allow(self, principals: Sequence[Principal]) -> None:
         self.agent.update(self.canister_id, "allow_inference", candid.encode(_types("(vec principal)"), [list(principals)]))
@@ -258,6 +263,7 @@ class Campaign:
     victim_after_flood: dict[str, Any]
     hammer: Stretch                # policy open: everyone hammers until the budget is spent
     victim_after_hammer: dict[str, Any]
+    cache_slots: int
     seconds: float
 
     def all_calls(self) -> list[dict[str, Any]]:
@@ -283,7 +289,7 @@ def run_campaign(target: OnchainTarget, policy: dict[str, Any] = POLICY, *, hamm
     friend, victim = seed_caller(FRIEND_SEED), seed_caller(VICTIM_SEED)
 
     # 1. allow_list: strangers hammer while the allow-listed friend keeps chatting.
-    target.set_policy({"access": {"allow_list": None}})
+    target.set_policy(access="allow_list")
     target.allow([principal_of(FRIEND_SEED)])
     allow_list = _stretch(target, policy, lambda: target.attack(hammer={
         "seconds": 10, "max_calls": 120, "concurrency": concurrency, "kinds": ATTACKS, "anonymous_every": 3,
@@ -292,7 +298,7 @@ def run_campaign(target: OnchainTarget, policy: dict[str, Any] = POLICY, *, hamm
 
     # 2. open: the victim caches a conversation, then fresh principals prefill more conversations
     # than the cache has slots.
-    target.set_policy({"access": {"open": None}})
+    target.set_policy(access="open")
     slots = Gpt2Canister(target.replica, target.canister_id, target.controller.principal).model_info()["cache_slots"]
     (victim_first,) = target.attack([{"caller": victim, "kind": "prefill", "prompt": CONVERSATION}])
     flood = target.attack(hammer={"seconds": 15, "max_calls": 2 * slots + 8, "concurrency": concurrency,
@@ -308,7 +314,7 @@ def run_campaign(target: OnchainTarget, policy: dict[str, Any] = POLICY, *, hamm
     # The victim's conversation is still cached (a query: free, and answered with the budget spent).
     (victim_after_hammer,) = target.attack([{"caller": victim, "kind": "generate_query",
                                              "prompt": [*CONVERSATION, 13], "max_new_tokens": 1}])
-    return Campaign(allow_list, victim_first, flood, victim_after_flood, hammer, victim_after_hammer,
+    return Campaign(allow_list, victim_first, flood, victim_after_flood, hammer, victim_after_hammer, slots,
                     time.monotonic() - started)
 
 

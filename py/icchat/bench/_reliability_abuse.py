@@ -62,21 +62,21 @@ def refusal_costs(target: abuse.OnchainTarget) -> list[dict[str, Any]]:
     ]
     usage = target.usage()
     # not allow-listed
-    target.set_policy({"access": {"allow_list": None}})
+    target.set_policy(access="allow_list")
     rows.append(_refusal(target, "generate from a principal not on the allow-list", "generate",
                          _generate_arg(PROMPT, 8), STRANGER))
     # per-caller quota: a caller spends its share with one call, the next is refused
-    target.set_policy({"access": {"open": None}, "caller_instructions": 20_000_000})
+    target.set_policy(access="open", caller_instructions=20_000_000)
     spender = Principal.self_authenticating(b"onchain abuse bench: spends its share")
     abuse.executed_instructions(target, "generate", _generate_arg(PROMPT, 8), spender)
     rows.append(_refusal(target, "generate refused by the per-caller quota", "generate",
                          _generate_arg(PROMPT, 8), spender))
     # the window's budget
     spent = target.usage()["window_spent"]
-    target.set_policy({"caller_instructions": usage["caller_instructions"], "window_instructions": spent})
+    target.set_policy(caller_instructions=usage["caller_instructions"], window_instructions=spent)
     rows.append(_refusal(target, "generate refused by the spent window budget", "generate",
                          _generate_arg(PROMPT, 8), STRANGER))
-    target.set_policy({"window_instructions": usage["window_instructions"]})
+    target.set_policy(window_instructions=usage["window_instructions"])
     return rows
 
 
@@ -130,12 +130,12 @@ def run_section(args: argparse.Namespace | None = None) -> dict[str, Any]:
     fee = prices.ingress_induction_cycles(call_bytes) + prices.update_execution_cycles(0)
     return {
         "default_policy": {k: defaults[k] for k in ("window_seconds", "window_instructions", "caller_instructions")}
-                          | {"access": next(iter(defaults["access"]))},
+                          | {"access": defaults["access"]},
         "worst_case_per_day": worst_case_per_day(defaults, cheapest, call_bytes),
         "refusal_instructions": refusals,
         "executed_refusals_note": EXECUTED_REFUSALS_NOTE.format(fee=fee),
         "hammer": {
-            "policy": {**abuse.POLICY, "access": "open"},
+            "policy": abuse.POLICY,
             "allow_list_phase": campaign.allow_list.summary(),
             "budget_phase": campaign.hammer.summary(),
             "victim_conversation_tokens": len(abuse.CONVERSATION),
