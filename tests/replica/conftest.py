@@ -21,7 +21,9 @@ def replica():
 
 @pytest.fixture
 def canister(replica, sysapi_wasm):
-    """The sysapi canister, installed (init arg b"hello") and controlled by CONTROLLER."""
-    cid = replica.create_canister(controllers=[CONTROLLER], cycles=5_000_000_000_000)
+    """The sysapi canister, installed (init arg b"hello") and controlled by CONTROLLER, with the
+    provisional default of 100T cycles: the IC's freezing threshold of a canister holding 200 GiB
+    of stable memory (test_stable_memory_64_bit_is_sparse) is 65.8T."""
+    cid = replica.create_canister(controllers=[CONTROLLER], cycles=100_000_000_000_000)
     replica.install_code(cid, sysapi_wasm, b"hello", sender=CONTROLLER)
     return cid

@@ -151,7 +151,7 @@ def test_chunked_install_of_a_module_over_2_mib(replica):
 
 @pytest.mark.parametrize("upgrade_mode", [{"upgrade": None}, {"upgrade": {"skip_pre_upgrade": None, "wasm_memory_persistence": None}}])
 def test_install_code_through_the_management_canister(replica, sysapi_wasm, upgrade_mode):
-    cid = _call(replica, "provisional_create_canister_with_cycles", {"settings": {"controllers": [CONTROLLER]}, "amount": 7})[0]["canister_id"]
+    cid = _call(replica, "provisional_create_canister_with_cycles", {"settings": {"controllers": [CONTROLLER]}, "amount": 10**13})[0]["canister_id"]
     _call(replica, "install_code", {"mode": {"install": None}, "canister_id": cid, "wasm_module": sysapi_wasm, "arg": b"x"})
     replica.update(cid, "inc")
     _call(replica, "install_code", {"mode": upgrade_mode, "canister_id": cid, "wasm_module": sysapi_wasm, "arg": b""})

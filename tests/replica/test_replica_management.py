@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from replica_helpers import CONTROLLER, STRANGER, as_u64, reject_of
 
-from icchat.ic import candid
+from icchat.ic import candid, prices
 from icchat.ic.principal import Principal
 from icchat.replica import RejectCode
 from icchat.replica.management import METHODS
@@ -18,9 +18,9 @@ def call(replica, method: str, value=None, sender=CONTROLLER):
     return candid.decode(replica.update(MANAGEMENT, method, arg, sender=sender), func.rets)
 
 
-def create(replica, **settings) -> Principal:
+def create(replica, amount: int = 10**13, **settings) -> Principal:
     settings.setdefault("controllers", [CONTROLLER])
-    return call(replica, "provisional_create_canister_with_cycles", {"settings": settings, "amount": 123})[0]["canister_id"]
+    return call(replica, "provisional_create_canister_with_cycles", {"settings": settings, "amount": amount})[0]["canister_id"]
 
 
 def test_canister_ids_are_sequential_canister_principals(replica):
@@ -36,7 +36,8 @@ def test_canister_status_matches_the_spec_record(replica, canister):
     assert status["settings"]["freezing_threshold"] == 2_592_000
     assert status["settings"]["log_visibility"] == {"controllers": None}
     assert status["settings"]["wasm_memory_limit"] == 3 * 1024**3
-    assert status["cycles"] == 5_000_000_000_000
+    assert status["cycles"] == replica.canister_info(canister).cycles  # after this call's ingress induction
+    assert status["idle_cycles_burned_per_day"] == prices.idle_cycles_per_day(status["memory_size"]) > 0
     assert status["module_hash"] == replica.canister_info(canister).module_hash
     assert status["memory_metrics"]["wasm_memory_size"] > 0
     assert status["memory_size"] >= status["memory_metrics"]["wasm_memory_size"]
@@ -52,7 +53,7 @@ def test_canister_status_decodes_with_the_python_agents_management_interface(rep
     reply = replica.update(MANAGEMENT, "canister_status", candid.encode(METHODS["canister_status"].args, [{"canister_id": canister}]), sender=CONTROLLER)
     [decoded] = icp_decode(reply, func.retTypes)
     record = decoded["value"]
-    assert record["cycles"] == 5_000_000_000_000
+    assert record["cycles"] == replica.canister_info(canister).cycles
     assert [str(p) for p in record["settings"]["controllers"]] == [CONTROLLER.to_text()]
 
 
@@ -97,7 +98,7 @@ def test_uninstall_code_empties_the_canister(replica, canister):
 
 
 def test_top_up_and_provisional_amounts(replica):
-    cid = create(replica)
+    cid = create(replica, amount=123)
     assert replica.canister_info(cid).cycles == 123
     call(replica, "provisional_top_up_canister", {"canister_id": cid, "amount": 1000}, sender=STRANGER)
     assert replica.canister_info(cid).cycles == 1123

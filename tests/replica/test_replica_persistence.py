@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from replica_helpers import CONTROLLER, HERE, STRANGER, as_u64, u64
 
-from icchat.ic import candid
+from icchat.ic import candid, prices
 from icchat.ic.principal import Principal
 from icchat.replica import Replica
 from icchat.replica.management import METHODS
@@ -25,7 +25,7 @@ MANAGEMENT = Principal.management()
 
 def test_every_part_of_a_canister_survives_a_restart(tmp_path, sysapi_wasm):
     with Replica(tmp_path) as replica:
-        cid = replica.create_canister(controllers=[CONTROLLER, STRANGER], cycles=777)
+        cid = replica.create_canister(controllers=[CONTROLLER, STRANGER], cycles=10**15)  # 300 GiB of stable memory: a 98.8T freezing reserve
         replica.install_code(cid, sysapi_wasm, b"persisted init arg", sender=CONTROLLER)
         for _ in range(4):
             replica.update(cid, "inc")
@@ -55,7 +55,8 @@ def test_every_part_of_a_canister_survives_a_restart(tmp_path, sysapi_wasm):
         assert replica.query(cid, "stable_read", u64(300 * 1024**3) + u64(21)) == b"deep in stable memory"
         info = replica.canister_info(cid)
         assert (info.certified_data, info.cycles, info.module_hash, set(info.controllers)) == (
-            b"certified!", 777, before["info"].module_hash, {CONTROLLER, STRANGER}
+            b"certified!", info_stopped.cycles - prices.ingress_induction_cycles(len("start_canister") + len(start_arg)),
+            before["info"].module_hash, {CONTROLLER, STRANGER}
         )
         assert replica.canister(cid).global_timer == before["timer"]
         assert list(replica.canister(cid).chunks.values()) == [b"chunk bytes"]

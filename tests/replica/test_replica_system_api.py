@@ -6,9 +6,11 @@ import struct
 
 from replica_helpers import CONTROLLER, STRANGER, as_u64, reject_of, u64
 
+from icchat.ic import prices
 from icchat.ic.certificate import verify_certificate
 from icchat.ic.principal import Principal
 from icchat.replica import RejectCode
+from icchat.replica.limits import UPDATE_INSTRUCTION_LIMIT
 
 
 def test_identity_calls(replica, canister):
@@ -33,14 +35,17 @@ def test_cycles_status_version_time_and_mode(replica, canister):
     balance, liquid, balance64 = int.from_bytes(out[:16], "little"), int.from_bytes(out[16:32], "little"), as_u64(out[32:40])
     status, version, now, deadline, replicated = struct.unpack("<IQQQI", out[40:72])
     available, accepted, burned = (int.from_bytes(out[72 + 16 * i : 88 + 16 * i], "little") for i in range(3))
-    assert balance == liquid == balance64 == 5_000_000_000_000
+    # the message's induction and its execution's prepayment (5M + the 40B limit) are withdrawn before it runs
+    inducted = prices.ingress_induction_cycles(len("facts") + 8)
+    assert balance == liquid == balance64 == before.cycles - inducted - prices.update_execution_cycles(UPDATE_INSTRUCTION_LIMIT)
     assert status == 1 and version == before.version
     assert start < now < replica.time_ns()
     assert deadline == 0 and replicated == 1
     assert available == 0 and accepted == 0  # ingress messages carry no cycles
     assert burned == 1_000
     after = replica.canister_info(canister)
-    assert after.cycles == balance - 1_000
+    used = replica.canister(canister).instance.meter.used()
+    assert after.cycles == balance - 1_000 + prices.instructions_cycles(UPDATE_INSTRUCTION_LIMIT - used)  # unused instructions refunded
     assert after.version == before.version + 1  # every successful update bumps the version
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
-from icchat.bench.gpt2 import IC_PRICES, TARGETS, _prompt, chat_turns, update_cycles
+from icchat.bench.gpt2 import TARGETS, _prompt, chat_turns
+from icchat.ic.prices import IC_PRICES, update_cycles, usd
 from icchat.replica.limits import UPDATE_INSTRUCTION_LIMIT
 
 
@@ -25,7 +26,7 @@ def _per_token_at(canister: Any, context: int, new_tokens: int) -> dict[str, Any
     return {"instructions_per_token": median, "min_max": [min(per_token), max(per_token)],
             "tokens": len(per_token), "prefill_updates": len(prefill),
             "tokens_per_update_message_by_limit": per_update, "mainnet_cycles_per_1000_tokens": cycles,
-            "usd_per_1000_tokens": round(cycles / IC_PRICES["cycles_per_xdr"] * IC_PRICES["usd_per_xdr"], 6)}
+            "usd_per_1000_tokens": round(usd(cycles), 6)}
 
 
 def measure(preset: str, dtypes: list[str], contexts: list[int], new_tokens: int, history: int | None,

@@ -11,7 +11,7 @@ update?), the upload, and wall-clock time in the replica.
 Chat turns (`chat_turns`): a new message and an answer on top of 50 / 250 / 500 tokens of history
 that the caller's prefix cache holds from the turn before, in each mode — verified (`generate`
 updates) and fast (`prefill` updates + `generate_query` queries) — with the calls, instructions and
-mainnet cycles they take, priced with the IC's published cycles cost table (IC_PRICES).
+mainnet cycles they take, priced with the IC's published cycles cost table (icchat.ic.prices).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import statistics
 import time
 from typing import Any
 
+from icchat.ic.prices import IC_PRICES, update_cycles, usd
 from icchat.replica.limits import UPDATE_INSTRUCTION_LIMIT
 
 COST_MODEL = ("IC instrumentation (rs/embedders/src/wasm_utils/instrumentation.rs: per basic block, "
@@ -28,33 +29,6 @@ COST_MODEL = ("IC instrumentation (rs/embedders/src/wasm_utils/instrumentation.r
               "charges (system_api_complexity.rs), as counted by icchat.replica.meter")
 TARGETS = {"f32": 200_000_000, "q8": 70_000_000}
 PUBLIC_ONCHAIN_GPT2 = 1_100_000_000  # instructions per token of public onchain GPT-2 canisters (brief)
-
-
-# The IC's published prices, 13-node application subnet (queries are free). Read on 2026-12-01 from
-# https://internetcomputer.org/docs/references/cycles-cost-formulas, i.e. dfinity/portal
-# docs/references/cycles-cost-formulas.mdx at commit 1f742569d5f5e6c4d3bff065989e38f72550fab2,
-# which states its USD figures at the XDR rate of May 22, 2025.
-IC_PRICES = {
-    "source": "https://internetcomputer.org/docs/references/cycles-cost-formulas "
-              "(dfinity/portal docs/references/cycles-cost-formulas.mdx @ 1f742569d5f5e6c4d3bff065989e38f72550fab2)",
-    "read_on": "2026-12-01",
-    "usd_rate_date": "2025-05-22",
-    "subnet": "13-node application subnet",
-    "update_message_execution_cycles": 5_000_000,
-    "cycles_per_instruction": 1,  # "1B executed instructions: 1_000_000_000 cycles"
-    "ingress_message_reception_cycles": 1_200_000,
-    "ingress_byte_reception_cycles": 2_000,
-    "query_call_cycles": 0,  # "Query call: Free"
-    "cycles_per_xdr": 1_000_000_000_000,
-    "usd_per_xdr": 1.354820,
-}
-
-
-def update_cycles(instructions: int, ingress_bytes: int) -> int:
-    """Mainnet cycles of one ingress update: reception + execution (the reply is not charged)."""
-    p = IC_PRICES
-    return (p["ingress_message_reception_cycles"] + p["ingress_byte_reception_cycles"] * ingress_bytes
-            + p["update_message_execution_cycles"] + p["cycles_per_instruction"] * instructions)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -90,7 +64,7 @@ def _turn_cost(steps: list[Any], answer_tokens: int) -> dict[str, Any]:
         "instructions_per_answer_token": instructions // max(1, answer_tokens),
         "mainnet_cycles": cycles,
         "mainnet_cycles_per_1000_tokens": per_1000,
-        "usd_per_1000_tokens": round(per_1000 / IC_PRICES["cycles_per_xdr"] * IC_PRICES["usd_per_xdr"], 6),
+        "usd_per_1000_tokens": round(usd(per_1000), 6),
         "steps": [[s.method, len(s.reply["tokens"]), s.reply["fed"], s.reply["stop_reason"], s.reply["instructions"]]
                   for s in steps],
     }

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 import wasmtime
 
 from icchat.ic.principal import Principal
-from icchat.replica import errors
+from icchat.replica import cycles, errors
 from icchat.replica.api_table import Mode
 from icchat.replica.errors import ExecutionError
 from icchat.replica.execution import Execution, Outcome
@@ -45,6 +45,9 @@ from icchat.replica.stable_memory import StableMemory
 
 log = logging.getLogger("icchat.replica")
 MAX_LOG_RECORDS = 1000
+# Executions the IC charges (5M + instructions, prepaid for the limit); queries and
+# inspect_message are free. install_code is charged in install()/upgrade().
+CHARGED_MODES = frozenset({Mode.UPDATE, Mode.REPLICATED_QUERY, Mode.HEARTBEAT, Mode.GLOBAL_TIMER})
 
 
 class Status(enum.Enum):
@@ -112,6 +115,7 @@ class Canister:
     history_total: int = 0
     meta_dirty: bool = True  # settings/status/... changed since the last checkpoint
     code_replaced: bool = False  # a new module/heap since the last checkpoint
+    idle_charged_ns: int = 0  # replica time storage was last charged up to (0: not yet)
 
     @property
     def controllers(self) -> list[Principal]:
@@ -181,6 +185,7 @@ class Canister:
     ) -> Outcome:
         instance = self._require_instance()
         execution = Execution(mode, caller, now, arg, method_name, certificate)
+        prepaid = self._prepay(limit, caller) if mode in CHARGED_MODES else 0
         self._begin(mode)
         globals_before = instance.snapshot_globals()
         heap_before = instance.heap.live_size
@@ -190,7 +195,11 @@ class Canister:
                 self._check_wasm_memory_limit(instance, heap_before)
         except BaseException:
             self._rollback(instance, globals_before)
+            if prepaid:  # a trap pays for the instructions it ran, like a reply
+                cycles.settle_execution(self, prepaid, limit, instance.meter.used())
             raise
+        if prepaid:
+            cycles.settle_execution(self, prepaid, limit, used)
         if mode.persists:
             self._commit(instance, execution)
             self.version += 1
@@ -209,22 +218,29 @@ class Canister:
                 f"Canister {self.id} cannot be installed because the canister is not empty. "
                 "Try installing with mode='reinstall' instead.",
             )
+        prepaid = self._prepay(INSTALL_INSTRUCTION_LIMIT, caller, installing=True)
         old_stable, self.stable = self.stable, StableMemory()
         self.stable.begin(STABLE_ACCESS_LIMIT["upgrade"], STABLE_DIRTY_LIMIT["upgrade"])
         old_version = self.version
         self.version += 1
         init = Execution(Mode.INIT, caller, now, arg)
         instance: Instance | None = None
+        used = running = 0  # instructions of finished steps; of the step under way
         try:
             instance = self._instantiate(module, caller, now)
             used = instance.instructions_at_start
             if module.has_system("canister_init"):
+                running = 1
                 used += instance.run("canister_init", init, INSTALL_INSTRUCTION_LIMIT - used, INSTALL_INSTRUCTION_LIMIT)
+                running = 0
             self._check_wasm_memory_limit(instance, instance.initial_heap_size)
         except BaseException:
             self.stable, self.version = old_stable, old_version
+            spent = used + (instance.meter.used() if running and instance is not None else 0)
+            cycles.settle_execution(self, prepaid, INSTALL_INSTRUCTION_LIMIT, spent)
             _discard(instance)
             raise
+        cycles.settle_execution(self, prepaid, INSTALL_INSTRUCTION_LIMIT, used)
         self.stable.commit()
         self.stable.mark_all_dirty()
         instance.heap.adopt_live()
@@ -239,6 +255,7 @@ class Canister:
         """upgrade: pre_upgrade (old code) -> (start) + post_upgrade (new code); stable memory kept."""
         old = self._require_instance()
         assert self.module is not None
+        prepaid = self._prepay(INSTALL_INSTRUCTION_LIMIT, caller, installing=True)
         self.stable.begin(STABLE_ACCESS_LIMIT["upgrade"], STABLE_DIRTY_LIMIT["upgrade"])
         globals_before = old.snapshot_globals()
         pre = Execution(Mode.PRE_UPGRADE, caller, now)
@@ -246,21 +263,29 @@ class Canister:
         old_version = self.version
         instance: Instance | None = None
         used = 0
+        running: Instance | None = None  # the instance running the step under way
         try:
             if not skip_pre_upgrade and self.module.has_system("canister_pre_upgrade"):
+                running = old
                 used = old.run("canister_pre_upgrade", pre, INSTALL_INSTRUCTION_LIMIT)
+                running = None
             self.version += 1  # canister_post_upgrade sees the new version
             instance = self._instantiate(module, caller, now, INSTALL_INSTRUCTION_LIMIT - used)
             used += instance.instructions_at_start
             if module.has_system("canister_post_upgrade"):
+                running = instance
                 used += instance.run("canister_post_upgrade", post, INSTALL_INSTRUCTION_LIMIT - used, INSTALL_INSTRUCTION_LIMIT)
+                running = None
             self._check_wasm_memory_limit(instance, instance.initial_heap_size)
         except BaseException:
             self.version = old_version
             self.stable.rollback()
+            spent = used + (running.meter.used() if running is not None else 0)
+            cycles.settle_execution(self, prepaid, INSTALL_INSTRUCTION_LIMIT, spent)
             _discard(instance)
             self._rollback_heap(old, globals_before)
             raise
+        cycles.settle_execution(self, prepaid, INSTALL_INSTRUCTION_LIMIT, used)
         self.stable.commit()
         instance.heap.adopt_live()
         self._replace_instance(module, instance)
@@ -297,6 +322,13 @@ class Canister:
         self.code_replaced = True
 
     # --- transactions ------------------------------------------------------------------------------------
+
+    def _prepay(self, limit: int, caller: Principal, *, installing: bool = False) -> int:
+        """Withdraw an execution's prepayment, or refuse it with the IC's IC0207."""
+        try:
+            return cycles.prepay_execution(self, limit, caller)
+        except cycles.OutOfCycles as exc:
+            raise (errors.install_out_of_cycles(str(exc)) if installing else exc.reject()) from None
 
     def _require_instance(self) -> Instance:
         if self.instance is None:

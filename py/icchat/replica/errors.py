@@ -32,6 +32,7 @@ class ErrorCode(enum.Enum):
     SUBNET_OVERSUBSCRIBED = "IC0101"
     MAX_NUMBER_OF_CANISTERS_REACHED = "IC0102"
     CANISTER_ID_ALREADY_EXISTS = "IC0205"
+    CANISTER_OUT_OF_CYCLES = "IC0207"
     CANISTER_NOT_FOUND = "IC0301"
     INSUFFICIENT_MEMORY_ALLOCATION = "IC0402"
     CANISTER_REJECTED_MESSAGE = "IC0406"
@@ -246,6 +247,15 @@ def engine_error(detail: str) -> ExecutionError:
 
 
 # --- rejects not produced by executing canister code ------------------------------------------------
+
+
+def install_out_of_cycles(reason: str) -> Reject:
+    """install_code could not prepay its instruction limit (CanisterManagerError::InstallCodeNotEnoughCycles)."""
+    return Reject.of(
+        ErrorCode.CANISTER_OUT_OF_CYCLES,
+        f"Canister installation failed with `{reason}`.\n"
+        + user_help("Top up the canister with more cycles.", "install-code-not-enough-cycles"),
+    )
 
 
 def canister_not_found(canister_id: Principal) -> Reject:

@@ -5,11 +5,13 @@ Arguments and replies are Candid with the types of the interface specification's
 manage a canister (IC0512, with the IC's wording). As on the IC, `create_canister`, `raw_rand`,
 `deposit_cycles` and `canister_info` are for canisters only; users create canisters with
 `provisional_create_canister_with_cycles`, which this local replica allows to everybody.
-Cycles are recorded but never charged.
+Cycles are charged as on a 13-node subnet (icchat.replica.cycles): ingress induction to the
+canister a call is about, install_code's execution, upload_chunk's instructions.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from collections.abc import Callable
@@ -18,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from icchat.ic import candid
 from icchat.ic.principal import Principal
-from icchat.replica import errors
+from icchat.replica import cycles, errors
 from icchat.replica.canister import Canister, Settings, Status
 from icchat.replica.errors import ErrorCode, ExecutionError, Reject
 from icchat.replica.limits import (
@@ -35,6 +37,11 @@ if TYPE_CHECKING:
 DID = candid.parse_did((Path(__file__).with_name("management.did")).read_text())
 METHODS: dict[str, candid.Func] = dict(DID.service.methods)
 CANISTER_ONLY = frozenset({"create_canister", "raw_rand", "deposit_cycles", "canister_info"})
+# No canister pays these: creation (there is none yet) and the provisional top-up (a local-only
+# method; charging it to the canister it tops up would stop it from unfreezing one).
+UNPAID_METHODS = frozenset({"create_canister", "provisional_create_canister_with_cycles", "provisional_top_up_canister"})
+MAX_DELAYED_INGRESS_COST_PAYLOAD = 366  # update_settings up to this size pays its induction afterwards
+UPLOAD_CHUNK_INSTRUCTIONS = 200_000_000  # upload_wasm_chunk_instructions (application subnets)
 QUERY_ONLY = frozenset({"fetch_canister_logs"})
 MAX_HISTORY = 20
 
@@ -48,8 +55,13 @@ class ManagementCanister:
 
     # --- dispatch --------------------------------------------------------------------------------------
 
-    def call(self, method: str, arg: bytes, sender: Principal, *, replicated: bool = True) -> bytes:
-        """Execute a call to `aaaaa-aa` from a user (ingress or query); Candid in, Candid out."""
+    def call(self, method: str, arg: bytes, sender: Principal, *, replicated: bool = True, ingress_bytes: int | None = None) -> bytes:
+        """Execute a call to `aaaaa-aa` from a user (ingress or query); Candid in, Candid out.
+
+        An ingress message is paid for by the canister it is about (its effective canister id):
+        its induction (`ingress_bytes`, default method name + argument) before it runs, except
+        a small update_settings, charged after the settings apply (so a canister frozen by a
+        too-high freezing threshold can be unfrozen), as on the IC."""
         func = METHODS.get(method)
         if func is None:
             raise Reject.of(ErrorCode.CANISTER_METHOD_NOT_FOUND, f"Management canister has no method '{method}'")
@@ -68,8 +80,40 @@ class ManagementCanister:
             args = candid.decode(arg, func.args)
         except candid.CandidError as exc:
             raise Reject.of(ErrorCode.INVALID_MANAGEMENT_PAYLOAD, f"Error decoding candid: {exc}") from None
-        result = self._handlers[method](args[0] if args else {}, sender)
+        record = args[0] if args else {}
+        payer = self._payer(method, record) if replicated else None
+        size = len(method.encode()) + len(arg) if ingress_bytes is None else ingress_bytes
+        delayed = method == "update_settings" and len(arg) <= MAX_DELAYED_INGRESS_COST_PAYLOAD
+        if payer is not None and not delayed:
+            cycles.charge_ingress(payer, size, sender)
+        result = self._handlers[method](record, sender)
+        if payer is not None and delayed:
+            # A failure is ignored, as on the IC: the new settings may be what lets it pay later.
+            with contextlib.suppress(Reject):
+                cycles.charge_ingress(payer, size, sender)
         return candid.encode(func.rets, [] if not func.rets else [result])
+
+    def ingress_payer(self, method: str, arg: bytes) -> Canister | None:
+        """The canister an ingress call to aaaaa-aa would be charged to (None: free or unknown)."""
+        func = METHODS.get(method)
+        if func is None or (method == "update_settings" and len(arg) <= MAX_DELAYED_INGRESS_COST_PAYLOAD):
+            return None
+        try:
+            args = candid.decode(arg, func.args)
+        except candid.CandidError:
+            return None
+        return self._payer(method, args[0] if args else {})
+
+    def _payer(self, method: str, record: Any) -> Canister | None:
+        if method in UNPAID_METHODS or not isinstance(record, dict):
+            return None
+        subject = record.get("target_canister" if method == "install_chunked_code" else "canister_id")
+        if not isinstance(subject, Principal):
+            return None
+        try:
+            return self.replica.canister(subject)
+        except Reject:
+            return None  # the handler says "not found"
 
     # --- helpers ------------------------------------------------------------------------------------------
 
@@ -216,6 +260,17 @@ class ManagementCanister:
         canister.uninstall()
         self._record(canister, sender, {"code_uninstall": None})
 
+    def record_uninstall(self, canister: Canister) -> None:
+        """The system uninstalled the canister (it could not pay for its storage)."""
+        canister.history.append({
+            "timestamp_nanos": self.replica.time_ns(),
+            "canister_version": canister.version,
+            "origin": {"from_canister": {"canister_id": Principal.management(), "canister_version": None}},
+            "details": {"code_uninstall": None},
+        })
+        canister.history_total += 1
+        del canister.history[:-MAX_HISTORY]
+
     def _upload_chunk(self, args: dict[str, Any], sender: Principal) -> dict[str, Any]:
         canister = self._controlled(args["canister_id"], sender)
         chunk = args["chunk"]
@@ -224,6 +279,7 @@ class ManagementCanister:
         digest = hashlib.sha256(chunk).digest()
         if digest not in canister.chunks and len(canister.chunks) >= MAX_WASM_CHUNKS:
             raise _chunk_store_error(f"Wasm chunk store is full: it already holds {MAX_WASM_CHUNKS} chunks.")
+        cycles.charge_final_instructions(canister, UPLOAD_CHUNK_INSTRUCTIONS, sender)
         canister.chunks[digest] = chunk
         canister.touch()
         return {"hash": digest}
@@ -305,20 +361,7 @@ def apply_settings(current: Settings, settings: dict[str, Any]) -> Settings:
 
 def status_record(canister: Canister) -> dict[str, Any]:
     """The `canister_status_result` of the interface specification."""
-    wasm_memory = canister.instance.heap.size if canister.instance is not None else 0
-    globals_size = 8 * len(canister.module.persistent_globals) if canister.module is not None else 0
-    binary = len(canister.module.wasm) if canister.module is not None else 0
-    chunks = sum(len(c) for c in canister.chunks.values())
-    metrics = {
-        "wasm_memory_size": wasm_memory,
-        "stable_memory_size": canister.stable.size_bytes,
-        "global_memory_size": globals_size,
-        "wasm_binary_size": binary,
-        "custom_sections_size": 0,
-        "canister_history_size": 0,
-        "wasm_chunk_store_size": chunks,
-        "snapshots_size": 0,
-    }
+    metrics = cycles.memory_metrics(canister)
     settings = canister.settings
     visibility = settings.log_visibility
     return {
@@ -339,7 +382,7 @@ def status_record(canister: Canister) -> dict[str, Any]:
         "memory_metrics": metrics,
         "cycles": canister.cycles,
         "reserved_cycles": 0,
-        "idle_cycles_burned_per_day": 0,
+        "idle_cycles_burned_per_day": cycles.idle_cycles_per_day(canister),
         "query_stats": {
             "num_calls_total": 0,
             "num_instructions_total": 0,

@@ -30,13 +30,14 @@ from typing import Any
 
 import wasmtime
 
+from icchat.ic import prices
 from icchat.ic.principal import Principal
-from icchat.replica import errors
+from icchat.replica import cycles, errors
 from icchat.replica.api_table import Mode
 from icchat.replica.canister import Canister, Settings, Status
 from icchat.replica.errors import ErrorCode, ExecutionError, IngressTooLarge, Reject
 from icchat.replica.execution import Outcome
-from icchat.replica.limits import MAX_INGRESS_PAYLOAD
+from icchat.replica.limits import MAX_INGRESS_PAYLOAD, SYSTEM_TASK_INSTRUCTION_LIMIT
 from icchat.replica.management import ManagementCanister, status_record
 from icchat.replica.meter import configure_engine
 from icchat.replica.module import CanisterModule
@@ -251,34 +252,52 @@ class Replica:
     # --- calls ----------------------------------------------------------------------------------------------
 
     def update(
-        self, canister_id: Principal, method: str, arg: bytes = b"", *, sender: Principal = ANONYMOUS, inspect: bool = True
+        self, canister_id: Principal, method: str, arg: bytes = b"", *, sender: Principal = ANONYMOUS, inspect: bool = True,
+        ingress_bytes: int | None = None,
     ) -> bytes:
-        """An ingress update call; returns the reply bytes or raises `Reject`."""
+        """An ingress update call; returns the reply bytes or raises `Reject`.
+
+        The receiving canister pays the message's induction (`ingress_bytes`: the signed HTTP
+        request's size, which the HTTP layer passes; method name + argument when not given) and
+        its execution (docs/replica.md, "Cycles")."""
         _check_ingress(method, arg)
+        size = len(method.encode()) + len(arg) if ingress_bytes is None else ingress_bytes
         with self.lock:
             if canister_id == MANAGEMENT:
                 try:
-                    return self.management.call(method, arg, sender)
+                    return self.management.call(method, arg, sender, ingress_bytes=size)
                 finally:
                     self._checkpoint_now()
             canister = self._runnable(canister_id)
             now = self.time_ns()
             try:
                 if inspect:
+                    cycles.check_ingress(canister, size, sender)
                     canister.inspect_message(method, arg, sender, now)
+                cycles.charge_ingress(canister, size, sender)
+                self._mark_dirty()
                 outcome = canister.execute_update(method, arg, sender, now)
             except ExecutionError as exc:
                 raise exc.to_reject(canister.id) from None
-            self._mark_dirty()
             return _result(canister, outcome)
 
-    def inspect_message(self, canister_id: Principal, method: str, arg: bytes = b"", *, sender: Principal = ANONYMOUS) -> None:
-        """Would the canister accept this ingress message? Raises Reject if not (never persists)."""
+    def inspect_message(
+        self, canister_id: Principal, method: str, arg: bytes = b"", *, sender: Principal = ANONYMOUS,
+        ingress_bytes: int | None = None,
+    ) -> None:
+        """Would the replica take this ingress message? Raises Reject if not (never persists):
+        the ingress filter (can the paying canister afford its induction?) then
+        `canister_inspect_message`."""
         _check_ingress(method, arg)
+        size = len(method.encode()) + len(arg) if ingress_bytes is None else ingress_bytes
         with self.lock:
             if canister_id == MANAGEMENT:
+                payer = self.management.ingress_payer(method, arg)
+                if payer is not None:
+                    cycles.check_ingress(payer, size, sender)
                 return
             canister = self._runnable(canister_id)
+            cycles.check_ingress(canister, size, sender)
             try:
                 canister.inspect_message(method, arg, sender, self.time_ns())
             except ExecutionError as exc:
@@ -290,6 +309,7 @@ class Replica:
             if canister_id == MANAGEMENT:
                 return self.management.call(method, arg, sender, replicated=False)
             canister = self._runnable(canister_id)
+            cycles.check_query(canister)
             now = self.time_ns()
             certification, certified_data = self._certification(), canister.certified_data
 
@@ -315,20 +335,35 @@ class Replica:
     # --- timers and heartbeats ---------------------------------------------------------------------------------
 
     def tick(self) -> int:
-        """Run every due global timer and one heartbeat per canister; returns how many ran."""
+        """Charge storage held over time, then run every due global timer and one heartbeat per
+        canister that can pay for it; returns how many ran."""
         ran = 0
         with self.lock:
             for canister in list(self._canisters.values()):
+                self._charge_idle(canister)
                 if canister.status is not Status.RUNNING or canister.module is None:
                     continue
                 now = self.time_ns()
-                if canister.global_timer and now >= canister.global_timer and canister.module.has_system("canister_global_timer"):
+                due = canister.global_timer and now >= canister.global_timer
+                if due and canister.module.has_system("canister_global_timer") and _can_run_task(canister):
                     canister.global_timer = 0  # deactivated once scheduled, as on the IC
                     canister.touch()
                     ran += self._system_task(canister, Mode.GLOBAL_TIMER, now)
-                if canister.module.has_system("canister_heartbeat"):
+                if canister.module.has_system("canister_heartbeat") and _can_run_task(canister):
                     ran += self._system_task(canister, Mode.HEARTBEAT, self.time_ns())
         return ran
+
+    def _charge_idle(self, canister: Canister) -> None:
+        """Storage fees since the last charge; a canister that cannot pay them is uninstalled and
+        its remaining balance burned, as on the IC."""
+        before = canister.cycles
+        if not cycles.charge_idle(canister, self.time_ns()):
+            log.warning("canister %s could not pay for its storage: uninstalled", canister.id)
+            if canister.module is not None:
+                canister.uninstall()
+                self.management.record_uninstall(canister)
+        if canister.cycles != before:
+            self._mark_dirty()
 
     def _system_task(self, canister: Canister, mode: Mode, now: int) -> int:
         try:
@@ -426,6 +461,16 @@ class Replica:
         if self.certification is None:
             self.certification = Certification()
         return self.certification
+
+
+def _can_run_task(canister: Canister) -> bool:
+    """Heartbeats and timers run only if the canister can prepay them above its freezing threshold
+    (a frozen canister's timer stays set until a top-up)."""
+    try:
+        cycles.ensure_can_pay(canister, prices.update_execution_cycles(SYSTEM_TASK_INSTRUCTION_LIMIT), MANAGEMENT)
+    except cycles.OutOfCycles:
+        return False
+    return True
 
 
 def _check_ingress(method: str, arg: bytes) -> None:

@@ -98,9 +98,9 @@ def deploy_model(agent: Any, info: Any, options: Any, log: Callable[[str], None]
 
 
 def page_prices() -> dict[str, Any]:
-    """The few numbers of the bench's IC price table (icchat.bench.gpt2.IC_PRICES) the page needs
+    """The few numbers of the IC price table (icchat.ic.prices.IC_PRICES) the page needs
     for its mainnet cycles estimate of an onchain answer, with the table's source and date."""
-    from icchat.bench.gpt2 import IC_PRICES
+    from icchat.ic.prices import IC_PRICES
 
     keys = ("source", "read_on", "subnet", "update_message_execution_cycles", "cycles_per_instruction",
             "ingress_message_reception_cycles", "ingress_byte_reception_cycles", "query_call_cycles",

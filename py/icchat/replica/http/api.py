@@ -205,7 +205,8 @@ class Api:
         if new:
             try:
                 self.ingress.refuse_if_storage_fails()
-                self.replica.inspect_message(request.canister_id, request.method_name, arg, sender=request.sender)
+                self.replica.inspect_message(request.canister_id, request.method_name, arg, sender=request.sender,
+                                             ingress_bytes=len(body))
             except IngressTooLarge as exc:
                 self.state.requests.forget(request.request_id)
                 raise ApiError(413, exc.message) from None
@@ -217,7 +218,7 @@ class Api:
                 if version == "v2":
                     del fields["status"]
                 return cbor_response(fields)
-            self.ingress.submit(IngressCall(status, request.canister_id, request.method_name, arg, request.sender))
+            self.ingress.submit(IngressCall(status, request.canister_id, request.method_name, arg, request.sender, len(body)))
         if version == "v2" or not status.done_event.wait(SYNC_CALL_WAIT):
             return HttpOut(202, [("content-length", "0")], [])
         certificate = self.state.certificate([[b"request_status", request.request_id]], [request.request_id])

@@ -42,6 +42,7 @@ class IngressCall:
     method: str
     arg: bytes
     sender: Principal
+    size: int  # the signed request's bytes: what its induction costs (icchat.ic.prices)
 
 
 class IngressQueue:
@@ -90,7 +91,8 @@ class IngressQueue:
         """Run the call; returns what publishes its outcome."""
         self.requests.processing(call.status)
         try:
-            reply = self.replica.update(call.canister_id, call.method, call.arg, sender=call.sender, inspect=False)
+            reply = self.replica.update(call.canister_id, call.method, call.arg, sender=call.sender, inspect=False,
+                                        ingress_bytes=call.size)
         except Reject as reject:
             return functools.partial(self.requests.rejected, call.status, int(reject.code), reject.message,
                                      reject.error_code)

@@ -1,0 +1,107 @@
+"""The IC's cycle prices on a 13-node application subnet, and the formulas that use them (written once).
+
+Everything that prices IC work reads this module: the local replica's charging
+(icchat.replica.cycles), the benchmarks (icchat.bench.gpt2), the deploy cost estimates
+(icchat.stack.costs) and the page's mainnet estimate (icchat.stack.deploy_steps.page_prices).
+
+Source. The published table: https://internetcomputer.org/docs/references/cycles-cost-formulas,
+i.e. dfinity/portal docs/references/cycles-cost-formulas.mdx at commit
+1f742569d5f5e6c4d3bff065989e38f72550fab2, read on 2026-12-01 (USD figures at the XDR rate of
+2025-05-22). The same values and the formulas' shape (integer arithmetic, what is charged when)
+are dfinity/ic rs/config/src/subnet_config.rs (CyclesAccountManagerConfig::application_subnet:
+update_message_execution_fee 5M, ten_update_instructions_execution_fee 10, ingress 1.2M + 2,000
+per byte, gib_storage_per_second_fee 127,000, compute 10M per percent-second) and
+rs/cycles_account_manager (execution_cost, ingress_induction_cost_from_bytes, memory_cost,
+idle_cycles_burned_rate, freeze_threshold_cycles).
+
+Newer dfinity/ic main (after PR #10292, merged 2026-05-22) adds a base fee of 10,000 cycles per
+second for every canister with memory and raises storage to 317,500 per GiB-second; the published
+table above does not list them yet. `gib_storage_per_second_cycles` and
+`canister_base_cycles_per_second` below are the two numbers to change when it does.
+"""
+
+from __future__ import annotations
+
+GiB = 1 << 30
+SECONDS_PER_DAY = 86_400
+
+IC_PRICES = {
+    "source": "https://internetcomputer.org/docs/references/cycles-cost-formulas "
+              "(dfinity/portal docs/references/cycles-cost-formulas.mdx @ 1f742569d5f5e6c4d3bff065989e38f72550fab2)",
+    "read_on": "2026-12-01",
+    "usd_rate_date": "2025-05-22",
+    "subnet": "13-node application subnet",
+    "update_message_execution_cycles": 5_000_000,
+    "cycles_per_instruction": 1,  # "1B executed instructions: 1_000_000_000 cycles"
+    "ingress_message_reception_cycles": 1_200_000,
+    "ingress_byte_reception_cycles": 2_000,
+    "query_call_cycles": 0,  # "Query call: Free"
+    "gib_storage_per_second_cycles": 127_000,  # "GiB storage per second"
+    "canister_base_cycles_per_second": 0,  # not in the published table (see the module docstring)
+    "compute_percent_allocated_per_second_cycles": 10_000_000,
+    "canister_creation_cycles": 500_000_000_000,
+    "cycles_per_xdr": 1_000_000_000_000,
+    "usd_per_xdr": 1.354820,
+}
+
+# The IC keeps the instruction fee per 10 instructions so that it can be below 1 cycle.
+TEN_INSTRUCTIONS_CYCLES = 10 * IC_PRICES["cycles_per_instruction"]
+
+
+def ingress_induction_cycles(message_bytes: int) -> int:
+    """Charged to the receiving canister when an ingress message is inducted (before it runs,
+    whatever its outcome). On the IC `message_bytes` is the whole signed HTTP request body."""
+    return IC_PRICES["ingress_message_reception_cycles"] + IC_PRICES["ingress_byte_reception_cycles"] * message_bytes
+
+
+def update_execution_cycles(instructions: int) -> int:
+    """One execution (update, replicated query, heartbeat, timer, install_code): the base fee plus
+    the instructions. The IC prepays this for the message's instruction limit and refunds the
+    part for instructions not executed."""
+    return IC_PRICES["update_message_execution_cycles"] + instructions_cycles(instructions)
+
+
+def instructions_cycles(instructions: int) -> int:
+    """The per-instruction part alone (what a refund of unused instructions gives back)."""
+    return TEN_INSTRUCTIONS_CYCLES * instructions // 10
+
+
+def update_cycles(instructions: int, ingress_bytes: int) -> int:
+    """Mainnet cycles of one ingress update: reception + execution (the reply is not charged)."""
+    return ingress_induction_cycles(ingress_bytes) + update_execution_cycles(instructions)
+
+
+def storage_cycles(memory_bytes: int, seconds: int) -> int:
+    """What holding `memory_bytes` for `seconds` costs (the IC's memory_cost plus its per-canister
+    base fee, which applies to any canister with memory)."""
+    cycles = memory_bytes * IC_PRICES["gib_storage_per_second_cycles"] * seconds // GiB
+    if memory_bytes > 0:
+        cycles += IC_PRICES["canister_base_cycles_per_second"] * seconds
+    return cycles
+
+
+def idle_cycles_per_day(memory_bytes: int, compute_allocation: int = 0, memory_allocation: int = 0) -> int:
+    """The idle burn rate (canister_status's idle_cycles_burned_per_day): storage of
+    max(memory_allocation, usage) when an allocation is set, else of the usage, plus the compute
+    allocation (percent)."""
+    memory = max(memory_allocation, memory_bytes) if memory_allocation else memory_bytes
+    compute = IC_PRICES["compute_percent_allocated_per_second_cycles"] * SECONDS_PER_DAY * compute_allocation
+    return storage_cycles(memory, SECONDS_PER_DAY) + compute
+
+
+def idle_cycles_per_second(memory_bytes: int) -> float:
+    """The idle burn of `memory_bytes` per second (for reading; charging uses integer formulas)."""
+    return idle_cycles_per_day(memory_bytes) / SECONDS_PER_DAY
+
+
+def freezing_threshold_cycles(freezing_threshold_seconds: int, memory_bytes: int, compute_allocation: int = 0,
+                              memory_allocation: int = 0) -> int:
+    """The reserve a canister keeps: the idle burn over its freezing threshold. Ingress, execution
+    prepayments and installs are refused if they would take the balance below it, and a
+    canister whose balance is below it is frozen (its queries are refused too)."""
+    per_day = idle_cycles_per_day(memory_bytes, compute_allocation, memory_allocation)
+    return per_day * freezing_threshold_seconds // SECONDS_PER_DAY
+
+
+def usd(cycles: int) -> float:
+    return cycles / IC_PRICES["cycles_per_xdr"] * IC_PRICES["usd_per_xdr"]

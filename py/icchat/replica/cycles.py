@@ -1,0 +1,189 @@
+"""Charging a canister's cycles as a 13-node IC application subnet does (rs/cycles_account_manager).
+
+The one seam the execution path calls; prices and formulas are icchat.ic.prices.
+
+- Ingress induction (`charge_ingress`): 1.2M + 2,000 per byte of the message, taken from the
+  receiving canister when the message is inducted, before it runs, whatever its outcome. The
+  ingress filter (`check_ingress`, at the HTTP call endpoint before inspect_message) refuses
+  the message if the canister could not pay it above its freezing threshold.
+- Execution (`prepay_execution` / `settle_execution`): updates, replicated queries, heartbeats,
+  global timers and install_code withdraw 5M + their whole instruction limit before running (so
+  a canister needs that much above its freezing threshold to run at all) and get the unused
+  instructions back afterwards, trap or not: the net charge is 5M + the instructions executed.
+- Queries and inspect_message are free; a frozen canister (balance below its freezing threshold)
+  answers no queries (`check_query`).
+- Idle storage (`charge_idle`): the memory the canister holds, charged over time in steps of at
+  least 10 s of replica time (the IC's duration_between_allocation_charges) down to zero; a
+  canister that cannot pay is uninstalled and its remaining balance burned, as on the IC.
+
+Refusals are the IC's IC0207 CanisterOutOfCycles, worded as CanisterOutOfCyclesError: the
+missing amount is shown to controllers only ("reveal_top_up").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from icchat.ic import prices
+from icchat.ic.principal import Principal
+from icchat.replica.errors import ErrorCode, Reject
+
+if TYPE_CHECKING:
+    from icchat.replica.canister import Canister
+
+ALLOCATION_CHARGE_INTERVAL_NS = 10 * 1_000_000_000  # duration_between_allocation_charges
+NS_PER_SECOND = 1_000_000_000
+
+
+@dataclass
+class OutOfCycles(Exception):
+    """The IC's CanisterOutOfCyclesError: `requested` cycles do not fit above `threshold`."""
+
+    canister_id: Principal
+    available: int
+    requested: int
+    threshold: int
+    reveal_top_up: bool
+
+    def __str__(self) -> str:
+        if not self.reveal_top_up:
+            return f"Canister {self.canister_id} is out of cycles"
+        missing = self.threshold + self.requested - self.available
+        return (f"Canister {self.canister_id} is out of cycles: please top up the canister with at least "
+                f"{_underscored(missing)} additional cycles")
+
+    def reject(self) -> Reject:
+        return Reject.of(ErrorCode.CANISTER_OUT_OF_CYCLES, str(self))
+
+
+def _underscored(n: int) -> str:
+    """Cycles as the IC displays them (ic_utils_thousands: 1_234_567)."""
+    return f"{n:_}"
+
+
+# --- what a canister holds -----------------------------------------------------------------------------
+
+
+def memory_metrics(canister: Canister) -> dict[str, int]:
+    """The parts of the canister's memory usage (canister_status's memory_metrics)."""
+    module = canister.module
+    return {
+        "wasm_memory_size": canister.instance.heap.size if canister.instance is not None else 0,
+        "stable_memory_size": canister.stable.size_bytes,
+        "global_memory_size": 8 * len(module.persistent_globals) if module is not None else 0,
+        "wasm_binary_size": len(module.wasm) if module is not None else 0,
+        "custom_sections_size": 0,
+        "canister_history_size": 0,
+        "wasm_chunk_store_size": sum(len(c) for c in canister.chunks.values()),
+        "snapshots_size": 0,
+    }
+
+
+def memory_usage(canister: Canister) -> int:
+    return sum(memory_metrics(canister).values())
+
+
+def idle_cycles_per_day(canister: Canister) -> int:
+    settings = canister.settings
+    return prices.idle_cycles_per_day(memory_usage(canister), settings.compute_allocation, settings.memory_allocation)
+
+
+def freezing_threshold(canister: Canister) -> int:
+    """Cycles the canister must keep: its idle burn over `freezing_threshold` seconds."""
+    settings = canister.settings
+    return prices.freezing_threshold_cycles(settings.freezing_threshold, memory_usage(canister),
+                                            settings.compute_allocation, settings.memory_allocation)
+
+
+def is_controller(canister: Canister, sender: Principal) -> bool:
+    return sender in canister.controllers
+
+
+# --- charging ----------------------------------------------------------------------------------------
+
+
+def ensure_can_pay(canister: Canister, cycles: int, sender: Principal) -> None:
+    """Raise OutOfCycles unless `cycles` can leave the balance at or above the freezing threshold."""
+    threshold = freezing_threshold(canister)
+    if canister.cycles < threshold + cycles:
+        raise OutOfCycles(canister.id, canister.cycles, cycles, threshold, is_controller(canister, sender))
+
+
+def _withdraw(canister: Canister, cycles: int, sender: Principal) -> None:
+    ensure_can_pay(canister, cycles, sender)
+    canister.cycles -= cycles
+    canister.touch()
+
+
+def check_ingress(canister: Canister, message_bytes: int, sender: Principal) -> None:
+    """The ingress filter: refuse (IC0207) a message the canister could not pay to receive."""
+    try:
+        ensure_can_pay(canister, prices.ingress_induction_cycles(message_bytes), sender)
+    except OutOfCycles as exc:
+        raise exc.reject() from None
+
+
+def charge_ingress(canister: Canister, message_bytes: int, sender: Principal) -> None:
+    """Induct an ingress message: its reception fee, or IC0207 (the message then never runs)."""
+    try:
+        _withdraw(canister, prices.ingress_induction_cycles(message_bytes), sender)
+    except OutOfCycles as exc:
+        raise exc.reject() from None
+
+
+def prepay_execution(canister: Canister, limit: int, caller: Principal) -> int:
+    """Withdraw 5M + `limit` instructions before running; raises OutOfCycles. Returns the prepayment."""
+    prepaid = prices.update_execution_cycles(limit)
+    _withdraw(canister, prepaid, caller)
+    return prepaid
+
+
+def settle_execution(canister: Canister, prepaid: int, limit: int, used: int) -> int:
+    """Refund the instructions not executed; returns what the execution cost (5M + used)."""
+    refund = min(prepaid, prices.instructions_cycles(max(0, limit - min(used, limit))))
+    canister.cycles += refund
+    canister.touch()
+    return prepaid - refund
+
+
+def charge_final_instructions(canister: Canister, instructions: int, sender: Principal) -> None:
+    """A management canister operation's instructions (e.g. upload_chunk): no base fee, no refund."""
+    try:
+        _withdraw(canister, prices.instructions_cycles(instructions), sender)
+    except OutOfCycles as exc:
+        raise exc.reject() from None
+
+
+def check_query(canister: Canister) -> None:
+    """A frozen canister answers no queries (the IC's query handler, IC0207)."""
+    if freezing_threshold(canister) > canister.cycles:
+        raise Reject.of(
+            ErrorCode.CANISTER_OUT_OF_CYCLES,
+            f"Canister {canister.id} is unable to process query calls because it's frozen. "
+            "Please top up the canister with cycles and try again.",
+        )
+
+
+def charge_idle(canister: Canister, now_ns: int) -> bool:
+    """Charge the storage held since the last charge (whole seconds, every >= 10 s of replica time).
+
+    Returns False when the canister could not pay: the caller uninstalls it. The first call
+    only starts the clock."""
+    if canister.idle_charged_ns == 0 or now_ns < canister.idle_charged_ns:
+        canister.idle_charged_ns = now_ns
+        return True
+    elapsed = now_ns - canister.idle_charged_ns
+    if elapsed < ALLOCATION_CHARGE_INTERVAL_NS:
+        return True
+    seconds = elapsed // NS_PER_SECOND
+    canister.idle_charged_ns += seconds * NS_PER_SECOND
+    cost = idle_cycles_per_day(canister) * seconds // prices.SECONDS_PER_DAY
+    if cost == 0:
+        return True
+    canister.touch()
+    if cost > canister.cycles:
+        canister.cycles = 0  # the IC burns what is left when it uninstalls for unpaid resources
+        return False
+    canister.cycles -= cost
+    return True
