@@ -89,19 +89,20 @@ static int skip_leb(cd_reader *r, const uint8_t **p) {
   return fail(r, "truncated LEB128 number%s%s", "", "");
 }
 
-/* Validation work budget: one step per value and per type-table field walked, so a small message
- * cannot make cd_read_begin quadratic (a long variant list chosen by many tags) or exponential
- * (records of zero-size records). Unlimited outside cd_read_begin. */
+/* The decoder's work budget, one per message (cd_read_begin sets it): one step per value walked
+ * and per type-table field or variant tag walked, by validation and by every reader call after it
+ * (cd_field, cd_next, cd_variant, cd_arg re-walk values), so no message can cost much more than a
+ * few passes over itself: not by validation (a long variant list chosen by many tags, records of
+ * zero-size records), nor by a reader that looks fields up behind many skipped ones again and again. */
 #define STEPS_PER_BYTE 8
 #define STEPS_BASE 65536
-static uint64_t steps_left = ~0ull;
 
 static int step(cd_reader *r, uint64_t n) {
-  if (n > steps_left) {
-    steps_left = 0;
+  if (n > r->steps_left) {
+    r->steps_left = 0;
     return fail(r, "message too costly to decode (nested empty values or long type walks)%s%s", "", "");
   }
-  steps_left -= n;
+  r->steps_left -= n;
   return 1;
 }
 
@@ -182,8 +183,8 @@ static int skip(cd_reader *r, int32_t t, const uint8_t **p, int depth) {
       (*p)++;
       return 1;
     case CD_NAT: case CD_INT: return skip_leb(r, p);
-    case CD_TEXT:
-      if (!read_leb(r, p, &n) || !need(r, *p, n) || !check_utf8(r, *p, n)) return 0;
+    case CD_TEXT: /* UTF-8 is checked once, by validation: re-walks jump over the bytes */
+      if (!read_leb(r, p, &n) || !need(r, *p, n) || (!r->validated && !check_utf8(r, *p, n))) return 0;
       *p += n;
       return 1;
     case CD_EMPTY: return fail(r, "a value of type empty cannot exist%s%s", "", "");
@@ -337,10 +338,9 @@ int cd_read_begin(cd_reader *r, const uint8_t *data, size_t size) {
   memset(r, 0, sizeof *r);
   r->data = data;
   r->end = data + size;
-  steps_left = STEPS_BASE + (uint64_t)STEPS_PER_BYTE * size;
-  int ok = validate(r, size);
-  steps_left = ~0ull;
-  return ok;
+  r->steps_left = STEPS_BASE + (uint64_t)STEPS_PER_BYTE * size;
+  r->validated = validate(r, size);
+  return r->validated;
 }
 
 int cd_arg(cd_reader *r, uint32_t index, cd_val *out) {
@@ -554,6 +554,7 @@ int cd_field(cd_reader *r, cd_val record, const char *name, cd_val *out) {
   const uint8_t *p = record.at;
   read_leb(r, &body, &n);
   for (uint64_t i = 0; i < n; i++) {
+    if (!step(r, 1)) return 0;
     read_leb(r, &body, &id);
     read_type_ref(r, &body, &t);
     if (id == want) {
@@ -590,6 +591,7 @@ int cd_variant(cd_reader *r, cd_val v, uint32_t *tag_hash, cd_val *payload) {
   int32_t t = CD_NULL;
   read_leb(r, &body, &count);
   read_leb(r, &p, &index);
+  if (!step(r, index)) return 0;
   for (uint64_t i = 0; i <= index; i++) {
     read_leb(r, &body, &id);
     read_type_ref(r, &body, &t);

@@ -9,7 +9,8 @@
  * subtyping (extra fields in the message are skipped). Skipping a `vec nat8` (blob) is O(1).
  * Every reader returns 1 on success and 0 on failure; the first failure is kept in r->error
  * ("expected nat32 at field `max_new_tokens`, got text"), so a method can read everything and
- * check once:
+ * check once. One work budget covers the whole message (validation and every lookup after it:
+ * a reader re-walking skipped fields again and again is refused "message too costly to decode"):
  *
  *     cd_reader r; cd_val arg, f;
  *     if (!cd_read_begin(&r, data, size) || !cd_arg(&r, 0, &arg)) rt_rejectf("invalid argument: %s", r.error);
@@ -71,6 +72,8 @@ typedef struct {
   const char *field;      /* the last field found by cd_field, named in type errors */
   const char *error;      /* NULL, or the first failure */
   char error_text[192];
+  uint64_t steps_left;    /* the message's decoding budget (candid.c), spent by validation and every read after it */
+  int validated;          /* cd_read_begin succeeded: re-walks skip checks already made */
 } cd_reader;
 
 int cd_read_begin(cd_reader *r, const uint8_t *data, size_t size);

@@ -95,6 +95,35 @@ __attribute__((export_name("canister_query decode_cost"))) void decode_cost(void
   rt_reply(out.data, out.size);
 }
 
+/* A reader that looks fields up again and again. arg: (record { ...; wanted : nat }, nat32 n).
+ * Looks field `wanted` up n times. reply: u64 instructions of cd_read_begin | u64 of the n
+ * lookups | u64 the value. A refusal (the decoder's budget spent): "invalid argument: ...". An
+ * update, so a walk that costs billions of instructions is measured rather than cut at 5B. */
+__attribute__((export_name("canister_update field_lookups"))) void field_lookups(void) {
+  rt_message_begin();
+  size_t size;
+  const uint8_t *arg = rt_arg(&size);
+  uint64_t t0 = ic0_performance_counter(0);
+  cd_reader r;
+  cd_val record, count_val, f;
+  uint32_t n = 0;
+  uint64_t value = 0;
+  int ok = cd_read_begin(&r, arg, size);
+  uint64_t t1 = ic0_performance_counter(0);
+  ok = ok && cd_arg(&r, 0, &record) && cd_arg(&r, 1, &count_val) && cd_nat32(&r, count_val, &n);
+  for (uint32_t i = 0; ok && i < n; i++) ok = cd_field(&r, record, "wanted", &f) && cd_nat64(&r, f, &value);
+  uint64_t t2 = ic0_performance_counter(0);
+  if (!ok) {
+    rt_rejectf("invalid argument: %s", r.error ? r.error : "no field `wanted`");
+    return;
+  }
+  rt_buf out = {0};
+  put_u64(&out, t1 - t0);
+  put_u64(&out, t2 - t1);
+  put_u64(&out, value);
+  rt_reply(out.data, out.size);
+}
+
 /* Allocator probe. arg: u32 triples (op, a, b):
  *   op 0: rt_scratch(a, b)   op 1: rt_alloc(a, b)   op 2: rt_mark()   op 3: rt_release(result of op #a)
  *   op 4: rt_heap_used()     op 5: rt_buf of a bytes appended one at a time (result: data pointer)

@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from icchat.assets_canister import AssetsCanister, Upload
-from icchat.gpt2_canister import Gpt2Canister
+from icchat.gpt2_canister import Gpt2Canister, refusal_line
 from icchat.ic import candid, hashtree
 from icchat.ic.certificate import BlsKey, CertificateError, verify_certificate
 from icchat.ic.principal import Principal
@@ -435,7 +435,7 @@ def test_inference_input_errors(canister, tiny_q8):
     assert refused(fresh.generate, [1], temperature=-1.0) == "temperature must be between 0 and 100"
     assert refused(fresh.generate, [1], temperature=float("nan")) == "temperature must be between 0 and 100"
     wrong_type = candid.encode(candid.parse_types("(record { prompt : text })"), [{"prompt": "hello"}])
-    assert refused(fresh.replica.update, fresh.id, "generate", wrong_type) == (
+    assert refused(fresh.replica.update, fresh.id, "generate", wrong_type, sender=fresh.sender) == (
         "invalid argument: expected vec at field `prompt`, got text")
 
 
@@ -467,8 +467,8 @@ def test_malformed_candid_is_an_invalid_argument_reject(fuzzed, data, method):
     if method in ("model_info", "model_certificate"):  # no parameters: any valid message is a call
         assume(not _is_candid(data))
     before = fuzzed.replica.canister_info(fuzzed.id).certified_data
-    with pytest.raises(Reject) as failure:
-        fuzzed.replica.update(fuzzed.id, method, data, sender=fuzzed.sender)
+    with pytest.raises(Reject) as failure:  # the method itself (inspect_message refuses queries called as updates)
+        fuzzed.replica.update(fuzzed.id, method, data, sender=fuzzed.sender, inspect=False)
     assert failure.value.code == 4, failure.value  # a reject with its reason, never a trap
     assert failure.value.message.startswith("invalid argument: "), failure.value
     assert fuzzed.replica.canister_info(fuzzed.id).certified_data == before
@@ -495,10 +495,13 @@ def test_model_certificate_verifies_in_python(served):
 
 
 def test_model_certificate_as_an_update_is_refused(served):
-    with pytest.raises(Reject) as failure:
-        served.replica.update(served.id, "model_certificate", candid.encode([], []), sender=served.sender)
+    with pytest.raises(Reject) as failure:  # the method itself, past canister_inspect_message
+        served.replica.update(served.id, "model_certificate", candid.encode([], []), sender=served.sender, inspect=False)
     assert failure.value.code == 4
     assert failure.value.message == "model_certificate must be called as a query: only queries get a data certificate"
+    with pytest.raises(Reject) as failure:  # an ingress call is dropped before it executes
+        served.replica.update(served.id, "model_certificate", candid.encode([], []), sender=served.sender)
+    assert refusal_line(failure.value.message) == "model_certificate is a query: call it as a query"
 
 
 def test_model_certificate_verifies_with_the_official_js_agent(stack, served):

@@ -12,13 +12,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from icchat.gpt2_canister import Gpt2Canister, answer
+from icchat.gpt2_canister import Gpt2Canister, answer, refusal_line
 from icchat.ic.principal import Principal
 from icchat.model.seeded_weights import seeded_weight_file
 from icchat.replica import Reject
 
 PROMPT = [(17 + 389 * i) % 50000 for i in range(21)]
 SAMPLING = {"temperature": 1.0, "top_k": 1000, "top_p": 0.9, "seed": 7}
+ANONYMOUS_LINE = ("the anonymous principal gets no onchain inference by update: call with an identity "
+                  "(or use generate_query)")
 
 
 def as_caller(canister: Gpt2Canister, name: bytes | None) -> Gpt2Canister:
@@ -87,10 +89,9 @@ def test_several_callers_keep_their_conversations(served):
     alice.generate(other_conversation, max_new_tokens=2, stop=[])
     assert alice.generate([*other_conversation, 11], max_new_tokens=1, stop=[])["reused"] == 30
     assert alice.generate(conversations[0] + answers[0] + [464, 3290, 11], max_new_tokens=1, stop=[])["reused"] > 30
-    # the anonymous principal never reuses
+    # the anonymous principal never reuses (and gets no update inference at all)
     anonymous = as_caller(base, None)
-    anonymous.generate(conversations[1], max_new_tokens=2, stop=[])
-    assert anonymous.generate(conversations[1], max_new_tokens=2, stop=[])["reused"] == 0
+    assert refusal_line(rejected(anonymous.generate, conversations[1], max_new_tokens=2, stop=[])) == ANONYMOUS_LINE
     assert anonymous.generate_query(conversations[1], max_new_tokens=2, stop=[])["reused"] == 0
 
 
@@ -99,11 +100,15 @@ def test_the_least_recently_used_conversation_is_evicted(fresh, tiny_q8):
     slots = fresh.model_info()["cache_slots"]
     assert slots >= 2
     callers = [as_caller(fresh, b"lru %d" % i) for i in range(slots + 1)]
-    for c in callers:  # one more conversation than slots: the first caller's is the oldest
+    for c in callers[:slots]:  # every slot holds a conversation used in the last 10 minutes
         c.generate(PROMPT, max_new_tokens=1, stop=[])
+    # one caller more computes in the scratch slot, emptied after each call: every kept conversation stays
+    assert [callers[slots].generate(PROMPT, max_new_tokens=1, stop=[])["reused"] for _ in range(2)] == [0, 0]
+    for c in callers[:slots]:
+        assert c.generate(PROMPT, max_new_tokens=1, stop=[])["reused"] == len(PROMPT) - 1
+    fresh.replica.advance_time(601)  # none is protected any more: the least recently used one goes
+    callers[slots].generate(PROMPT, max_new_tokens=1, stop=[])  # one more conversation than slots
     assert callers[0].generate(PROMPT, max_new_tokens=1, stop=[])["reused"] == 0  # evicted (now cached again)
-    # the anonymous caller computes in a scratch slot of its own: every kept conversation stays
-    as_caller(fresh, None).generate(PROMPT, max_new_tokens=1, stop=[])
     for c in (callers[0], *callers[2:]):
         assert c.generate(PROMPT, max_new_tokens=1, stop=[])["reused"] == len(PROMPT) - 1
     # the same model committed again keeps them; a new model empties every slot
@@ -121,11 +126,10 @@ def test_prefill_feeds_the_cache_and_queries_start_from_it(served):
     assert reply["tokens"] == [] and reply["stop_reason"] == "length" and reply["fed"] == len(conversation)
     query = canister.generate_query(conversation, max_new_tokens=5, stop=[])
     assert query["reused"] == len(conversation) - 1
-    assert query["tokens"] == as_caller(served["f32"], None).generate(conversation, max_new_tokens=5, stop=[])["tokens"]
+    assert query["tokens"] == as_caller(served["f32"], b"from scratch").generate(conversation, max_new_tokens=5, stop=[])["tokens"]
     tokens, steps = answer(canister.chat(conversation, 5, mode="fast", stop=[]))
     assert tokens == query["tokens"] and [s.method for s in steps] == ["prefill", "generate_query"]
-    assert rejected(as_caller(served["f32"], None).prefill, conversation).startswith(
-        "prefill keeps keys and values for its caller, and the anonymous principal has no prefix cache")
+    assert refusal_line(rejected(as_caller(served["f32"], None).prefill, conversation)) == ANONYMOUS_LINE
 
 
 def softmax(logits: np.ndarray, temperature: float) -> np.ndarray:

@@ -1,7 +1,9 @@
 // Calls the gpt2 canister through the official JS agent (@icp-sdk/core), certificate
-// verification on, with an interface written from canister/gpt2.did.
+// verification on, with an interface written from canister/gpt2.did, as a fresh Ed25519 identity
+// (the anonymous principal gets no update inference).
 // Usage: node gpt2_agent.mjs <replica url> <canister id> <comma-separated prompt ids>
 import { Actor, HttpAgent } from "@icp-sdk/core/agent";
+import { Ed25519KeyIdentity } from "@icp-sdk/core/identity";
 
 const [url, canisterId, promptText] = process.argv.slice(2);
 const prompt = promptText.split(",").map(Number);
@@ -34,7 +36,7 @@ const idlFactory = ({ IDL }) => {
   });
 };
 
-const agent = await HttpAgent.create({ host: url, shouldFetchRootKey: true });
+const agent = await HttpAgent.create({ host: url, shouldFetchRootKey: true, identity: Ed25519KeyIdentity.generate() });
 const gpt2 = Actor.createActor(idlFactory, { agent, canisterId });
 const [info] = await gpt2.model_info();
 const reply = await gpt2.generate({ prompt, max_new_tokens: [6], temperature: [], top_k: [], seed: [], stop: [[]] });

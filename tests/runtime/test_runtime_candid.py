@@ -12,7 +12,7 @@ import struct
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from runtime_helpers import CANISTER_REJECT
+from runtime_helpers import CANISTER_REJECT, CONTROLLER
 
 from icchat.ic import candid
 from icchat.ic.principal import Principal
@@ -354,3 +354,46 @@ def test_float_specials_survive_the_writer(probe):
     echoed = candid.decode(probe.query("echo", candid.encode([TOP], [value])), [TOP])[0]
     assert [item["x"] for item in echoed["c"]] == [math.inf, -math.inf, 0.0, 2**-149]  # the smallest subnormal
     assert math.copysign(1, echoed["c"][2]["x"]) == -1
+
+
+def leb(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        out.append((n & 0x7F) | (0x80 if n > 0x7F else 0))
+        n >>= 7
+        if not n:
+            return bytes(out)
+
+
+def many_skipped_fields(skipped: int, lookups: int) -> bytes:
+    """(record { 0 : null; ...; <skipped - 1> : null; wanted : nat = 42 }, nat32 lookups): every
+    lookup of `wanted` walks all the null fields before it (ids sort before its hash)."""
+    wanted = candid.idl_hash("wanted")
+    assert wanted >= skipped
+    fields = b"".join(leb(i) + b"\x7f" for i in range(skipped)) + leb(wanted) + b"\x7d"
+    return b"DIDL\x01\x6c" + leb(skipped + 1) + fields + b"\x02\x00\x79" + leb(42) + lookups.to_bytes(4, "little")
+
+
+def instructions_of(probe, method: str, arg: bytes) -> tuple[int, str, bytes | str]:
+    """Instructions of the whole message (the replica's meter), and its reply or reject."""
+    with probe.replica.lock:
+        canister = probe.replica.canister(probe.canister_id)
+        outcome = canister.execute_update(method, arg, CONTROLLER, probe.replica.time_ns())
+    return outcome.instructions, *outcome.response
+
+
+def test_field_lookups_that_rewalk_a_two_megabyte_record_are_bounded_by_the_message_budget(probe):
+    """The decoder's work budget covers the whole message, not only validation: a valid 2 MB
+    argument whose reader looks a field up again and again behind half a million skipped fields
+    is refused once the budget is spent, at a few times the cost of validating it."""
+    message = many_skipped_fields(490_000, 1000)
+    assert 1_900_000 < len(message) < 2_000_000
+    total, kind, answer = instructions_of(probe, "field_lookups", message)
+    validation, _, _ = instructions_of(probe, "field_lookups", many_skipped_fields(490_000, 0))
+    print(f"\n1000 lookups behind 490,000 skipped fields ({len(message):,} bytes): {total:,} instructions; "
+          f"validation alone {validation:,}")
+    assert kind == "reject" and "message too costly to decode" in answer
+    assert total < 12 * validation
+    # a reader that looks each field up once or a few times stays well inside the budget
+    kind, reply = instructions_of(probe, "field_lookups", many_skipped_fields(490_000, 3))[1:]
+    assert kind == "reply" and struct.unpack("<3Q", reply)[2] == 42
