@@ -8,7 +8,8 @@
 //    "steps": [ {"caller": CALLER, "kind": KIND, ...params}, ... ],      // run one after the other
 //    "hammer": {"seconds": S, "max_calls": N, "concurrency": C,          // then, optionally, this
 //               "kinds": [KIND, ...], "anonymous_every": K,              // every K-th attack call is anonymous
-//               "honest": {"caller": CALLER, "every": M, "kind": KIND, ...params}}}  // every M-th call
+//               "honest": {"caller": CALLER, "every": M, "kind": KIND, ...params},  // every M-th call
+//               "until": {"line": TEXT, "then": K}}}  // stop K calls after a refusal containing TEXT
 //   CALLER: "fresh" (a new Ed25519 identity for this call), "anonymous", or {"seed": "<64 hex>"}
 //           (a fixed Ed25519 identity: the victim, the allow-listed friend).
 //   KIND and its params: generate {prompt, max_new_tokens} · prefill {prompt} · generate_query (a query)
@@ -162,16 +163,23 @@ if (request.hammer) {
   const h = request.hammer;
   const deadline = started + h.seconds * 1000;
   let made = 0;
+  let stopAt = Infinity;  // set once the `until` line is seen
   const next = () => {
-    if (made >= h.max_calls || performance.now() >= deadline) return null;
+    if (made >= Math.min(h.max_calls, stopAt) || performance.now() >= deadline) return null;
     const n = made++;
     if (h.honest && n % h.honest.every === 0) return [h.honest, true];
     const kind = h.kinds[n % h.kinds.length];
     const caller = h.anonymous_every && n % h.anonymous_every === 1 ? "anonymous" : "fresh";
     return [{ ...(h.params ?? {}), kind, caller }, false];
   };
+  const seen = (result) => h.until && stopAt === Infinity && result.outcome !== "replied"
+    && (result.reject_message ?? "").includes(h.until.line);
   const worker = async () => {
-    for (let job = next(); job; job = next()) calls.push(await call(...job));
+    for (let job = next(); job; job = next()) {
+      const result = await call(...job);
+      if (seen(result)) stopAt = made + h.until.then;
+      calls.push(result);
+    }
   };
   await Promise.all(Array.from({ length: h.concurrency }, worker));
 }

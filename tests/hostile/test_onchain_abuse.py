@@ -45,7 +45,6 @@ def campaign():
 def test_no_call_failed_for_another_reason_than_a_refusal(campaign):
     errors = [c for c in campaign.all_calls() if c["outcome"] == "error"]
     assert not errors, errors[:3]
-    assert campaign.seconds < 90  # the calls are bounded by time and count (setup not included)
 
 
 def test_cycles_spent_stay_within_the_budget_plus_the_fees_of_executed_messages(campaign):

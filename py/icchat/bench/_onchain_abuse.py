@@ -282,9 +282,10 @@ def _stretch(target: OnchainTarget, policy: dict[str, Any], run) -> Stretch:
 
 
 def run_campaign(target: OnchainTarget, policy: dict[str, Any] = POLICY, *, hammer_seconds: float = 35,
-                 hammer_calls: int = 400, concurrency: int = 8) -> Campaign:
-    """Allow-list phase (~10 s), cache phase, budget phase (≤ hammer_seconds): at most
-    60 s of calls in all, every call to the replica on this machine's loopback."""
+                 hammer_calls: int = 400, after_budget: int = 40, concurrency: int = 8) -> Campaign:
+    """Allow-list phase (10 s), cache phase (~3 s), budget phase (until `after_budget` calls after
+    the first "budget spent" refusal, at most hammer_seconds): at most 60 s of calls in all,
+    a bounded number of them, every call to the replica on this machine's loopback."""
     started = time.monotonic()
     friend, victim = seed_caller(FRIEND_SEED), seed_caller(VICTIM_SEED)
 
@@ -309,7 +310,8 @@ def run_campaign(target: OnchainTarget, policy: dict[str, Any] = POLICY, *, hamm
     # 3. open: everyone hammers until the budget is spent, and on.
     hammer = _stretch(target, policy, lambda: target.attack(hammer={
         "seconds": hammer_seconds, "max_calls": hammer_calls, "concurrency": concurrency, "kinds": ATTACKS,
-        "anonymous_every": 4, "params": ATTACK_PARAMS}))
+        "anonymous_every": 4, "params": ATTACK_PARAMS,
+        "until": {"line": "onchain inference budget spent: ", "then": after_budget}}))
     hammer.refusal_instructions = budget_refusal_instructions(target)
     # The victim's conversation is still cached (a query: free, and answered with the budget spent).
     (victim_after_hammer,) = target.attack([{"caller": victim, "kind": "generate_query",
