@@ -246,7 +246,8 @@ class Stretch:
 
     def summary(self) -> dict[str, Any]:
         outcomes = Counter(c["outcome"] for c in self.calls)
-        return {"calls": len(self.calls), "replied": outcomes["replied"], "refused_before_execution": outcomes["refused"],
+        in_execution = Counter(refusal_line(c).split(":")[0] for c in self.calls if c["outcome"] == "rejected")
+        return {"refusals_in_execution_by_reason": dict(in_execution),"calls": len(self.calls), "replied": outcomes["replied"], "refused_before_execution": outcomes["refused"],
                 "refused_in_execution": outcomes["rejected"], "errors": outcomes["error"],
                 "cycles_spent": self.cycles_spent, "cycle_bound": self.cycle_bound(), "spent_bound": self.spent_bound(),
                 **self.bound_terms,

@@ -65,11 +65,15 @@ def refusal_costs(target: abuse.OnchainTarget) -> list[dict[str, Any]]:
     target.set_policy(access="allow_list")
     rows.append(_refusal(target, "generate from a principal not on the allow-list", "generate",
                          _generate_arg(PROMPT, 8), STRANGER))
-    # per-caller quota: a caller spends its share with one call, the next is refused
+    # per-caller quota: a caller spends part of its share; what is left covers one token but not
+    # the prompt (found once the prompt is decoded), then nothing is left (refused before decoding)
     target.set_policy(access="open", caller_instructions=20_000_000)
     spender = Principal.self_authenticating(b"onchain abuse bench: spends its share")
     abuse.executed_instructions(target, "generate", _generate_arg(PROMPT, 8), spender)
-    rows.append(_refusal(target, "generate refused by the per-caller quota", "generate",
+    rows.append(_refusal(target, "generate refused by the per-caller quota after decoding (what is left covers a "
+                                 "token, not the prompt)", "generate", _generate_arg(PROMPT, 8), spender))
+    target.set_policy(caller_instructions=1_000_000)
+    rows.append(_refusal(target, "generate refused by the per-caller quota (before decoding)", "generate",
                          _generate_arg(PROMPT, 8), spender))
     # the window's budget
     spent = target.usage()["window_spent"]
@@ -114,9 +118,11 @@ def worst_case_per_day(usage: dict[str, Any], cheapest: dict[str, Any], call_byt
 
 
 EXECUTED_REFUSALS_NOTE = (
-    "Not in the policy's bound: messages that reach execution and are refused there (a call that gets past "
-    "canister_inspect_message, which runs on one node) pay the ingress and execution fees, "
-    "about {fee:,} cycles each, outside window_instructions.")
+    "Not in the policy's bound: messages that reach execution and are refused there pay the ingress and "
+    "execution fees, about {fee:,} cycles each, outside window_instructions (their instructions count in "
+    "window_spent); canister_inspect_message drops most refusals before execution, but not those it cannot "
+    "foresee (\"busy\": every cache slot protected) nor calls that get past it (it runs on one node), so their "
+    "number per day is bounded by the subnet's throughput, not by the policy.")
 
 
 def run_section(args: argparse.Namespace | None = None) -> dict[str, Any]:
@@ -147,6 +153,10 @@ def run_section(args: argparse.Namespace | None = None) -> dict[str, Any]:
     }
 
 
+BOUNDS = {"cycle_bound": "budget left + one call's overshoot + fees of the executed messages + idle burn",
+          "spent_bound": "instructions the canister counted + fees of the executed messages + idle burn: strangers free"}
+
+
 def markdown(section: dict[str, Any]) -> list[str]:
     """The section as BENCHMARKS.md lines."""
     worst, hammer = section["worst_case_per_day"], section["hammer"]
@@ -165,11 +175,13 @@ def markdown(section: dict[str, Any]) -> list[str]:
              "|---|---|---|"]
     lines += [f"| {r['refusal']} | {r['instructions']:,} | {r['cycles']:,} |" for r in section["refusal_instructions"]]
     lines += [""]
-    for name, title in (("allow_list_phase", "allow-list, strangers hammering"), ("budget_phase", "open, budget spent")):
+    for name, title, bound in (("allow_list_phase", "allow-list, strangers hammering while an allowed principal chats",
+                                "spent_bound"), ("budget_phase", "open, until the budget is spent", "cycle_bound")):
         p = hammer[name]
         lines.append(f"- Hammering ({title}): {p['calls']} calls, {p['replied']} answered, "
-                     f"{p['refused_before_execution']} refused before execution, {p['refused_in_execution']} in execution; "
-                     f"{p['cycles_spent']:,} cycles spent, bound {p['cycle_bound']:,}.")
+                     f"{p['refused_before_execution']} refused before execution, {p['refused_in_execution']} in execution "
+                     f"({', '.join(f'{k}: {v}' for k, v in p.get('refusals_in_execution_by_reason', {}).items()) or '-'}); "
+                     f"{p['cycles_spent']:,} cycles spent, bound {p[bound]:,} ({BOUNDS[bound]}).")
     lines += [f"- The victim's cached conversation ({hammer['victim_conversation_tokens']} tokens) after "
               f"{hammer['flood_prefills']} prefills of fresh principals: {hammer['victim_reused_after_flood']} reused; "
               f"after the hammering: {hammer['victim_reused_after_hammer']}.", ""]
