@@ -5,7 +5,7 @@ of issue 23). `tests/hostile/test_onchain_abuse.py` asserts on it; `icchat bench
 
     with OnchainTarget.start(POLICY) as target:
         campaign = run_campaign(target)      # allow-list, cache and budget phases (<= 60 s of calls)
-        campaign.hammer.cycles_spent <= campaign.hammer.cycle_bound
+        campaign.hammer.cycles_spent <= campaign.hammer.cycle_bound()
 
 The attacker is tests/hostile/onchain_abuse.mjs: fresh Ed25519 identities (one per call) and the
 anonymous principal calling `generate`, `prefill`, `generate_query` and `logits` as updates,
@@ -21,8 +21,10 @@ The cycle bound of a stretch of calls (`cycle_bound`), with prices from icchat.i
       execution after the budget was spent: refusals are counted in window_spent too)
     + for every message that reached execution: the ingress reception fee, its bytes' fee, the
       update execution fee, and the instructions after the canister last read its counter
-      (the reply's encoding: REPLY_TAIL per message + REPLY_TAIL_PER_TOKEN per token replied)
-    + the idle burn (canister_status idle_cycles_burned_per_day x the stretch's length)
+      (MESSAGE_TAIL)
+    + the idle burn (canister_status idle_cycles_burned_per_day x the stretch's length and one
+      10 s storage charge interval)
+    + one canister_status call (reading the balance at the end is itself charged to the canister)
   all x cycles per instruction where it is instructions.
 """
 
@@ -47,6 +49,7 @@ from icchat.ic.principal import Principal
 from icchat.model.seeded_weights import seeded_weight_file
 from icchat.paths import REPO
 from icchat.replica import Replica
+from icchat.replica.cycles import ALLOCATION_CHARGE_INTERVAL_NS
 from icchat.replica.http import HttpServer
 
 SCRIPT = REPO / "tests" / "hostile" / "onchain_abuse.mjs"
@@ -54,17 +57,13 @@ CYCLES = 20 * 10**12  # the canister's starting balance
 # A small policy, so the budget really runs out within the run: ~50 tiny-model generate calls.
 POLICY = {"access": "open", "window_seconds": 3600, "window_instructions": 3_000_000_000,
           "caller_instructions": 1_000_000_000}
-# Instructions a message runs after the canister last reads its counter: encoding the reply
-# (measured on the tiny model: 11.8k for one token, 76k for 100 tokens).
-REPLY_TAIL = 20_000
-REPLY_TAIL_PER_TOKEN = 1_000
+# Instructions a message runs after the canister last reads its counter (for window_spent) and
+# the replica stops metering: measured 3,566 after a reply of any length, 2,474 after a refusal.
+MESSAGE_TAIL = 10_000
 VICTIM_SEED = bytes(range(32))
 FRIEND_SEED = bytes(range(32, 64))
 CONVERSATION = [(1000 + 7919 * i) % 50000 for i in range(40)]  # the victim's cached conversation
 # What the attacker sends (kinds of tests/hostile/onchain_abuse.mjs).
-INFERENCE_ATTACKS = ["generate", "prefill", "generate_oversized", "prefill_oversized"]
-OTHER_ATTACKS = ["generate_query_update", "logits_update", "create_batch", "create_chunk", "store_oversized",
-                 "commit_batch", "clear", "authorize", "set_inference_policy", "allow_inference"]
 ATTACKS = ["generate", "prefill", "generate_query_update", "generate", "logits_update", "prefill", "create_batch",
            "generate", "generate_oversized", "store_oversized", "prefill", "commit_batch", "generate", "prefill_oversized",
            "create_chunk", "clear", "authorize", "set_inference_policy", "allow_inference"]
@@ -159,8 +158,10 @@ def refusal_line(call: dict[str, Any]) -> str:
     first = message.split("\n", 1)[0]
     if first.startswith("Error from Canister ") and TRAP_PREFIX in first:
         quoted = first.split(TRAP_PREFIX, 1)[1]
-        return quoted[:-2] if quoted.endswith("'.") else quoted[:-1] if quoted.endswith("'") else "\n" + quoted
-    return message
+        for end in ("'.", "'"):
+            if quoted.endswith(end):
+                return quoted[: -len(end)]
+    return message  # a canister reject's own text, or a trap message spread over lines: seen whole
 
 
 # --- cycles ---------------------------------------------------------------------------------------------------
@@ -169,10 +170,8 @@ def refusal_line(call: dict[str, Any]) -> str:
 def message_fee(call: dict[str, Any]) -> int:
     """The cycles the IC charges a message that reached execution besides the instructions the
     canister counts: its induction (by the signed request's size) and the execution fee, with
-    the instructions after the canister's last counter read (REPLY_TAIL...)."""
-    tokens = (call.get("reply") or {}).get("tokens", 0)
-    return (prices.ingress_induction_cycles(call["ingress_bytes"])
-            + prices.update_execution_cycles(REPLY_TAIL + REPLY_TAIL_PER_TOKEN * tokens))
+    the instructions after the canister's last counter read (MESSAGE_TAIL)."""
+    return prices.ingress_induction_cycles(call["ingress_bytes"]) + prices.update_execution_cycles(MESSAGE_TAIL)
 
 
 def executed(calls: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -222,7 +221,9 @@ class Stretch:
         window = self.policy["window_instructions"]
         entered = windows_entered(self.policy, self.status_before["time_ns"], self.status_after["time_ns"])
         budget = max(0, window - self.usage_before["window_spent"]) + entered * window
-        idle_s = (self.status_after["time_ns"] - self.status_before["time_ns"]) / 1e9
+        # storage is charged every >= 10 s for the time since the last charge, which may have begun
+        # up to one interval before the stretch
+        idle_s = (self.status_after["time_ns"] - self.status_before["time_ns"] + ALLOCATION_CHARGE_INTERVAL_NS) / 1e9
         self.bound_terms = {
             "budget_left_instructions": budget,
             "overshoot_instructions": self.overshoot(),
