@@ -3,7 +3,8 @@ methods (generate, generate_query, prefill, logits) with random token lists, hug
 NaN/inf temperatures, top_k 0 and 2^32-1, top_p outside (0, 1], huge stop lists and seeds;
 typed random arguments to every method from a caller without permission and from the
 controller for the read-only ones. Each call replies or rejects with a reason (code 4, one
-line), never traps, and afterwards the model still gives the same greedy answer."""
+line), or is refused by canister_inspect_message with one line (as the IC would, before
+execution), never traps in execution, and afterwards the model still gives the same greedy answer."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from icchat.gpt2_canister import DID, Gpt2Canister
+from icchat.gpt2_canister import DID, Gpt2Canister, refusal_line
 from icchat.ic import candid
 from icchat.ic.principal import Principal
 from icchat.replica import Reject
@@ -31,18 +32,49 @@ FLOATS = [0.0, -0.0, 1e-45, 1e-38, 0.5, 1.0, 1.0000001, 2.0, 99.99, 100.0, 100.0
           math.inf, -math.inf, math.nan]
 
 
+class InspectRefusal(Exception):
+    """canister_inspect_message refused the message (it never ran)."""
+
+    def __init__(self, reject: Reject) -> None:
+        super().__init__(reject.message)
+        self.reject = reject
+
+
+class InspectThenUpdate:
+    """The replica, with update calls made as the HTTP interface makes them: inspect_message
+    first (a refusal there is an InspectRefusal), then the execution (whose rejects stay Reject)."""
+
+    def __init__(self, replica) -> None:
+        self.replica = replica
+
+    def __getattr__(self, name: str):
+        return getattr(self.replica, name)
+
+    def update(self, canister_id, method: str, arg: bytes = b"", *, sender: Principal) -> bytes:
+        try:
+            self.replica.inspect_message(canister_id, method, arg, sender=sender)
+        except Reject as exc:
+            raise InspectRefusal(exc) from None
+        return self.replica.update(canister_id, method, arg, sender=sender, inspect=False)
+
+
 @pytest.fixture(scope="module")
 def model(target) -> tuple[Gpt2Canister, dict, list[int]]:
-    canister = target.gpt2
+    canister = Gpt2Canister(InspectThenUpdate(target.replica), target.gpt2.id, target.gpt2.sender)
     info = canister.model_info()
     greedy = canister.generate(PROMPT, max_new_tokens=5, stop=[])["tokens"]
     return canister, info, greedy
 
 
 def outcome(run, *args, **kwargs):
-    """The reply, or the reject's message once it is checked to be a reasoned canister reject."""
+    """The reply, or the reject's message once it is checked to be a reasoned canister reject
+    (or a one-line refusal by canister_inspect_message)."""
     try:
         return run(*args, **kwargs)
+    except InspectRefusal as refusal:
+        line = refusal_line(refusal.reject.message)
+        assert line and "\n" not in line and line != refusal.reject.message, refusal.reject.message
+        return line
     except Reject as exc:
         assert exc.code == 4, f"code {exc.code}: {exc.message}"  # 5 would be a trap
         assert exc.message and "\n" not in exc.message.strip()
@@ -117,7 +149,9 @@ def test_the_model_still_answers_after_the_chat_fuzzing(model):
 
 METHODS = sorted(DID.service.methods.items())
 READ_ONLY = {"model_info", "model_certificate", "generate_query", "logits", "api_version", "get", "get_chunk", "list",
-             "http_request", "http_request_streaming_callback", "get_asset_properties", "list_authorized"}
+             "http_request", "http_request_streaming_callback", "get_asset_properties", "list_authorized", "usage",
+             "list_allowed_inference"}
+OPEN_UPDATES = {"generate", "prefill", "deauthorize", "forget_conversations"}  # a stranger may call them
 
 
 def call(canister: Gpt2Canister, sender: Principal, method: str, func, arg: bytes):
@@ -133,7 +167,7 @@ def test_typed_random_arguments_to_every_method(model, method, func, data):
     args = [data.draw(values(t, nan=True)) for t in func.args]
     arg = candid.encode(list(func.args), args)
     answer = call(canister, STRANGER, method, func, arg)
-    if method not in READ_ONLY and method not in ("generate", "prefill", "deauthorize"):
+    if method not in READ_ONLY and method not in OPEN_UPDATES:
         assert isinstance(answer, str), f"{method} by a stranger was accepted"
     if method in READ_ONLY:
         call(canister, canister.sender, method, func, arg)
