@@ -296,10 +296,11 @@ static void update_call(int prefill_only) {
   uint64_t start = ic0_performance_counter(0), limit;
   principal_id caller = caller_id();
   uint64_t one_token = have_model ? gpt2_token_cost_estimate(&model, 0, 1) : 0;
-  const char *refusal = inference_admit(&caller, ic0_msg_arg_data_size(), one_token, ic0_time(), &limit, 1);
+  uint64_t arg_size = ic0_msg_arg_data_size();
+  const char *refusal = inference_admit(&caller, arg_size, one_token, ic0_time(), &limit, 1);
   if (refusal) rt_reject(refusal);
   else serve_update(prefill_only, limit, start);
-  inference_charge(&caller, ic0_performance_counter(0));
+  inference_charge(&caller, ic0_performance_counter(0) + message_fees(arg_size + (prefill_only ? 7 : 8)));
 }
 
 /* A query method run as an update (a replicated query) is charged to the canister: refuse it. */

@@ -8,19 +8,18 @@
  *     argument over 64 KiB, a spent window or caller budget (policy.h, nothing is changed);
  *   - every query method called as an update (a replicated query is charged to the canister);
  *   - the policy methods controllers alone may call, from anyone else;
+ *   - forget_conversations from a caller with no conversation kept (a free update for anyone
+ *     would let strangers spend the owner's cycles on message fees);
  *   - the asset store's methods its own way (as_inspect_message: write methods without Commit
  *     permission, its queries as updates).
  * Everything else is accepted. */
 #include "canister.h"
+#include "inspect.h"
+#include "kv_slots.h"
 #include "policy.h"
 #include "rt.h"
-#include "store.h"
 
 #define MAX_METHOD 64
-
-/* The asset store's verdict (canister/assetstore): 0 if `method` is not one of its methods, 1 if
- * the caller may call it as an update; traps with the reason otherwise. */
-int as_inspect_message(const char *method, size_t method_len) __attribute__((weak));
 
 static const char *const OWN_QUERIES[] = {"model_info", "model_certificate", "usage", "list_allowed_inference"};
 static const char *const CONTROLLER_UPDATES[] = {"set_inference_policy", "allow_inference", "disallow_inference"};
@@ -54,10 +53,15 @@ __attribute__((export_name("canister_inspect_message"))) void canister_inspect_m
     rt_trap(LOGITS_AS_UPDATE);
   } else if (listed(method, n, OWN_QUERIES, sizeof OWN_QUERIES / sizeof *OWN_QUERIES)) {
     rt_trapf("%s is a query: call it as a query", method);
+  } else if (is(method, n, "forget_conversations")) {
+    /* cheap, but any update costs the owner the IC's message fees: only a caller with something
+     * to forget gets one (it paid inference for its slots) */
+    principal_id caller = caller_id();
+    if (!have_model || !slots_held(&caller)) rt_trap("forget_conversations: this canister keeps no conversation of yours");
   } else if (listed(method, n, CONTROLLER_UPDATES, sizeof CONTROLLER_UPDATES / sizeof *CONTROLLER_UPDATES)) {
     if (!rt_caller_is_controller()) rt_trapf("%s is for the canister's controllers only", method);
-  } else if (as_inspect_message) {
-    as_inspect_message(method, n); /* traps when it refuses */
+  } else {
+    as_inspect_message(method, n); /* the store's methods: traps when it refuses; others are accepted */
   }
   ic0_accept_message();
 }

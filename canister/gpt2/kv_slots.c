@@ -119,3 +119,9 @@ int slots_forget_owner(const principal_id *owner) {
     if (table[i].owner.size && same_principal(&table[i].owner, owner)) slots_forget(i), forgotten++;
   return forgotten;
 }
+
+int slots_held(const principal_id *owner) {
+  int held = 0;
+  for (int i = 0; i < n_table; i++) held += table[i].owner.size && same_principal(&table[i].owner, owner);
+  return held;
+}

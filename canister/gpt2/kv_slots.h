@@ -46,5 +46,6 @@ void slots_append(int slot, const uint32_t *tokens, size_t from, size_t to);
 void slots_set(int slot, size_t pos, uint32_t token); /* position pos holds token (pos == count) */
 void slots_forget(int slot);                          /* empty and ownerless, its token list zeroed */
 int slots_forget_owner(const principal_id *owner);    /* forget every slot `owner` holds; returns how many */
+int slots_held(const principal_id *owner);            /* how many slots `owner` holds */
 
 #endif

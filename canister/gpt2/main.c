@@ -22,7 +22,7 @@
 #include "store.h"
 
 /* The prefix cache's KV slots share this much heap (GPT-2 124M: 75.5 MB per f32 slot, 38.9 MB
- * per q8 slot, so 10 and 17 slots: 9 and 16 conversations plus the anonymous caller's), next to
+ * per q8 slot, so 10 and 17 slots: 9 and 16 conversations plus the scratch slot), next to
  * the served weight file and the q8 models' widened weights, well under the 4 GiB of wasm32. */
 #define KV_BUDGET (768ull << 20)
 
@@ -91,7 +91,7 @@ const char *load_model(const uint8_t *file, size_t size, const uint8_t sha256[32
   if (problem) return problem;
   model_file_size = size;
   memcpy(model_file_sha256, sha256, 32);
-  gpt2_load(&model, file, KV_BUDGET, 2, MAX_KV_SLOTS + 1); /* + the anonymous principal's scratch slot */
+  gpt2_load(&model, file, KV_BUDGET, 2, MAX_KV_SLOTS + 1); /* + the scratch slot (no conversation kept) */
   slots_reset(model.kv_slots, model.n_ctx);
   usage = (usage_counters){0};
   have_model = 1;

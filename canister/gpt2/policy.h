@@ -9,8 +9,12 @@
  * Budget: IC time is cut into fixed windows [k·W, (k+1)·W). Per window, all inference updates
  * together may use window_instructions and one principal caller_instructions; each update's
  * instruction limit is what is left of both (at most the IC's 40B), decided before its argument
- * is decoded, and the whole message (refusals included) is charged at its end. A window's
- * counters start at zero. Per-caller counters live in a table of MAX_WINDOW_CALLERS principals
+ * is decoded, and the whole message (refusals included) is charged at its end: its instructions
+ * plus the IC's fixed fees for an ingress update, counted as the instructions they cost in cycles
+ * on a 13-node subnet (1 cycle per instruction; MESSAGE_FEE_INSTRUCTIONS + INGRESS_BYTE_INSTRUCTIONS
+ * per byte). Without the fees, many cheap messages (a rejected argument costs ~30K instructions
+ * and 6.2M cycles of fees) could cost the owner 200 times the budget. A window's counters start
+ * at zero. Per-caller counters live in a table of MAX_WINDOW_CALLERS principals
  * per window: when it is full, new principals are refused "busy" until the window ends.
  *
  * Every refusal is one line saying what to do; the same checks run in canister_inspect_message
@@ -36,6 +40,10 @@
 #define MIN_WINDOW_SECONDS 60ull
 #define MAX_WINDOW_SECONDS 2592000ull /* 30 days */
 #define POLICY_STABLE_OFFSET 32768ull
+/* The IC's fees for an ingress update besides its instructions, 13-node subnet (cycles cost
+ * formulas: 5M execution + 1.2M ingress reception per message, 2K per ingress byte). */
+#define MESSAGE_FEE_INSTRUCTIONS 6200000ull
+#define INGRESS_BYTE_INSTRUCTIONS 2000ull
 
 typedef enum { ACCESS_OPEN = 0, ACCESS_ALLOW_LIST = 1, ACCESS_CONTROLLERS = 2 } access_kind;
 
@@ -74,11 +82,14 @@ const char *access_refusal(const principal_id *caller, int update);
  * nothing changes. */
 const char *inference_admit(const principal_id *caller, uint64_t arg_size, uint64_t one_token, uint64_t now,
                             uint64_t *limit, int commit);
+/* What an ingress update with `ingress_bytes` (argument and method name) costs besides its instructions. */
+uint64_t message_fees(uint64_t ingress_bytes);
 /* The budget's refusal line for an admitted call that could feed nothing within its limit (the
  * smaller of what is left of the window's and the caller's budget bound it). */
 const char *budget_refusal(const principal_id *caller, uint64_t now);
 void inference_count_refusal(void); /* a refusal after admission (busy) */
-/* Charge an inference update's whole message to the window, the caller and the total; saved. */
+/* Charge an inference update's whole message (instructions + message_fees) to the window, the
+ * caller and the total; saved. */
 void inference_charge(const principal_id *caller, uint64_t instructions);
 usage_report inference_usage(const principal_id *caller, uint64_t now);
 

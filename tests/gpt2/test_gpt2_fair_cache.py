@@ -71,6 +71,9 @@ def test_forget_conversations_empties_the_callers_slots(canister):
     alice.prefill(conversation(2))
     bob.prefill(conversation(3))
     alice.forget_conversations()
+    with pytest.raises(Reject) as failure:  # nothing left to forget: dropped before it costs anything
+        alice.forget_conversations()
+    assert refusal_line(failure.value.message) == "forget_conversations: this canister keeps no conversation of yours"
     assert alice.generate(conversation(1), max_new_tokens=1)["reused"] == 0
     assert alice.generate_query(conversation(2), max_new_tokens=1)["reused"] == 0
     assert bob.generate_query(conversation(3), max_new_tokens=1)["reused"] == 11  # only the caller's own

@@ -31,7 +31,8 @@ CONTROLLERS_LINE = "onchain inference on this canister is for its controllers on
 GENERATE_QUERY_LINE = ("generate_query is a query: call it as a query (as an update it would be charged to the "
                        "canister); use generate for a verified answer")
 LOGITS_LINE = "logits is a query: call it as a query (as an update it would be charged to the canister)"
-RESUMES = r"it resumes at (\d{4}-\d\d-\d\d \d\d:\d\d) UTC \(in (\d+) h (\d+) min\)"
+MESSAGE_FEE, INGRESS_BYTE_FEE = 6_200_000, 2_000  # counted with each inference update (policy.h)
+RESUMES = r"resumes? at (\d{4}-\d\d-\d\d \d\d:\d\d) UTC \(in (\d+) h (\d+) min\)"
 
 
 def fresh_principal() -> Principal:
@@ -241,7 +242,7 @@ def test_the_per_caller_quota_stops_one_principal_only(install):
 
 
 def test_a_refusal_costs_little_even_with_a_60_kb_argument(install):
-    canister = install({"access": "allow_list", "window_instructions": 50_000_000})
+    canister = install({"access": "allow_list", "window_instructions": 400_000_000})
     friend, stranger = fresh_principal(), fresh_principal()
     canister.allow([friend])
     big = generate_arg(PROMPT, stop=[U32] * 15_000)  # 60 KB: under the size limit, slow to decode
@@ -254,9 +255,11 @@ def test_a_refusal_costs_little_even_with_a_60_kb_argument(install):
     failure = rejected(canister.replica.update, canister.id, "generate", big, sender=friend, inspect=False)
     assert failure.message.startswith("onchain inference budget spent")
     budget_cost = canister.usage()["window_spent"] - before
-    assert 0 < not_allowed_cost < 1_000_000 and 0 < budget_cost < 1_000_000
-    print(f"refusal cost with a {len(big)}-byte argument: not allowed {not_allowed_cost:,}, budget spent "
-          f"{budget_cost:,} instructions")
+    # what was charged: the message's instructions and the IC's fees for receiving and running it
+    fees = MESSAGE_FEE + INGRESS_BYTE_FEE * (len(big) + len("generate"))
+    assert 0 < not_allowed_cost - fees < 1_000_000 and 0 < budget_cost - fees < 1_000_000
+    print(f"refusal cost with a {len(big)}-byte argument: not allowed {not_allowed_cost - fees:,}, budget spent "
+          f"{budget_cost - fees:,} instructions (+ {fees:,} of fees)")
 
 
 def test_an_oversized_argument_is_refused_before_decoding(install):
@@ -288,9 +291,10 @@ def test_queries_called_as_updates_are_refused(install):
 def test_inspect_message_accepts_what_the_methods_serve(install):
     canister = install()
     alice = fresh_principal()
-    for method, arg in (("generate", generate_arg(PROMPT)), ("prefill", generate_arg(PROMPT)),
-                        ("forget_conversations", candid.encode([], []))):
+    for method, arg in (("generate", generate_arg(PROMPT)), ("prefill", generate_arg(PROMPT))):
         canister.replica.inspect_message(canister.id, method, arg, sender=alice)  # accepted: no Reject
+    canister.as_caller(alice).prefill(PROMPT)
+    canister.replica.inspect_message(canister.id, "forget_conversations", candid.encode([], []), sender=alice)
     arg = candid.encode(candid.parse_types("(InferencePolicy)", DID),
                         [{"access": None, "window_seconds": None, "window_instructions": None, "caller_instructions": None}])
     canister.replica.inspect_message(canister.id, "set_inference_policy", arg, sender=canister.sender)
@@ -339,3 +343,23 @@ def test_post_upgrade_over_a_bad_bundle_serves_no_model_and_does_not_trap(instal
     assert canister.usage()["access"] == "controllers"  # and the policy
     canister.upload(tiny_q8)  # a good bundle serves again
     assert canister.generate(PROMPT, max_new_tokens=2)["tokens"]
+
+
+def test_a_full_table_of_callers_refuses_new_principals_until_the_window_ends(install):
+    canister = install({"window_seconds": 3600})
+    empty_prompt = generate_arg([])  # admitted, then rejected after decoding: each takes a place cheaply
+    crowd = [Principal.self_authenticating(b"crowd %d" % i) for i in range(4096)]
+    for principal in crowd:
+        failure = rejected(canister.replica.update, canister.id, "generate", empty_prompt, sender=principal, inspect=False)
+        assert failure.message == "the prompt is empty: give at least one token"
+    usage = canister.usage()
+    assert usage["callers"] == 4096 and usage["refused"] == 0
+    newcomer = fresh_principal()
+    inspected, executed = refusals(canister, "generate", generate_arg(PROMPT), newcomer)
+    assert inspected == executed and executed.startswith(
+        "busy: 4096 principals used onchain inference in this window, as many as it keeps count of; new ones resume at ")
+    resume_time(executed, usage, canister.replica.time_ns())
+    assert canister.as_caller(crowd[7]).generate(PROMPT, max_new_tokens=1)["tokens"]  # counted ones go on
+    canister.replica.advance_time((usage["window_end"] - canister.replica.time_ns()) / 1e9 + 1)
+    assert canister.as_caller(newcomer).generate(PROMPT, max_new_tokens=1)["tokens"]
+    assert canister.usage()["callers"] == 1

@@ -2,9 +2,9 @@
 methods (generate, generate_query, prefill, logits) with random token lists, huge max_new_tokens,
 NaN/inf temperatures, top_k 0 and 2^32-1, top_p outside (0, 1], huge stop lists and seeds;
 typed random arguments to every method from a caller without permission and from the
-controller for the read-only ones. Each call replies or rejects with a reason (code 4, one
-line), or is refused by canister_inspect_message with one line (as the IC would, before
-execution), never traps in execution, and afterwards the model still gives the same greedy answer."""
+controller for the read-only ones. Each call replies, rejects with a reason (code 4, one line)
+or is dropped by canister_inspect_message with one line before it executes; it never traps,
+and afterwards the model still gives the same greedy answer."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from icchat.gpt2_canister import DID, Gpt2Canister, refusal_line
 from icchat.ic import candid
 from icchat.ic.principal import Principal
-from icchat.replica import Reject
+from icchat.replica import Reject, Replica
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ic"))
 from candid_strategies import values  # tests/ic: values of a Candid type
@@ -32,49 +32,52 @@ FLOATS = [0.0, -0.0, 1e-45, 1e-38, 0.5, 1.0, 1.0000001, 2.0, 99.99, 100.0, 100.0
           math.inf, -math.inf, math.nan]
 
 
-class InspectRefusal(Exception):
-    """canister_inspect_message refused the message (it never ran)."""
+class InspectRefused(Exception):
+    """canister_inspect_message dropped an ingress call: `line` is what it trapped with."""
 
     def __init__(self, reject: Reject) -> None:
         super().__init__(reject.message)
-        self.reject = reject
+        self.line = refusal_line(reject.message)
+        assert self.line != reject.message, f"not an inspect_message refusal: {reject.message}"
 
 
-class InspectThenUpdate:
-    """The replica, with update calls made as the HTTP interface makes them: inspect_message
-    first (a refusal there is an InspectRefusal), then the execution (whose rejects stay Reject)."""
+class IngressReplica:
+    """The replica as an ingress caller meets it, with canister_inspect_message's verdict told
+    apart from the method's own answer: inspect first (a refusal raises InspectRefused), then the
+    method (whose rejects must be code 4 and whose traps are failures)."""
 
-    def __init__(self, replica) -> None:
+    def __init__(self, replica: Replica) -> None:
         self.replica = replica
+
+    def update(self, canister_id: Principal, method: str, arg: bytes = b"", *, sender: Principal,
+               inspect: bool = True) -> bytes:
+        if inspect:
+            try:
+                self.replica.inspect_message(canister_id, method, arg, sender=sender)
+            except Reject as reject:
+                raise InspectRefused(reject) from None
+        return self.replica.update(canister_id, method, arg, sender=sender, inspect=False)
 
     def __getattr__(self, name: str):
         return getattr(self.replica, name)
 
-    def update(self, canister_id, method: str, arg: bytes = b"", *, sender: Principal) -> bytes:
-        try:
-            self.replica.inspect_message(canister_id, method, arg, sender=sender)
-        except Reject as exc:
-            raise InspectRefusal(exc) from None
-        return self.replica.update(canister_id, method, arg, sender=sender, inspect=False)
-
 
 @pytest.fixture(scope="module")
 def model(target) -> tuple[Gpt2Canister, dict, list[int]]:
-    canister = Gpt2Canister(InspectThenUpdate(target.replica), target.gpt2.id, target.gpt2.sender)
+    canister = Gpt2Canister(IngressReplica(target.replica), target.gpt2.id, target.gpt2.sender)
     info = canister.model_info()
     greedy = canister.generate(PROMPT, max_new_tokens=5, stop=[])["tokens"]
     return canister, info, greedy
 
 
 def outcome(run, *args, **kwargs):
-    """The reply, or the reject's message once it is checked to be a reasoned canister reject
-    (or a one-line refusal by canister_inspect_message)."""
+    """The reply, or the refusal's line once it is checked to be a reasoned canister reject or a
+    one-line refusal by canister_inspect_message."""
     try:
         return run(*args, **kwargs)
-    except InspectRefusal as refusal:
-        line = refusal_line(refusal.reject.message)
-        assert line and "\n" not in line and line != refusal.reject.message, refusal.reject.message
-        return line
+    except InspectRefused as refused:
+        assert refused.line and "\n" not in refused.line.strip()
+        return refused.line
     except Reject as exc:
         assert exc.code == 4, f"code {exc.code}: {exc.message}"  # 5 would be a trap
         assert exc.message and "\n" not in exc.message.strip()
@@ -149,9 +152,7 @@ def test_the_model_still_answers_after_the_chat_fuzzing(model):
 
 METHODS = sorted(DID.service.methods.items())
 READ_ONLY = {"model_info", "model_certificate", "generate_query", "logits", "api_version", "get", "get_chunk", "list",
-             "http_request", "http_request_streaming_callback", "get_asset_properties", "list_authorized", "usage",
-             "list_allowed_inference"}
-OPEN_UPDATES = {"generate", "prefill", "deauthorize", "forget_conversations"}  # a stranger may call them
+             "http_request", "http_request_streaming_callback", "get_asset_properties", "list_authorized", "usage"}
 
 
 def call(canister: Gpt2Canister, sender: Principal, method: str, func, arg: bytes):
@@ -167,7 +168,7 @@ def test_typed_random_arguments_to_every_method(model, method, func, data):
     args = [data.draw(values(t, nan=True)) for t in func.args]
     arg = candid.encode(list(func.args), args)
     answer = call(canister, STRANGER, method, func, arg)
-    if method not in READ_ONLY and method not in OPEN_UPDATES:
+    if method not in READ_ONLY and method not in ("generate", "prefill", "deauthorize", "forget_conversations"):
         assert isinstance(answer, str), f"{method} by a stranger was accepted"
     if method in READ_ONLY:
         call(canister, canister.sender, method, func, arg)

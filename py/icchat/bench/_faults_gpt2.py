@@ -34,8 +34,8 @@ class AgentReplica:
     def __init__(self, agent: Any) -> None:
         self.agent = agent
 
-    def update(self, canister_id: Principal, method: str, arg: bytes, *, sender: Any = None) -> bytes:
-        return self.agent.update(canister_id, method, arg)
+    def update(self, canister_id: Principal, method: str, arg: bytes, *, sender: Any = None, inspect: bool = True) -> bytes:
+        return self.agent.update(canister_id, method, arg)  # over HTTP, canister_inspect_message always runs
 
     def query(self, canister_id: Principal, method: str, arg: bytes, *, sender: Any = None) -> bytes:
         return self.agent.query(canister_id, method, arg)
