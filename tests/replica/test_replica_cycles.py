@@ -170,10 +170,11 @@ def test_heartbeats_and_storage_are_charged_over_replica_time(replica, canister)
 
 
 def test_a_canister_that_cannot_pay_for_its_storage_is_uninstalled(replica, canister):
-    before = balance(replica, canister)
-    replica.update(canister, "facts", u64(before))  # burns all but the prepaid execution, of which the unused part comes back
+    memory = status(replica, canister)["memory_size"]
+    reserve = prices.freezing_threshold_cycles(2_592_000, memory)
+    replica.update(canister, "facts", u64(balance(replica, canister)))  # burns down to the reserve, never below
     left = balance(replica, canister)
-    assert 0 < left < prices.update_execution_cycles(UPDATE_INSTRUCTION_LIMIT)
+    assert reserve < left < reserve + prices.update_execution_cycles(UPDATE_INSTRUCTION_LIMIT)  # + the unused prepayment
     replica.tick()
     replica.advance_time(10**10)  # ~317 years of storage: more than `left` pays for
     replica.tick()
@@ -191,3 +192,17 @@ def test_a_canister_that_cannot_prepay_a_heartbeat_runs_none(replica, canister):
     held = balance(replica, canister)
     assert replica.tick() == 0
     assert balance(replica, canister) == held
+
+
+def test_a_failed_install_or_upgrade_pays_for_what_it_ran_not_for_its_limit(replica, sysapi_wasm):
+    cid = replica.create_canister(controllers=[CONTROLLER], cycles=10**13)
+    assert reject_of(replica.install_code, cid, sysapi_wasm, b"trap please", sender=CONTROLLER).error_code == "IC0503"
+    spent = 10**13 - balance(replica, cid)
+    assert 5_000_000 < spent < 5_000_000 + 10**7  # (start) and canister_init up to its trap: a few instructions
+    replica.install_code(cid, sysapi_wasm, b"hello", sender=CONTROLLER)
+    held = balance(replica, cid)
+    replica.update(cid, "set_pre_upgrade", bytes([0xFF, 1]))  # pre_upgrade traps from now on
+    held -= prices.ingress_induction_cycles(len("set_pre_upgrade") + 2) + prices.update_execution_cycles(last_instructions(replica, cid))
+    assert balance(replica, cid) == held
+    assert reject_of(replica.install_code, cid, sysapi_wasm, b"", mode="upgrade", sender=CONTROLLER).error_code == "IC0503"
+    assert 5_000_000 < held - balance(replica, cid) < 5_000_000 + 10**7

@@ -48,7 +48,7 @@ class JsGpt2Client:
 
 
 def update_cycles(prices: Mapping[str, Any], instructions: int, arg_bytes: int, method: str) -> int:
-    """Mainnet cycles of one ingress update (as icchat.bench.gpt2.update_cycles): reception of
+    """Mainnet cycles of one ingress update (as icchat.ic.prices.update_cycles): reception of
     the message and its bytes, the execution base fee, and the instructions; queries are free."""
     return int(prices["ingress_message_reception_cycles"]
                + prices["ingress_byte_reception_cycles"] * (arg_bytes + len(method))

@@ -38,9 +38,10 @@ def _call(agent: Agent, method: str, value: dict[str, Any], effective: Principal
 
 
 def create_canister(agent: Agent, *, controllers: Sequence[Principal] | None = None,
-                    cycles: int = 10**13, effective: Principal | None = None) -> Principal:
+                    cycles: int = 10**14, effective: Principal | None = None) -> Principal:
     """A new canister via provisional_create_canister_with_cycles (local replicas; mainnet
-    creates canisters with cycles through the cycles ledger instead)."""
+    creates canisters with cycles through the cycles ledger instead). The default is the local
+    replica's own (100T): it charges execution as mainnet does, and an update prepays 40B."""
     settings = None
     if controllers is not None:
         settings = {"controllers": list(controllers)}

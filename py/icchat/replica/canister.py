@@ -115,7 +115,9 @@ class Canister:
     history_total: int = 0
     meta_dirty: bool = True  # settings/status/... changed since the last checkpoint
     code_replaced: bool = False  # a new module/heap since the last checkpoint
-    idle_charged_ns: int = 0  # replica time storage was last charged up to (0: not yet)
+    # Replica time storage was last charged up to; 0: not yet since this replica started (not
+    # persisted: a stopped local replica charges nothing for the time it was down).
+    idle_charged_ns: int = 0
 
     @property
     def controllers(self) -> list[Principal]:
@@ -194,9 +196,10 @@ class Canister:
             if mode.persists:
                 self._check_wasm_memory_limit(instance, heap_before)
         except BaseException:
+            spent = instance.meter.used()  # read before a rollback may replace the instance
             self._rollback(instance, globals_before)
             if prepaid:  # a trap pays for the instructions it ran, like a reply
-                cycles.settle_execution(self, prepaid, limit, instance.meter.used())
+                cycles.settle_execution(self, prepaid, limit, spent)
             raise
         if prepaid:
             cycles.settle_execution(self, prepaid, limit, used)
@@ -225,18 +228,19 @@ class Canister:
         self.version += 1
         init = Execution(Mode.INIT, caller, now, arg)
         instance: Instance | None = None
-        used = running = 0  # instructions of finished steps; of the step under way
+        used = 0  # instructions of the finished steps
+        in_init = False  # canister_init under way: its meter holds what it ran
         try:
             instance = self._instantiate(module, caller, now)
             used = instance.instructions_at_start
             if module.has_system("canister_init"):
-                running = 1
+                in_init = True
                 used += instance.run("canister_init", init, INSTALL_INSTRUCTION_LIMIT - used, INSTALL_INSTRUCTION_LIMIT)
-                running = 0
+                in_init = False
             self._check_wasm_memory_limit(instance, instance.initial_heap_size)
         except BaseException:
             self.stable, self.version = old_stable, old_version
-            spent = used + (instance.meter.used() if running and instance is not None else 0)
+            spent = used + (instance.meter.used() if in_init and instance is not None else 0)
             cycles.settle_execution(self, prepaid, INSTALL_INSTRUCTION_LIMIT, spent)
             _discard(instance)
             raise

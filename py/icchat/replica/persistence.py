@@ -305,7 +305,6 @@ class StateStore:
         meta = {
             "settings": vars(canister.settings),
             "cycles": canister.cycles,
-            "idle_charged_ns": canister.idle_charged_ns,
             "status": canister.status.name,
             "version": canister.version,
             "certified_data": canister.certified_data,
@@ -363,7 +362,6 @@ class StateStore:
                 raise StateError(f"canister {key}: unreadable metadata ({exc})") from None
             settings = Settings(**meta["settings"])
             canister = replica.make_canister(canister_id, settings, meta["cycles"])
-            canister.idle_charged_ns = meta.get("idle_charged_ns", 0)  # absent in older states: the clock restarts
             canister.status = Status[meta["status"]]
             canister.version = meta["version"]
             canister.certified_data = meta["certified_data"]

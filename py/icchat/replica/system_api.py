@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import wasmtime
 
 from icchat.ic.principal import MAX_LENGTH, Principal
-from icchat.replica import errors
+from icchat.replica import cycles, errors
 from icchat.replica.api_table import SYSTEM_API
 from icchat.replica.errors import TrapCode
 from icchat.replica.execution import Execution
@@ -229,7 +229,7 @@ class SystemApi:
         e.response = ("reject", message)
         e.clear_reply()
 
-    # --- cycles (ingress messages carry none; balances are never charged here) ---------------------
+    # --- cycles (ingress messages carry none; executions are charged by icchat.replica.cycles) -----
 
     def _ic0_msg_cycles_available128(self, e: Execution, dst: int) -> None:
         self._charge("msg_cycles_available128", 0)
@@ -256,7 +256,8 @@ class SystemApi:
     def _ic0_cycles_burn128(self, e: Execution, high: int, low: int, dst: int) -> None:
         self._charge("cycles_burn128", 0)
         amount = ((high & U64) << 64) | (low & U64)
-        burned = min(amount, self._balance(e))
+        # As on the IC, burning stops at the freezing threshold: it never freezes the canister.
+        burned = min(amount, max(0, self._balance(e) - cycles.freezing_threshold(self.canister)))
         self._write_u128("cycles_burn128", dst, burned)
         e.cycles_burned += burned
 
