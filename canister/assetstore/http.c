@@ -386,8 +386,8 @@ static void write_token(cd_writer *w, const as_asset *a, const as_encoding *e, u
 /* ================================ http_request ================================ */
 
 typedef struct {
-  const char *accept, *if_none_match;
-  size_t accept_size, if_none_match_size;
+  const char *accept, *if_none_match, *host, *url;
+  size_t accept_size, if_none_match_size, host_size, url_size;
   int version;
   char *path;
 } request;
@@ -422,11 +422,16 @@ static int read_request(request *q) {
       } else if (ieq(name, name_size, "if-none-match")) {
         q->if_none_match = value;
         q->if_none_match_size = value_size;
+      } else if (ieq(name, name_size, "host")) {
+        q->host = value;
+        q->host_size = value_size;
       }
       if (i + 1 < n && !cd_next(&r, &e)) goto bad;
     }
   }
   if (r.error) goto bad;
+  q->url = url;
+  q->url_size = url_size;
   q->path = request_path(url, url_size);
   return 1;
 bad:
@@ -504,6 +509,63 @@ static void reply_response(uint16_t status, response_headers *r, hc_header *cert
   cd_reply_in_place(&w);
 }
 
+/* ================================ raw domains ================================ */
+
+/* A gateway serves `<id>.raw.<domain>` without verifying the canister's certificate. An asset whose
+ * allow_raw_access is false is not served there: the request is redirected (308, as the official
+ * asset canister does) to the same path and query on the certified domain, `<id>.<domain>`. The
+ * official canister recognises the IC's raw domains (Host holding ".raw.ic": raw.icp0.io,
+ * raw.ic0.app); the local gateway's `<id>.raw.localhost[:port]` is one too. */
+static const struct {
+  const char *suffix, *scheme;
+} RAW_DOMAINS[] = {{".raw.icp0.io", "https"}, {".raw.ic0.app", "https"}, {".raw.localhost", "http"}};
+
+static int is_host_char(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.'; }
+
+/* The certified URL for a request on a raw domain, in scratch memory (NUL-terminated), or NULL
+ * when the Host is not `<label>.raw.<domain>[:port]` for a raw domain above. */
+static char *certified_location(const request *q) {
+  if (!q->host) return 0;
+  size_t name_size = 0; /* the host name, without the port */
+  while (name_size < q->host_size && q->host[name_size] != ':') name_size++;
+  char *name = scratch_text(q->host, name_size);
+  for (size_t i = 0; i < name_size; i++) {
+    if (name[i] >= 'A' && name[i] <= 'Z') name[i] = (char)(name[i] + 32);
+    if (!is_host_char(name[i])) return 0;
+  }
+  for (size_t i = name_size + 1; i < q->host_size; i++) /* the port: digits only */
+    if (q->host[i] < '0' || q->host[i] > '9') return 0;
+  for (size_t d = 0; d < sizeof RAW_DOMAINS / sizeof RAW_DOMAINS[0]; d++) {
+    size_t n = strlen(RAW_DOMAINS[d].suffix);
+    if (name_size <= n || memcmp(name + name_size - n, RAW_DOMAINS[d].suffix, n)) continue;
+    /* scheme :// label . domain-without-".raw" :port url, with the URL's unsafe bytes escaped */
+    size_t label = name_size - n, capacity = 16 + q->host_size + 3 * q->url_size + 2;
+    char *out = rt_scratch(capacity, 1);
+    size_t m = rt_format(out, capacity, "%s://", RAW_DOMAINS[d].scheme);
+    memcpy(out + m, name, label);
+    m += label;
+    const char *domain = RAW_DOMAINS[d].suffix + 4; /* ".raw.icp0.io" -> ".icp0.io" */
+    memcpy(out + m, domain, strlen(domain));
+    m += strlen(domain);
+    memcpy(out + m, q->host + name_size, q->host_size - name_size); /* ":port" or nothing */
+    m += q->host_size - name_size;
+    if (!q->url_size || q->url[0] != '/') out[m++] = '/';
+    for (size_t i = 0; i < q->url_size; i++) { /* a header value stays one printable line */
+      unsigned char c = (unsigned char)q->url[i];
+      if (c > ' ' && c < 127) {
+        out[m++] = (char)c;
+      } else {
+        out[m++] = '%';
+        out[m++] = "0123456789ABCDEF"[c >> 4];
+        out[m++] = "0123456789ABCDEF"[c & 15];
+      }
+    }
+    out[m] = 0;
+    return out;
+  }
+  return 0;
+}
+
 void ah_http_request(void) {
   request q;
   if (!read_request(&q)) return;
@@ -520,6 +582,17 @@ void ah_http_request(void) {
   }
   witness_paths *wp = rt_scratch(sizeof *wp, 8);
   response_headers *r = rt_scratch(sizeof *r, 8);
+  hc_header cert = {0, 0};
+  /* On a raw domain, an asset with allow_raw_access false (the one asked for, else the page that
+   * stands in for missing paths) is only answered with a redirect to the certified domain. */
+  const as_asset *decides = a ? a : as_find(FALLBACK_KEY, sizeof FALLBACK_KEY - 1);
+  char *location = decides && decides->allow_raw_access == 0 ? certified_location(&q) : 0;
+  if (location) {
+    r->n = 0;
+    set_header(r, "location", location);
+    reply_response(308, r, &cert, (const uint8_t *)"", 0, 0, 0, 0);
+    return;
+  }
   ct_label expr[MAX_LABELS];
   size_t depth = 0;
   if (q.version == 2 && (fallback || !a)) { /* prove the more specific paths absent */
@@ -535,7 +608,6 @@ void ah_http_request(void) {
   } else if (q.version == 2) {
     depth = hc_expr_path(a->key, 0, expr, MAX_LABELS);
   }
-  hc_header cert = {0, 0};
   v2_hashes h; /* the witness paths point at these hashes until the reply is written */
   if (!a) { /* 404 */
     not_found_headers(r);

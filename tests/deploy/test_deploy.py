@@ -53,10 +53,11 @@ def write_site(root: Path, files: dict[str, bytes]) -> Path:
     return root
 
 
-def fetch(port: int, cid: Principal, path: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+def fetch(port: int, cid: Principal, path: str, headers: dict[str, str] | None = None, *,
+          raw: bool = False) -> tuple[int, dict[str, str], bytes]:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
     try:
-        connection.request("GET", path, headers={"Host": f"{cid}.localhost", **(headers or {})})
+        connection.request("GET", path, headers={"Host": f"{cid}.{'raw.' if raw else ''}localhost", **(headers or {})})
         response = connection.getresponse()
         return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
     finally:
@@ -110,6 +111,21 @@ def test_deploy_serves_every_file_certified_with_headers_and_gzip(http_replica, 
     listed = AssetStorage(http_replica.agent(), assets).list()
     assert set(listed) == {"/" + name for name in files}
     assert set(listed["/big.bin"].encodings) == {"identity"}  # random bytes: gzip would not pay
+
+
+def test_deployed_files_are_certified_or_nothing_unless_a_rule_allows_raw_access(http_replica, assets, owner, tmp_path):
+    """Our default allow_raw_access is false: on the raw domain the canister redirects to the
+    certified one; a rule `allow_raw_access: true` serves the file there."""
+    folder = write_site(tmp_path / "site", {"index.html": b"<p>page</p>", "public/open.txt": b"open"})
+    (folder / "public" / ".ic-assets.json5").write_text('[{ match: "*", allow_raw_access: true }]')
+    sync_folder(http_replica.agent(owner), assets, folder)
+    port = http_replica.server.port
+    status, headers, _ = fetch(port, assets, "/index.html?x=1", raw=True)
+    assert (status, headers["location"]) == (308, f"http://{assets}.localhost/index.html?x=1")
+    assert fetch(port, assets, "/public/open.txt", raw=True)[::2] == (200, b"open")
+    listed = AssetStorage(http_replica.agent(), assets).get_asset_properties("/index.html")
+    assert listed.allow_raw_access is False
+    assert sync_folder(http_replica.agent(owner), assets, folder).operations == 0  # the setting holds
 
 
 def test_second_run_changes_nothing_and_a_change_uploads_only_itself(http_replica, assets, owner, tmp_path):
@@ -200,6 +216,7 @@ def test_unauthorized_identities_get_the_canisters_reason(http_replica, assets, 
         with pytest.raises(DeployError, match="rejected") as info:
             sync_folder(http_replica.agent(who), assets, folder)
         assert len(str(info.value).splitlines()) == 1
+        assert "Caller does not have Commit permission: only controllers and principals with Commit permission may call create_batch" in str(info.value)
     assert AssetStorage(http_replica.agent(), assets).list() == {}
     AssetStorage(http_replica.agent(owner), assets).authorize(stranger.principal)
     assert sync_folder(http_replica.agent(stranger), assets, folder).files_uploaded == 1

@@ -18,6 +18,7 @@ from icchat.build.web import (
     content_security_policy,
     ic_assets_headers,
     icchat_wheel,
+    read_json5,
     render_ic_assets,
     render_model_ic_assets,
 )
@@ -114,6 +115,7 @@ def test_ic_assets_headers():
     assert wasm["Cross-Origin-Embedder-Policy"] == "require-corp"
     assert "immutable" in headers("ort/0123456789ab/ort.wasm.min.mjs")["Cache-Control"]
     assert "Content-Security-Policy" in headers("ort/0123456789ab/ort.wasm.min.mjs")  # worker scripts too
+    assert read_json5(text)[0] == {"match": "**/*", "headers": headers("x/y.bin"), "allow_raw_access": False}
     assert content_security_policy().count("connect-src 'self';") == 1
     same = content_security_policy("http://abc.localhost:4943/model/", "http://abc.localhost:4943")
     assert "connect-src 'self' http://abc.localhost:4943;" in same  # origins, once each

@@ -233,7 +233,9 @@ def render_ic_assets(model_origin: str | None = None, api_origin: str | None = N
     page = {**isolation, "Content-Security-Policy": content_security_policy(model_origin, api_origin),
             "Referrer-Policy": "no-referrer"}
     rules = [
-        {"match": "**/*", "headers": {**isolation, "Cache-Control": "no-cache"}},
+        # allow_raw_access false: on <id>.raw.<domain> (no certificate check) the page redirects to
+        # the certified domain, with our asset canister and with dfx's (whose default is true)
+        {"match": "**/*", "headers": {**isolation, "Cache-Control": "no-cache"}, "allow_raw_access": False},
         {"match": "**/*.{html,js,mjs}", "headers": {**page, "Cache-Control": "no-cache"}},
         *({"match": f"{kind}/**/*", "headers": {"Cache-Control": "public, max-age=31536000, immutable"}}
           for kind in ("pyodide", "py", "ort", "agent", "engine")),

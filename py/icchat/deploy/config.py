@@ -8,7 +8,9 @@ rules, each with a `match` glob relative to that file's folder and any of
     security_policy / disable_security_policy_warning   (accepted; dfx's built-in header sets are not added)
 
 Rules apply in order, parent folders first; a later rule overrides the fields it sets, and
-headers merge by name (null removes one). Globs: `*` and `?` stay within one path segment, `**`
+headers merge by name (null removes one). A file no rule gives `allow_raw_access` gets
+DEFAULT_ALLOW_RAW_ACCESS (false: certified or nothing; dfx's default is true since 0.15, see
+docs/asset-canister.md). Globs: `*` and `?` stay within one path segment, `**`
 spans segments, `{a,b}` alternatives, `[...]` classes. Files and folders whose name starts with a
 dot are skipped unless a rule says `ignore: false`; the config files themselves never upload.
 """
@@ -28,13 +30,19 @@ _RULE_KEYS = {"match", "headers", "cache", "ignore", "allow_raw_access", "enable
               "security_policy", "disable_security_policy_warning"}
 
 
+# Our default, unlike dfx's (true since dfx 0.15): a file is served on `<id>.raw.<domain>`, where the
+# gateway does not check the canister's certificate, only when a rule says `allow_raw_access: true`;
+# otherwise the canister redirects there to the certified domain.
+DEFAULT_ALLOW_RAW_ACCESS = False
+
+
 class ConfigError(ValueError):
     """A config file that cannot be used; the message names the file and the rule."""
 
 
 @dataclass
 class AssetConfig:
-    """What the rules say about one file (None: not set by any rule)."""
+    """What the rules say about one file (None: not set by any rule; allow_raw_access is always set)."""
 
     headers: dict[str, str] = field(default_factory=dict)
     max_age: int | None = None
@@ -170,4 +178,6 @@ def config_for(relpath: PurePosixPath, rules: list[Rule]) -> AssetConfig:
                 setattr(config, flag, fields[flag])
         if fields.get("encodings") is not None:
             config.encodings = tuple(dict.fromkeys(fields["encodings"]))
+    if config.allow_raw_access is None:
+        config.allow_raw_access = DEFAULT_ALLOW_RAW_ACCESS
     return config

@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -168,7 +169,7 @@ def _run(store: AssetStorage, plan: _Plan, report: SyncReport, prefix: str, prev
     except _ChunkRejected as exc:
         if previous is not None:
             raise _StaleBatch() from None
-        raise DeployError(f"create_chunk rejected by {report.canister_id}: {exc.reject.message}", exc.reject) from None
+        raise DeployError(f"create_chunk rejected by {report.canister_id}: {_reason(exc.reject)}", exc.reject) from None
     operations = _operations(plan)
     tracker.emit("committing")
     try:
@@ -176,7 +177,7 @@ def _run(store: AssetStorage, plan: _Plan, report: SyncReport, prefix: str, prev
     except CanisterReject as reject:
         if previous is not None:
             raise _StaleBatch() from None
-        raise DeployError(f"commit_batch rejected by {report.canister_id}: {reject.message}", reject) from None
+        raise DeployError(f"commit_batch rejected by {report.canister_id}: {_reason(reject)}", reject) from None
     if journal is not None:
         journal.remove()
     report.operations = len(operations)
@@ -396,8 +397,18 @@ def _packs(singles: list[_Upload]) -> list[list[tuple[_Upload, int]]]:
     return packs
 
 
+def _reason(reject: CanisterReject) -> str:
+    """The canister's reason in one line: a trap's own message (canister_inspect_message refuses by
+    trapping, and the IC words that as "... `ic0.trap` with message: '<reason>'." plus a help line),
+    else the reject's first line."""
+    lines = reject.message.strip().splitlines()
+    first = lines[0] if lines else ""
+    trapped = re.search(r"`ic0\.trap` with message: '(.*)'", first)
+    return trapped.group(1) if trapped else first
+
+
 def _call(store: AssetStorage, method: Callable[[], Any], name: str) -> Any:
     try:
         return method()
     except CanisterReject as reject:
-        raise DeployError(f"{name} rejected by {store.canister_id}: {reject.message}", reject) from None
+        raise DeployError(f"{name} rejected by {store.canister_id}: {_reason(reject)}", reject) from None
