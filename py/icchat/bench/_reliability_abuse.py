@@ -14,7 +14,8 @@ gpt2 canister's owner pay (issue 23).
 - the instructions of each kind of refusal when it runs in execution (as a message that got past
   canister_inspect_message would; refused there it costs nothing);
 - a bounded hammering run (icchat.bench._onchain_abuse): calls made, refused before and in
-  execution, cycles spent against the bound.
+  execution, cycles spent against the bound;
+- the fair cache's other side: how few principals and cycles keep newcomers' prefills "busy".
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import argparse
 from typing import Any
 
 from icchat.bench import _onchain_abuse as abuse
+from icchat.gpt2_canister import Gpt2Canister
 from icchat.ic import candid, prices
 from icchat.ic.principal import Principal
 
@@ -99,6 +101,26 @@ def cheapest_accepted_call(target: abuse.OnchainTarget) -> dict[str, Any]:
     return min(candidates, key=lambda c: c["instructions"])
 
 
+def cache_lockout(target: abuse.OnchainTarget, call_bytes: int) -> dict[str, Any]:
+    """The other side of the fair cache: principals with 4 conversations each fill every slot,
+    and a newcomer's prefill is then told "busy" until they are 10 minutes old."""
+    slots = Gpt2Canister(target.replica, target.canister_id, target.controller.principal).model_info()["cache_slots"]
+    prefill = abuse._types("(PrefillRequest)")
+    instructions = calls = 0
+    for a in range(slots // 4):
+        holder = Principal.self_authenticating(b"onchain abuse bench: holds 4 conversations %d" % a)
+        for k in range(4):
+            used, _ = abuse.executed_instructions(target, "prefill", candid.encode(prefill, [{"prompt": [100 + 4 * a + k, 7]}]),
+                                                  holder)
+            instructions, calls = instructions + used, calls + 1
+    newcomer = Principal.self_authenticating(b"onchain abuse bench: a newcomer")
+    _, response = abuse.executed_instructions(target, "prefill", candid.encode(prefill, [{"prompt": [5, 6, 7]}]), newcomer)
+    cycles = prices.instructions_cycles(instructions) + calls * (prices.ingress_induction_cycles(call_bytes)
+                                                                 + prices.update_execution_cycles(0))
+    return {"principals": slots // 4, "prefills": calls, "instructions": instructions, "cycles": cycles,
+            "newcomer_prefill": response[1] if response and response[0] == "reject" else "answered"}
+
+
 def worst_case_per_day(usage: dict[str, Any], cheapest: dict[str, Any], call_bytes: int) -> dict[str, Any]:
     """`call_bytes`: the size of one signed call of the cheapest kind (as the JS agent sends it)."""
     windows_per_day = 86_400 / usage["window_seconds"]
@@ -126,13 +148,14 @@ EXECUTED_REFUSALS_NOTE = (
 
 
 def run_section(args: argparse.Namespace | None = None) -> dict[str, Any]:
+    with abuse.OnchainTarget.start(abuse.POLICY) as target:
+        campaign = abuse.run_campaign(target)
+    call_bytes = min(c["ingress_bytes"] for c in abuse.executed(campaign.hammer.calls) if c["method"] == "generate")
     with abuse.OnchainTarget.start(None) as target:
         defaults = target.usage()
         cheapest = cheapest_accepted_call(target)
         refusals = refusal_costs(target)
-    with abuse.OnchainTarget.start(abuse.POLICY) as target:
-        campaign = abuse.run_campaign(target)
-    call_bytes = min(c["ingress_bytes"] for c in abuse.executed(campaign.hammer.calls) if c["method"] == "generate")
+        lockout = cache_lockout(target, call_bytes)
     fee = prices.ingress_induction_cycles(call_bytes) + prices.update_execution_cycles(0)
     return {
         "default_policy": {k: defaults[k] for k in ("window_seconds", "window_instructions", "caller_instructions")}
@@ -140,6 +163,7 @@ def run_section(args: argparse.Namespace | None = None) -> dict[str, Any]:
         "worst_case_per_day": worst_case_per_day(defaults, cheapest, call_bytes),
         "refusal_instructions": refusals,
         "executed_refusals_note": EXECUTED_REFUSALS_NOTE.format(fee=fee),
+        "cache_lockout": lockout,
         "hammer": {
             "policy": abuse.POLICY,
             "allow_list_phase": campaign.allow_list.summary(),
@@ -184,5 +208,9 @@ def markdown(section: dict[str, Any]) -> list[str]:
                      f"{p['cycles_spent']:,} cycles spent, bound {p[bound]:,} ({BOUNDS[bound]}).")
     lines += [f"- The victim's cached conversation ({hammer['victim_conversation_tokens']} tokens) after "
               f"{hammer['flood_prefills']} prefills of fresh principals: {hammer['victim_reused_after_flood']} reused; "
-              f"after the hammering: {hammer['victim_reused_after_hammer']}.", ""]
-    return lines
+              f"after the hammering: {hammer['victim_reused_after_hammer']}."]
+    if lock := section.get("cache_lockout"):
+        lines.append(f"- The other side of the fair cache: {lock['principals']} principals x 4 two-token prefills "
+                     f"({lock['cycles']:,} cycles) fill every slot for 10 minutes; a newcomer's prefill then gets: "
+                     f"\"{lock['newcomer_prefill']}\" (its `generate` still runs, without a cache slot).")
+    return [*lines, ""]
