@@ -2,8 +2,8 @@
 prefix cache through the official JS agent, over the local replica's real HTTP interface, for a
 bounded time (icchat.bench._onchain_abuse: an allow-list phase, a cache phase and a budget phase,
 at most 60 s of calls, a bounded number of them, loopback only). The owner's worst case is the
-policy they chose: the balance drops by no more than the budget plus the fees of the messages
-that reached execution; allow-listed callers keep being answered while strangers are refused
+policy they chose: the balance drops by no more than the budget (which counts the fixed fees of
+inference updates) plus the fees the canister cannot count of the messages that reached execution; allow-listed callers keep being answered while strangers are refused
 before execution; a recent user's cached conversation survives; every refusal is one line."""
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def test_no_call_failed_for_another_reason_than_a_refusal(campaign):
     assert not errors, errors[:3]
 
 
-def test_cycles_spent_stay_within_the_budget_plus_the_fees_of_executed_messages(campaign):
+def test_cycles_spent_stay_within_the_budget_plus_the_uncounted_fees_of_executed_messages(campaign):
     hammer = campaign.hammer
     assert hammer.cycles_spent > 0
     assert hammer.cycles_spent <= hammer.cycle_bound(), hammer.summary()

@@ -19,9 +19,12 @@ The cycle bound of a stretch of calls (`cycle_bound`), with prices from icchat.i
       window_instructions for every further window the stretch enters)
     + one call's overshoot (the largest one-token step seen, plus each refusal that ran in
       execution after the budget was spent: refusals are counted in window_spent too)
-    + for every message that reached execution: the ingress reception fee, its bytes' fee, the
-      update execution fee, and the instructions after the canister last read its counter
-      (MESSAGE_TAIL)
+    + for every message that reached execution, what the IC charges beyond what the canister
+      counts in window_spent: the canister counts an inference update's instructions and its
+      fixed fees (5M execution + 1.2M reception + 2,000 per byte of argument and method name)
+      but cannot see the signed request's other bytes (sender key, signature, expiry: ~300
+      bytes for an Ed25519 identity) nor the instructions after its last counter read
+      (MESSAGE_TAIL); other methods' messages count nothing, so all their fees are added
     + the idle burn (canister_status idle_cycles_burned_per_day x the stretch's length and one
       10 s storage charge interval)
     + one canister_status call (reading the balance at the end is itself charged to the canister)
@@ -68,6 +71,7 @@ ATTACKS = ["generate", "prefill", "generate_query_update", "generate", "logits_u
            "generate", "generate_oversized", "store_oversized", "prefill", "commit_batch", "generate", "prefill_oversized",
            "create_chunk", "clear", "authorize", "set_inference_policy", "allow_inference"]
 ATTACK_PARAMS = {"prompt_length": 48, "max_new_tokens": 48}
+INFERENCE_METHODS = ("generate", "prefill")  # the updates the policy budgets
 
 
 def _types(text: str) -> list[Any]:
@@ -168,10 +172,22 @@ def refusal_line(call: dict[str, Any]) -> str:
 
 
 def message_fee(call: dict[str, Any]) -> int:
-    """The cycles the IC charges a message that reached execution besides the instructions the
-    canister counts: its induction (by the signed request's size) and the execution fee, with
-    the instructions after the canister's last counter read (MESSAGE_TAIL)."""
+    """What the IC charges a message that reached execution besides the instructions the
+    canister reads from its counter: its induction (by the signed request's size), the execution
+    fee and the instructions after the last counter read (MESSAGE_TAIL)."""
     return prices.ingress_induction_cycles(call["ingress_bytes"]) + prices.update_execution_cycles(MESSAGE_TAIL)
+
+
+def counted_fee(call: dict[str, Any]) -> int:
+    """The fees the canister itself counts in window_spent for this message (inference updates:
+    the fixed fees of an ingress update with its argument and method name; others: none)."""
+    if call["method"] not in INFERENCE_METHODS:
+        return 0
+    return prices.ingress_induction_cycles(call["arg_bytes"] + len(call["method"])) + prices.update_execution_cycles(0)
+
+
+def uncounted_fee(call: dict[str, Any]) -> int:
+    return message_fee(call) - counted_fee(call)
 
 
 def executed(calls: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -228,22 +244,22 @@ class Stretch:
             "budget_left_instructions": budget,
             "overshoot_instructions": self.overshoot(),
             "messages_executed": len(executed(self.calls)),
-            "message_fees_cycles": sum(message_fee(c) for c in executed(self.calls)),
+            "uncounted_fees_cycles": sum(uncounted_fee(c) for c in executed(self.calls)),
             "idle_cycles": math.ceil(self.status_after["idle_cycles_burned_per_day"] * idle_s / 86_400) + 1,
             "status_call_cycles": self.status_call_cycles,
         }
         t = self.bound_terms
         return (prices.instructions_cycles(t["budget_left_instructions"] + t["overshoot_instructions"])
-                + t["message_fees_cycles"] + t["idle_cycles"] + t["status_call_cycles"])
+                + t["uncounted_fees_cycles"] + t["idle_cycles"] + t["status_call_cycles"])
 
     def spent_bound(self) -> int:
-        """A tighter bound for a stretch where only known callers ran inference: the instructions
-        the canister counted (spent_total's growth) instead of the budget left, plus the fees of
-        the messages that reached execution and the idle burn."""
+        """A tighter bound for a stretch where only known callers ran inference: what the canister
+        counted (spent_total's growth: instructions and fees) instead of the budget left, plus the
+        fees it could not count, the idle burn and the status call."""
         self.cycle_bound()
         spent = self.usage_after["spent_total"] - self.usage_before["spent_total"]
         t = self.bound_terms
-        return prices.instructions_cycles(spent) + t["message_fees_cycles"] + t["idle_cycles"] + t["status_call_cycles"]
+        return prices.instructions_cycles(spent) + t["uncounted_fees_cycles"] + t["idle_cycles"] + t["status_call_cycles"]
 
     def summary(self) -> dict[str, Any]:
         outcomes = Counter(c["outcome"] for c in self.calls)

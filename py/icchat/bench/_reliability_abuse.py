@@ -37,13 +37,20 @@ def _generate_arg(prompt: list[int], max_new_tokens: int) -> bytes:
                                                               "stop": []}])
 
 
+ENVELOPE_BYTES = 300  # a signed Ed25519 call's bytes besides argument and method name (measured: ~290)
+
+
 def _refusal(target: abuse.OnchainTarget, what: str, method: str, arg: bytes, sender: Principal) -> dict[str, Any]:
+    """One refusal run in execution: its instructions, and what the owner pays when such a
+    message reaches execution (its induction, with an Ed25519 call's envelope, + execution)."""
     instructions, response = abuse.executed_instructions(target, method, arg, sender)
     kind, value = response if response else ("none", "")
     if kind != "reject":
         raise RuntimeError(f"{what}: expected a refusal, got {kind}")
+    ingress = len(arg) + len(method) + ENVELOPE_BYTES
     return {"refusal": what, "method": method, "arg_bytes": len(arg), "instructions": instructions,
-            "cycles": prices.update_execution_cycles(instructions), "line": value}
+            "cycles": prices.ingress_induction_cycles(ingress) + prices.update_execution_cycles(instructions),
+            "line": value}
 
 
 def refusal_costs(target: abuse.OnchainTarget) -> list[dict[str, Any]]:
@@ -67,16 +74,13 @@ def refusal_costs(target: abuse.OnchainTarget) -> list[dict[str, Any]]:
     target.set_policy(access="allow_list")
     rows.append(_refusal(target, "generate from a principal not on the allow-list", "generate",
                          _generate_arg(PROMPT, 8), STRANGER))
-    # per-caller quota: a caller spends part of its share; what is left covers one token but not
-    # the prompt (found once the prompt is decoded), then nothing is left (refused before decoding)
-    target.set_policy(access="open", caller_instructions=20_000_000)
+    # per-caller quota: a caller spends some instructions, then its share is set below them
+    target.set_policy(access="open")
     spender = Principal.self_authenticating(b"onchain abuse bench: spends its share")
     abuse.executed_instructions(target, "generate", _generate_arg(PROMPT, 8), spender)
-    rows.append(_refusal(target, "generate refused by the per-caller quota after decoding (what is left covers a "
-                                 "token, not the prompt)", "generate", _generate_arg(PROMPT, 8), spender))
     target.set_policy(caller_instructions=1_000_000)
-    rows.append(_refusal(target, "generate refused by the per-caller quota (before decoding)", "generate",
-                         _generate_arg(PROMPT, 8), spender))
+    rows.append(_refusal(target, "generate refused by the per-caller quota", "generate", _generate_arg(PROMPT, 8),
+                         spender))
     # the window's budget
     spent = target.usage()["window_spent"]
     target.set_policy(caller_instructions=usage["caller_instructions"], window_instructions=spent)
@@ -87,82 +91,91 @@ def refusal_costs(target: abuse.OnchainTarget) -> list[dict[str, Any]]:
 
 
 def cheapest_accepted_call(target: abuse.OnchainTarget) -> dict[str, Any]:
-    """The fewest instructions an accepted inference update can cost: a one-token prompt the caller
-    already has cached, generating nothing (and, for comparison, one new token)."""
+    """The accepted inference update that takes the least of the budget: a one-token prompt the
+    caller already has cached, generating nothing (and, for comparison, one new token). `counted`:
+    what the canister charged to window_spent for it (instructions + the fees it counts)."""
     caller = Principal.self_authenticating(b"onchain abuse bench: a cheap caller")
     abuse.executed_instructions(target, "prefill", candid.encode(abuse._types("(PrefillRequest)"), [{"prompt": [464]}]),
                                 caller)
     candidates = []
     for what, arg in (("generate of a cached one-token prompt, max_new_tokens 0", _generate_arg([464], 0)),
                       ("generate of a cached one-token prompt, one new token", _generate_arg([464], 1))):
+        before = target.usage()["window_spent"]
         instructions, response = abuse.executed_instructions(target, "generate", arg, caller)
         if response and response[0] == "reply":
-            candidates.append({"call": what, "instructions": instructions, "arg_bytes": len(arg)})
-    return min(candidates, key=lambda c: c["instructions"])
+            candidates.append({"call": what, "instructions": instructions, "arg_bytes": len(arg),
+                               "counted": target.usage()["window_spent"] - before})
+    return min(candidates, key=lambda c: c["counted"])
 
 
-def cache_lockout(target: abuse.OnchainTarget, call_bytes: int) -> dict[str, Any]:
+def cache_lockout(target: abuse.OnchainTarget, envelope_bytes: int) -> dict[str, Any]:
     """The other side of the fair cache: principals with 4 conversations each fill every slot,
     and a newcomer's prefill is then told "busy" until they are 10 minutes old."""
     slots = Gpt2Canister(target.replica, target.canister_id, target.controller.principal).model_info()["cache_slots"]
     prefill = abuse._types("(PrefillRequest)")
-    instructions = calls = 0
+    calls = cycles = 0
     for a in range(slots // 4):
         holder = Principal.self_authenticating(b"onchain abuse bench: holds 4 conversations %d" % a)
         for k in range(4):
-            used, _ = abuse.executed_instructions(target, "prefill", candid.encode(prefill, [{"prompt": [100 + 4 * a + k, 7]}]),
-                                                  holder)
-            instructions, calls = instructions + used, calls + 1
+            arg = candid.encode(prefill, [{"prompt": [100 + 4 * a + k, 7]}])
+            used, _ = abuse.executed_instructions(target, "prefill", arg, holder)
+            calls += 1
+            cycles += (prices.ingress_induction_cycles(len(arg) + len("prefill") + envelope_bytes)
+                       + prices.update_execution_cycles(used))
     newcomer = Principal.self_authenticating(b"onchain abuse bench: a newcomer")
     _, response = abuse.executed_instructions(target, "prefill", candid.encode(prefill, [{"prompt": [5, 6, 7]}]), newcomer)
-    cycles = prices.instructions_cycles(instructions) + calls * (prices.ingress_induction_cycles(call_bytes)
-                                                                 + prices.update_execution_cycles(0))
-    return {"principals": slots // 4, "prefills": calls, "instructions": instructions, "cycles": cycles,
+    return {"principals": slots // 4, "prefills": calls, "cycles": cycles,
             "newcomer_prefill": response[1] if response and response[0] == "reject" else "answered"}
 
 
-def worst_case_per_day(usage: dict[str, Any], cheapest: dict[str, Any], call_bytes: int) -> dict[str, Any]:
-    """`call_bytes`: the size of one signed call of the cheapest kind (as the JS agent sends it)."""
+def worst_case_per_day(usage: dict[str, Any], cheapest: dict[str, Any], envelope_bytes: int) -> dict[str, Any]:
+    """The most cycles a day an attacker can take with this policy: the budget admits at most
+    window_instructions / (what the canister counts for the cheapest accepted call) calls per
+    window; each costs the owner its instructions and the IC's fees for its whole signed request
+    (`envelope_bytes` beyond argument and method name, which the canister cannot see)."""
     windows_per_day = 86_400 / usage["window_seconds"]
-    budget = prices.instructions_cycles(usage["window_instructions"])
-    calls = usage["window_instructions"] // max(1, cheapest["instructions"])
-    fees = prices.ingress_induction_cycles(call_bytes) + prices.update_execution_cycles(0)
-    total = windows_per_day * (budget + calls * fees)
+    calls = usage["window_instructions"] // max(1, cheapest["counted"]) + 1
+    per_call = (prices.ingress_induction_cycles(cheapest["arg_bytes"] + len("generate") + envelope_bytes)
+                + prices.update_execution_cycles(cheapest["instructions"]))
+    total = windows_per_day * calls * per_call
     return {
-        "formula": "windows/day x (window_instructions x cycles/instruction + (window_instructions / cheapest "
-                   "accepted call's instructions) x (ingress reception + bytes + update execution fees))",
+        "formula": "windows/day x accepted calls per window x what one costs the owner; accepted calls per window = "
+                   "window_instructions / what the canister counts for the cheapest accepted call (its instructions + "
+                   "5M + 1.2M + 2,000 per byte of argument and method name) + 1; what one costs = its instructions + "
+                   "5M + 1.2M + 2,000 per byte of the whole signed request",
         "windows_per_day": windows_per_day, "window_instructions": usage["window_instructions"],
-        "signed_call_bytes": call_bytes,
-        "cheapest_accepted_call": cheapest, "accepted_calls_per_window": calls, "fees_per_call_cycles": fees,
-        "budget_cycles_per_day": round(windows_per_day * budget), "fees_cycles_per_day": round(windows_per_day * calls * fees),
-        "cycles_per_day": round(total), "usd_per_day": round(prices.usd(total), 2),
+        "envelope_bytes": envelope_bytes, "cheapest_accepted_call": cheapest, "accepted_calls_per_window": calls,
+        "cycles_per_call": per_call, "cycles_per_day": round(total), "usd_per_day": round(prices.usd(total), 2),
+        "times_the_budget": round(total / (windows_per_day * prices.instructions_cycles(usage["window_instructions"])), 3),
     }
 
 
 EXECUTED_REFUSALS_NOTE = (
-    "Not in the policy's bound: messages that reach execution and are refused there pay the ingress and "
-    "execution fees, about {fee:,} cycles each, outside window_instructions (their instructions count in "
-    "window_spent); canister_inspect_message drops most refusals before execution, but not those it cannot "
-    "foresee (\"busy\": every cache slot protected) nor calls that get past it (it runs on one node), so their "
-    "number per day is bounded by the subnet's throughput, not by the policy.")
+    "The canister counts each inference update's fixed fees in window_spent, refusals included, so while the "
+    "budget lasts refusals of generate and prefill in execution are inside it. Outside it: such refusals once the "
+    "budget is spent, and refusals of other methods (asset writes, queries called as updates), whenever they reach "
+    "execution; canister_inspect_message drops them before (free), but it runs on one node and is not a security "
+    "boundary, so a message that gets past it costs the owner the fees in the table (about {fee:,} cycles for a "
+    "small one, {big:,} for a 2 MB one).")
 
 
 def run_section(args: argparse.Namespace | None = None) -> dict[str, Any]:
     with abuse.OnchainTarget.start(abuse.POLICY) as target:
         campaign = abuse.run_campaign(target)
-    call_bytes = min(c["ingress_bytes"] for c in abuse.executed(campaign.hammer.calls) if c["method"] == "generate")
+    sent = [c for c in campaign.all_calls() if c.get("ingress_bytes")]
+    envelope = max(c["ingress_bytes"] - c["arg_bytes"] - len(c["method"]) for c in sent)
     with abuse.OnchainTarget.start(None) as target:
         defaults = target.usage()
         cheapest = cheapest_accepted_call(target)
         refusals = refusal_costs(target)
-        lockout = cache_lockout(target, call_bytes)
-    fee = prices.ingress_induction_cycles(call_bytes) + prices.update_execution_cycles(0)
+        lockout = cache_lockout(target, envelope)
     return {
         "default_policy": {k: defaults[k] for k in ("window_seconds", "window_instructions", "caller_instructions")}
                           | {"access": defaults["access"]},
-        "worst_case_per_day": worst_case_per_day(defaults, cheapest, call_bytes),
+        "worst_case_per_day": worst_case_per_day(defaults, cheapest, envelope),
         "refusal_instructions": refusals,
-        "executed_refusals_note": EXECUTED_REFUSALS_NOTE.format(fee=fee),
+        "executed_refusals_note": EXECUTED_REFUSALS_NOTE.format(fee=min(r["cycles"] for r in refusals),
+                                                                big=max(r["cycles"] for r in refusals)),
         "cache_lockout": lockout,
         "hammer": {
             "policy": abuse.POLICY,
@@ -177,8 +190,8 @@ def run_section(args: argparse.Namespace | None = None) -> dict[str, Any]:
     }
 
 
-BOUNDS = {"cycle_bound": "budget left + one call's overshoot + fees of the executed messages + idle burn",
-          "spent_bound": "instructions the canister counted + fees of the executed messages + idle burn: strangers free"}
+BOUNDS = {"cycle_bound": "budget left + one call's overshoot + the fees the canister cannot count + idle burn",
+          "spent_bound": "what the canister counted + the fees it cannot count + idle burn: strangers free"}
 
 
 def markdown(section: dict[str, Any]) -> list[str]:
@@ -189,13 +202,16 @@ def markdown(section: dict[str, Any]) -> list[str]:
              f"Default policy (install with no argument): access {policy['access']}, "
              f"{policy['window_instructions'] / 1e9:,.0f}B instructions per {policy['window_seconds']:,} s window, "
              f"{policy['caller_instructions'] / 1e9:,.0f}B per principal.", "",
-             f"Worst case per day under attack with it: **{worst['cycles_per_day'] / 1e12:,.2f}T cycles** "
-             f"(${worst['usd_per_day']:,.2f}) = {worst['formula']} = {worst['windows_per_day']:g} x "
-             f"({worst['window_instructions']:,} + {worst['accepted_calls_per_window']:,} x {worst['fees_per_call_cycles']:,}); "
+             f"Worst case per day under attack with it: **{worst['cycles_per_day'] / 1e12:,.3f}T cycles** "
+             f"(${worst['usd_per_day']:,.2f}, {worst['times_the_budget']}x the budget) = {worst['formula']} = "
+             f"{worst['windows_per_day']:g} x {worst['accepted_calls_per_window']:,} x {worst['cycles_per_call']:,}; "
              f"cheapest accepted call: {worst['cheapest_accepted_call']['call']}, "
-             f"{worst['cheapest_accepted_call']['instructions']:,} instructions.", "",
+             f"{worst['cheapest_accepted_call']['instructions']:,} instructions, counted "
+             f"{worst['cheapest_accepted_call']['counted']:,}; the signed request's bytes the canister cannot see: "
+             f"{worst['envelope_bytes']} (Ed25519 identity, measured).", "",
              section.get("executed_refusals_note", ""), "",
-             "| refusal (run in execution; refused by canister_inspect_message it is free) | instructions | cycles |",
+             "| refusal, if it reaches execution (refused by canister_inspect_message it is free) | instructions | "
+             "cycles (ingress + execution) |",
              "|---|---|---|"]
     lines += [f"| {r['refusal']} | {r['instructions']:,} | {r['cycles']:,} |" for r in section["refusal_instructions"]]
     lines += [""]
