@@ -78,11 +78,6 @@ def _types(text: str) -> list[Any]:
     return candid.parse_types(text, DID)
 
 
-def has_inference_policy() -> bool:
-    """Does this checkout's gpt2 canister have the inference policy (issue 23, SPEC §1)?"""
-    return "usage" in DID.service.methods and "set_inference_policy" in DID.service.methods
-
-
 @dataclass
 class OnchainTarget:
     """A replica serving the IC HTTP interface and a gpt2 canister (tiny seeded model) installed
