@@ -18,6 +18,8 @@ from icchat.model.seeded_weights import seeded_weight_file
 from icchat.replica import Replica
 from icchat.replica.http import HttpServer
 
+UNBOUNDED = {"window_instructions": 10**15, "caller_instructions": 10**15}
+
 
 @dataclass
 class Target:
@@ -40,6 +42,7 @@ def target(tmp_path_factory) -> Iterator[Target]:
     with Replica(tmp_path_factory.mktemp("hostile-replica")) as replica, HttpServer(replica, port=0) as server:
         assets = AssetsCanister.install(replica, build_assets_wasm().read_bytes())
         assets.upload(ASSETS)
-        gpt2 = Gpt2Canister.install(replica, build_gpt2_wasm().read_bytes())
+        # a budget the fuzzing cannot spend: these tests are about input, test_onchain_abuse about cost
+        gpt2 = Gpt2Canister.install(replica, build_gpt2_wasm().read_bytes(), policy=UNBOUNDED)
         gpt2.upload(seeded_weight_file("tiny", 0, "q8"))
         yield Target(replica, server, assets, gpt2)

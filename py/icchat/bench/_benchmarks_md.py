@@ -181,9 +181,9 @@ def _levels_table(title: str, part: dict[str, Any]) -> list[str]:
 
 def reliability_section(r: dict[str, Any]) -> list[str]:
     """Load held, faults survived, hostile inputs tried (bench/results/reliability.json)."""
-    from icchat.bench import _reliability_faults
+    from icchat.bench import _reliability_abuse, _reliability_faults
 
-    lines = ["## `icchat bench reliability`: load, faults, hostile input", "", f"Produced by {_environment(r)}.", ""]
+    lines = ["## `icchat bench reliability`: load, faults, hostile input, onchain abuse", "", f"Produced by {_environment(r)}.", ""]
     if faults := r.get("faults"):
         lines += [f"Faults survived: {faults.get('survived')} of {faults.get('scenarios_run')} scenarios.", ""]
         lines += _reliability_faults.markdown(faults)
@@ -201,6 +201,8 @@ def reliability_section(r: dict[str, Any]) -> list[str]:
                             ("fast", "Fast chats (queries)")):
             if part in load:
                 lines += _levels_table(title, load[part])
+    if abuse := r.get("onchain_abuse"):
+        lines += _reliability_abuse.markdown(abuse)
     return lines
 
 

@@ -1,7 +1,7 @@
-"""bench/results/reliability.json: one file, three sections written by different runners.
+"""bench/results/reliability.json: one file, four sections written by different runners.
 
     {"benchmark": "reliability", "environment": {...},
-     "faults": {...}, "hostile_input": {...}, "load": {...}}
+     "faults": {...}, "hostile_input": {...}, "load": {...}, "onchain_abuse": {...}}
 
 Each runner owns one section and replaces only that one; the others are kept as they are on
 disk (merge on write, under a file lock, written atomically). A section carries its own
@@ -29,9 +29,10 @@ from icchat.bench import environment
 from icchat.paths import BENCH_RESULTS
 
 NAME = "reliability"
-SECTIONS = ("faults", "hostile_input", "load")
+SECTIONS = ("faults", "hostile_input", "load", "onchain_abuse")
 SECTION_RUNNERS = {"faults": "icchat.bench._reliability_faults",  # others add their module here
-                   "hostile_input": "icchat.bench._reliability_hostile", "load": "icchat.bench._reliability_load"}
+                   "hostile_input": "icchat.bench._reliability_hostile", "load": "icchat.bench._reliability_load",
+                   "onchain_abuse": "icchat.bench._reliability_abuse"}
 
 
 def result_path(out_dir: Path = BENCH_RESULTS) -> Path:

@@ -22,6 +22,8 @@ FILES = {
     "tests/hostile/test_hostile_http_request.py": "http_request / streaming-callback Candid arguments: traversal, huge URLs and headers, forged tokens",
     "tests/hostile/test_hostile_asset_keys.py": "asset keys, encodings and headers through every write method; callers without permission",
     "tests/hostile/test_hostile_gpt2.py": "every gpt2 method with random and boundary values (NaN/inf, 2^32-1, huge stop lists)",
+    "tests/hostile/test_onchain_abuse.py": "fresh identities and the anonymous principal hammer generate, prefill, queries as updates, "
+                                           "2 MB arguments, asset writes (JS agent): cycles within the budget, cache kept",
 }
 E2E = {"e2e/test_hostile_page.py": "Chromium: another origin vs stored conversations and uploads; markup in prompts, answers, file names; hostile URLs"}
 FIXES = [

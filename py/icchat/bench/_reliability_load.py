@@ -7,7 +7,8 @@ Scenarios, each run at rising concurrency for a bounded time (every loop stops b
 - big: whole downloads of a large model file (100 MB in the full run), SHA-256 checked;
 - verified / fast: onchain chat turns from one Ed25519 identity per client (`generate` updates,
   certificates verified by the Python agent; `prefill` + `generate_query`), greedy, each answer
-  token for token the reference answer computed before the load;
+  token for token the reference answer computed before the load; a client keeps one
+  conversation at a time (`forget_conversations` before a new one and when it leaves);
 - mixed: all of them at once.
 Per level: requests/s, p50/p99 latency, errors (transport, 5xx), wrong answers; the replica's RSS
 is sampled all along. `held` is the highest level with no error and no wrong answer, and where
@@ -191,17 +192,34 @@ class ChatClient:
         self.agent = Agent(stack.url, Ed25519Identity.generate())
         self.agent.fetch_root_key()
         self.canister = Principal.from_text(stack.gpt2)
+        self.holding = False  # the canister keeps a conversation of this client's
 
     def once(self) -> int:
         index = self.at % len(PROMPTS)
         self.at += 1
+        if self.holding:  # one conversation at a time (see forget_conversations)
+            forget_conversations(self.agent, self.canister)
+            self.holding = False
         tokens = chat_turn(self.agent, self.canister, self.mode, PROMPTS[index])
+        self.holding = True
         if tokens != self.references[index]:
             raise WrongAnswer(f"{self.mode} answer {tokens} is not the reference {self.references[index]}")
         return len(tokens)
 
     def close(self) -> None:
+        if self.holding:
+            forget_conversations(self.agent, self.canister)
         self.agent.close()
+
+
+def forget_conversations(agent: Any, canister: Any) -> None:
+    """Give the caller's cached conversations back. The canister keeps a conversation used in the
+    last 10 minutes from other principals (and a principal may hold 4), so clients that each
+    cycle through unrelated prompts and then leave would fill the cache for the next levels,
+    whose new principals would be told "busy"."""
+    from icchat.ic import candid
+
+    agent.update(canister, "forget_conversations", candid.encode([], []))
 
 
 def chat_turn(agent: Any, canister: Any, mode: str, prompt: list[int]) -> list[int]:
@@ -377,6 +395,7 @@ def references(stack: Stack) -> dict[int, list[int]]:
         if verified != fast or len(verified) != NEW_TOKENS:
             raise WrongAnswer(f"before any load, fast {fast} and verified {verified} differ")
         out[i] = verified
+    forget_conversations(agent, canister)
     agent.close()
     return out
 

@@ -5,6 +5,7 @@ bench/results/reliability.json (one section per runner, see icchat.bench._reliab
     icchat bench reliability --load                 # the full load run (<= 5 min) ...
     icchat bench reliability --section load --load  # ... and only that section
     icchat bench reliability --section hostile_input --e2e
+    icchat bench reliability --section onchain_abuse  # what an attacker can make the owner pay (~2 min)
 
 Each section is written to the file as soon as it is done (the others are kept), so a section
 can be regenerated alone.
