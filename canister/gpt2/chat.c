@@ -300,7 +300,7 @@ static void update_call(int prefill_only) {
   const char *refusal = inference_admit(&caller, arg_size, one_token, ic0_time(), &limit, 1);
   if (refusal) rt_reject(refusal);
   else serve_update(prefill_only, limit, start);
-  inference_charge(&caller, ic0_performance_counter(0) + message_fees(arg_size + (prefill_only ? 7 : 8)));
+  inference_charge(&caller, ic0_performance_counter(0) + inference_overhead(arg_size));
 }
 
 /* A query method run as an update (a replicated query) is charged to the canister: refuse it. */

@@ -155,12 +155,10 @@ const char *budget_refusal(const principal_id *caller, uint64_t now) {
   return window_left <= caller_left ? window_budget_line(now) : caller_budget_line(now);
 }
 
-uint64_t message_fees(uint64_t ingress_bytes) {
-  return MESSAGE_FEE_INSTRUCTIONS + INGRESS_BYTE_INSTRUCTIONS * ingress_bytes;
+uint64_t inference_overhead(uint64_t arg_size) {
+  uint64_t ingress_bytes = arg_size + 8 /* "generate"; "prefill" is 7 */ + ENVELOPE_ALLOWANCE_BYTES;
+  return MESSAGE_FEE_INSTRUCTIONS + INGRESS_BYTE_INSTRUCTIONS * ingress_bytes + TAIL_ALLOWANCE_INSTRUCTIONS;
 }
-
-/* The fees of an inference update with this argument (the method name is "generate" or "prefill"). */
-static uint64_t inference_fees(uint64_t arg_size) { return message_fees(arg_size + 8); }
 
 static const char *admit(const principal_id *caller, uint64_t arg_size, uint64_t one_token, uint64_t now,
                          uint64_t *limit, int commit) {
@@ -179,7 +177,7 @@ static const char *admit(const principal_id *caller, uint64_t arg_size, uint64_t
   caller_entry *entry = current ? caller_place(caller) : 0;
   int known = entry && entry->generation == window.generation;
   if (current && !known && (!entry || window.callers >= MAX_WINDOW_CALLERS)) return callers_full_line(now);
-  uint64_t fees = inference_fees(arg_size); /* charged whatever the call does */
+  uint64_t fees = inference_overhead(arg_size); /* charged whatever the call does */
   uint64_t window_left = left(policy.window_instructions, (current ? window.spent : 0) + fees);
   uint64_t caller_left = left(policy.caller_instructions, (known ? entry->spent : 0) + fees);
   if (window_left < one_token) return window_budget_line(now);

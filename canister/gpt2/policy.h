@@ -44,6 +44,13 @@
  * formulas: 5M execution + 1.2M ingress reception per message, 2K per ingress byte). */
 #define MESSAGE_FEE_INSTRUCTIONS 6200000ull
 #define INGRESS_BYTE_INSTRUCTIONS 2000ull
+/* What the canister cannot see of a message it is charged for, counted as if it could: the signed
+ * request's bytes besides the argument and method name (the sender's key, signature, expiry,
+ * nonce: ~300 bytes with an Ed25519 or secp256k1 key; a delegation chain adds more), and the
+ * instructions that run after its last counter read (the reply's tail, ~4K measured). With them
+ * the budget bounds what callers signing with their own key can cost the owner, fees included. */
+#define ENVELOPE_ALLOWANCE_BYTES 1024ull
+#define TAIL_ALLOWANCE_INSTRUCTIONS 10000ull
 
 typedef enum { ACCESS_OPEN = 0, ACCESS_ALLOW_LIST = 1, ACCESS_CONTROLLERS = 2 } access_kind;
 
@@ -82,13 +89,15 @@ const char *access_refusal(const principal_id *caller, int update);
  * nothing changes. */
 const char *inference_admit(const principal_id *caller, uint64_t arg_size, uint64_t one_token, uint64_t now,
                             uint64_t *limit, int commit);
-/* What an ingress update with `ingress_bytes` (argument and method name) costs besides its instructions. */
-uint64_t message_fees(uint64_t ingress_bytes);
+/* What an inference update (generate or prefill) with an argument of `arg_size` bytes costs the
+ * owner besides the instructions its counter reads, as instructions: the message's fees with the
+ * allowances above. */
+uint64_t inference_overhead(uint64_t arg_size);
 /* The budget's refusal line for an admitted call that could feed nothing within its limit (the
  * smaller of what is left of the window's and the caller's budget bound it). */
 const char *budget_refusal(const principal_id *caller, uint64_t now);
 void inference_count_refusal(void); /* a refusal after admission (busy) */
-/* Charge an inference update's whole message (instructions + message_fees) to the window, the
+/* Charge an inference update's whole message (instructions + inference_overhead) to the window, the
  * caller and the total; saved. */
 void inference_charge(const principal_id *caller, uint64_t instructions);
 usage_report inference_usage(const principal_id *caller, uint64_t now);

@@ -9,7 +9,7 @@
 
 Rejects from the canister surface as `icchat.replica.Reject` with the canister's one-line reason;
 a call `canister_inspect_message` refused carries that line inside the IC's trap text
-(`refusal_line` gives the line either way).
+(`icchat.ic.reject.canister_line` gives the line either way).
 
     canister = Gpt2Canister.install(replica, wasm, policy={"access": "allow_list", "window_instructions": 10**11})
     canister.allow([friend]); canister.usage()["window_spent"]
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,14 +38,18 @@ MODES = ("verified", "fast")
 MODEL_PREFIX = "/model/"  # where the bundle lives in the canister's asset store
 ACCESS = ("open", "allow_list", "controllers")
 POLICY_FIELDS = ("access", "window_seconds", "window_instructions", "caller_instructions")
-_INSPECT_TRAP = re.compile(r"Canister called `ic0\.trap` with message: '(.*)'", re.DOTALL)
+# What the canister adds to its budget for each inference update besides the instructions its
+# counter reads (canister/gpt2/policy.h; tests/gpt2/test_gpt2_policy.py checks they agree).
+MESSAGE_FEE_INSTRUCTIONS = 6_200_000
+INGRESS_BYTE_INSTRUCTIONS = 2_000
+ENVELOPE_ALLOWANCE_BYTES = 1_024
+TAIL_ALLOWANCE_INSTRUCTIONS = 10_000
 
 
-def refusal_line(message: str) -> str:
-    """The canister's one line from a reject message: a canister reject is that line itself; a
-    refusal by canister_inspect_message (which traps) wraps it in the IC's trap text."""
-    found = _INSPECT_TRAP.search(message)
-    return found.group(1) if found else message
+def inference_overhead(arg_size: int) -> int:
+    """The message's fees and allowances a generate/prefill with this argument is counted for."""
+    ingress_bytes = arg_size + len("generate") + ENVELOPE_ALLOWANCE_BYTES
+    return MESSAGE_FEE_INSTRUCTIONS + INGRESS_BYTE_INSTRUCTIONS * ingress_bytes + TAIL_ALLOWANCE_INSTRUCTIONS
 
 
 def policy_record(policy: Mapping[str, Any] | None) -> dict[str, Any]:

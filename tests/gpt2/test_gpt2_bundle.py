@@ -21,10 +21,11 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from icchat.assets_canister import AssetsCanister, Upload
-from icchat.gpt2_canister import Gpt2Canister, refusal_line
+from icchat.gpt2_canister import Gpt2Canister
 from icchat.ic import candid, hashtree
 from icchat.ic.certificate import BlsKey, CertificateError, verify_certificate
 from icchat.ic.principal import Principal
+from icchat.ic.reject import canister_line
 from icchat.paths import REPO
 from icchat.replica import Reject, Replica
 from icchat.replica.http import HttpServer
@@ -501,7 +502,7 @@ def test_model_certificate_as_an_update_is_refused(served):
     assert failure.value.message == "model_certificate must be called as a query: only queries get a data certificate"
     with pytest.raises(Reject) as failure:  # an ingress call is dropped before it executes
         served.replica.update(served.id, "model_certificate", candid.encode([], []), sender=served.sender)
-    assert refusal_line(failure.value.message) == "model_certificate is a query: call it as a query"
+    assert canister_line(failure.value.message) == "model_certificate is a query: call it as a query"
 
 
 def test_model_certificate_verifies_with_the_official_js_agent(stack, served):

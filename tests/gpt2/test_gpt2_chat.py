@@ -12,8 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from icchat.gpt2_canister import Gpt2Canister, answer, refusal_line
+from icchat.gpt2_canister import Gpt2Canister, answer
 from icchat.ic.principal import Principal
+from icchat.ic.reject import canister_line
 from icchat.model.seeded_weights import seeded_weight_file
 from icchat.replica import Reject
 
@@ -91,7 +92,7 @@ def test_several_callers_keep_their_conversations(served):
     assert alice.generate(conversations[0] + answers[0] + [464, 3290, 11], max_new_tokens=1, stop=[])["reused"] > 30
     # the anonymous principal never reuses (and gets no update inference at all)
     anonymous = as_caller(base, None)
-    assert refusal_line(rejected(anonymous.generate, conversations[1], max_new_tokens=2, stop=[])) == ANONYMOUS_LINE
+    assert canister_line(rejected(anonymous.generate, conversations[1], max_new_tokens=2, stop=[])) == ANONYMOUS_LINE
     assert anonymous.generate_query(conversations[1], max_new_tokens=2, stop=[])["reused"] == 0
 
 
@@ -129,7 +130,7 @@ def test_prefill_feeds_the_cache_and_queries_start_from_it(served):
     assert query["tokens"] == as_caller(served["f32"], b"from scratch").generate(conversation, max_new_tokens=5, stop=[])["tokens"]
     tokens, steps = answer(canister.chat(conversation, 5, mode="fast", stop=[]))
     assert tokens == query["tokens"] and [s.method for s in steps] == ["prefill", "generate_query"]
-    assert refusal_line(rejected(as_caller(served["f32"], None).prefill, conversation)) == ANONYMOUS_LINE
+    assert canister_line(rejected(as_caller(served["f32"], None).prefill, conversation)) == ANONYMOUS_LINE
 
 
 def softmax(logits: np.ndarray, temperature: float) -> np.ndarray:

@@ -9,8 +9,9 @@ import re
 
 import pytest
 
-from icchat.gpt2_canister import Gpt2Canister, refusal_line
+from icchat.gpt2_canister import Gpt2Canister
 from icchat.ic.identity import Ed25519Identity
+from icchat.ic.reject import canister_line
 from icchat.replica import Reject
 
 VICTIM_CONVERSATION = [(17 + 389 * i) % 50000 for i in range(40)]
@@ -29,7 +30,7 @@ def conversation(seed: int) -> list[int]:
 def busy_minutes(call, *args, **kwargs) -> int:
     with pytest.raises(Reject) as failure:
         call(*args, **kwargs)
-    found = re.fullmatch(BUSY, refusal_line(failure.value.message))
+    found = re.fullmatch(BUSY, canister_line(failure.value.message))
     assert found, failure.value.message
     return int(found.group(1))
 
@@ -73,7 +74,7 @@ def test_forget_conversations_empties_the_callers_slots(canister):
     alice.forget_conversations()
     with pytest.raises(Reject) as failure:  # nothing left to forget: dropped before it costs anything
         alice.forget_conversations()
-    assert refusal_line(failure.value.message) == "forget_conversations: this canister keeps no conversation of yours"
+    assert canister_line(failure.value.message) == "forget_conversations: this canister keeps no conversation of yours"
     assert alice.generate(conversation(1), max_new_tokens=1)["reused"] == 0
     assert alice.generate_query(conversation(2), max_new_tokens=1)["reused"] == 0
     assert bob.generate_query(conversation(3), max_new_tokens=1)["reused"] == 11  # only the caller's own

@@ -14,10 +14,11 @@ from typing import Any
 import pytest
 
 from icchat.build.assets import build_assets_wasm
-from icchat.gpt2_canister import DID, Gpt2Canister, install_arg, refusal_line
+from icchat.gpt2_canister import DID, Gpt2Canister, inference_overhead, install_arg
 from icchat.ic import candid
 from icchat.ic.identity import Ed25519Identity
 from icchat.ic.principal import Principal
+from icchat.ic.reject import canister_line
 from icchat.replica import Reject, Replica
 
 PROMPT = [464, 3290, 318, 257, 1332]
@@ -31,7 +32,6 @@ CONTROLLERS_LINE = "onchain inference on this canister is for its controllers on
 GENERATE_QUERY_LINE = ("generate_query is a query: call it as a query (as an update it would be charged to the "
                        "canister); use generate for a verified answer")
 LOGITS_LINE = "logits is a query: call it as a query (as an update it would be charged to the canister)"
-MESSAGE_FEE, INGRESS_BYTE_FEE = 6_200_000, 2_000  # counted with each inference update (policy.h)
 RESUMES = r"resumes? at (\d{4}-\d\d-\d\d \d\d:\d\d) UTC \(in (\d+) h (\d+) min\)"
 
 
@@ -71,7 +71,7 @@ def rejected(call, *args: Any, **kwargs: Any) -> Reject:
 
 def refused(call, *args: Any, **kwargs: Any) -> str:
     """The one line a call was refused with (by the method, or by canister_inspect_message)."""
-    return refusal_line(rejected(call, *args, **kwargs).message)
+    return canister_line(rejected(call, *args, **kwargs).message)
 
 
 def refusals(canister: Gpt2Canister, method: str, arg: bytes, sender: Principal) -> tuple[str, str]:
@@ -79,7 +79,7 @@ def refusals(canister: Gpt2Canister, method: str, arg: bytes, sender: Principal)
     inspected = rejected(canister.replica.inspect_message, canister.id, method, arg, sender=sender)
     executed = rejected(canister.replica.update, canister.id, method, arg, sender=sender, inspect=False)
     assert executed.code == 4, executed.message  # a reject with its reason, not a trap
-    return refusal_line(inspected.message), executed.message
+    return canister_line(inspected.message), executed.message
 
 
 def resume_time(line: str, usage: dict[str, Any], now_ns: int) -> None:
@@ -256,7 +256,7 @@ def test_a_refusal_costs_little_even_with_a_60_kb_argument(install):
     assert failure.message.startswith("onchain inference budget spent")
     budget_cost = canister.usage()["window_spent"] - before
     # what was charged: the message's instructions and the IC's fees for receiving and running it
-    fees = MESSAGE_FEE + INGRESS_BYTE_FEE * (len(big) + len("generate"))
+    fees = inference_overhead(len(big))
     assert 0 < not_allowed_cost - fees < 1_000_000 and 0 < budget_cost - fees < 1_000_000
     print(f"refusal cost with a {len(big)}-byte argument: not allowed {not_allowed_cost - fees:,}, budget spent "
           f"{budget_cost - fees:,} instructions (+ {fees:,} of fees)")
@@ -283,7 +283,7 @@ def test_queries_called_as_updates_are_refused(install):
     assert refusals(canister, "logits", tokens, alice) == (LOGITS_LINE, LOGITS_LINE)
     for method in ("model_info", "usage", "list_allowed_inference", "model_certificate"):
         inspected = rejected(canister.replica.inspect_message, canister.id, method, candid.encode([], []), sender=alice)
-        assert refusal_line(inspected.message) == f"{method} is a query: call it as a query"
+        assert canister_line(inspected.message) == f"{method} is a query: call it as a query"
     assert canister.as_caller(alice).logits(PROMPT) and canister.as_caller(alice).generate_query(PROMPT)["tokens"]
     assert canister.usage()["window_spent"] == 0  # nothing was charged
 
@@ -363,3 +363,18 @@ def test_a_full_table_of_callers_refuses_new_principals_until_the_window_ends(in
     canister.replica.advance_time((usage["window_end"] - canister.replica.time_ns()) / 1e9 + 1)
     assert canister.as_caller(newcomer).generate(PROMPT, max_new_tokens=1)["tokens"]
     assert canister.usage()["callers"] == 1
+
+
+def test_the_clients_overhead_constants_are_the_canisters():
+    """What the canister counts per inference update besides instructions (policy.h) is what the
+    Python side prices bounds with (icchat.gpt2_canister)."""
+    import re
+
+    from icchat import gpt2_canister
+    from icchat.paths import CANISTER_SRC
+
+    header = (CANISTER_SRC / "gpt2" / "policy.h").read_text()
+    for name in ("MESSAGE_FEE_INSTRUCTIONS", "INGRESS_BYTE_INSTRUCTIONS", "ENVELOPE_ALLOWANCE_BYTES",
+                 "TAIL_ALLOWANCE_INSTRUCTIONS"):
+        value = re.search(rf"#define {name} (\d+)ull", header)
+        assert value and int(value.group(1)) == getattr(gpt2_canister, name), name

@@ -16,9 +16,10 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from icchat.gpt2_canister import DID, Gpt2Canister, refusal_line
+from icchat.gpt2_canister import DID, Gpt2Canister
 from icchat.ic import candid
 from icchat.ic.principal import Principal
+from icchat.ic.reject import canister_line
 from icchat.replica import Reject, Replica
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ic"))
@@ -37,7 +38,7 @@ class InspectRefused(Exception):
 
     def __init__(self, reject: Reject) -> None:
         super().__init__(reject.message)
-        self.line = refusal_line(reject.message)
+        self.line = canister_line(reject.message)
         assert self.line != reject.message, f"not an inspect_message refusal: {reject.message}"
 
 

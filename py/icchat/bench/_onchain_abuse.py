@@ -44,11 +44,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from icchat.build.gpt2 import build_gpt2_wasm
-from icchat.gpt2_canister import DID, Gpt2Canister, install_arg, policy_record
+from icchat.gpt2_canister import DID, Gpt2Canister, inference_overhead, install_arg, policy_record
 from icchat.ic import candid, management, prices
 from icchat.ic.agent import Agent
 from icchat.ic.identity import Ed25519Identity
 from icchat.ic.principal import Principal
+from icchat.ic.reject import canister_line
 from icchat.model.seeded_weights import seeded_weight_file
 from icchat.paths import REPO
 from icchat.replica import Replica
@@ -146,21 +147,10 @@ def principal_of(seed: bytes) -> Principal:
 
 # --- what a refusal says -----------------------------------------------------------------------------------
 
-TRAP_PREFIX = "Canister called `ic0.trap` with message: '"
-
-
 def refusal_line(call: dict[str, Any]) -> str:
-    """The reason a caller reads: the canister's reject message, or the message
-    canister_inspect_message trapped with (the replica wraps it in the IC's trap error, whose
-    first line quotes it and whose further lines are the IC's generic help)."""
-    message = call.get("reject_message") or ""
-    first = message.split("\n", 1)[0]
-    if first.startswith("Error from Canister ") and TRAP_PREFIX in first:
-        quoted = first.split(TRAP_PREFIX, 1)[1]
-        for end in ("'.", "'"):
-            if quoted.endswith(end):
-                return quoted[: -len(end)]
-    return message  # a canister reject's own text, or a trap message spread over lines: seen whole
+    """The reason a caller reads: the canister's reject message, or the line
+    canister_inspect_message trapped with."""
+    return canister_line(call.get("reject_message") or "")
 
 
 # --- cycles ---------------------------------------------------------------------------------------------------
@@ -175,14 +165,16 @@ def message_fee(call: dict[str, Any]) -> int:
 
 def counted_fee(call: dict[str, Any]) -> int:
     """The fees the canister itself counts in window_spent for this message (inference updates:
-    the fixed fees of an ingress update with its argument and method name; others: none)."""
+    the fixed fees of an ingress update with its argument and method name plus its allowances for
+    the envelope and the tail it cannot see, icchat.gpt2_canister.inference_overhead; others: none)."""
     if call["method"] not in INFERENCE_METHODS:
         return 0
-    return prices.ingress_induction_cycles(call["arg_bytes"] + len(call["method"])) + prices.update_execution_cycles(0)
+    return prices.instructions_cycles(inference_overhead(call["arg_bytes"]))
 
 
 def uncounted_fee(call: dict[str, Any]) -> int:
-    return message_fee(call) - counted_fee(call)
+    """What the IC charges beyond the canister's count (0 when its allowances cover the message)."""
+    return max(0, message_fee(call) - counted_fee(call))
 
 
 def executed(calls: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -141,8 +141,8 @@ def worst_case_per_day(usage: dict[str, Any], cheapest: dict[str, Any], envelope
     return {
         "formula": "windows/day x accepted calls per window x what one costs the owner; accepted calls per window = "
                    "window_instructions / what the canister counts for the cheapest accepted call (its instructions + "
-                   "5M + 1.2M + 2,000 per byte of argument and method name) + 1; what one costs = its instructions + "
-                   "5M + 1.2M + 2,000 per byte of the whole signed request",
+                   "5M + 1.2M + 2,000 per byte of argument, method name and a 1,024-byte envelope allowance + 10K) "
+                   "+ 1; what one costs = its instructions + 5M + 1.2M + 2,000 per byte of the whole signed request",
         "windows_per_day": windows_per_day, "window_instructions": usage["window_instructions"],
         "envelope_bytes": envelope_bytes, "cheapest_accepted_call": cheapest, "accepted_calls_per_window": calls,
         "cycles_per_call": per_call, "cycles_per_day": round(total), "usd_per_day": round(prices.usd(total), 2),
@@ -208,7 +208,7 @@ def markdown(section: dict[str, Any]) -> list[str]:
              f"cheapest accepted call: {worst['cheapest_accepted_call']['call']}, "
              f"{worst['cheapest_accepted_call']['instructions']:,} instructions, counted "
              f"{worst['cheapest_accepted_call']['counted']:,}; the signed request's bytes the canister cannot see: "
-             f"{worst['envelope_bytes']} (Ed25519 identity, measured).", "",
+             f"{worst['envelope_bytes']} (Ed25519 identity, measured; it counts 1,024).", "",
              section.get("executed_refusals_note", ""), "",
              "| refusal, if it reaches execution (refused by canister_inspect_message it is free) | instructions | "
              "cycles (ingress + execution) |",

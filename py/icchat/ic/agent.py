@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import http.client
 import os
-import re
 import threading
 import time
 import urllib.parse
@@ -87,13 +86,10 @@ class CanisterReject(AgentError):
 
     @property
     def reason(self) -> str:
-        """The canister's own reason in one line: a trap's message (canister_inspect_message refuses
-        by trapping, which the IC words as "... `ic0.trap` with message: '<reason>'." plus a help
-        line), else the reject message's first line."""
-        lines = self.message.strip().splitlines()
-        first = lines[0] if lines else ""
-        trapped = re.search(r"`ic0\.trap` with message: '(.*)'", first)
-        return trapped.group(1) if trapped else first
+        """The canister's own line (a trap's quoted message: inspect_message refuses by trapping)."""
+        from icchat.ic.reject import canister_line
+
+        return canister_line(self.message)
 
 
 def is_mainnet(url: str) -> bool:

@@ -88,24 +88,22 @@ def _did() -> Any:
     return DID
 
 
+def _named(policy: InferencePolicy) -> dict[str, Any]:
+    return {k: v for k, v in asdict(policy).items() if v is not None}
+
+
 def install_arg(policy: InferencePolicy | None) -> bytes:
     """The install/upgrade argument `(opt InferencePolicy)`; None (or nothing named): `null`, which
     at install means the defaults and at upgrade keeps the running policy."""
-    value = None if policy is None or policy.empty else _candid_policy(policy)
-    return candid.encode(_did().init, [value])
+    from icchat import gpt2_canister
+
+    return gpt2_canister.install_arg(None if policy is None or policy.empty else _named(policy))
 
 
 def arg_for(mode: str, policy: InferencePolicy) -> bytes:
     """The argument an install (every field spelled out: what the owner gets is written down in
     the deploy, not implied) or an upgrade (only what `policy` names; the rest stays) sends."""
     return install_arg(policy.over(DEFAULTS) if mode in ("install", "reinstall") else policy)
-
-
-def _candid_policy(policy: InferencePolicy) -> dict[str, Any]:
-    value: dict[str, Any] = asdict(policy)
-    if policy.access is not None:
-        value["access"] = {policy.access: None}
-    return value
 
 
 def read_usage(agent: Any, canister: Principal) -> dict[str, Any]:
@@ -118,7 +116,9 @@ def read_usage(agent: Any, canister: Principal) -> dict[str, Any]:
 
 def set_policy(agent: Any, canister: Principal, policy: InferencePolicy) -> None:
     """`set_inference_policy` (controllers only): change the fields `policy` names."""
-    arg = candid.encode(candid.parse_types("(InferencePolicy)", _did()), [_candid_policy(policy)])
+    from icchat.gpt2_canister import policy_record
+
+    arg = candid.encode(candid.parse_types("(InferencePolicy)", _did()), [policy_record(_named(policy))])
     agent.update(canister, "set_inference_policy", arg)
 
 
