@@ -38,13 +38,23 @@ static size_t common_prefix(const slot_state *s, const uint32_t *tokens, size_t 
   return k;
 }
 
-static int is_protected(const slot_state *s, uint64_t now) {
-  return s->owner.size && now < s->used_at + SLOT_PROTECT_SECONDS * NS_PER_SECOND;
+/* Is slot i its owner's most recently used one (the conversation it is having)? */
+static int owners_latest(int i) {
+  const slot_state *s = &table[i];
+  for (int j = 0; j < n_table; j++)
+    if (j != i && table[j].used > s->used && same_principal(&table[j].owner, &s->owner)) return 0;
+  return 1;
 }
 
-/* May `caller` put a new conversation in slot s? Free, its own, or unprotected. */
-static int takeable(const slot_state *s, const principal_id *caller, uint64_t now) {
-  return !s->owner.size || same_principal(&s->owner, caller) || !is_protected(s, now);
+static int is_protected(int i, uint64_t now) {
+  const slot_state *s = &table[i];
+  return s->owner.size && now < s->used_at + SLOT_PROTECT_SECONDS * NS_PER_SECOND && owners_latest(i);
+}
+
+/* May `caller` put a new conversation in slot i? Free, its own, or unprotected. */
+static int takeable(int i, const principal_id *caller, uint64_t now) {
+  const slot_state *s = &table[i];
+  return !s->owner.size || same_principal(&s->owner, caller) || !is_protected(i, now);
 }
 
 /* The least recently used slot `caller` may take, free ones first; among its own slots only if
@@ -53,7 +63,7 @@ static int least_recent(const principal_id *caller, int own_only, uint64_t now) 
   int pick = -1;
   for (int i = 0; i < n_table; i++) {
     const slot_state *s = &table[i];
-    if (own_only ? !same_principal(&s->owner, caller) : !takeable(s, caller, now)) continue;
+    if (own_only ? !same_principal(&s->owner, caller) : !takeable(i, caller, now)) continue;
     if (!own_only && !s->owner.size) return i;
     if (pick < 0 || s->used < table[pick].used) pick = i;
   }
@@ -80,7 +90,7 @@ slot_choice slots_choose(const principal_id *caller, const uint32_t *tokens, siz
 uint64_t slots_wait(uint64_t now) {
   uint64_t wait = ~0ull;
   for (int i = 0; i < n_table; i++) {
-    if (!is_protected(&table[i], now)) return 0;
+    if (!is_protected(i, now)) return 0;
     uint64_t left = table[i].used_at + SLOT_PROTECT_SECONDS * NS_PER_SECOND - now;
     if (left < wait) wait = left;
   }

@@ -3,9 +3,11 @@
  * The model owns kv_slots KV caches (model.h); this table says, per slot, whose tokens its
  * positions 0..count-1 hold. A caller may keep up to SLOTS_PER_CALLER conversations.
  *
- * Fair to every caller: a slot used in the last SLOT_PROTECT_SECONDS (IC time) is never taken
- * for another principal, so a stranger with many principals cannot wipe the conversations of
- * people chatting now. A new conversation takes a free slot, else the least recently used slot
+ * Fair to every caller: a principal's most recently used slot, if used in the last
+ * SLOT_PROTECT_SECONDS (IC time), is never taken for another principal, so a stranger with many
+ * principals cannot wipe the conversations of people chatting now. Only the latest: a
+ * principal's older slots are conversations it has left, and protecting them too would let four
+ * principals hold all sixteen slots with sixteen cheap prefills. A new conversation takes a free slot, else the least recently used slot
  * it may take (one of its own, or another's that is no longer protected); a caller that already
  * has SLOTS_PER_CALLER takes its own least recently used one. When none is left the caller gets
  * no slot (slots_choose says so) and computes in the scratch slot, emptied after each update,

@@ -46,24 +46,36 @@ def test_a_recent_conversation_survives_strangers_with_many_principals(canister)
     victim = stranger(canister)
     assert victim.prefill(VICTIM_CONVERSATION)["fed"] == len(VICTIM_CONVERSATION)
     attackers = [stranger(canister) for _ in range(4)]
-    for attacker in attackers:  # 4 principals x 4 two-token prefills: as many as there are slots
+    for a, attacker in enumerate(attackers):  # 4 principals x 4 two-token prefills: as many as there are slots
         for k in range(4):
-            attacker.prefill(conversation(100 * attackers.index(attacker) + k)[:2])
+            attacker.prefill(conversation(100 * a + k)[:2])
     follow_up = victim.generate([*VICTIM_CONVERSATION, 11, 12], max_new_tokens=2, stop=[])
     assert follow_up["reused"] == len(VICTIM_CONVERSATION)  # nothing fed again
+
+    # only each principal's latest conversation is protected: a newcomer takes an older one
     newcomer = stranger(canister)
-    assert 1 <= busy_minutes(newcomer.prefill, conversation(999)) <= 10
-    # a newcomer's generate runs in the scratch slot: answered, nothing kept, nobody evicted
-    first = newcomer.generate(conversation(999), max_new_tokens=3, stop=[])
+    assert newcomer.prefill(conversation(999))["fed"] == 12
+    for a, attacker in enumerate(attackers):  # every attacker's latest conversation is still there
+        assert attacker.generate_query(conversation(100 * a + 3)[:2], max_new_tokens=1)["reused"] == 1
+
+    # sixteen principals each having a conversation now hold every slot: the next one is told busy
+    crowd = [stranger(canister) for _ in range(10)]
+    for c, person in enumerate(crowd):
+        person.prefill(conversation(500 + c))
+    latecomer = stranger(canister)
+    assert 1 <= busy_minutes(latecomer.prefill, conversation(998)) <= 10
+    # a latecomer's generate runs in the scratch slot: answered, nothing kept, nobody evicted
+    first = latecomer.generate(conversation(998), max_new_tokens=3, stop=[])
     assert len(first["tokens"]) == 3 and first["reused"] == 0
-    assert newcomer.generate(conversation(999), max_new_tokens=3, stop=[])["reused"] == 0
+    assert latecomer.generate(conversation(998), max_new_tokens=3, stop=[])["reused"] == 0
     usage = canister.usage()
-    assert usage["refused"] == 1 and usage["callers"] == 6
+    assert usage["refused"] == 1 and usage["callers"] == 1 + 4 + 1 + 10 + 1
     assert victim.generate([*VICTIM_CONVERSATION, 11, 12], max_new_tokens=1, stop=[])["reused"] > 0
+    assert newcomer.generate_query(conversation(999), max_new_tokens=1)["reused"] == 11
 
     canister.replica.advance_time(601)  # 10 minutes on: no slot is protected any more
-    assert newcomer.prefill(conversation(999))["fed"] == 12
-    assert newcomer.generate_query(conversation(999), max_new_tokens=1)["reused"] == 11
+    assert latecomer.prefill(conversation(998))["fed"] == 12
+    assert latecomer.generate_query(conversation(998), max_new_tokens=1)["reused"] == 11
 
 
 def test_forget_conversations_empties_the_callers_slots(canister):

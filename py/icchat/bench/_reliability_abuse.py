@@ -109,23 +109,33 @@ def cheapest_accepted_call(target: abuse.OnchainTarget) -> dict[str, Any]:
 
 
 def cache_lockout(target: abuse.OnchainTarget, envelope_bytes: int) -> dict[str, Any]:
-    """The other side of the fair cache: principals with 4 conversations each fill every slot,
-    and a newcomer's prefill is then told "busy" until they are 10 minutes old."""
+    """The other side of the fair cache. Only a principal's latest conversation is protected, so
+    principals with 4 conversations each no longer hold every slot: a newcomer's prefill is
+    answered. One recent conversation per slot, from as many principals, does hold them all: the
+    next newcomer's prefill is then told "busy" until they are 10 minutes old."""
     slots = Gpt2Canister(target.replica, target.canister_id, target.controller.principal).model_info()["cache_slots"]
     prefill = abuse._types("(PrefillRequest)")
-    calls = cycles = 0
+    costs: list[int] = []
+
+    def prefill_as(name: bytes, prompt: list[int]) -> tuple[str, str]:
+        arg = candid.encode(prefill, [{"prompt": prompt}])
+        used, response = abuse.executed_instructions(target, "prefill", arg, Principal.self_authenticating(name))
+        costs.append(prices.ingress_induction_cycles(len(arg) + len("prefill") + envelope_bytes)
+                     + prices.update_execution_cycles(used))
+        return response if response else ("reject", "no response")
+
     for a in range(slots // 4):
-        holder = Principal.self_authenticating(b"onchain abuse bench: holds 4 conversations %d" % a)
         for k in range(4):
-            arg = candid.encode(prefill, [{"prompt": [100 + 4 * a + k, 7]}])
-            used, _ = abuse.executed_instructions(target, "prefill", arg, holder)
-            calls += 1
-            cycles += (prices.ingress_induction_cycles(len(arg) + len("prefill") + envelope_bytes)
-                       + prices.update_execution_cycles(used))
-    newcomer = Principal.self_authenticating(b"onchain abuse bench: a newcomer")
-    _, response = abuse.executed_instructions(target, "prefill", candid.encode(prefill, [{"prompt": [5, 6, 7]}]), newcomer)
-    return {"principals": slots // 4, "prefills": calls, "cycles": cycles,
-            "newcomer_prefill": response[1] if response and response[0] == "reject" else "answered"}
+            prefill_as(b"onchain abuse bench: holds 4 conversations %d" % a, [100 + 4 * a + k, 7])
+    after_four_each = prefill_as(b"onchain abuse bench: a newcomer", [5, 6, 7])
+    principals = slots // 4 + 1  # each holds its latest conversation now
+    while principals < slots:
+        prefill_as(b"onchain abuse bench: one conversation %d" % principals, [200 + principals, 7])
+        principals += 1
+    latecomer = prefill_as(b"onchain abuse bench: a latecomer", [8, 9, 10])
+    return {"four_each_principals": slots // 4, "newcomer_after_four_each": "answered" if after_four_each[0] == "reply"
+            else after_four_each[1], "lockout_principals": slots, "lockout_cycles": round(slots * sum(costs) / len(costs)),
+            "latecomer_prefill": "answered" if latecomer[0] == "reply" else latecomer[1]}
 
 
 def worst_case_per_day(usage: dict[str, Any], cheapest: dict[str, Any], envelope_bytes: int) -> dict[str, Any]:
@@ -226,7 +236,10 @@ def markdown(section: dict[str, Any]) -> list[str]:
               f"{hammer['flood_prefills']} prefills of fresh principals: {hammer['victim_reused_after_flood']} reused; "
               f"after the hammering: {hammer['victim_reused_after_hammer']}."]
     if lock := section.get("cache_lockout"):
-        lines.append(f"- The other side of the fair cache: {lock['principals']} principals x 4 two-token prefills "
-                     f"({lock['cycles']:,} cycles) fill every slot for 10 minutes; a newcomer's prefill then gets: "
-                     f"\"{lock['newcomer_prefill']}\" (its `generate` still runs, without a cache slot).")
+        lines.append(f"- The other side of the fair cache: after {lock['four_each_principals']} principals x 4 two-token "
+                     f"prefills a newcomer's prefill is {lock['newcomer_after_four_each']} (only each principal's latest "
+                     f"conversation is protected); {lock['lockout_principals']} principals with one conversation each "
+                     f"(about {lock['lockout_cycles']:,} cycles, inside the budget) hold every slot for 10 minutes, and "
+                     f"the next newcomer's prefill gets: \"{lock['latecomer_prefill']}\" (its `generate` still runs, "
+                     f"without a cache slot).")
     return [*lines, ""]
