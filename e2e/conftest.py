@@ -62,6 +62,19 @@ def browser() -> Iterator[object]:
         chromium.close()
 
 
+@pytest.fixture(scope="module")
+def chat(browser, stack):
+    """The page at desktop size, booted and ready, shared by a module's tests (test_chat_page.py
+    and test_icchat_engine.py bring their own)."""
+    from test_chat_page import ChatPage
+
+    context = browser.new_context(viewport={"width": 1200, "height": 820})
+    page = ChatPage(context, stack).open()
+    assert page.state() == "ready", page.page.text_content("#error-text")
+    yield page
+    context.close()
+
+
 @pytest.fixture(scope="session")
 def artifacts() -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

@@ -14,15 +14,6 @@ from test_chat_page import BOOT_TIMEOUT, READY, REPLY_TIMEOUT, SETTLED, ChatPage
 ONCHAIN = ("onchain-fast", "onchain-verified")
 
 
-@pytest.fixture(scope="module")
-def chat(browser, stack):
-    context = browser.new_context(viewport={"width": 1200, "height": 820})
-    page = ChatPage(context, stack).open()
-    assert page.state() == "ready", page.page.text_content("#error-text")
-    yield page
-    context.close()
-
-
 def switch(chat: ChatPage, backend: str) -> None:
     chat.page.check(f"#where input[value={backend}]")
     assert chat.page.is_checked(f"#where input[value={backend}]")

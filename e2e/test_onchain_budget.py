@@ -14,8 +14,7 @@ from __future__ import annotations
 import json
 import subprocess
 
-import pytest
-from test_chat_page import REPLY_TIMEOUT, ChatPage
+from test_chat_page import REPLY_TIMEOUT
 from test_model_switch import answer_data, switch
 
 from icchat.paths import REPO
@@ -48,15 +47,6 @@ def test_the_canisters_line_is_read_from_a_reject_and_from_an_http_400():
     assert got["http400"]["httpStatus"] == 400
     # a canister that is stopped did not refuse: the page says the answer failed, and why
     assert got["stopped"] == {"line": "Canister bkyz2-fmaaa-aaaaa-qaaaq-cai is stopped", "refused": False, "rejectCode": 5}
-
-
-@pytest.fixture(scope="module")
-def chat(browser, stack):
-    context = browser.new_context(viewport={"width": 1200, "height": 820})
-    page = ChatPage(context, stack).open()
-    assert page.state() == "ready", page.page.text_content("#error-text")
-    yield page
-    context.close()
 
 
 def test_each_mode_says_who_sees_the_conversation_and_onchain_is_a_choice(chat, artifacts):

@@ -11,8 +11,7 @@ import os
 import signal
 import time
 
-import pytest
-from test_chat_page import REPLY_TIMEOUT, ChatPage
+from test_chat_page import REPLY_TIMEOUT
 from test_model_switch import answer_data, ask, switch
 
 
@@ -39,15 +38,6 @@ def restart_replica(stack) -> float:
     started = time.monotonic()
     replica_process.start(stack.state_dir, stack.info.port)
     return time.monotonic() - started
-
-
-@pytest.fixture(scope="module")
-def chat(browser, stack):
-    context = browser.new_context(viewport={"width": 1200, "height": 820})
-    page = ChatPage(context, stack).open()
-    assert page.state() == "ready", page.page.text_content("#error-text")
-    yield page
-    context.close()
 
 
 def test_the_page_survives_a_replica_kill_and_recovers_with_one_click(chat, stack, artifacts, figures):

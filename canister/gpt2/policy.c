@@ -97,22 +97,22 @@ static void window_texts(uint64_t amount, uint64_t now, char *amount_text, char 
   utc_span(now, end, in, 32);
 }
 
-static const char *window_budget_line(uint64_t now) {
+/* "<what is spent> <amount>B instructions per <window><whose>; it resumes at <UTC> (in <span>). ..." */
+static const char *budget_line(const char *spent, uint64_t amount_n, const char *whose, uint64_t now) {
   char amount[32], per[32], at[32], in[32];
-  window_texts(policy.window_instructions, now, amount, per, at, in);
-  rt_format(line, sizeof line,
-            "onchain inference budget spent: this canister allows %sB instructions per %s and they are used; it resumes "
-            "at %s UTC (in %s). Answer on this device meanwhile.", amount, per, at, in);
+  window_texts(amount_n, now, amount, per, at, in);
+  rt_format(line, sizeof line, "%s %sB instructions per %s%s; it resumes at %s UTC (in %s). Answer on this device meanwhile.",
+            spent, amount, per, whose, at, in);
   return line;
 }
 
+static const char *window_budget_line(uint64_t now) {
+  return budget_line("onchain inference budget spent: this canister allows", policy.window_instructions,
+                     " and they are used", now);
+}
+
 static const char *caller_budget_line(uint64_t now) {
-  char amount[32], per[32], at[32], in[32];
-  window_texts(policy.caller_instructions, now, amount, per, at, in);
-  rt_format(line, sizeof line,
-            "your share of onchain inference is spent: %sB instructions per %s per principal; it resumes at %s UTC (in "
-            "%s). Answer on this device meanwhile.", amount, per, at, in);
-  return line;
+  return budget_line("your share of onchain inference is spent:", policy.caller_instructions, " per principal", now);
 }
 
 static const char *callers_full_line(uint64_t now) {

@@ -62,29 +62,26 @@ __attribute__((export_name("canister_query usage"))) void usage_query(void) {
   cd_reply(&w);
 }
 
-/* update set_inference_policy : (InferencePolicy) -> (): the fields it names. */
-__attribute__((export_name("canister_update set_inference_policy"))) void set_inference_policy(void) {
+/* A controller's edit: `apply` reads the argument and changes the policy (NULL) or says why not. */
+static void controller_edit(const char *method, const char *(*apply)(void)) {
   rt_message_begin();
-  if (refused_unless_controller("set_inference_policy")) return;
-  const char *problem = policy_set_from_arg();
+  if (refused_unless_controller(method)) return;
+  const char *problem = apply();
   if (problem) rt_reject(problem);
   else reply_empty();
+}
+
+/* update set_inference_policy : (InferencePolicy) -> (): the fields it names. */
+__attribute__((export_name("canister_update set_inference_policy"))) void set_inference_policy(void) {
+  controller_edit("set_inference_policy", policy_set_from_arg);
 }
 
 __attribute__((export_name("canister_update allow_inference"))) void allow_inference(void) {
-  rt_message_begin();
-  if (refused_unless_controller("allow_inference")) return;
-  const char *problem = allow_list_add_from_arg();
-  if (problem) rt_reject(problem);
-  else reply_empty();
+  controller_edit("allow_inference", allow_list_add_from_arg);
 }
 
 __attribute__((export_name("canister_update disallow_inference"))) void disallow_inference(void) {
-  rt_message_begin();
-  if (refused_unless_controller("disallow_inference")) return;
-  const char *problem = allow_list_remove_from_arg();
-  if (problem) rt_reject(problem);
-  else reply_empty();
+  controller_edit("disallow_inference", allow_list_remove_from_arg);
 }
 
 __attribute__((export_name("canister_query list_allowed_inference"))) void list_allowed_inference(void) {

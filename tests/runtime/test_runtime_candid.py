@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from runtime_helpers import CANISTER_REJECT, CONTROLLER
 
 from icchat.ic import candid
+from icchat.ic.idl.leb128 import uleb as leb
 from icchat.ic.principal import Principal
 from icchat.replica import Reject
 
@@ -265,13 +266,6 @@ def zero_size_tree(levels: int) -> bytes:
 
 def long_variant_walks(tags: int, values: int) -> bytes:
     """vec variant { 0..tags-1 : null }, every element the last tag: tags * values type walks."""
-    def leb(n: int) -> bytes:
-        out = bytearray()
-        while True:
-            out.append((n & 0x7F) | (0x80 if n > 0x7F else 0))
-            n >>= 7
-            if not n:
-                return bytes(out)
     fields = b"".join(leb(i) + b"\x7f" for i in range(tags))
     return b"DIDL\x02\x6b" + leb(tags) + fields + b"\x6d\x00\x01\x01" + leb(values) + leb(tags - 1) * values
 
@@ -354,15 +348,6 @@ def test_float_specials_survive_the_writer(probe):
     echoed = candid.decode(probe.query("echo", candid.encode([TOP], [value])), [TOP])[0]
     assert [item["x"] for item in echoed["c"]] == [math.inf, -math.inf, 0.0, 2**-149]  # the smallest subnormal
     assert math.copysign(1, echoed["c"][2]["x"]) == -1
-
-
-def leb(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        out.append((n & 0x7F) | (0x80 if n > 0x7F else 0))
-        n >>= 7
-        if not n:
-            return bytes(out)
 
 
 def many_skipped_fields(skipped: int, lookups: int) -> bytes:
