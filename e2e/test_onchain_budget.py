@@ -68,7 +68,7 @@ def test_each_mode_says_who_sees_the_conversation_and_onchain_is_a_choice(chat, 
     assert "every node of its subnet" in fast  # prefill is an update: the subnet holds the conversation
     assert "sent to the gpt2 canister" in verified and "every node of its subnet sees it" in verified
     for text in (fast, verified):
-        assert "keeps its tokens at least 10 minutes" in text and "until you forget them" in text
+        assert "at least 10 minutes after its last answer" in text and "until you forget them" in text
     # and the note under the switch, where the mode is chosen
     assert "one node writes the answer by query" in notes["onchain-fast"]
     assert "every node of its subnet sees your conversation" in notes["onchain-verified"]

@@ -27,10 +27,10 @@ const WHERE_NOTES = {
 };
 // Who sees the conversation and what is kept, per mode (the sidebar). Onchain: the conversation's
 // tokens travel as ingress messages and queries (not encrypted from the nodes), and the canister's
-// per-caller prefix cache keeps them in its heap on every node: a slot used in the last 10 minutes
-// is never taken by another caller (canister/gpt2: SLOT_PROTECT_SECONDS), after that it stays
-// until the room is needed; forget_conversations empties this identity's slots.
-const KEPT = "The canister keeps its tokens at least 10 minutes after the last answer, then until another conversation needs the room, or until you forget them.";
+// per-caller prefix cache keeps them in its heap on every node: a caller's latest slot used in the
+// last 10 minutes is never taken by another caller (canister/gpt2: SLOT_PROTECT_SECONDS), the rest
+// stays until the room is needed; forget_conversations empties this identity's slots.
+const KEPT = "The canister keeps its tokens until another conversation needs the room (your latest one at least 10 minutes after its last answer), or until you forget them.";
 const PRIVACY = {
   device: "On this device: the model runs in this browser and nothing you type leaves it; only the model files come from the gpt2 canister. Conversations are kept in this browser.",
   "onchain-fast": `Onchain · fast: your conversation is sent to the gpt2 canister on the Internet Computer. An update stores it in the canister on every node of its subnet, and one node writes the answer by query. ${KEPT}`,
