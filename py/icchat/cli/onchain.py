@@ -40,12 +40,15 @@ def _connect(args: argparse.Namespace) -> tuple[Any, Any]:
     from icchat.ic.agent import Agent
     from icchat.ic.identity import Identity, IdentityError, load_or_create, load_pem
     from icchat.ic.principal import Principal
-    from icchat.stack import canister_ids
+    from icchat.stack import canister_ids, replica_process
     from icchat.stack.mainnet import Network
     from icchat.stack.state import LocalState
     from icchat.stack.up import STATE_DIR
 
     network = Network.parse(args.network)
+    local = replica_process.running(STATE_DIR)  # `icchat up`'s replica, on whatever port it runs
+    if local is not None and (network.key == "local" or network.url == local.url):
+        network = Network("local", local.url, False)
     canister = args.canister
     if canister is None and network.key == "local":
         recorded = LocalState.load(STATE_DIR / "local.json").canisters.get("gpt2")

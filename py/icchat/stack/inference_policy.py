@@ -64,8 +64,9 @@ class WorstCase:
     def describe(self) -> str:
         from icchat.stack import costs
 
-        return (f"at most {costs.describe(self.cycles_per_day)} a day on onchain inference "
-                f"({costs.describe(self.cycles_any_24h)} in any 24 hours), whoever calls")
+        return (f"at most {self.cycles_per_day / 1e12:.3f} T cycles a day on onchain inference "
+                f"(${costs.usd(self.cycles_per_day):.2f}; {self.cycles_any_24h / 1e12:.3f} T in any 24 hours), "
+                f"whoever calls")
 
 
 def worst_case(policy: InferencePolicy) -> WorstCase:
