@@ -82,7 +82,6 @@ class ReplicaStack:
         the canister's refusal (raise if it accepted)."""
         from icchat.deploy import sync_folder
         from icchat.deploy.sync import DeployError
-        from icchat.stack.up import _agent
 
         data = bytearray((self.bundle / path).read_bytes())
         data[len(data) // 2] ^= 0xFF
@@ -90,9 +89,8 @@ class ReplicaStack:
         shutil.rmtree(folder, ignore_errors=True)
         (folder / path).parent.mkdir(parents=True)
         (folder / path).write_bytes(bytes(data))
-        agent = _agent(self.info.replica_url, self.state_dir)
         try:
-            sync_folder(agent, self.info.gpt2, folder, prefix=MODEL_PREFIX, delete_missing=False)
+            sync_folder(self._controller(), self.info.gpt2, folder, prefix=MODEL_PREFIX, delete_missing=False)
         except DeployError as refused:
             return str(refused)
         raise AssertionError(f"the gpt2 canister accepted {path} with bytes its manifest does not list")
@@ -100,34 +98,27 @@ class ReplicaStack:
     def set_gpt2_running(self, running: bool) -> None:
         """Stop or start the gpt2 canister (management stop_canister / start_canister)."""
         from icchat.ic import management
-        from icchat.stack.up import _agent
 
-        agent = _agent(self.info.replica_url, self.state_dir)
         method = "start_canister" if running else "stop_canister"
-        management._call(agent, method, {"canister_id": self.info.gpt2}, self.info.gpt2)
-
-    def call_gpt2(self, method: str, *values: object) -> list:
-        """Call a gpt2 canister method as the stack's controller (the local identity `icchat up`
-        made: .state's identity.pem, here under the test's state directory), with the argument
-        and result types of canister/gpt2.did; queries by query, updates by update."""
-        from icchat.ic import candid
-        from icchat.paths import CANISTER_SRC
-        from icchat.stack.up import _agent
-
-        did = candid.parse_did((CANISTER_SRC / "gpt2.did").read_text())
-        func = did.service.methods[method]
-        agent = _agent(self.info.replica_url, self.state_dir)
-        arg = candid.encode(list(func.args), list(values))
-        reply = (agent.query if "query" in func.annotations else agent.update)(self.info.gpt2, method, arg)
-        return candid.decode(reply, list(func.rets))
+        management._call(self._controller(), method, {"canister_id": self.info.gpt2}, self.info.gpt2)
 
     def set_inference_policy(self, **fields: object) -> None:
-        """set_inference_policy as the controller: the fields named change, the rest stay."""
-        self.call_gpt2("set_inference_policy", fields)
+        """set_inference_policy as the stack's controller (the identity `icchat up` made, under the
+        test's state directory): the fields named change, the rest stay."""
+        from icchat.stack import inference_policy
+
+        inference_policy.set_policy(self._controller(), self.info.gpt2, inference_policy.InferencePolicy(**fields))
 
     def usage(self) -> dict:
-        (usage,) = self.call_gpt2("usage")
-        return usage
+        from icchat.stack import inference_policy
+
+        return inference_policy.read_usage(self._controller(), self.info.gpt2)
+
+    def _controller(self):
+        """An agent signing as the stack's controller."""
+        from icchat.stack.up import _agent
+
+        return _agent(self.info.replica_url, self.state_dir)
 
     def tamper_in_flight(self, context, path: str) -> None:
         """Flip one byte of the canister's answer for `path` before the browser sees it."""

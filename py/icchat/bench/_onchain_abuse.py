@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from icchat.build.gpt2 import build_gpt2_wasm
-from icchat.gpt2_canister import DID, Gpt2Canister, inference_overhead, install_arg, policy_record
+from icchat.gpt2_canister import DID, Gpt2Canister, inference_overhead, install_arg
 from icchat.ic import candid, management, prices
 from icchat.ic.agent import Agent
 from icchat.ic.identity import Ed25519Identity
@@ -55,6 +55,7 @@ from icchat.paths import REPO
 from icchat.replica import Replica
 from icchat.replica.cycles import ALLOCATION_CHARGE_INTERVAL_NS
 from icchat.replica.http import HttpServer
+from icchat.stack import inference_policy
 
 SCRIPT = REPO / "tests" / "hostile" / "onchain_abuse.mjs"
 CYCLES = 20 * 10**12  # the canister's starting balance
@@ -109,17 +110,14 @@ class OnchainTarget:
 
     def usage(self) -> dict[str, Any]:
         """The canister's `usage` query (access by name)."""
-        reply = self.agent.query(self.canister_id, "usage", candid.encode([], []))
-        usage = candid.decode(reply, _types("(Usage)"))[0]
-        return {**usage, "access": next(iter(usage["access"]))}
+        return inference_policy.read_usage(self.agent, self.canister_id)
 
     def set_policy(self, **fields: Any) -> None:
         """set_inference_policy: the fields named replace the current ones."""
-        arg = candid.encode(_types("(InferencePolicy)"), [policy_record(fields)])
-        self.agent.update(self.canister_id, "set_inference_policy", arg)
+        inference_policy.set_policy(self.agent, self.canister_id, inference_policy.InferencePolicy(**fields))
 
     def allow(self, principals: Sequence[Principal]) -> None:
-        self.agent.update(self.canister_id, "allow_inference", candid.encode(_types("(vec principal)"), [list(principals)]))
+        inference_policy.change_allow_list(self.agent, self.canister_id, principals, allow=True)
 
     def status(self) -> dict[str, Any]:
         """canister_status as the controller, with the replica time (ns) it was read at."""

@@ -89,11 +89,6 @@ def idle_cycles_per_day(memory_bytes: int, compute_allocation: int = 0, memory_a
     return storage_cycles(memory, SECONDS_PER_DAY) + compute
 
 
-def idle_cycles_per_second(memory_bytes: int) -> float:
-    """The idle burn of `memory_bytes` per second (for reading; charging uses integer formulas)."""
-    return idle_cycles_per_day(memory_bytes) / SECONDS_PER_DAY
-
-
 def freezing_threshold_cycles(freezing_threshold_seconds: int, memory_bytes: int, compute_allocation: int = 0,
                               memory_allocation: int = 0) -> int:
     """The reserve a canister keeps: the idle burn over its freezing threshold. Ingress, execution

@@ -11,8 +11,6 @@ from __future__ import annotations
 from icchat.ic import prices
 from icchat.ic.prices import IC_PRICES
 
-STORAGE_CYCLES_PER_GIB_SECOND = IC_PRICES["gib_storage_per_second_cycles"]
-CANISTER_CREATION_CYCLES = IC_PRICES["canister_creation_cycles"]
 CREATE_CHUNK_INSTRUCTIONS_PER_BYTE = 143_000_000 / 1_900_000
 MONTH_S = 30 * 86_400
 

@@ -26,7 +26,6 @@ from icchat.ic.principal import Principal
 
 B = 1_000_000_000
 DAY_S = 86_400
-ACCESS = ("open", "allow_list", "controllers")
 
 
 @dataclass(frozen=True)
@@ -171,6 +170,8 @@ def parse_amount(text: str) -> int:
 def add_arguments(parser: argparse.ArgumentParser, *, what: str) -> None:
     """--access/--budget/--caller-budget/--window: `what` says when they apply."""
     d = DEFAULTS
+    from icchat.gpt2_canister import ACCESS
+
     parser.add_argument("--access", choices=[a.replace("_", "-") for a in ACCESS],
                         help=f"{what}: who may run onchain inference (default {d.access})")
     parser.add_argument("--budget", type=parse_amount, metavar="INSTRUCTIONS",
