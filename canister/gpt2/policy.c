@@ -80,15 +80,16 @@ static uint64_t caller_spent(const principal_id *p, uint64_t now) {
 
 /* ---- refusal lines ---- */
 
-/* "1000", "2.5", "0.05": instructions in billions, as short as they are exact to 1/100. */
+/* "1000B", "2.5B", "0.05B": instructions in billions, as short as they are exact to 1/100; an
+ * amount under 0.01B as it is ("5000"), so a small budget never reads as "0B". */
 static void billions(uint64_t n, char *out, size_t capacity) {
   uint64_t whole = n / 1000000000ull, hundredths = n % 1000000000ull / 10000000ull;
-  if (!hundredths) rt_format(out, capacity, "%llu", (unsigned long long)whole);
-  else if (hundredths % 10 == 0) rt_format(out, capacity, "%llu.%llu", (unsigned long long)whole, (unsigned long long)(hundredths / 10));
-  else rt_format(out, capacity, "%llu.%llu%llu", (unsigned long long)whole, (unsigned long long)(hundredths / 10), (unsigned long long)(hundredths % 10));
+  if (!whole && !hundredths) rt_format(out, capacity, "%llu", (unsigned long long)n);
+  else if (!hundredths) rt_format(out, capacity, "%lluB", (unsigned long long)whole);
+  else if (hundredths % 10 == 0) rt_format(out, capacity, "%llu.%lluB", (unsigned long long)whole, (unsigned long long)(hundredths / 10));
+  else rt_format(out, capacity, "%llu.%llu%lluB", (unsigned long long)whole, (unsigned long long)(hundredths / 10), (unsigned long long)(hundredths % 10));
 }
 
-/* "<amount>B instructions per <window>" and "resumes at <UTC> (in <span>)" pieces. */
 static void window_texts(uint64_t amount, uint64_t now, char *amount_text, char *per, char *at, char *in) {
   uint64_t end = start_of_window(now) + window_ns();
   billions(amount, amount_text, 32);
@@ -97,11 +98,11 @@ static void window_texts(uint64_t amount, uint64_t now, char *amount_text, char 
   utc_span(now, end, in, 32);
 }
 
-/* "<what is spent> <amount>B instructions per <window><whose>; it resumes at <UTC> (in <span>). ..." */
+/* "<what is spent> <amount> instructions per <window><whose>; it resumes at <UTC> (in <span>). ..." */
 static const char *budget_line(const char *spent, uint64_t amount_n, const char *whose, uint64_t now) {
   char amount[32], per[32], at[32], in[32];
   window_texts(amount_n, now, amount, per, at, in);
-  rt_format(line, sizeof line, "%s %sB instructions per %s%s; it resumes at %s UTC (in %s). Answer on this device meanwhile.",
+  rt_format(line, sizeof line, "%s %s instructions per %s%s; it resumes at %s UTC (in %s). Answer on this device meanwhile.",
             spent, amount, per, whose, at, in);
   return line;
 }

@@ -192,6 +192,12 @@ def test_only_controllers_change_the_policy(install):
 # ---- the budget and the per-caller quota ----
 
 
+def test_a_budget_under_a_hundredth_of_a_billion_is_said_as_it_is(install):
+    canister = install({"window_instructions": 5_000})  # less than any call: refused at once
+    line = refused(canister.as_caller(fresh_principal()).generate, PROMPT, max_new_tokens=1)
+    assert line.startswith("onchain inference budget spent: this canister allows 5000 instructions per day "), line
+
+
 def test_the_window_budget_stops_a_call_refuses_the_next_and_refills(install):
     budget = 60_000_000  # a few tiny-model calls
     canister = install({"window_seconds": 3600, "window_instructions": budget})
