@@ -5,41 +5,7 @@
 // (icchat.chat: the same runtime for every backend). The page only sends messages and shows
 // what comes back.
 //
-// Protocol (every message is a plain object with a `type`):
-//   page → worker
-//     {type: "init", variant: "int8" | "fp32", progressPort: MessagePort, stopFlag?: Int32Array
-//      over a SharedArrayBuffer, identitySeed?: 32 bytes (the page's onchain identity, kept by
-//      the page)}   progress messages arrive on progressPort (weights-worker.js)
-//     {type: "generate", id, seq, conversation: {messages: [{role, text, origin?}]}, settings, backend}
-//         backend: "device" | "onchain-fast" | "onchain-verified" (icchat.chat.onchain: the
-//         gpt2 canister, call by call; a stop takes effect at the next call boundary)
-//     {type: "stop", id}                  the reply ends within one token
-//         The page also stores the reply's `seq` into stopFlag[0]: read at every token, it
-//         takes effect even while the generation loop keeps this worker's message queue waiting.
-//     {type: "variant", variant, engine?} switch the on-device model (int8 / fp32) and/or its
-//         engine: "auto" | "icchat" | "onnxruntime-web" (init takes `engine` too; engine.mjs)
-//         init also takes `speeds`: {key: {icchat, "onnxruntime-web"}}, what "engines" reported
-//     {type: "usage", id}                 the gpt2 canister's inference policy and what is spent
-//     {type: "forget"}                    empty this identity's conversations in the gpt2
-//         canister's prefix cache (forget_conversations, an update as the page's identity)
-//   worker → page
-//     {type: "config", label, meaningful, notice}  as soon as config.json is read
-//     {type: "status", phase, text}       phase: config | runtime | weights | session | python | ready
-//     {type: "progress", loaded, total, networkBytes, rate, eta, file, fromCache, done}
-//     {type: "ready", model, variant, backends, device: {available, reason}, principal, prices, timings,
-//      engine: "icchat" | "onnxruntime-web" (what answers on this device), threads}
-//         backends: what can answer now; device.reason says why this device cannot run the model
-//     {type: "engines", phase: "measuring" | "measured", engine, key, speeds}  auto: ms per token of
-//         each engine on this device (measureEngines); "measured": `engine` answers from now on
-//     {type: "snapshot", phase: "making" | "stopped" | "kept" | "failed"}  the interpreter snapshot
-//         the next visit restores (snapshotWhenIdle; "stopped": a reply called it off)
-//     {type: "delta", id, text, tokens, stats}
-//     {type: "done", id, message: {role, text, origin}, stopReason, stats, trimmedTurns}
-//     {type: "error", id?, kind, message, fatal}
-//         kind: config | unreachable | integrity | manifest | memory | runtime | generate | onchain
-//         | refused (the gpt2 canister turned the call down: `message` is its own line)
-//     {type: "usage", id, usage?, error?} usage: the canister's `usage` query as JSON numbers
-//     {type: "forgotten", error?}         forget's outcome
+// The messages it takes and sends: web/protocol.mjs.
 
 import { chooseEngine, canisterWeightsPath, Engine, engineModulePath, measuredBoth, speedKey as speedKeyOf } from "./engine.mjs";
 import { deploymentFrom } from "./network.mjs";
