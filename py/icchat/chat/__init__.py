@@ -1,12 +1,13 @@
 """The chat core: pure Python (stdlib only) so it runs unchanged in CPython and Pyodide.
 
-Typical use (the page's worker does exactly this; see docs/chat-runtime.md):
+Typical use (the page's worker does this through icchat.chat.worker.ChatWorker; see
+docs/chat-runtime.md):
 
     from icchat.chat import (ChatRuntime, Conversation, Message, Settings, GPT2Tokenizer)
-    from icchat.chat.device import OnnxWebBackend          # Pyodide only (needs `js`)
+    from icchat.chat.device import DeviceBackend
 
     runtime = ChatRuntime(GPT2Tokenizer.from_strings(vocab_json, merges_txt))
-    backend = await OnnxWebBackend.create(onnx_bytes, manifest["model"], kernels)
+    backend = DeviceBackend(engine, n_ctx)   # the icchat engine or onnxruntime-web's (web/*.mjs)
     conversation = Conversation.from_dict(stored) if stored else Conversation()
     conversation.add(Message("user", "Hello!"))
     async for event in runtime.reply(conversation, backend, Settings(seed=7), lambda: stop_pressed):
@@ -20,6 +21,7 @@ Public names:
 - `ChatTemplate`: the plain `User: ...` / `Assistant: ...` prompt format and its stop strings.
 - `Backend`, `GenerateRequest`, `TokenBatch`, `BackendError`: the seam every backend implements.
 - `ChatRuntime`, `ReplyEvent`: prompt building, context trimming, stop conditions, streaming.
+- `ChatWorker` (module `worker`): the page worker's Python half, the page's messages as dicts.
 - `SplitMix64`, `choose_token`, `Logits`, `ListLogits`: the sampler (module `sampling`).
 """
 
