@@ -9,7 +9,7 @@
 //   engine.forward(tokens, pos);   // feed tokens at positions pos.. (throws EngineError on bad input)
 //   engine.next(temperature, topK, topP, seed, position)  // -> the next token id
 //
-// Python (icchat.chat.engine.EngineBackend) calls forward/next through Pyodide's FFI; a Python
+// Python (icchat.chat.device.DeviceBackend) calls forward/next through Pyodide's FFI; a Python
 // list arrives as a PyProxy and is read with toJs().
 
 import { VARIANT_FILES } from "./weights.js";
