@@ -20,6 +20,10 @@ import { nextToken } from "./sampler.mjs";
 export const RUN_TOKENS = 128;
 
 export class OrtEngine {
+  /** A position's results depend on how its token was batched: int8 models quantize each run's
+   * activations as a whole (icchat.chat.device reuses only whole runs of a cached prefix). */
+  batch_invariant = false;
+
   /** Create the session from the decoder's bytes and run it once. `ort`: the onnxruntime-web
    * module; dims: {n_layer, n_head, n_embd, n_ctx (or n_positions), vocab_size} (the manifest's
    * "model"). threads: onnxruntime's thread count, set as ort.env.wasm.numThreads before its WASM
