@@ -26,6 +26,7 @@ array("f").
 from __future__ import annotations
 
 import math
+import operator
 from array import array
 from collections.abc import Sequence
 
@@ -40,8 +41,8 @@ def _f32(x: float) -> float:
     return _ONE[0]
 
 
-def _f32s(values: Sequence[float] | map) -> list[float]:
-    """Each value rounded to float32, at C speed."""
+def _f32s(values: Sequence[float]) -> list[float]:
+    """Each value rounded to float32, at C speed (give a list: a generator is read slowly)."""
     return array("f", values).tolist()
 
 
@@ -100,18 +101,18 @@ def argmax(logits: Sequence[float]) -> int:
 
 
 def _expf4(xs: list[float]) -> list[float]:
-    """mathf.h's gpt2_expf4 over a vector: inputs clamped to [-87, 88]."""
-    xs = [_pmax(_pmin(x, 88.0), -87.0) for x in xs]
-    ks = [_nearest(y) for y in _f32s(x * LOG2E for x in xs)]
-    highs = _f32s(x - h for x, h in zip(xs, _f32s(k * LN2_HI for k in ks), strict=True))
-    rs = _f32s(h - lo for h, lo in zip(highs, _f32s(k * LN2_LO for k in ks), strict=True))
-    return _f32s(p * 2.0 ** k for p, k in zip(_poly(rs), ks, strict=True))
+    """mathf.h's gpt2_expf4 over a vector: inputs clamped to [-87, 88] (pmin, then pmax: NaN stays)."""
+    xs = [88.0 if x > 88.0 else (-87.0 if x < -87.0 else x) for x in xs]
+    ks = [float(round(y)) if y == y else y for y in _f32s([x * LOG2E for x in xs])]
+    highs = _f32s(list(map(operator.sub, xs, _f32s([k * LN2_HI for k in ks]))))
+    rs = _f32s(list(map(operator.sub, highs, _f32s([k * LN2_LO for k in ks]))))
+    return _f32s([p * 2.0 ** k for p, k in zip(_poly(rs), ks, strict=True)])
 
 
 def _poly(rs: list[float]) -> list[float]:
     ps = [POLY[0]] * len(rs)
     for c in POLY[1:]:
-        ps = _f32s(m + c for m in _f32s(p * r for p, r in zip(ps, rs, strict=True)))
+        ps = _f32s([m + c for m in _f32s(list(map(operator.mul, ps, rs)))])
     return ps
 
 
@@ -218,9 +219,8 @@ def sample(logits: Sequence[float], temperature: float, top_k: int, top_p: float
     if inverse > GREEDY_INVERSE:  # a temperature this close to 0 is greedy
         return best
     whole = n - n % 4  # C's SIMD loop: four lanes, id mod 4; then the rest one by one
-    shifted = _f32s(v - top for v in values[:whole])
-    scaled = _f32s(d * inverse for d in shifted)
-    exps = _expf4(scaled)
+    shifted = _f32s([v - top for v in values[:whole]])
+    exps = _expf4(_f32s([d * inverse for d in shifted]))
     weights = [e if v >= floor else 0.0 for e, v in zip(exps, values, strict=False)]
     weights += [_expf(_f32(_f32(v - top) * inverse)) if v >= floor else 0.0 for v in values[whole:]]
     lanes = [_running_sum(weights[lane:whole:4]) for lane in range(4)]
