@@ -7,7 +7,7 @@ docs/chat-runtime.md):
     from icchat.chat.device import DeviceBackend
 
     runtime = ChatRuntime(GPT2Tokenizer.from_strings(vocab_json, merges_txt))
-    backend = DeviceBackend(engine, n_ctx)   # the icchat engine or onnxruntime-web's (web/*.mjs)
+    backend = DeviceBackend(engine, n_ctx)   # engine: web/engine.mjs's or web/ort-engine.mjs's
     conversation = Conversation.from_dict(stored) if stored else Conversation()
     conversation.add(Message("user", "Hello!"))
     async for event in runtime.reply(conversation, backend, Settings(seed=7), lambda: stop_pressed):
@@ -22,19 +22,19 @@ Public names:
 - `Backend`, `GenerateRequest`, `TokenBatch`, `BackendError`: the seam every backend implements.
 - `ChatRuntime`, `ReplyEvent`: prompt building, context trimming, stop conditions, streaming.
 - `ChatWorker` (module `worker`): the page worker's Python half, the page's messages as dicts.
-- `SplitMix64`, `choose_token`, `Logits`, `ListLogits`: the sampler (module `sampling`).
+- `next_token`, `draw_at`: the sampler, the gpt2 canister's (module `sampling`).
 """
 
 from icchat.chat.backend import Backend, BackendError, GenerateRequest, TokenBatch
 from icchat.chat.conversation import Conversation, ConversationError, Message
 from icchat.chat.runtime import STOP_REASONS, ChatRuntime, Prompt, ReplyEvent
-from icchat.chat.sampling import ListLogits, Logits, SplitMix64, choose_token
+from icchat.chat.sampling import draw_at, next_token
 from icchat.chat.settings import Settings, SettingsError
 from icchat.chat.template import ChatTemplate
 from icchat.chat.tokenizer import GPT2Tokenizer
 
 __all__ = [
     "STOP_REASONS", "Backend", "BackendError", "ChatRuntime", "ChatTemplate", "Conversation",
-    "ConversationError", "GPT2Tokenizer", "GenerateRequest", "ListLogits", "Logits", "Message",
-    "Prompt", "ReplyEvent", "Settings", "SettingsError", "SplitMix64", "TokenBatch", "choose_token",
+    "ConversationError", "GPT2Tokenizer", "GenerateRequest", "Message", "Prompt", "ReplyEvent",
+    "Settings", "SettingsError", "TokenBatch", "draw_at", "next_token",
 ]
