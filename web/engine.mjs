@@ -12,6 +12,7 @@
 // Python (icchat.chat.device.DeviceBackend) calls forward/next through Pyodide's FFI; a Python
 // list arrives as a PyProxy and is read with toJs().
 
+import { ENGINES } from "./protocol.mjs";
 import { modelFile } from "./weights.js";
 
 const INFO = ["n_layer", "n_head", "n_embd", "n_ctx", "vocab_size", "q8"];
@@ -215,5 +216,5 @@ export function chooseEngine(choice, manifest, precision, measured = null) {
 
 /** Whether a measurement has both engines' figures. */
 export function measuredBoth(measured) {
-  return ["icchat", "onnxruntime-web"].every((e) => Number.isFinite(measured?.[e]) && measured[e] > 0);
+  return ENGINES.every((e) => Number.isFinite(measured?.[e]) && measured[e] > 0);
 }

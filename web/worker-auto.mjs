@@ -8,9 +8,9 @@
 
 import { chooseEngine, measuredBoth } from "./engine.mjs";
 import { yieldToMessages } from "./idle.mjs";
+import { ENGINES } from "./protocol.mjs";
 import { modelFile } from "./weights.js";
 
-const OTHER = { icchat: "onnxruntime-web", "onnxruntime-web": "icchat" };
 let probes = 0;
 
 /** Whether auto's measurement has work to do for the model running now (`w`: the worker, below). */
@@ -18,7 +18,7 @@ export function wantsMeasuring(w) {
   const precision = w.model?.precision;
   const key = w.speedKey(precision);
   return w.enginePref === "auto" && w.device.available && Boolean(w.model)
-    && ["icchat", "onnxruntime-web"].every((e) => modelFile(w.manifest, precision, e))
+    && ENGINES.every((e) => modelFile(w.manifest, precision, e))
     && !measuredBoth(w.speeds[key]) && !w.measureFailed.has(key);
 }
 
@@ -39,7 +39,7 @@ export function measureJob(w) {
     if (!wantsMeasuring(w)) return;
     const { precision, engine: current } = w.model;
     const key = w.speedKey(precision);
-    const other = OTHER[current];
+    const other = ENGINES.find((e) => e !== current);
     const label = `probe-${++probes}`; // a backend of its own in Python
     let probe = null;
     try {

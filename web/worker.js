@@ -182,6 +182,7 @@ async function init({ precision, engine, speeds, debug, progressPort, identitySe
   console.log("timings", JSON.stringify(timings));
   status("ready", "Ready");
   postReady(timings);
+  w.idle.quiet(); // the idle work waits for a quiet chat from here
   scheduleIdleWork();
 }
 

@@ -5,6 +5,9 @@ in-process replica onchain. Its messages are web/protocol.mjs's `delta`, `done` 
 from __future__ import annotations
 
 import asyncio
+import json
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -172,3 +175,19 @@ def test_a_message_added_to_the_conversation_answers_on(worker):
     conversation.add(Message("assistant", first["text"], "device")).add(Message("user", "And then?"))
     second = run(messages(worker, conversation=conversation.to_dict()))[-1]
     assert second["type"] == "done" and second["stats"]["prompt_tokens"] > first["stats"]["prompt_tokens"]
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs Node")
+def test_web_protocol_lists_are_pythons():
+    """web/protocol.mjs's lists, read by Node, name what ChatWorker sends and takes."""
+    from icchat.chat.conversation import ORIGINS
+    from icchat.chat.runtime import STOP_REASONS
+
+    script = "import('./web/protocol.mjs').then((m) => console.log(JSON.stringify(m)))"
+    protocol = json.loads(subprocess.run(["node", "-e", script], cwd=Path(__file__).resolve().parents[2], capture_output=True,
+                                         text=True, check=True, timeout=60).stdout)
+    assert protocol["STOP_REASONS"] == list(STOP_REASONS)
+    assert protocol["BACKENDS"] == list(ORIGINS)
+    assert {"delta", "done", "error"} <= set(protocol["TO_PAGE"])
+    assert {"generate", "onchain"} <= set(protocol["ERROR_KINDS"])  # the kinds a reply's error has
+    assert protocol["PRECISIONS"] == ["q8", "f32"]
