@@ -72,7 +72,8 @@ export async function startEngine(loaded, { precision, build, ort, manifest, thr
   } catch (error) {
     const message = String(error?.message ?? error);
     if (/memory|allocat|RangeError/i.test(message)) throw new ModelError("memory", `Out of memory while preparing the model: ${message}`);
-    throw new ModelError("runtime", `${loaded.engine === "icchat" ? "the icchat engine" : "onnxruntime-web"} could not load ${loaded.path}: ${message}`);
+    // ort-engine.mjs's errors say "onnxruntime-web could not load the model: ..." themselves
+    throw new ModelError("runtime", loaded.engine === "icchat" ? `the icchat engine could not load ${loaded.path}: ${message}` : `${message} (${loaded.path})`);
   }
   return {
     engine: loaded.engine, decoder, precision, threads: decoder.threads, networkBytes: loaded.networkBytes, prefetched: loaded.prefetched,

@@ -21,6 +21,9 @@ from icchat.chat.settings import Settings
 from icchat.chat.tokenizer import GPT2Tokenizer
 
 DEVICE = "device"
+# What the page is sent of a ReplyEvent (web/protocol.mjs: DeltaMessage, DoneMessage).
+DELTA_FIELDS = ("text_delta", "tokens", "stats")
+DONE_FIELDS = ("text", "origin", "stop_reason", "trimmed_turns", "trimmed_tokens", "stats")
 
 
 class ChatWorker:
@@ -73,23 +76,21 @@ class ChatWorker:
         parsed_conversation = Conversation.from_dict(dict(conversation))
         parsed_settings = Settings.from_dict(dict(settings))
         async for event in self.runtime.reply(parsed_conversation, self.backends[backend], parsed_settings, cancelled):
+            data = event.to_dict()
             if event.text_delta or event.tokens:  # the last event may carry text (held back) or the stop token
-                yield {"type": "delta", "id": id, "text_delta": event.text_delta, "tokens": list(event.tokens),
-                       "stats": dict(event.stats)}
+                yield {"type": "delta", "id": id, **{k: data[k] for k in DELTA_FIELDS}}
             if event.done and event.stop_reason == "error":
                 yield {"type": "error", "id": id, "kind": "generate" if backend == DEVICE else "onchain",
                        "message": event.error or "the reply failed", "fatal": False, "during": "generate"}
             elif event.done:
-                yield {"type": "done", "id": id, "text": event.text, "origin": event.origin or backend,
-                       "stop_reason": event.stop_reason, "trimmed_turns": event.trimmed_turns,
-                       "trimmed_tokens": event.trimmed_tokens, "stats": dict(event.stats)}
+                yield {"type": "done", "id": id, **{k: data[k] for k in DONE_FIELDS}, "origin": event.origin or backend}
 
 
 class JsChatWorker:
     """ChatWorker for web/worker.js (Pyodide): JS objects in, JS objects out, nothing else.
 
     Every message is posted with `post` as a JS object (dicts become plain objects), and after
-    each one the reply awaits `pause()`, a round trip through the worker's message queue, so a
+    each delta (one per token on the device) the reply awaits `pause()`, a round trip through the worker's message queue, so a
     `stop` the page sent meanwhile is handled before the next token is computed, even on an
     engine whose forward pass never yields.
     """
