@@ -51,8 +51,7 @@ const fromWorker = {
   },
   delta: onDelta,
   done(message) {
-    const origin = onDone(message);
-    if (origin && origin !== "device") checkUsage(false); // what is spent now, in the settings
+    if (onDone(message) && message.origin !== "device") checkUsage(false); // what is spent now, in the settings
   },
   error({ id, kind, message, fatal, during }) {
     if (id && state.reply && state.reply.id === id) failReply();

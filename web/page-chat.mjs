@@ -179,11 +179,11 @@ function pythonShare(stats) {
   return py > 0 && total > 0 ? py / total : null;
 }
 
-/** The worker's `done`: the answer is stored in its conversation and drawn finished. Returns
- * its origin. */
+/** The worker's `done`: the answer is stored in its conversation and drawn finished. False if
+ * it was not the answer being written (one that failed meanwhile). */
 export function onDone({ id, text, origin, stop_reason, trimmed_turns, stats }) {
   const reply = state.reply;
-  if (!reply || reply.id !== id) return null;
+  if (!reply || reply.id !== id) return false;
   const entry = {
     role: "assistant", text, origin,
     stats: { tokens: reply.tokens, tokens_per_s: stats.tokens_per_s || null, stop_reason, seed: Number.isSafeInteger(stats.seed) ? stats.seed : null, python_share: pythonShare(stats), trimmed_turns },
@@ -204,5 +204,5 @@ export function onDone({ id, text, origin, stop_reason, trimmed_turns, stats }) 
   setState(state.ready ? "ready" : "loading");
   renderConversations({ open: openConversation, remove: deleteConversation });
   renderControls();
-  return origin;
+  return true;
 }

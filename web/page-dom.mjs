@@ -1,6 +1,6 @@
 // The elements of index.html the page's modules use, found once.
 
-export const $ = (selector) => document.querySelector(selector);
+const $ = (selector) => document.querySelector(selector);
 
 export const els = {
   body: document.body,
