@@ -32,7 +32,7 @@ async function certifyManifest(agent, config, manifestBytes, sha256) {
     if (error?.cause?.code !== undefined && error?.cause?.kind !== undefined) {
       throw new ModelError("unreachable", `Could not ask the gpt2 canister (${config.api_host}) to certify the model's manifest: ${agent.rejectReason(error)}`);
     }
-    throw new ModelError("integrity", `The model's manifest is not the one the gpt2 canister certifies: ${error.message ?? error}. Nothing was loaded.`);
+    throw new ModelError("uncertified", `The model's manifest is not the one the gpt2 canister certifies: ${error.message ?? error}. Nothing was loaded.`);
   }
   if (config.manifest_sha256 && config.manifest_sha256 !== sha256) {
     throw new ModelError("config", `config.json expects the manifest ${config.manifest_sha256.slice(0, 12)}…, the gpt2 canister certifies ${sha256.slice(0, 12)}…: redeploy the page`);

@@ -9,10 +9,11 @@
 //   engine.forward(tokens, pos);   // feed tokens at positions pos.. (throws EngineError on bad input)
 //   engine.next(temperature, topK, topP, seed, position)  // -> the next token id
 //
-// Python (icchat.chat.engine.EngineBackend) calls forward/next through Pyodide's FFI; a Python
+// Python (icchat.chat.device.DeviceBackend) calls forward/next through Pyodide's FFI; a Python
 // list arrives as a PyProxy and is read with toJs().
 
-import { VARIANT_FILES } from "./weights.js";
+import { ENGINES } from "./protocol.mjs";
+import { modelFile } from "./weights.js";
 
 const INFO = ["n_layer", "n_head", "n_embd", "n_ctx", "vocab_size", "q8"];
 const PAGE = 65536;
@@ -191,41 +192,29 @@ export function engineModulePath(build, threads, relaxed = hasRelaxedSimd()) {
 }
 
 // --- which on-device engine answers ---------------------------------------------------------
-
-/** The page's engine setting: auto (whichever decodes faster on this device, measured once per
- * model, precision and thread count; see chooseEngine), or one of the two. */
-export const ENGINE_CHOICES = ["auto", "icchat", "onnxruntime-web"];
-const WEIGHT_VARIANT = { int8: "q8", fp32: "f32" }; // the page's precision -> canister weight file variant
-
-/** The bundle's canister weight file for a precision (int8 -> q8, fp32 -> f32), or null. */
-export function canisterWeightsPath(manifest, variant) {
-  const entry = manifest.files.find((f) => f.role === "canister-weights" && f.variant === WEIGHT_VARIANT[variant]);
-  return entry?.path ?? null;
-}
+// Chosen once per model load, by the model-file loader's thread (weights-worker.js), which loads
+// the chosen engine's file; the chat worker runs what it was sent.
 
 /** The key of a speed measurement: the same model file, precision and thread count. */
-export const speedKey = (manifestSha256, variant, threads) => `${manifestSha256}:${variant}:${threads}`;
+export const speedKey = (manifestSha256, precision, threads) => `${manifestSha256}:${precision}:${threads}`;
 
-/** The bundle file `engine` ("icchat" | "onnxruntime-web") runs for the precision `variant`. */
-export function modelFile(manifest, variant, engine) {
-  return engine === "icchat" ? canisterWeightsPath(manifest, variant) : VARIANT_FILES[variant];
-}
-
-/** "icchat" or "onnxruntime-web" for the setting `choice`; throws if the icchat engine is asked
- * for and the bundle has no canister weight file for this precision. auto: the faster of the two
- * as measured on this device (`measured`: {icchat: ms, "onnxruntime-web": ms} per token, from
- * measureEngines in worker.js), else the icchat engine when it can run the model (it was the
- * faster one wherever we measured: BENCHMARKS.md). */
-export function chooseEngine(choice, manifest, variant, measured = null) {
-  if (choice === "onnxruntime-web") return choice;
-  const path = canisterWeightsPath(manifest, variant);
-  if (choice === "icchat" && !path) throw new EngineError(`the model bundle has no canister weight file for ${variant}: the icchat engine needs one (onnxruntime-web can run this model)`);
-  if (!path) return "onnxruntime-web";
-  if (choice === "auto" && measuredBoth(measured) && measured["onnxruntime-web"] < measured.icchat) return "onnxruntime-web";
+/** "icchat" or "onnxruntime-web" for the engine setting `choice` (protocol.mjs ENGINE_CHOICES);
+ * throws if the bundle has no file for the engine asked for. auto: the faster of the two as
+ * measured on this device (`measured`: {icchat: ms, "onnxruntime-web": ms} per token, from
+ * worker-auto.mjs), else the icchat engine when it can run the model (it was the faster one
+ * wherever we measured: BENCHMARKS.md). */
+export function chooseEngine(choice, manifest, precision, measured = null) {
+  const has = (engine) => modelFile(manifest, precision, engine) !== null;
+  if (choice !== "auto") {
+    if (!has(choice)) throw new EngineError(`the model bundle has no ${precision} file for ${choice}${choice === "icchat" ? " (a canister weight file)" : ""}`);
+    return choice;
+  }
+  if (!has("icchat")) return "onnxruntime-web";
+  if (has("onnxruntime-web") && measuredBoth(measured) && measured["onnxruntime-web"] < measured.icchat) return "onnxruntime-web";
   return "icchat";
 }
 
 /** Whether a measurement has both engines' figures. */
 export function measuredBoth(measured) {
-  return ["icchat", "onnxruntime-web"].every((e) => Number.isFinite(measured?.[e]) && measured[e] > 0);
+  return ENGINES.every((e) => Number.isFinite(measured?.[e]) && measured[e] > 0);
 }

@@ -39,17 +39,7 @@ export const TO_WORKER = ["init", "generate", "stop", "switch", "usage", "forget
 /** Messages the worker sends to the page. */
 export const TO_PAGE = ["log", "config", "status", "progress", "ready", "engines", "snapshot", "delta", "done", "error", "usage", "forgotten"];
 
-/** `status.phase`, in the order init goes through them. */
-export const STATUS_PHASES = ["config", "runtime", "weights", "session", "python", "ready"];
-
-/** `snapshot.phase`: making (in a thread of its own), stopped (a reply called it off: made again
- * when the chat is idle), kept (the next visit restores it), failed. */
-export const SNAPSHOT_PHASES = ["making", "stopped", "kept", "failed"];
-
-/** `engines.phase`: measuring (the other engine is being timed), measured (`engine` answers now). */
-export const ENGINES_PHASES = ["measuring", "measured"];
-
-/** Why a reply ended (`done.stop_reason`; icchat.chat.runtime.STOP_REASONS). */
+/** Why a reply ended (`done.stop_reason`): icchat.chat.runtime.STOP_REASONS (a test keeps them equal). */
 export const STOP_REASONS = ["eot", "stop_string", "max_tokens", "context", "cancelled", "error"];
 
 // ---- page -> worker --------------------------------------------------------------------------
@@ -129,7 +119,7 @@ export const STOP_REASONS = ["eot", "stop_string", "max_tokens", "context", "can
 /**
  * @typedef {{type: "log", level: "log" | "info" | "warn" | "error", text: string}} LogMessage  (init's debug)
  * @typedef {{type: "config", label: string, meaningful: boolean, notice: string}} ConfigMessage  as soon as config.json is read
- * @typedef {{type: "status", phase: string, text: string}} StatusMessage  phase: one of STATUS_PHASES
+ * @typedef {{type: "status", phase: string, text: string}} StatusMessage  phase, in the order init goes through them: config | runtime | weights | session | python | ready
  */
 
 /**
@@ -177,7 +167,9 @@ export const STOP_REASONS = ["eot", "stop_string", "max_tokens", "context", "can
 /**
  * auto: each engine's ms per token on this device; "measured": `engine` answers from now on.
  * @typedef {{type: "engines", phase: "measuring" | "measured", engine: Engine, key: string, speeds: Speeds}} EnginesMessage
- * @typedef {{type: "snapshot", phase: string}} SnapshotMessage  phase: one of SNAPSHOT_PHASES
+ * @typedef {{type: "snapshot", phase: "making" | "stopped" | "kept" | "failed"}} SnapshotMessage  the interpreter
+ *   snapshot: making (in a thread of its own), stopped (a reply called it off: made again when the
+ *   chat is quiet), kept (the next visit restores it), failed
  */
 
 /**

@@ -33,3 +33,31 @@ export async function makeSnapshot(loadPyodide, options) {
   await (await caches.open(CACHE)).put(keyOf(options.indexURL), new Response(bytes));
   return bytes.length;
 }
+
+/** The idle scheduler's job (idle.mjs) for a visit that booted the interpreter: make the snapshot
+ * the next visit restores, in a thread of its own (snapshot-worker.js; a few seconds of one
+ * core) while the chat is quiet. A reply stops it (nothing is kept of a half-made one) and it is
+ * made afresh at the next quiet moment. `post` tells the page each phase (protocol.mjs). */
+export function snapshotJob({ pyodideUrl, options, post }) {
+  return async (run) => {
+    while (await run.whenIdle()) {
+      const worker = new Worker(new URL("snapshot-worker.js", import.meta.url), { type: "module" });
+      post({ type: "snapshot", phase: "making" });
+      const data = await new Promise((resolve) => {
+        worker.onmessage = ({ data }) => resolve(data);
+        worker.onerror = (event) => resolve({ ok: false, message: event.message });
+        run.onBusy(() => resolve({ ok: false, calledOff: true }));
+        worker.postMessage({ pyodide: pyodideUrl, options });
+      });
+      worker.terminate();
+      if (data.calledOff) {
+        post({ type: "snapshot", phase: "stopped" });
+        continue;
+      }
+      if (data.ok) console.log(`interpreter snapshot kept for the next visit (${(data.bytes / 2 ** 20).toFixed(0)} MB)`);
+      else console.warn("no interpreter snapshot:", data.message);
+      post({ type: "snapshot", phase: data.ok ? "kept" : "failed" });
+      return;
+    }
+  };
+}

@@ -1,27 +1,42 @@
 // Model files: the bundle's manifest first, then the files it lists, each checked against its
 // SHA-256 before anything uses it, and kept in Cache Storage under a cache named by the
 // manifest's own SHA-256 — so a reload downloads nothing and a new manifest starts afresh.
-// Runs in the worker (the bytes go straight to onnxruntime-web, never through the page).
+// Runs in the model-file loader's thread (weights-worker.js: the bytes go to the chat worker's
+// engine, never through the page).
+
+import { PRECISIONS } from "./protocol.mjs";
 
 const CACHE_PREFIX = "icchat-model-";
+/** The manifest format this page reads (docs/model-bundle.md). */
+export const FORMAT_VERSION = 2;
 
-/** The bundle's ONNX decoder per precision (onnxruntime-web) and the tokenizer's files. */
-export const VARIANT_FILES = {
-  int8: "onnx/decoder_model_merged_quantized.onnx",
-  fp32: "onnx/decoder_model_merged.onnx",
-};
 export const TOKENIZER_FILES = ["vocab.json", "merges.txt"];
+/** The manifest `role` of the file each engine runs (its `variant` is the precision). */
+const ENGINE_ROLES = { icchat: "canister-weights", "onnxruntime-web": "onnx-decoder" };
+
+/** The bundle file `engine` ("icchat" | "onnxruntime-web") runs at `precision` ("q8" | "f32"),
+ * from the manifest's role and variant; null if the bundle has none. */
+export function modelFile(manifest, precision, engine) {
+  if (!PRECISIONS.includes(precision)) throw new ModelError("config", `Unknown model precision ${JSON.stringify(precision)} (${PRECISIONS.join(" or ")})`);
+  const role = ENGINE_ROLES[engine];
+  if (!role) throw new ModelError("config", `Unknown engine ${JSON.stringify(engine)}`);
+  return manifest.files.find((f) => f.role === role && f.variant === precision)?.path ?? null;
+}
+
+/** The precisions the bundle has a model file for, on either engine. */
+export const bundlePrecisions = (manifest) => PRECISIONS.filter((p) => Object.keys(ENGINE_ROLES).some((e) => modelFile(manifest, p, e)));
 
 // WebAssembly SIMD (onnxruntime-web's only WASM build here needs it): a module using v128.
 const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]);
 
-/** Why this device cannot run the model (null if it may): checked before anything is loaded. */
-export function deviceObstacle(manifest, variant) {
+/** Why this device cannot run the bundle's model file `path` (null if it may): checked before
+ * anything is loaded. */
+export function deviceObstacle(manifest, path) {
   if (!WebAssembly.validate(SIMD_PROBE)) return "this browser has no WebAssembly SIMD, which the on-device model needs";
-  const entry = manifest.files.find((f) => f.path === VARIANT_FILES[variant]);
+  const entry = manifest.files.find((f) => f.path === path);
   const gib = navigator.deviceMemory; // Chromium: a rounded lower bound, in GiB
   if (entry && gib && gib * 2 ** 30 < 3 * entry.size) {
-    return `this device reports ${gib} GB of memory; the ${variant} model needs about ${(3 * entry.size / 2 ** 30).toFixed(1)} GB`;
+    return `this device reports ${gib} GB of memory; the ${entry.variant} model needs about ${(3 * entry.size / 2 ** 30).toFixed(1)} GB`;
   }
   return null;
 }
@@ -31,7 +46,7 @@ export class ModelError extends Error {
   constructor(kind, message) {
     super(message);
     this.name = "ModelError";
-    this.kind = kind; // "unreachable" | "integrity" | "manifest" | "memory"
+    this.kind = kind; // one of protocol.mjs's ERROR_KINDS
   }
 }
 
@@ -69,6 +84,9 @@ export async function fetchManifest(modelBase, certify = null) {
   }
   if (manifest.format !== "icchat-model-bundle" || !Array.isArray(manifest.files)) {
     throw new ModelError("manifest", "The model manifest is not an icchat model bundle");
+  }
+  if (manifest.format_version !== FORMAT_VERSION) {
+    throw new ModelError("manifest", `The model bundle is format ${manifest.format_version}, this page reads format ${FORMAT_VERSION}: export the bundle again (icchat model export; icchat up rebuilds its own) and redeploy it`);
   }
   return { manifest, sha256, url, bytes };
 }

@@ -1,5 +1,5 @@
-"""Cases run identically in CPython and in Pyodide (stdlib only; the backend and the logits
-container are handed in), so tests/chat/test_pyodide.py can compare the two token for token."""
+"""Cases run identically in CPython and in Pyodide (stdlib only; the backend and the sampler are
+handed in), so tests/chat/test_chat_pyodide.py can compare the two token for token."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from array import array
 from collections.abc import Callable
 from typing import Any
 
-from icchat.chat import ChatRuntime, Conversation, Logits, Settings, SplitMix64, choose_token
+from icchat.chat import ChatRuntime, Conversation, Settings, draw_at
 
-SAMPLER_SETTINGS = [  # top_k, top_p, temperature: the small-k Python path and the large-k kernels
+SAMPLER_SETTINGS = [
     {"temperature": 0.0, "top_k": 40, "top_p": 1.0},
     {"temperature": 1.0, "top_k": 1, "top_p": 1.0},
     {"temperature": 0.8, "top_k": 40, "top_p": 0.95},
@@ -33,22 +33,21 @@ REPLY_SETTINGS = [
 
 def logit_rows(n: int, rows: int, seed: int = 2024) -> list[array]:
     """Float32 logit vectors with many exact ties (multiples of 1/8) and a NaN."""
-    rng = SplitMix64(seed)
     out = []
-    for _ in range(rows):
-        row = array("f", [round((rng.uniform() * 2 - 1) * 48) / 8 for _ in range(n)])
+    for r in range(rows):
+        row = array("f", [round((draw_at(seed, r * n + i) * 2 - 1) * 48) / 8 for i in range(n)])
         row[3] = float("nan")
         out.append(row)
     return out
 
 
-def sampler_tokens(rows: list[array], make_logits: Callable[[array], Logits]) -> list[list[int]]:
-    """For each setting, one token per row from one seeded generator."""
-    result = []
-    for i, spec in enumerate(SAMPLER_SETTINGS):
-        settings, rng = Settings(**spec), SplitMix64(100 + i)
-        result.append([choose_token(make_logits(row), settings, rng) for row in rows for _ in range(3)])
-    return result
+Choose = Callable[[array, float, int, float, int, int], int]  # (logits, temperature, top_k, top_p, seed, position)
+
+
+def sampler_tokens(rows: list[array], choose: Choose) -> list[list[int]]:
+    """For each setting, the tokens at three positions of each row, one seed per setting."""
+    return [[choose(row, spec["temperature"], spec["top_k"], spec["top_p"], 100 + i, position)
+             for row in rows for position in (0, 1, 2)] for i, spec in enumerate(SAMPLER_SETTINGS)]
 
 
 async def reply_tokens(runtime: ChatRuntime, backend: Any) -> list[dict[str, Any]]:
@@ -72,15 +71,16 @@ async def cancelled_reply(runtime: ChatRuntime, backend: Any, after: int = 3) ->
     return {"tokens": seen, "stop_reason": event.stop_reason, "new_tokens": event.stats["new_tokens"]}
 
 
-async def failing_replies(runtime: ChatRuntime, make_backend: Callable[..., Any]) -> dict[str, Any]:
-    """Bad models end the reply with a one-line reason instead of an exception."""
+async def failing_replies(runtime: ChatRuntime, load_bad_model: Callable[[], Any],
+                          failing_backend: Any) -> dict[str, Any]:
+    """A file that is not a model is refused with a one-line reason; an engine that fails in a
+    reply ends it with one instead of an exception."""
     out: dict[str, Any] = {}
     try:
-        await make_backend(b"this is not an onnx file")
+        await load_bad_model()
     except Exception as exc:
-        out["load"] = f"{type(exc).__name__}: {exc}"
-    backend = await make_backend(None, n_layer_delta=-1)  # the cache feeds do not match the graph
-    events = [e async for e in runtime.reply(Conversation.from_dict({"messages": CHAT}), backend,
+        out["load"] = str(exc)
+    events = [e async for e in runtime.reply(Conversation.from_dict({"messages": CHAT}), failing_backend,
                                              Settings(seed=1))]
     last = events[-1]
     out["run"] = {"stop_reason": last.stop_reason, "error": last.error, "done": last.done}

@@ -1,5 +1,5 @@
-// Run icchat.chat (runtime, OnnxWebBackend, sampler) inside Pyodide (Python 3.14) under Node,
-// with onnxruntime-web's WASM backend and web/kernels.mjs: the page's stack without the page.
+// Run icchat.chat (runtime, DeviceBackend, sampler) inside Pyodide (Python 3.14) under Node, over
+// web/ort-engine.mjs with onnxruntime-web's WASM backend: the page's stack without the page.
 // argv: <package dir (py/icchat)> <bundle dir> <chat_cases.py> <spec JSON>
 // spec = {"variants": [...], "threads": 1, "vocab": n, "rows": n, "timing": {...} | null}
 // prints {"version", "sampler": {js, python}, "replies": {variant: [...]}, "timing": {...}}.
@@ -7,15 +7,18 @@ import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import * as ort from "onnxruntime-web";
 import { loadPyodide } from "pyodide";
-import * as kernels from "../../web/kernels.mjs";
+import { OrtEngine } from "../../web/ort-engine.mjs";
+import { nextToken } from "../../web/sampler.mjs";
 
 const [pkgDir, bundleDir, casesPath, specJson] = process.argv.slice(2);
 const spec = JSON.parse(specJson);
-ort.env.wasm.numThreads = spec.threads ?? 1;
-globalThis.ort = ort;
-globalThis.icchatKernels = kernels;
+const manifest = JSON.parse(readFileSync(join(bundleDir, "manifest.json"), "utf8"));
 globalThis.readBundleFile = (path) => new Uint8Array(readFileSync(join(bundleDir, path)));
 globalThis.chatSpec = spec;
+// the engine for a bundle file (or any bytes), as the worker creates it
+globalThis.createEngine = (bytes) => OrtEngine.create(ort, bytes, manifest.model, { threads: spec.threads ?? 1 });
+// web/sampler.mjs over a copy of a row (nextToken consumes its logits)
+globalThis.sampleInJs = (row, temperature, topK, topP, seed, position) => nextToken(row.slice(), temperature, topK, topP, seed, position);
 
 const pyodide = await loadPyodide();
 const fs = pyodide.FS;
@@ -28,35 +31,34 @@ fs.writeFile("/pkg/chat_cases.py", readFileSync(casesPath));
 let out;
 try {
   out = await pyodide.runPythonAsync(`
-import json, sys, time
+import json, sys
 sys.path.insert(0, "/pkg")
 import js
 from pyodide.ffi import to_js
 from chat_cases import cancelled_reply, failing_replies, logit_rows, reply_tokens, sampler_tokens
-from icchat.chat import ChatRuntime, Conversation, GPT2Tokenizer, ListLogits, Message, Settings
-from icchat.chat.device import JsLogits, OnnxWebBackend
+from icchat.chat import ChatRuntime, Conversation, GPT2Tokenizer, Message, Settings, next_token
+from icchat.chat.device import DeviceBackend
 
 spec = js.chatSpec.to_py()
 text = lambda p: bytes(js.readBundleFile(p).to_py()).decode()
 manifest = json.loads(text("manifest.json"))
+n_ctx = manifest["model"]["n_ctx"]
 rows = logit_rows(spec["vocab"], spec["rows"])
 js_rows = {id(r): js.Float32Array.new(to_js(r.tolist())) for r in rows}
-sampler = {"js": sampler_tokens(rows, lambda r: JsLogits(js.icchatKernels, js_rows[id(r)], 0, len(r))),
-           "python": sampler_tokens(rows, lambda r: ListLogits(r))}
+sampler = {"js": sampler_tokens(rows, lambda r, *settings: js.sampleInJs(js_rows[id(r)], *settings[:3], str(settings[3]), settings[4])),
+           "python": sampler_tokens(rows, next_token)}
 runtime = ChatRuntime(GPT2Tokenizer.from_strings(text("vocab.json"), text("merges.txt")))
 replies, timing = {}, None
 for variant in spec["variants"]:
     path = next(f["path"] for f in manifest["files"] if f["role"] == "onnx-decoder" and f["variant"] == variant)
-    backend = await OnnxWebBackend.create(js.readBundleFile(path), manifest["model"], js.icchatKernels)
+    backend = DeviceBackend(await js.createEngine(js.readBundleFile(path)), n_ctx)
     replies[variant] = await reply_tokens(runtime, backend)
     replies[variant + ":cancelled"] = await cancelled_reply(runtime, backend)
     if variant == spec["variants"][0]:
-        async def make_backend(data, n_layer_delta=0, path=path):
-            dims = dict(manifest["model"], n_layer=manifest["model"]["n_layer"] + n_layer_delta)
-            if data is None:
-                return OnnxWebBackend(backend.session, dims, js.icchatKernels)
-            return await OnnxWebBackend.create(data, dims, js.icchatKernels)
-        replies["failures"] = await failing_replies(runtime, make_backend)
+        closed = await js.createEngine(js.readBundleFile(path))
+        await closed.close()
+        replies["failures"] = await failing_replies(
+            runtime, lambda: js.createEngine(to_js(b"this is not an onnx file")), DeviceBackend(closed, n_ctx))
     if spec.get("timing"):  # one long reply: where a token's time goes
         t = spec["timing"]
         conversation = Conversation([Message("user", "Tell me everything about the Internet Computer.")])

@@ -1,5 +1,6 @@
-"""The same runtime in Pyodide (Python 3.14 in WASM) under Node with onnxruntime-web and
-web/kernels.mjs: same sampler results as CPython, same replies as native onnxruntime."""
+"""The same runtime in Pyodide (Python 3.14 in WASM) under Node over web/ort-engine.mjs
+(onnxruntime-web): the same sampler results as CPython and web/sampler.mjs, the same replies as
+native onnxruntime."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ import pytest
 from chat_cases import logit_rows, reply_tokens, sampler_tokens
 
 import icchat
-from icchat.chat import ChatRuntime, ListLogits
-from icchat.model.native_backend import NativeOnnxBackend, NumpyLogits
+from icchat.chat import ChatRuntime, next_token
+from icchat.model.native_backend import NativeOnnxBackend
 from icchat.paths import REPO
 
 pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="needs Node")
@@ -39,21 +40,19 @@ def pyodide_run(tiny_bundle) -> dict:
 
 def test_sampler_in_pyodide_and_js_equals_cpython(pyodide_run):
     assert pyodide_run["version"].startswith("3.14")
-    rows = logit_rows(VOCAB, ROWS)
-    cpython = sampler_tokens(rows, ListLogits)
+    cpython = sampler_tokens(logit_rows(VOCAB, ROWS), next_token)
     assert pyodide_run["sampler"]["python"] == cpython  # Python 3.14 in WASM, same numbers
-    assert pyodide_run["sampler"]["js"] == cpython      # web/kernels.mjs, same numbers
-    import numpy as np
-    assert sampler_tokens(rows, lambda r: NumpyLogits(np.array(r, np.float32))) == cpython
+    assert pyodide_run["sampler"]["js"] == cpython      # web/sampler.mjs, same numbers
     assert len({t for tokens in cpython[2:] for t in tokens}) > 5  # sampling really varies
 
 
 @pytest.mark.parametrize("variant", ["fp32", "q8"])
 def test_replies_in_pyodide_equal_native_onnxruntime(pyodide_run, tokenizer, tiny_bundle, variant):
     """fp32 logits agree within ~1e-5 across the two runtimes, so greedy and seeded replies are
-    the same tokens. The int8 kernels differ (ORT-web's MatMulInteger path vs native), which
-    moves the flat logits of this random-weight model enough to change sampled tokens, so for
-    q8 only greedy decoding is compared; the sampler itself is compared exactly above."""
+    the same tokens (the same sampler, the same runs: both reuse only whole runs of the cached
+    prefix). The int8 kernels differ (ORT-web's MatMulInteger path vs native), which moves the
+    flat logits of this random-weight model enough to change sampled tokens, so for q8 only
+    greedy decoding is compared; the sampler itself is compared exactly above."""
     native = asyncio.run(reply_tokens(ChatRuntime(tokenizer), NativeOnnxBackend.from_bundle(tiny_bundle, variant)))
     web = pyodide_run["replies"][variant]
     compared = web if variant == "fp32" else web[:1]  # REPLY_SETTINGS[0] is greedy
@@ -69,7 +68,8 @@ def test_replies_in_pyodide_equal_native_onnxruntime(pyodide_run, tokenizer, tin
 
 def test_model_failures_are_one_line_reasons(pyodide_run):
     failures = pyodide_run["replies"]["failures"]
-    assert failures["load"].startswith("BackendError: onnxruntime-web could not load the model")
+    assert failures["load"].startswith("Error: onnxruntime-web could not load the model: ")
+    assert "\n" not in failures["load"]
     run = failures["run"]
     assert run["done"] and run["stop_reason"] == "error"
     assert run["error"].startswith("onnxruntime-web failed:") and "\n" not in run["error"]

@@ -1,5 +1,5 @@
 """icchat-engine.wasm in wasmtime, with the same methods web/engine.mjs gives Python in Pyodide
-(forward, next, info), so icchat.chat.engine.EngineBackend runs on the real module in CPython."""
+(forward, next, info), so icchat.chat.device.DeviceBackend runs on the real module in CPython."""
 
 from __future__ import annotations
 

@@ -10,13 +10,13 @@ from test_engine_wasm import PROMPT, collect, run_async
 
 from icchat.chat import speed
 from icchat.chat.backend import BackendError
-from icchat.chat.engine import EngineBackend
+from icchat.chat.device import DeviceBackend
 from icchat.chat.settings import Settings
 
 
 @pytest.fixture
 def backend(engine_wasm, weight_files):
-    return EngineBackend(WasmtimeEngine(engine_wasm, weight_files["q8"].read_bytes()), n_ctx=128)
+    return DeviceBackend(WasmtimeEngine(engine_wasm, weight_files["q8"].read_bytes()), n_ctx=128)
 
 
 def test_a_full_measurement_gives_milliseconds_per_token(backend):
@@ -36,12 +36,12 @@ def test_an_interrupted_measurement_gives_none_and_the_chat_is_unharmed(backend,
 
     assert run_async(speed.step_ms(backend, cancelled=cancelled)) is None
     settings = Settings(temperature=0.0, max_new_tokens=8)
-    fresh = EngineBackend(WasmtimeEngine(engine_wasm, weight_files["q8"].read_bytes()), n_ctx=128)
+    fresh = DeviceBackend(WasmtimeEngine(engine_wasm, weight_files["q8"].read_bytes()), n_ctx=128)
     assert run_async(collect(backend, PROMPT, settings, 8)) == run_async(collect(fresh, PROMPT, settings, 8))
 
 
 def test_a_context_too_short_to_measure_is_a_clear_error(engine_wasm, weight_files):
-    short = EngineBackend(WasmtimeEngine(engine_wasm, weight_files["q8"].read_bytes()), n_ctx=20)
+    short = DeviceBackend(WasmtimeEngine(engine_wasm, weight_files["q8"].read_bytes()), n_ctx=20)
     with pytest.raises(BackendError, match="too short to measure"):
         run_async(speed.step_ms(short))
     with pytest.raises(ValueError, match="steps must be more than"):

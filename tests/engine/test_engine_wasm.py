@@ -11,7 +11,7 @@ import pytest
 from engine_wasmtime import WasmtimeEngine
 
 from icchat.chat.backend import BackendError, GenerateRequest
-from icchat.chat.engine import EngineBackend
+from icchat.chat.device import DeviceBackend
 from icchat.chat.settings import Settings
 
 PROMPT = [15496, 11, 616, 1438, 318, 257, 1332, 286, 262, 3992, 13]  # 11 tokens: a batch of 8 and 3 alone
@@ -59,7 +59,7 @@ SAMPLINGS = [
 @pytest.mark.parametrize("dtype", ["f32", "q8"])
 @pytest.mark.parametrize("sampling", SAMPLINGS, ids=lambda s: f"t{s['temperature']}-k{s['top_k']}-p{s['top_p']}")
 def test_tokens_equal_the_canisters_generate(engine_wasm, weight_files, canisters, dtype, sampling):
-    backend = EngineBackend(engine_for(engine_wasm, weight_files, dtype), n_ctx=128)
+    backend = DeviceBackend(engine_for(engine_wasm, weight_files, dtype), n_ctx=128)
     settings = Settings(max_new_tokens=12, **sampling)
     tokens = run_async(collect(backend, PROMPT, settings, 12))
     reply = canisters[dtype].generate(PROMPT, max_new_tokens=12, stop=[], **sampling)
@@ -68,7 +68,7 @@ def test_tokens_equal_the_canisters_generate(engine_wasm, weight_files, canister
 
 
 def test_a_stop_token_ends_the_answer_like_the_canister(engine_wasm, weight_files, canisters):
-    backend = EngineBackend(engine_for(engine_wasm, weight_files, "q8"), n_ctx=128)
+    backend = DeviceBackend(engine_for(engine_wasm, weight_files, "q8"), n_ctx=128)
     settings = Settings(temperature=0.0, max_new_tokens=12)
     first = run_async(collect(backend, PROMPT, settings, 12))
     stop = first[3]
@@ -105,13 +105,13 @@ def test_a_bad_weight_file_gets_its_reason(engine_wasm, weight_files):
 
 def test_the_backend_refuses_a_prompt_that_does_not_fit(engine_wasm, weight_files):
     engine = engine_for(engine_wasm, weight_files, "q8")
-    backend = EngineBackend(engine, n_ctx=engine.info["n_ctx"])
+    backend = DeviceBackend(engine, n_ctx=engine.info["n_ctx"])
     with pytest.raises(BackendError, match="exceeds the context"):
         run_async(collect(backend, list(range(1020)), Settings(max_new_tokens=16), 16))
 
 
 def test_a_cancelled_answer_stops_within_one_token(engine_wasm, weight_files):
-    backend = EngineBackend(engine_for(engine_wasm, weight_files, "q8"), n_ctx=1024)
+    backend = DeviceBackend(engine_for(engine_wasm, weight_files, "q8"), n_ctx=1024)
     produced: list[int] = []
 
     async def run() -> None:
@@ -126,7 +126,7 @@ def test_a_cancelled_answer_stops_within_one_token(engine_wasm, weight_files):
 
 def test_a_new_answer_reuses_the_conversations_prefix_and_keeps_the_canisters_tokens(engine_wasm, weight_files,
                                                                                        canisters):
-    backend = EngineBackend(engine_for(engine_wasm, weight_files, "q8"), n_ctx=1024)
+    backend = DeviceBackend(engine_for(engine_wasm, weight_files, "q8"), n_ctx=1024)
     settings = Settings(temperature=0.9, top_k=40, top_p=0.95, seed=5, max_new_tokens=6)
     first = run_async(collect(backend, PROMPT, settings, 6))
     follow_up = [*PROMPT, *first[:4], 198, 464, 3290]  # the first answer (in part) and a new turn

@@ -1,71 +1,56 @@
-// Where an on-device token's time goes: the Python runtime driving onnxruntime-web through
-// Pyodide's FFI (icchat.chat.device.OnnxWebBackend) vs the same decoding loop written in JS, on
-// one InferenceSession, runs interleaved. argv: <package dir> <bundle dir> <spec JSON>
+// Where an on-device token's time goes: the Python runtime driving web/ort-engine.mjs through
+// Pyodide's FFI (icchat.chat.device.DeviceBackend) vs the same decoding loop written in JS, on
+// one OrtEngine, runs interleaved. argv: <package dir> <bundle dir> <spec JSON>
 // spec = {variant, tokens, repeats, threads, settings: [{name, temperature, top_k, top_p}]}
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import * as ort from "onnxruntime-web";
 import { loadPyodide } from "pyodide";
-import * as kernels from "../../../web/kernels.mjs";
+import { OrtEngine } from "../../../web/ort-engine.mjs";
+import { nextToken } from "../../../web/sampler.mjs";
 
 const [pkgDir, bundleDir, specJson] = process.argv.slice(2);
 const spec = JSON.parse(specJson);
-ort.env.wasm.numThreads = spec.threads ?? 1;
 const manifest = JSON.parse(readFileSync(join(bundleDir, "manifest.json"), "utf8"));
 const file = manifest.files.find((f) => f.role === "onnx-decoder" && f.variant === spec.variant);
-const session = await ort.InferenceSession.create(readFileSync(join(bundleDir, file.path)));
-const dims = manifest.model;
-const headDim = dims.n_embd / dims.n_head;
-const pastNames = [...Array(dims.n_layer).keys()].flatMap((i) => [`past_key_values.${i}.key`, `past_key_values.${i}.value`]);
+const engine = await OrtEngine.create(ort, readFileSync(join(bundleDir, file.path)), manifest.model, { threads: spec.threads ?? 1 });
 
-const kernelMs = {};
-const kernelRuns = [
-  ["argmax", (d, o, n) => kernels.argmax(d, o, n)],
-  ["topk 40", (d, o, n) => kernels.topk(d, o, n, 40)],
-  ["sample whole vocabulary", (d, o, n) => kernels.sample(d, o, n, 0, 1.0, 1.0, 0.5)],
-  ["sample top_p 0.9", (d, o, n) => kernels.sample(d, o, n, 0, 1.0, 0.9, 0.5)],
+const samplerMs = {};
+const samplerRuns = [ // web/sampler.mjs on a copy of real logits: [temperature, top_k, top_p]
+  ["argmax", [0, 0, 1]],
+  ["top_k 40, top_p 0.95", [0.8, 40, 0.95]],
+  ["whole vocabulary", [1, 0, 1]],
+  ["top_p 0.9", [1, 0, 0.9]],
 ];
-globalThis.kernelMs = kernelMs;
 
-// The JS baseline: the same feeds, the same greedy/top-k kernels, disposing as Python does.
-async function jsDecode(prompt, steps, timeKernels) {
-  const int64 = (values) => new ort.Tensor("int64", BigInt64Array.from(values, BigInt), [1, values.length]);
-  let past = pastNames.map(() => new ort.Tensor("float32", new Float32Array(0), [1, dims.n_head, 0, headDim]));
-  let position = 0;
+// The JS baseline: the same engine calls as Python's, greedy.
+async function jsDecode(prompt, steps, timeSampler) {
   let ids = prompt;
+  let position = 0;
   const ms = [];
   for (let step = 0; step <= steps; step++) {
     const start = performance.now();
-    const feeds = { input_ids: int64(ids), attention_mask: new ort.Tensor("int64", new BigInt64Array(position + ids.length).fill(1n), [1, position + ids.length]),
-      position_ids: int64(ids.map((_, i) => position + i)) };
-    pastNames.forEach((n, i) => (feeds[n] = past[i]));
-    const out = await session.run(feeds);
-    past.forEach((t) => t.dispose());
-    past = pastNames.map((n) => out[n.replace("past_key_values", "present")]);
-    const row = (out.logits.dims[1] - 1) * dims.vocab_size;
-    const token = kernels.argmax(out.logits.data, row, dims.vocab_size);
-    const stepMs = performance.now() - start;
-    if (step > 0 && timeKernels) {  // what the kernels cost on real logits, called from JS
-      for (const [name, run] of kernelRuns) {
+    await engine.forward(ids, position);
+    if (step > 0 && timeSampler) { // what the sampler costs on real logits, called from JS
+      for (const [name, [temperature, topK, topP]] of samplerRuns) {
+        const logits = engine.logits();
         const t = performance.now();
-        run(out.logits.data, row, dims.vocab_size);
-        (kernelMs[name] ??= []).push(performance.now() - t);
+        nextToken(logits, temperature, topK, topP, "1", position + ids.length);
+        (samplerMs[name] ??= []).push(performance.now() - t);
       }
     }
-    out.logits.dispose();
+    const token = engine.next(0, 0, 1, "0", position + ids.length);
+    if (step > 0) ms.push(performance.now() - start);
     position += ids.length;
     ids = [token];
-    if (step > 0) ms.push(stepMs);
   }
-  past.forEach((t) => t.dispose());
   return ms;
 }
 
-globalThis.ortSession = session;
-globalThis.ort = ort;
-globalThis.icchatKernels = kernels;
+globalThis.ortEngine = engine;
 globalThis.benchSpec = spec;
 globalThis.jsDecode = jsDecode;
+globalThis.samplerMs = samplerMs;
 globalThis.readText = (p) => readFileSync(join(bundleDir, p), "utf8");
 
 const pyodide = await loadPyodide();
@@ -81,19 +66,20 @@ sys.path.insert(0, "/pkg")
 import js
 from pyodide.ffi import to_js
 from icchat.chat import ChatRuntime, Conversation, GPT2Tokenizer, Message, Settings
-from icchat.chat.device import OnnxWebBackend
+from icchat.chat.device import DeviceBackend
 
 spec = js.benchSpec.to_py()
 manifest = json.loads(js.readText("manifest.json"))
 runtime = ChatRuntime(GPT2Tokenizer.from_strings(js.readText("vocab.json"), js.readText("merges.txt")))
-backend = OnnxWebBackend(js.ortSession, manifest["model"], js.icchatKernels)
+n_ctx = manifest["model"]["n_ctx"]
 conversation = Conversation([Message("user", "Tell me everything you know about the Internet Computer.")])
-prompt = runtime.build_prompt(conversation, backend.n_ctx, spec["tokens"]).tokens
+prompt = runtime.build_prompt(conversation, n_ctx, spec["tokens"]).tokens
 runs = []
 for repeat in range(spec["repeats"]):
     for s in spec["settings"]:
         settings = Settings(temperature=s["temperature"], top_k=s["top_k"], top_p=s["top_p"],
                             max_new_tokens=spec["tokens"], seed=repeat)
+        backend = DeviceBackend(js.ortEngine, n_ctx)  # a fresh one: jsDecode feeds the engine too
         per_token, before = [], {}
         last = time.perf_counter()
         async for event in runtime.reply(conversation, backend, settings):
@@ -107,7 +93,7 @@ for repeat in range(spec["repeats"]):
     js_ms = (await js.jsDecode(to_js(prompt), spec["tokens"] - 1, False)).to_py()
     runs.append({"driver": "js", "settings": "greedy", "token_ms": js_ms})
 await js.jsDecode(to_js(prompt), spec["tokens"] - 1, True)
-json.dumps({"prompt_tokens": len(prompt), "runs": runs, "kernel_ms": js.kernelMs.to_py()})
+json.dumps({"prompt_tokens": len(prompt), "runs": runs, "sampler_ms": js.samplerMs.to_py()})
 `);
   process.stdout.write(out);
 } catch (err) {

@@ -1,11 +1,12 @@
-"""The Python share of an on-device token: icchat.chat's runtime + OnnxWebBackend in Pyodide
-under Node (onnxruntime-web WASM, the page's stack) against the same loop driven from JS.
+"""The Python share of an on-device token: icchat.chat's runtime + DeviceBackend over
+web/ort-engine.mjs in Pyodide under Node (onnxruntime-web WASM, the page's stack) against the
+same loop driven from JS.
 
 Per generated token (medians; a reply's first and last tokens left out): wall ms as the caller
-sees it; ms inside `session.run` (awaited from Python); ms of Python outside it (feeds, tensor
-disposal, sampling incl. the web/kernels.mjs call, `sample_ms`) and of the runtime (decoding,
-stop strings); the JS-driven loop's ms for the same greedy decode, and the kernels' own ms on
-real logits called from JS. Python share = (python + runtime) / (python + runtime + run).
+sees it; ms inside the engine's forward (awaited from Python); ms of Python outside it (the
+engine's next() incl. web/sampler.mjs, `sample_ms`) and of the runtime (decoding, stop
+strings); the JS-driven loop's ms for the same greedy decode, and the sampler's own ms on real
+logits called from JS. Python share = (python + runtime) / (python + runtime + run).
 """
 
 from __future__ import annotations
@@ -65,5 +66,5 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                      / (python + median["run_ms"])})
     return {"bundle": str(args.bundle), "variant": args.variant, "threads": args.threads,
             "prompt_tokens": raw["prompt_tokens"], "js_loop_ms_median": statistics.median(js_ms),
-            "js_kernel_ms_median": {k: statistics.median(v) for k, v in raw["kernel_ms"].items()},
+            "js_sampler_ms_median": {k: statistics.median(v) for k, v in raw["sampler_ms"].items()},
             "python": rows}

@@ -148,13 +148,12 @@ class Bench:
 def native_decode(bench: Bench, job: DecodeJob) -> dict[str, Any]:
     import numpy as np
 
-    from icchat.model.native_backend import NativeOnnxBackend
+    from icchat.model.native_backend import NativeOnnxEngine
 
     key = (job.precision, job.threads)
     if key not in bench.native_sessions:
         start = time.perf_counter()
-        bench.native_sessions[key] = NativeOnnxBackend(bench.bundle / bench.file(job.precision),
-                                                       int(bench.model["n_ctx"]), job.threads)
+        bench.native_sessions[key] = NativeOnnxEngine(bench.bundle / bench.file(job.precision), job.threads)
         bench.native_sessions[f"{key} session_ms"] = (time.perf_counter() - start) * 1000
     backend = bench.native_sessions[key]
     shape = backend.past_inputs[0].shape

@@ -1,12 +1,13 @@
 """The chat core: pure Python (stdlib only) so it runs unchanged in CPython and Pyodide.
 
-Typical use (the page's worker does exactly this; see docs/chat-runtime.md):
+Typical use (the page's worker does this through icchat.chat.worker.ChatWorker; see
+docs/chat-runtime.md):
 
     from icchat.chat import (ChatRuntime, Conversation, Message, Settings, GPT2Tokenizer)
-    from icchat.chat.device import OnnxWebBackend          # Pyodide only (needs `js`)
+    from icchat.chat.device import DeviceBackend
 
     runtime = ChatRuntime(GPT2Tokenizer.from_strings(vocab_json, merges_txt))
-    backend = await OnnxWebBackend.create(onnx_bytes, manifest["model"], kernels)
+    backend = DeviceBackend(engine, n_ctx)   # engine: web/engine.mjs's or web/ort-engine.mjs's
     conversation = Conversation.from_dict(stored) if stored else Conversation()
     conversation.add(Message("user", "Hello!"))
     async for event in runtime.reply(conversation, backend, Settings(seed=7), lambda: stop_pressed):
@@ -20,19 +21,20 @@ Public names:
 - `ChatTemplate`: the plain `User: ...` / `Assistant: ...` prompt format and its stop strings.
 - `Backend`, `GenerateRequest`, `TokenBatch`, `BackendError`: the seam every backend implements.
 - `ChatRuntime`, `ReplyEvent`: prompt building, context trimming, stop conditions, streaming.
-- `SplitMix64`, `choose_token`, `Logits`, `ListLogits`: the sampler (module `sampling`).
+- `ChatWorker` (module `worker`): the page worker's Python half, the page's messages as dicts.
+- `next_token`, `draw_at`: the sampler, the gpt2 canister's (module `sampling`).
 """
 
 from icchat.chat.backend import Backend, BackendError, GenerateRequest, TokenBatch
 from icchat.chat.conversation import Conversation, ConversationError, Message
 from icchat.chat.runtime import STOP_REASONS, ChatRuntime, Prompt, ReplyEvent
-from icchat.chat.sampling import ListLogits, Logits, SplitMix64, choose_token
+from icchat.chat.sampling import draw_at, next_token
 from icchat.chat.settings import Settings, SettingsError
 from icchat.chat.template import ChatTemplate
 from icchat.chat.tokenizer import GPT2Tokenizer
 
 __all__ = [
     "STOP_REASONS", "Backend", "BackendError", "ChatRuntime", "ChatTemplate", "Conversation",
-    "ConversationError", "GPT2Tokenizer", "GenerateRequest", "ListLogits", "Logits", "Message",
-    "Prompt", "ReplyEvent", "Settings", "SettingsError", "SplitMix64", "TokenBatch", "choose_token",
+    "ConversationError", "GPT2Tokenizer", "GenerateRequest", "Message", "Prompt", "ReplyEvent",
+    "Settings", "SettingsError", "TokenBatch", "draw_at", "next_token",
 ]

@@ -1,177 +1,118 @@
-"""On-device GPT-2: onnxruntime-web (WASM) driven from Python through Pyodide's FFI.
+"""On-device answers: the chat's `Backend` over an engine, a thing that runs the model on this
+device and has the decoder shape
 
-The KV cache never enters Python: each step's `present.{i}.key|value` output tensors (JS
-objects behind JsProxy handles) are fed straight back as `past_key_values.{i}.*`, and the
-previous step's tensors are disposed. Per token Python builds three small int64 tensors,
-awaits `session.run`, and samples through web/kernels.mjs (argmax, top-k candidates, or the
-whole sampling step for k > 256, over the logits in JS), so Python never loops over the
-vocabulary. Importable in CPython: `js` is imported lazily.
+    forward(tokens, pos)          feed tokens at positions pos, pos + 1, ...; feeding at pos drops
+                                  what the engine held from pos on; may return an awaitable
+    next(temperature, top_k, top_p, seed: str, position) -> int
+                                  the token at absolute `position`, chosen by the gpt2 canister's
+                                  sampler (canister/gpt2/sampling.c: the draw keyed by (seed, position))
+
+both raising on bad input (one line). The engines: the icchat engine (web/engine.mjs: the gpt2
+canister's C model in WASM; tests/engine's wasmtime runner in CPython), the onnxruntime-web
+engine (web/ort-engine.mjs: forward is async, session.run is) and native onnxruntime on a host
+(icchat.model.native_backend). Each keeps its KV cache, logits and sampler on its side: per step
+Python hands it a token id and gets one back, and never copies a tensor. The icchat engine gives
+the gpt2 canister's tokens (q8 bit for bit, f32 too: the same kernels, the same order of
+additions); the ONNX engines give their runtime's logits and the canister's choice over them.
+
+The engine keeps the keys and values of what it was fed, so a new answer feeds only what differs
+from the last one's context (the conversation's common prefix is reused). On the icchat engine a
+position's keys, values and logits are the same bit for bit however its token was fed
+(docs/gpt2-canister.md), so all of the common prefix is reused and the tokens stay the
+canister's. An engine whose results depend on how tokens were batched says so with
+`batch_invariant = False` (onnxruntime: int8 models quantize each run's activations as a whole):
+there only the whole PROMPT_CHUNK runs a fresh feed would also make are reused (positions 0-63,
+64-127, ... fed as such), so an answer is the same bit for bit as on a fresh engine and a seed
+gives the same tokens every time.
+
+Importable in CPython: nothing here imports `js`.
 """
 
 from __future__ import annotations
 
+import inspect
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from typing import Any
 
 from icchat.chat.backend import BackendError, GenerateRequest, TokenBatch
-from icchat.chat.sampling import SplitMix64, choose_token
 
-PROMPT_CHUNK = 128  # prompt tokens per run: bounds the [1, T, vocab] logits output (~26 MB)
-
-
-class JsLogits:
-    """One position's logits inside a JS Float32Array (see `icchat.chat.sampling.Logits`)."""
-
-    def __init__(self, kernels: Any, data: Any, offset: int, n_vocab: int) -> None:
-        self.kernels, self.data, self.offset, self.n_vocab = kernels, data, offset, n_vocab
-
-    def argmax(self) -> int:
-        return int(self.kernels.argmax(self.data, self.offset, self.n_vocab))
-
-    def top(self, k: int) -> list[tuple[int, float]]:
-        flat = self.kernels.topk(self.data, self.offset, self.n_vocab, k)
-        values = flat.to_py().tolist()
-        return [(int(values[i]), values[i + 1]) for i in range(0, len(values), 2)]
-
-    def sample(self, k: int, temperature: float, top_p: float, u: float) -> int:
-        return int(self.kernels.sample(self.data, self.offset, self.n_vocab, k, temperature, top_p, u))
+PROMPT_CHUNK = 64  # prompt tokens per forward call: `cancelled` is read between chunks
 
 
-class OnnxWebBackend:
-    """A `Backend` over an `ort.InferenceSession` of a bundle's decoder (docs/model-bundle.md).
+class DeviceBackend:
+    """A `Backend` over one engine instance (see the module docstring for the engine's shape)."""
 
-    session: the InferenceSession (JsProxy). dims: the manifest's "model" entry or config.json
-    (n_layer, n_head, n_embd, n_ctx or n_positions, vocab_size). kernels: the web/kernels.mjs
-    module (JsProxy). ort: the onnxruntime-web module (default: `js.ort`).
-    """
+    def __init__(self, engine: Any, n_ctx: int, label: str = "device") -> None:
+        self.engine, self.n_ctx, self.label = engine, int(n_ctx), label
+        self.fed: list[int] = []  # the tokens whose keys and values the engine holds, from position 0
+        self.batch_invariant = bool(getattr(engine, "batch_invariant", True))
+        self.whole_runs = 0  # fed[:whole_runs] went in as whole PROMPT_CHUNK runs from position 0
 
-    label = "device"
-
-    def __init__(self, session: Any, dims: Mapping[str, Any], kernels: Any, ort: Any = None,
-                 label: str = "device") -> None:
-        import js
-
-        self.js = js
-        self.session, self.kernels = session, kernels
-        self.ort = ort if ort is not None else js.ort
-        self.label = label
-        self.n_layer = int(dims["n_layer"])
-        self.n_head = int(dims["n_head"])
-        self.head_dim = int(dims["n_embd"]) // self.n_head
-        self.n_ctx = int(dims.get("n_ctx") or dims["n_positions"])
-        self.n_vocab = int(dims["vocab_size"])
-        self.past_names = [f"past_key_values.{i}.{kv}" for i in range(self.n_layer)
-                           for kv in ("key", "value")]
-        self.present_names = [n.replace("past_key_values", "present") for n in self.past_names]
-
-    @classmethod
-    async def create(cls, model: Any, dims: Mapping[str, Any], kernels: Any, ort: Any = None,
-                     options: Mapping[str, Any] | None = None, label: str = "device") -> OnnxWebBackend:
-        """Create the session from the ONNX file's bytes (Python bytes or a JS Uint8Array)."""
-        import js
-        from pyodide.ffi import to_js
-
-        ort = ort if ort is not None else js.ort
-        data = to_js(model) if isinstance(model, (bytes, bytearray, memoryview)) else model
-        opts = to_js(dict(options or {}), dict_converter=js.Object.fromEntries)
-        try:
-            session = await ort.InferenceSession.create(data, opts)
-        except Exception as exc:
-            raise BackendError(f"onnxruntime-web could not load the model: {exc}") from None
-        return cls(session, dims, kernels, ort, label)
-
-    def _int64(self, values: list[int], dims: list[int]) -> Any:
-        from pyodide.ffi import to_js
-
-        array = self.js.BigInt64Array.from_(to_js(values), self.js.BigInt)
-        return self.ort.Tensor.new("int64", array, to_js(dims))
-
-    def _ones(self, n: int) -> Any:
-        from pyodide.ffi import to_js
-
-        array = self.js.BigInt64Array.new(n).fill(self.js.BigInt(1))
-        return self.ort.Tensor.new("int64", array, to_js([1, n]))
-
-    def _empty_past(self) -> list[Any]:
-        from pyodide.ffi import to_js
-
-        shape = to_js([1, self.n_head, 0, self.head_dim])
-        return [self.ort.Tensor.new("float32", self.js.Float32Array.new(0), shape)
-                for _ in self.past_names]
-
-    async def _run(self, ids: list[int], position: int, past: list[Any]) -> tuple[Any, list[Any], float]:
-        """One forward pass; returns (logits tensor, present tensors, ms in session.run)."""
-        from pyodide.ffi import to_js
-
-        inputs = [self._int64(ids, [1, len(ids)]), self._ones(position + len(ids)),
-                  self._int64(list(range(position, position + len(ids))), [1, len(ids)])]
-        feeds = dict(zip(("input_ids", "attention_mask", "position_ids"), inputs, strict=True))
-        feeds.update(zip(self.past_names, past, strict=True))
+    async def _forward(self, tokens: list[int], pos: int) -> float:
         start = time.perf_counter()
+        kept, whole_runs = self.fed[:pos], min(self.whole_runs, pos)
+        self.fed, self.whole_runs = [], 0  # unknown until the call returns
         try:
-            out = await self.session.run(to_js(feeds, dict_converter=self.js.Object.fromEntries))
+            done = self.engine.forward(tokens, pos)
+            if inspect.isawaitable(done):
+                await done
+        except Exception as exc:  # a JsException (or ValueError from a host engine): one line
+            raise BackendError(_last_line(exc)) from None
+        self.fed = kept + list(tokens)
+        whole = pos == whole_runs and pos % PROMPT_CHUNK == 0 and len(tokens) == PROMPT_CHUNK
+        self.whole_runs = whole_runs + len(tokens) if whole else whole_runs
+        return (time.perf_counter() - start) * 1000.0
+
+    def reusable(self, prompt: list[int]) -> int:
+        """How many of the prompt's first tokens the engine holds already (the last one is always
+        fed again: its logits are needed) and can keep (see the module docstring)."""
+        n = 0
+        for a, b in zip(self.fed, prompt[:-1], strict=False):
+            if a != b:
+                break
+            n += 1
+        return n if self.batch_invariant else min(n, self.whole_runs) // PROMPT_CHUNK * PROMPT_CHUNK
+
+    def _next(self, request: GenerateRequest, position: int) -> int:
+        s = request.settings
+        try:
+            return int(self.engine.next(s.temperature, s.top_k, s.top_p, str(s.seed or 0), position))
         except Exception as exc:
-            raise BackendError(f"onnxruntime-web failed: {exc}") from None
-        finally:
-            for tensor in inputs:
-                _release(tensor)
-        run_ms = (time.perf_counter() - start) * 1000.0
-        outputs = out.to_py(depth=1)
-        return outputs["logits"], [outputs[n] for n in self.present_names], run_ms
+            raise BackendError(f"could not choose a token: {_last_line(exc)}") from None
 
     async def generate(self, request: GenerateRequest) -> AsyncIterator[TokenBatch]:
-        """The prompt in chunks of PROMPT_CHUNK, then one token per run; `cancelled` is checked
-        before every run, so a stop takes effect within one token."""
-        prompt, settings = request.prompt, request.settings
+        """The prompt in chunks, then one token per step; `cancelled` is read before every
+        forward call, so a stop takes effect within one token."""
+        prompt = list(request.prompt)
         if not prompt:
             raise BackendError("the prompt is empty")
         if len(prompt) + request.max_new_tokens > self.n_ctx:
             raise BackendError(f"prompt ({len(prompt)} tokens) + max_new_tokens "
                                f"({request.max_new_tokens}) exceeds the context of {self.n_ctx}")
-        rng = SplitMix64(settings.seed if settings.seed is not None else 0)
-        past = self._empty_past()
-        logits = None
-        try:
-            position, run_ms = 0, 0.0
-            tick = time.perf_counter()  # python_ms = wall time since tick - run_ms
-            while position < len(prompt):  # the prompt pass, chunk by chunk
-                if request.cancelled():
-                    return
-                chunk = prompt[position:position + PROMPT_CHUNK]
-                _release(logits)
-                logits = None
-                logits, present, ms = await self._run(chunk, position, past)
-                _release_all(past)
-                past, position, run_ms = present, position + len(chunk), run_ms + ms
-            for produced in range(request.max_new_tokens):
-                start = time.perf_counter()
-                row = (int(logits.dims[1]) - 1) * self.n_vocab  # the last position's logits
-                token = choose_token(JsLogits(self.kernels, logits.data, row, self.n_vocab), settings, rng)
-                now = time.perf_counter()
-                yield TokenBatch([token], {"python_ms": (now - tick) * 1000.0 - run_ms,
-                                           "run_ms": run_ms, "sample_ms": (now - start) * 1000.0})
-                tick = time.perf_counter()
-                if token in request.stop_tokens or produced + 1 == request.max_new_tokens:
-                    return
-                if request.cancelled():
-                    return
-                _release(logits)
-                logits = None
-                logits, present, run_ms = await self._run([token], position, past)
-                _release_all(past)
-                past, position = present, position + 1
-        finally:
-            _release(logits)
-            _release_all(past)
+        tick, run_ms = time.perf_counter(), 0.0
+        pos = reused = self.reusable(prompt)
+        while pos < len(prompt):
+            if request.cancelled():
+                return
+            chunk = prompt[pos:pos + PROMPT_CHUNK]  # feeding at pos drops what the engine held from pos on
+            run_ms += await self._forward(chunk, pos)
+            pos += len(chunk)
+        for produced in range(request.max_new_tokens):
+            start = time.perf_counter()
+            token = self._next(request, pos)  # the draw for the token at absolute position pos
+            now = time.perf_counter()
+            stats = {"python_ms": (now - tick) * 1000.0 - run_ms, "run_ms": run_ms, "sample_ms": (now - start) * 1000.0}
+            if produced == 0:
+                stats["reused"] = reused  # prompt tokens whose keys and values were kept from the last answer
+            yield TokenBatch([token], stats)
+            tick = time.perf_counter()
+            if token in request.stop_tokens or produced + 1 == request.max_new_tokens or request.cancelled():
+                return
+            run_ms = await self._forward([token], pos)
+            pos += 1
 
 
-def _release(tensor: Any) -> None:
-    """Free an ORT tensor's data now (the JsProxy handle goes with Python's reference)."""
-    if tensor is not None:
-        tensor.dispose()
-
-
-def _release_all(tensors: list[Any]) -> None:
-    for tensor in tensors:
-        _release(tensor)
+def _last_line(exc: Exception) -> str:
+    lines = [line for line in str(exc).splitlines() if line.strip()]
+    return lines[-1].removeprefix("Error: ") if lines else type(exc).__name__

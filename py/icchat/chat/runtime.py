@@ -31,9 +31,9 @@ class ReplyEvent:
         wrong for "error".
     origin: the backend's label ("device", "onchain-fast", "onchain-verified").
     trimmed_turns / trimmed_tokens: how much old history did not fit the context window.
-    stats: prompt_tokens, new_tokens, seed, seconds, first_token_s, tokens_per_s, python_ms
-        (Python in the backend), runtime_ms (Python in the runtime), run_ms (model), and
-        whatever else the backend reports (calls, instructions).
+    stats: prompt_tokens, new_tokens, seed, seconds, first_token_s, tokens_per_s (see
+        `tokens_per_s`), python_ms (Python in the backend), runtime_ms (Python in the runtime),
+        run_ms (model), and whatever else the backend reports (calls, instructions).
     """
 
     text_delta: str
@@ -57,6 +57,14 @@ class ReplyEvent:
                 "done": self.done, "stop_reason": self.stop_reason, "error": self.error,
                 "origin": self.origin, "trimmed_turns": self.trimmed_turns,
                 "trimmed_tokens": self.trimmed_tokens, "stats": dict(self.stats)}
+
+
+def tokens_per_s(new_tokens: int, seconds: float) -> float:
+    """THE tokens/s figure of a reply, the one the page shows and stores: the tokens written so
+    far over the seconds since the reply was asked for. Every backend is measured alike: the
+    prompt's processing is in it (on the device: the first forward pass; onchain: the prefill
+    and every call's round trip), as it is in the user's wait. 0.0 before the first token."""
+    return new_tokens / seconds if new_tokens and seconds > 0 else 0.0
 
 
 @dataclass(frozen=True)
@@ -119,15 +127,11 @@ class ChatRuntime:
         shown = ""  # the reply text so far, leading whitespace dropped
         reason: str | None = None
         error: str | None = None
-        last_token_at = first_token_at = 0.0
 
         def event(delta: str, tokens: list[int], done: bool = False) -> ReplyEvent:
             now = time.perf_counter()
             stats["seconds"] = now - start
-            n = stats["new_tokens"]
-            stats["tokens_per_s"] = n / stats["seconds"] if n else 0.0
-            if n > 1:
-                stats["decode_tokens_per_s"] = (n - 1) / max(last_token_at - first_token_at, 1e-9)
+            stats["tokens_per_s"] = tokens_per_s(stats["new_tokens"], stats["seconds"])
             return ReplyEvent(delta, tokens, self.template.clean_reply(shown), done, reason if done else None,
                               error, origin, prompt.trimmed_turns, prompt.trimmed_tokens, dict(stats))
 
@@ -136,10 +140,8 @@ class ChatRuntime:
         try:
             async for batch in generator:
                 tick = time.perf_counter()
-                if not first_token_at and batch.tokens:
-                    first_token_at = tick
+                if "first_token_s" not in stats and batch.tokens:
                     stats["first_token_s"] = tick - start
-                last_token_at = tick
                 for key, value in batch.stats.items():
                     summed = key in SUMMED_STATS or key.endswith("_ms")
                     stats[key] = stats.get(key, 0) + value if summed else value

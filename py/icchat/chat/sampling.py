@@ -1,143 +1,255 @@
-"""Choosing the next token: greedy, temperature, top-k, top-p, with a seeded splitmix64.
+"""Choosing the next token: ONE sampler for every engine, the gpt2 canister's.
 
-The algorithm is defined here once, over *candidates*: the top-k logits sorted by value
-(descending; equal values: the lower token id first). Finding candidates among 50,257 logits
-is the heavy part, so it sits behind `Logits` (JS on the device: web/kernels.mjs; numpy or
-pure Python on the host), and the same seed gives the same tokens in CPython and Pyodide.
+The algorithm is canister/gpt2/sampling.c's, and it is the only one: the icchat engine runs that C
+code (web/engine.mjs), onnxruntime-web's engine runs its JavaScript port over its logits
+(web/sampler.mjs), and host backends (icchat.model.native_backend) run this Python port. For the
+same logits, settings, seed and position the three choose the same token (tests/engine's
+test_sampler_parity.py), so a seed means the same thing on every engine and on chain.
 
-For one token, given the top-k candidates (id_j, v_j) in candidate order, v_0 the largest:
-1. temperature 0: the first id of the largest logit (argmax), no random number drawn.
-2. w = exp((v - v_0) / temperature) for each candidate, in float64.
-3. total = the sum of all w in id order (ascending token id).
-   top_p = 1: every candidate is kept, scanned in id order, kept_total = total.
-   top_p < 1: walk the candidates in candidate order adding w until the running sum reaches
-   top_p * total: those candidates are kept, in that order, and kept_total is that running sum.
-4. u = the next random double in [0, 1); the token is the first kept id whose running sum (in
-   the kept order) exceeds u * kept_total, or the last kept one if rounding leaves none.
-Sums run left to right in float64 everywhere. Summing in id order means that temperature-only
-sampling over the whole vocabulary (top_k 0, top_p 1) needs no sort. For k <= SMALL_K (the
-usual top-k) Python does steps 2-4 over the k candidates; for larger k `Logits.sample` does the
-same steps where the logits live (web/kernels.mjs, numpy), handed u, so Python never loops over
-50,257 logits.
-The random source is splitmix64 (state += 0x9e3779b97f4a7c15, then the usual mix; the gpt2
-canister's sampler uses the same generator), u = (next >> 11) / 2**53, state = seed at start,
-one draw per sampled token (none when greedy): the reply's j-th new token (from 0) uses
-splitmix64(seed)'s output j + 1.
+For one token, from the float32 logits of the position before it:
+1. temperature 0: argmax, the first index of the largest logit (NaN never wins). Nothing drawn.
+2. top_k in (0, n): the k-th largest logit is the floor; logits below it get weight 0.
+3. w = exp((logit - max) / temperature) in float32 (mathf.c's polynomial exp), summed in float32.
+4. top_p < 1: the nucleus floor, the largest w whose weights >= it sum to at least top_p * total
+   (ties with it are kept); smaller weights become 0 and the total is summed again.
+5. u = draw_at(seed, position): output position + 1 of splitmix64 seeded with `seed`, top 24
+   bits over 2^24 (a function of (seed, position) alone: no generator state between calls). The
+   token is the first id whose running sum (ascending ids) exceeds u * total; the argmax if
+   rounding leaves none.
+Bit for bit: every float32 operation of the C code is one rounding here (`_f32`), in the C code's
+order, down to its SIMD lanes where they decide a sum (the weights of the first n - n % 4 ids
+are summed in four lanes, id mod 4) or a maximum (argmax's pmax, where a NaN hides the logits after
+it in its lane). Pure Python (stdlib only): the float32 rounding of whole vectors goes through
+array("f").
 """
 
 from __future__ import annotations
 
-import heapq
 import math
+import operator
+from array import array
 from collections.abc import Sequence
-from typing import Protocol
-
-from icchat.chat.settings import Settings
 
 MASK64 = (1 << 64) - 1
-SMALL_K = 256  # up to this many candidates the arithmetic runs in Python
+
+_ONE = array("f", [0.0])
 
 
-class SplitMix64:
-    """A tiny 64-bit PRNG that gives the same numbers on every platform."""
-
-    def __init__(self, seed: int) -> None:
-        self.state = seed & MASK64
-
-    def next_u64(self) -> int:
-        self.state = (self.state + 0x9E3779B97F4A7C15) & MASK64
-        z = self.state
-        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
-        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
-        return z ^ (z >> 31)
-
-    def uniform(self) -> float:
-        """A double in [0, 1) with 53 random bits."""
-        return (self.next_u64() >> 11) / 9007199254740992.0
+def _f32(x: float) -> float:
+    """x rounded to float32 (as C's float arithmetic rounds each result)."""
+    _ONE[0] = x
+    return _ONE[0]
 
 
-class Logits(Protocol):
-    """One position's logits, wherever they live."""
-
-    n_vocab: int
-
-    def argmax(self) -> int:
-        """The first index of the largest value (NaN never wins)."""
-        ...
-
-    def top(self, k: int) -> list[tuple[int, float]]:
-        """The k largest (id, value) pairs in candidate order (NaN counts as -inf)."""
-        ...
-
-    def sample(self, k: int, temperature: float, top_p: float, u: float) -> int:
-        """Steps 2-4 over the top k, done where the logits live (for k > SMALL_K)."""
-        ...
+def _f32s(values: Sequence[float]) -> list[float]:
+    """Each value rounded to float32, at C speed (give a list: a generator is read slowly)."""
+    return array("f", values).tolist()
 
 
-class ListLogits:
-    """Logits held as a Python sequence: the reference implementation (tests, small hosts)."""
-
-    def __init__(self, values: Sequence[float]) -> None:
-        self.values = values
-        self.n_vocab = len(values)
-
-    def argmax(self) -> int:
-        return self.top(1)[0][0]
-
-    def top(self, k: int) -> list[tuple[int, float]]:
-        # NaN counts as -inf so it never wins; the key makes ties go to the lower id
-        vals = [-math.inf if v != v else float(v) for v in self.values]
-        best = heapq.nlargest(k, range(len(vals)), key=lambda i: (vals[i], -i))
-        return [(i, vals[i]) for i in best]
-
-    def sample(self, k: int, temperature: float, top_p: float, u: float) -> int:
-        return sample_candidates(self.top(k), temperature, top_p, u)
+# mathf.h's constants, as float32
+LOG2E = _f32(1.44269504)
+LN2_HI = _f32(0.693145752)
+LN2_LO = _f32(1.42860677e-6)
+POLY = _f32s([1 / 720, 1 / 120, 1 / 24, 1 / 6, 0.5, 1.0, 1.0])  # Horner, highest degree first
+FLT_MIN = _f32(1.17549435e-38)
+EXP_MIN, EXP_MAX = _f32(-87.3), _f32(88.7)
+GREEDY_INVERSE = _f32(3e38)
 
 
-def choose_token(logits: Logits, settings: Settings, rng: SplitMix64) -> int:
-    """The next token under `settings` (see the module docstring for the exact steps)."""
-    if settings.greedy:
-        return logits.argmax()
-    k = settings.top_k if 0 < settings.top_k < logits.n_vocab else logits.n_vocab
-    u = rng.uniform()
-    if k <= SMALL_K:
-        return sample_candidates(logits.top(k), settings.temperature, settings.top_p, u)
-    return logits.sample(k, settings.temperature, settings.top_p, u)
+def draw_at(seed: int, position: int) -> float:
+    """sampling.c's draw_at: the uniform draw in [0, 1) for the token at absolute `position`."""
+    z = (seed + ((position & 0xFFFFFFFF) + 1) * 0x9E3779B97F4A7C15) & MASK64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
+    z ^= z >> 31
+    return (z >> 40) / 16777216.0
 
 
-def sample_candidates(candidates: list[tuple[int, float]], temperature: float, top_p: float,
-                      u: float) -> int:
-    """Steps 2-4 over candidates in candidate order (see the module docstring)."""
-    top = candidates[0][1]
-    if not math.isfinite(top):  # every logit -inf/NaN (or +inf): the first candidate
-        return candidates[0][0]
-    inverse = 1.0 / temperature
-    exp = math.exp
-    weight = {i: exp((v - top) * inverse) for i, v in candidates}
-    by_id = sorted(weight)
-    total = sum_left_to_right([weight[i] for i in by_id])
-    if top_p >= 1.0:
-        return inverse_cdf(by_id, weight, total, u)
-    goal, running, kept = top_p * total, 0.0, len(candidates)
-    for j, (i, _) in enumerate(candidates):
-        running += weight[i]
-        if running >= goal:
-            kept = j + 1
-            break
-    return inverse_cdf([i for i, _ in candidates[:kept]], weight, running, u)
+def _pmax(a: float, b: float) -> float:  # wasm's f32x4.pmax: b only when a < b (NaN: a)
+    return b if a < b else a
 
 
-def inverse_cdf(ids: list[int], weight: dict[int, float], total: float, u: float) -> int:
-    target, running = u * total, 0.0
-    for i in ids:
-        running += weight[i]
+def _pmin(a: float, b: float) -> float:
+    return b if b < a else a
+
+
+def _nearest(x: float) -> float:
+    """wasm's f32.nearest (round half to even; Python's round does the same)."""
+    return float(round(x)) if math.isfinite(x) else x
+
+
+def argmax(logits: Sequence[float]) -> int:
+    """sampling.c's argmax: the first index of the largest logit as its SIMD code finds it; 0 if
+    every logit is NaN."""
+    n = len(logits)
+    if not any(v != v for v in logits):  # no NaN: the pmax chain is the plain maximum
+        best = max(logits, default=0.0)
+        return logits.index(best) if n else 0
+    lanes = [-math.inf] * 4
+    i = 0
+    while i + 16 <= n:
+        for lane in range(4):
+            a = _pmax(logits[i + lane], logits[i + 4 + lane])
+            b = _pmax(logits[i + 8 + lane], logits[i + 12 + lane])
+            lanes[lane] = _pmax(lanes[lane], _pmax(a, b))
+        i += 16
+    top = _pmax(_pmax(lanes[0], lanes[2]), _pmax(lanes[1], lanes[3]))
+    for v in logits[i:]:
+        if v > top:
+            top = v
+    return next((j for j, v in enumerate(logits) if v == top), 0)
+
+
+def _expf4(xs: list[float]) -> list[float]:
+    """mathf.h's gpt2_expf4 over a vector: inputs clamped to [-87, 88] (pmin, then pmax: NaN stays)."""
+    xs = [88.0 if x > 88.0 else (-87.0 if x < -87.0 else x) for x in xs]
+    ks = [float(round(y)) if y == y else y for y in _f32s([x * LOG2E for x in xs])]
+    highs = _f32s(list(map(operator.sub, xs, _f32s([k * LN2_HI for k in ks]))))
+    rs = _f32s(list(map(operator.sub, highs, _f32s([k * LN2_LO for k in ks]))))
+    return _f32s([p * 2.0 ** k for p, k in zip(_poly(rs), ks, strict=True)])
+
+
+def _poly(rs: list[float]) -> list[float]:
+    ps = [POLY[0]] * len(rs)
+    for c in POLY[1:]:
+        ps = _f32s([m + c for m in _f32s(list(map(operator.mul, ps, rs)))])
+    return ps
+
+
+def _expf(x: float) -> float:
+    """mathf.c's gpt2_expf (scalar; for the ids past the last multiple of four)."""
+    if x < EXP_MIN:
+        return 0.0
+    if x > EXP_MAX:
+        return math.inf
+    if x != x:  # NaN (inf - inf): C's saturating int conversion makes the scale 1, the result NaN
+        return x
+    k = _nearest(_f32(x * LOG2E))
+    p = _poly([_f32(_f32(x - _f32(k * LN2_HI)) - _f32(k * LN2_LO))])[0]
+    e = int(k)
+    if e < -126:  # a subnormal result: scaled in two steps
+        p, e = _f32(p * FLT_MIN), e + 126
+    return _f32(p * 2.0 ** e)
+
+
+# ---- selection (sampling.c's quickselect: the same pivots, partitions and sums) ----
+
+def _median3(a: float, b: float, c: float) -> float:
+    if a > b:
+        a, b = b, a
+    if b > c:
+        b = c
+    return a if a > b else b
+
+
+def _pivot(a: list[float], lo: int, hi: int) -> float:
+    return _median3(a[lo], a[lo + (hi - lo) // 2], a[hi - 1])
+
+
+def _partition3(a: list[float], lo: int, hi: int, p: float) -> tuple[int, int]:
+    """a[lo, hi) around p: [lo, gt) above p, [gt, lt) equal (or NaN), [lt, hi) below."""
+    g = i = lo
+    ll = hi
+    while i < ll:
+        v = a[i]
+        if v > p:
+            a[i] = a[g]
+            a[g] = v
+            i += 1
+            g += 1
+        elif v < p:
+            ll -= 1
+            a[i] = a[ll]
+            a[ll] = v
+        else:
+            i += 1
+    return g, ll
+
+
+def _kth_largest(a: list[float], k: int) -> float:
+    lo, hi = 0, len(a)
+    while True:
+        p = _pivot(a, lo, hi)
+        gt, lt = _partition3(a, lo, hi, p)
+        above, equal = gt - lo, lt - gt
+        if k <= above:
+            hi = gt
+        elif k <= above + equal:
+            return p
+        else:
+            k -= above + equal
+            lo = lt
+
+
+def _nucleus_floor(a: list[float], target: float) -> float:
+    lo, hi = 0, len(a)
+    above = 0.0  # the sum of the weights known to be larger than a[lo, hi)
+    while lo < hi:
+        p = _pivot(a, lo, hi)
+        gt, lt = _partition3(a, lo, hi, p)
+        larger = _running_sum(a[lo:gt])
+        equal = _f32(p * (lt - gt))
+        if gt > lo and _f32(above + larger) >= target:
+            hi = gt
+        elif _f32(_f32(above + larger) + equal) >= target:
+            return p
+        else:
+            above = _f32(above + _f32(larger + equal))
+            lo = lt
+    return 0.0  # rounding left target above the total: keep everything
+
+
+def _running_sum(values: Sequence[float], total: float = 0.0) -> float:
+    for v in values:
+        total = _f32(total + v)
+    return total
+
+
+def sample(logits: Sequence[float], temperature: float, top_k: int, top_p: float, u: float) -> int:
+    """sampling.c's sample: temperature > 0, top_k 0 or >= n (no cut), top_p in (0, 1], u from
+    draw_at. `logits`: float32 values (a list, array("f"), ...); not modified."""
+    values = _f32s(logits)
+    n = len(values)
+    temperature, top_p = _f32(temperature), _f32(top_p)
+    floor = -math.inf
+    if top_k and top_k < n:
+        floor = _kth_largest(list(values), top_k)
+    best = argmax(values)
+    top, inverse = values[best], _f32(1.0 / temperature) if temperature else math.inf
+    if inverse > GREEDY_INVERSE:  # a temperature this close to 0 is greedy
+        return best
+    whole = n - n % 4  # C's SIMD loop: four lanes, id mod 4; then the rest one by one
+    shifted = _f32s([v - top for v in values[:whole]])
+    exps = _expf4(_f32s([d * inverse for d in shifted]))
+    weights = [e if v >= floor else 0.0 for e, v in zip(exps, values, strict=False)]
+    weights += [_expf(_f32(_f32(v - top) * inverse)) if v >= floor else 0.0 for v in values[whole:]]
+    lanes = [_running_sum(weights[lane:whole:4]) for lane in range(4)]
+    total = _running_sum(weights[whole:])
+    total = _f32(total + _f32(_f32(_f32(lanes[0] + lanes[1]) + lanes[2]) + lanes[3]))
+    if top_p < 1.0:  # nucleus: zero the weights below the floor, then sum again
+        keep = _nucleus_floor(list(weights), _f32(top_p * total))
+        weights = [w if w >= keep else 0.0 for w in weights]
+        total = _running_sum(weights)
+    target, running = _f32(u * total), 0.0
+    for i, w in enumerate(weights):
+        running = _f32(running + w)
         if running > target:
             return i
-    return ids[-1]
+    # the scan's sum rounded just below target (the total was summed in another order): the most
+    # likely token, not the last one
+    return best
 
 
-def sum_left_to_right(values: list[float]) -> float:
-    total = 0.0
-    for v in values:
-        total += v
-    return total
+def next_token(logits: Sequence[float], temperature: float, top_k: int, top_p: float, seed: int,
+               position: int) -> int:
+    """The token at absolute `position` as the gpt2 canister chooses it (chat.c next_token):
+    argmax at temperature 0, else sample() with draw_at(seed, position). Raises ValueError on
+    settings the canister refuses."""
+    t, p = _f32(temperature), _f32(top_p)
+    if not t >= 0.0 or t > 100.0:
+        raise ValueError("temperature must be between 0 and 100")
+    if not (0.0 < p <= 1.0):
+        raise ValueError("top_p must be greater than 0 and at most 1")
+    if t == 0.0:
+        return argmax(_f32s(logits))
+    return sample(logits, t, top_k & 0xFFFFFFFF, p, draw_at(seed & MASK64, position))

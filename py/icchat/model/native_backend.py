@@ -1,91 +1,46 @@
-"""Host-only GPT-2 backend: native onnxruntime in CPython behind icchat.chat's Backend seam.
+"""Host-only GPT-2 on native onnxruntime in CPython: an engine with the decoder shape
+(icchat.chat.device), so the chat runs on it exactly as on the page's engines.
 
-Same decoding as icchat.chat.device.OnnxWebBackend (prompt in chunks, then one token per run,
-KV cache fed back) and the same sampler, with numpy finding the candidates, so tests and
-benchmarks can compare the two token for token.
+NativeOnnxEngine keeps the KV cache in numpy (feeding at pos slices it to pos, like
+web/ort-engine.mjs) and chooses tokens with the gpt2 canister's sampler (icchat.chat.sampling),
+so tests and benchmarks can compare it token for token with onnxruntime-web and the icchat engine.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import numpy as np
 
-from icchat.chat.backend import BackendError, GenerateRequest, TokenBatch
-from icchat.chat.device import PROMPT_CHUNK
-from icchat.chat.sampling import SplitMix64, choose_token
+from icchat.chat.device import DeviceBackend
+from icchat.chat.sampling import next_token
 from icchat.model.manifest import find_file, read_manifest
 
 
-class NumpyLogits:
-    """One row of logits in numpy (see icchat.chat.sampling.Logits for the order)."""
+class NativeOnnxEngine:
+    """An onnxruntime InferenceSession of a bundle's decoder, as an engine."""
 
-    def __init__(self, row: np.ndarray) -> None:
-        self.row = np.where(np.isnan(row), -np.inf, row).astype(np.float32)
-        self.n_vocab = int(row.shape[0])
+    batch_invariant = False  # int8 models quantize each run's activations as a whole (icchat.chat.device)
 
-    def argmax(self) -> int:
-        return int(np.argmax(self.row))  # the first maximum
-
-    def top(self, k: int) -> list[tuple[int, float]]:
-        k = max(1, min(k, self.n_vocab))
-        return [(int(i), float(self.row[i])) for i in self.order(k)]
-
-    def order(self, k: int) -> np.ndarray:
-        """The top k ids in candidate order (value descending, ties by id)."""
-        row = self.row
-        if k < self.n_vocab:  # everything >= the k-th value, then the exact order
-            kth = np.partition(row, self.n_vocab - k)[self.n_vocab - k]
-            ids = np.flatnonzero(row >= kth)
-        else:
-            ids = np.arange(self.n_vocab)
-        return ids[np.lexsort((ids, -row[ids].astype(np.float64)))][:k]
-
-    def sample(self, k: int, temperature: float, top_p: float, u: float) -> int:
-        """icchat.chat.sampling's steps 2-4 with sequential sums (np.cumsum, never np.sum)."""
-        k = max(1, min(k, self.n_vocab))
-        order = self.order(k) if k < self.n_vocab or top_p < 1.0 else None
-        members = np.arange(self.n_vocab) if order is None else np.sort(order)
-        first = int(order[0]) if order is not None else self.argmax()
-        top = float(self.row[first])
-        if not np.isfinite(top):
-            return first
-        inverse = 1.0 / temperature
-        weights = np.exp((self.row[members].astype(np.float64) - top) * inverse)
-        sums = np.cumsum(weights)
-        if top_p >= 1.0:
-            return int(members[min(int(np.searchsorted(sums, u * sums[-1], "right")), k - 1)])
-        by_rank = np.cumsum(weights[np.searchsorted(members, order)])
-        reached = np.flatnonzero(by_rank >= top_p * sums[-1])
-        kept = int(reached[0]) + 1 if reached.size else k
-        j = int(np.searchsorted(by_rank[:kept], u * by_rank[kept - 1], "right"))
-        return int(order[min(j, kept - 1)])
-
-
-class NativeOnnxBackend:
-    """A Backend over an onnxruntime InferenceSession of a bundle's decoder."""
-
-    def __init__(self, onnx_path: Path, n_ctx: int, threads: int = 1, label: str = "device") -> None:
+    def __init__(self, onnx_path: Path, threads: int = 1) -> None:
         import onnxruntime as ort
 
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         self.session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
-        self.label, self.n_ctx = label, n_ctx
         self.past_inputs = [i for i in self.session.get_inputs() if i.name.startswith("past_key_values.")]
         self.outputs = [o.name for o in self.session.get_outputs()]
+        self.past = self.empty_past()
+        self.last: np.ndarray | None = None  # the last fed position's logits, until next() consumes them
 
-    @classmethod
-    def from_bundle(cls, bundle: Path, variant: str = "q8", threads: int = 1) -> NativeOnnxBackend:
-        manifest = read_manifest(bundle)
-        path = Path(bundle) / find_file(manifest, "onnx-decoder", variant)
-        return cls(path, int(manifest["model"]["n_ctx"]), threads)
+    def empty_past(self) -> dict[str, np.ndarray]:
+        shape = self.past_inputs[0].shape
+        return {i.name: np.zeros((1, shape[1], 0, shape[3]), np.float32) for i in self.past_inputs}
 
     def run(self, ids: list[int], position: int, past: dict[str, np.ndarray]
             ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """One session run: (the last position's logits, the present keys and values)."""
         feeds = {
             "input_ids": np.array([ids], np.int64),
             "attention_mask": np.ones((1, position + len(ids)), np.int64),
@@ -96,35 +51,34 @@ class NativeOnnxBackend:
         present = {i.name: result[i.name.replace("past_key_values", "present")] for i in self.past_inputs}
         return result["logits"][0, -1], present
 
-    async def generate(self, request: GenerateRequest) -> AsyncIterator[TokenBatch]:
-        prompt, settings = request.prompt, request.settings
-        if len(prompt) + request.max_new_tokens > self.n_ctx:
-            raise BackendError(f"prompt ({len(prompt)} tokens) + max_new_tokens "
-                               f"({request.max_new_tokens}) exceeds the context of {self.n_ctx}")
-        rng = SplitMix64(settings.seed if settings.seed is not None else 0)
-        shape = self.past_inputs[0].shape
-        past = {i.name: np.zeros((1, shape[1], 0, shape[3]), np.float32) for i in self.past_inputs}
-        position, run_ms, row = 0, 0.0, None
-        tick = time.perf_counter()
-        while position < len(prompt):
-            if request.cancelled():
-                return
-            chunk = prompt[position:position + PROMPT_CHUNK]
-            start = time.perf_counter()
-            row, past = self.run(chunk, position, past)
-            run_ms += (time.perf_counter() - start) * 1000.0
-            position += len(chunk)
-        for produced in range(request.max_new_tokens):
-            start = time.perf_counter()
-            token = choose_token(NumpyLogits(row), settings, rng)
-            now = time.perf_counter()
-            yield TokenBatch([token], {"python_ms": (now - tick) * 1000.0 - run_ms, "run_ms": run_ms,
-                                       "sample_ms": (now - start) * 1000.0})
-            if token in request.stop_tokens or produced + 1 == request.max_new_tokens:
-                return
-            if request.cancelled():
-                return
-            tick = start = time.perf_counter()
-            row, past = self.run([token], position, past)
-            run_ms = (time.perf_counter() - start) * 1000.0
-            position += 1
+    @property
+    def held(self) -> int:
+        return int(next(iter(self.past.values())).shape[2])
+
+    def forward(self, tokens: list[int], pos: int) -> None:
+        """Feed tokens at positions pos..; what was held from pos on is dropped."""
+        self.last = None
+        if pos > self.held:
+            raise ValueError(f"position {pos} is past the {self.held} tokens fed so far")
+        kept = {name: tensor[:, :, :pos] for name, tensor in self.past.items()}
+        self.last, self.past = self.run(list(tokens), pos, kept)
+
+    def next(self, temperature: float, top_k: int, top_p: float, seed: str, position: int) -> int:
+        if self.last is None:
+            raise ValueError("no logits: feed a token first")
+        token = next_token(self.last.tolist(), temperature, top_k, top_p, int(seed), position)
+        self.last = None
+        return token
+
+
+class NativeOnnxBackend(DeviceBackend):
+    """The chat's Backend over a NativeOnnxEngine."""
+
+    def __init__(self, onnx_path: Path, n_ctx: int, threads: int = 1, label: str = "device") -> None:
+        super().__init__(NativeOnnxEngine(onnx_path, threads), n_ctx, label)
+
+    @classmethod
+    def from_bundle(cls, bundle: Path, variant: str = "q8", threads: int = 1) -> NativeOnnxBackend:
+        manifest = read_manifest(bundle)
+        path = Path(bundle) / find_file(manifest, "onnx-decoder", variant)
+        return cls(path, int(manifest["model"]["n_ctx"]), threads)

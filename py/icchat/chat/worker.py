@@ -1,0 +1,140 @@
+"""The chat worker's Python half (web/worker.js runs it in Pyodide): one chat runtime and the
+backends that can answer on this page, by label ("device", "onchain-fast", "onchain-verified",
+and a measurement's probe). It takes and returns plain Python data, the worker<->page messages
+of web/protocol.mjs as dicts, so it runs, and is tested, in CPython as in Pyodide.
+
+`JsChatWorker` is the one place where JS objects become Python data and back (Pyodide only).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any
+
+from icchat.chat import speed
+from icchat.chat.backend import Backend
+from icchat.chat.conversation import Conversation
+from icchat.chat.device import DeviceBackend
+from icchat.chat.onchain import MODES, Gpt2Client, JsGpt2Client, OnchainBackend
+from icchat.chat.runtime import ChatRuntime
+from icchat.chat.settings import Settings
+from icchat.chat.tokenizer import GPT2Tokenizer
+
+DEVICE = "device"
+
+
+class ChatWorker:
+    """The page's chat: which backends answer, and a reply as the messages the page is sent.
+
+    n_ctx: the model's context window (the manifest's `model.n_ctx`); every backend gets it.
+    """
+
+    def __init__(self, tokenizer: GPT2Tokenizer, n_ctx: int) -> None:
+        self.runtime = ChatRuntime(tokenizer)
+        self.n_ctx = int(n_ctx)
+        self.backends: dict[str, Backend] = {}
+
+    @classmethod
+    def from_tokenizer_files(cls, vocab_json: str | bytes, merges_txt: str | bytes, n_ctx: int) -> ChatWorker:
+        """From the bundle's vocab.json and merges.txt, as loaded and checked by the worker."""
+        return cls(GPT2Tokenizer.from_strings(vocab_json, merges_txt), n_ctx)
+
+    def use_engine(self, engine: Any, label: str = DEVICE) -> None:
+        """Answer as `label` on `engine` (the icchat engine or onnxruntime-web's, SPEC's decoder
+        shape: forward(tokens, pos), next(temperature, top_k, top_p, seed, position))."""
+        self.backends[label] = DeviceBackend(engine, self.n_ctx, label)
+
+    def use_onchain(self, client: Gpt2Client, prices: Mapping[str, Any] | None) -> None:
+        """Answer onchain too, in both modes, through `client` (prices: config.json's ic_prices,
+        for the mainnet cycles estimate; None: no estimate)."""
+        for mode in MODES:
+            backend = OnchainBackend(client, mode, self.n_ctx, prices or None)
+            self.backends[backend.label] = backend
+
+    def drop(self, label: str) -> None:
+        """Forget the backend `label` (a measurement's probe once timed)."""
+        self.backends.pop(label, None)
+
+    async def measure(self, label: str, cancelled: Callable[[], bool] = lambda: False,
+                      pause: Callable[[], Awaitable[object]] | None = None) -> float | None:
+        """ms per decoded token of backend `label` (icchat.chat.speed); None if `cancelled`
+        turned true first. `pause` is awaited after every token (the worker's message queue)."""
+        return await speed.step_ms(self.backends[label], cancelled=cancelled, pause=pause)
+
+    async def reply(self, id: str | int, conversation: Mapping[str, Any], settings: Mapping[str, Any],
+                    backend: str, cancelled: Callable[[], bool] = lambda: False) -> AsyncIterator[dict[str, Any]]:
+        """The assistant's next turn for `conversation` ({messages: [{role, text, origin?}]}) with
+        `settings` (Settings' fields), written by `backend`: `delta` messages as the text arrives,
+        then one `done` or, if the backend failed, one `error` (kind "generate" on the device,
+        "onchain" else; not fatal). ValueError before anything is written if `backend` cannot
+        answer here or the conversation or settings are malformed."""
+        if backend not in self.backends:
+            raise ValueError(f"answers computed {backend} are not available on this page")
+        parsed_conversation = Conversation.from_dict(dict(conversation))
+        parsed_settings = Settings.from_dict(dict(settings))
+        async for event in self.runtime.reply(parsed_conversation, self.backends[backend], parsed_settings, cancelled):
+            if event.text_delta or event.tokens:  # the last event may carry text (held back) or the stop token
+                yield {"type": "delta", "id": id, "text_delta": event.text_delta, "tokens": list(event.tokens),
+                       "stats": dict(event.stats)}
+            if event.done and event.stop_reason == "error":
+                yield {"type": "error", "id": id, "kind": "generate" if backend == DEVICE else "onchain",
+                       "message": event.error or "the reply failed", "fatal": False, "during": "generate"}
+            elif event.done:
+                yield {"type": "done", "id": id, "text": event.text, "origin": event.origin or backend,
+                       "stop_reason": event.stop_reason, "trimmed_turns": event.trimmed_turns,
+                       "trimmed_tokens": event.trimmed_tokens, "stats": dict(event.stats)}
+
+
+class JsChatWorker:
+    """ChatWorker for web/worker.js (Pyodide): JS objects in, JS objects out, nothing else.
+
+    Every message is posted with `post` as a JS object (dicts become plain objects), and after
+    each one the reply awaits `pause()`, a round trip through the worker's message queue, so a
+    `stop` the page sent meanwhile is handled before the next token is computed, even on an
+    engine whose forward pass never yields.
+    """
+
+    def __init__(self, vocab_json: str, merges_txt: str, n_ctx: int) -> None:
+        self.chat = ChatWorker.from_tokenizer_files(vocab_json, merges_txt, n_ctx)
+        self.gpt2: Any = None  # web/onchain.mjs's client, once connected
+
+    def use_engine(self, engine: Any, label: str = DEVICE) -> None:
+        self.chat.use_engine(engine, label)
+
+    def use_onchain(self, client: Any, prices: Any) -> None:
+        """client: web/onchain.mjs's; prices: config.json's ic_prices (a JS object or null)."""
+        self.gpt2 = client
+        self.chat.use_onchain(JsGpt2Client(client), _py(prices))
+
+    def drop(self, label: str) -> None:
+        self.chat.drop(label)
+
+    async def measure(self, label: str, control: Any, pause: Any) -> float | None:
+        """control.cancelled (a JS getter) is read at every token."""
+        return await self.chat.measure(label, lambda: bool(control.cancelled), pause)
+
+    async def reply(self, id: Any, conversation: Any, settings: Any, backend: str, control: Any,
+                    post: Any, pause: Any) -> None:
+        """A `generate` message's reply, its messages posted as they come. An onchain failure the
+        gpt2 canister itself turned down (onchain.mjs's record of the failed call) is `refused`."""
+        from js import Object
+        from pyodide.ffi import to_js
+
+        if self.gpt2 is not None:
+            self.gpt2.lastFailure = None
+        async for message in self.chat.reply(id, _py(conversation), _py(settings), backend,
+                                             lambda: bool(control.cancelled)):
+            if message["type"] == "error" and message["kind"] == "onchain" and self._refused():
+                message["kind"] = "refused"
+            post(to_js(message, dict_converter=Object.fromEntries))
+            if message["type"] == "delta":
+                await pause()
+
+    def _refused(self) -> bool:
+        failure = self.gpt2.lastFailure if self.gpt2 is not None else None
+        return bool(failure and failure.refused)
+
+
+def _py(value: Any) -> Any:
+    """A JS object or array as Python data (Python data as is)."""
+    return value.to_py() if hasattr(value, "to_py") else value
