@@ -148,7 +148,7 @@ def test_loads_with_no_request_to_another_origin_and_progress_reaches_100(chat, 
     model_files = set(model_requests)
     # each file once: init's one model request to the loader thread brings the tokenizer and the model
     assert len(model_requests) == len(model_files), sorted(model_requests)
-    assert "/model/onnx/decoder_model_merged_quantized.onnx" in model_files  # int8 by default
+    assert "/model/onnx/decoder_model_merged_quantized.onnx" in model_files  # q8 by default
     assert "/model/onnx/decoder_model_merged.onnx" not in model_files
     # The seeded tiny model is flagged as not meaningful: the page says so.
     assert chat.page.is_visible("#warning")
@@ -170,7 +170,7 @@ def test_an_answer_streams_token_by_token_and_is_labelled(chat, artifacts, figur
     assert answer["origin"] == "device" and "on this device" in answer["meta"]
     assert answer["tokens"] > 0 and answer["text"]
     assert "tokens/s" in chat.page.text_content("#speed")
-    figures["tiny_int8_tokens_per_s"] = float(chat.page.text_content("#speed").split()[0])
+    figures["tiny_q8_tokens_per_s"] = float(chat.page.text_content("#speed").split()[0])
 
 
 def test_stop_ends_the_answer_mid_way(chat, artifacts, figures):
@@ -253,25 +253,25 @@ def test_a_reload_answers_from_the_cache_without_fetching_weights(chat, stack, a
     chat.shot(artifacts, "06-after-reload")
 
 
-def test_fp32_is_selectable_and_int8_comes_back_from_the_cache(chat, stack):
-    fp32, int8 = "/model/onnx/decoder_model_merged.onnx", "/model/onnx/decoder_model_merged_quantized.onnx"
+def test_f32_is_selectable_and_q8_comes_back_from_the_cache(chat, stack):
+    f32, q8 = "/model/onnx/decoder_model_merged.onnx", "/model/onnx/decoder_model_merged_quantized.onnx"
     chat.requests.clear()
     chat.page.click("#settings-toggle")
-    chat.page.check("input[name=variant][value=fp32]")
+    chat.page.check("input[name=precision][value=f32]")
     chat.page.click("#settings-close")
     chat.page.locator(READY).wait_for(timeout=BOOT_TIMEOUT)
-    assert "fp32" in chat.page.text_content("#status-text")
+    assert "f32" in chat.page.text_content("#status-text")
     chat.settings(temperature=0, max_new_tokens=12)
     answer = chat.ask("Which precision is this?")
     assert answer["origin"] == "device" and answer["tokens"] > 0
-    assert fp32 in [urlsplit(u).path for u in chat.requests]
+    assert f32 in [urlsplit(u).path for u in chat.requests]
     chat.requests.clear()
     chat.page.click("#settings-toggle")
-    chat.page.check("input[name=variant][value=int8]")
+    chat.page.check("input[name=precision][value=q8]")
     chat.page.click("#settings-close")
     chat.page.locator(READY).wait_for(timeout=BOOT_TIMEOUT)
-    assert "int8" in chat.page.text_content("#status-text")
-    assert int8 not in [urlsplit(u).path for u in chat.requests]  # verified bytes from the cache
+    assert "q8" in chat.page.text_content("#status-text")
+    assert q8 not in [urlsplit(u).path for u in chat.requests]  # verified bytes from the cache
 
 
 def test_a_worker_crash_mid_answer_keeps_the_question_and_offers_a_restart(chat, artifacts):

@@ -48,8 +48,8 @@ COMPROMISED_WORKER = """
       window.__deliver = (data) => handler({ data });
       super.onmessage = (event) => {
         const data = event.data;
-        if (window.__answer && data?.type === 'delta') return handler({ data: { ...data, text: window.__sent ? '' : (window.__sent = true, window.__answer) } });
-        if (window.__answer && data?.type === 'done') return handler({ data: { ...data, message: data.message ? { ...data.message, text: window.__answer } : data.message } });
+        if (window.__answer && data?.type === 'delta') return handler({ data: { ...data, text_delta: window.__sent ? '' : (window.__sent = true, window.__answer) } });
+        if (window.__answer && data?.type === 'done') return handler({ data: { ...data, text: window.__answer } });
         return handler(event);
       };
     }

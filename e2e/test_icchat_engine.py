@@ -1,5 +1,5 @@
 """The icchat engine (the gpt2 canister's C model compiled for the browser) in Chromium against the
-real stack, whose gpt2 canister runs the q8 weights: `auto` starts on the engine for int8 with the
+real stack, whose gpt2 canister runs the q8 weights: `auto` starts on the engine for q8 with the
 canister's own weight file (no ONNX file), then, while the chat is idle, times both engines on
 this device and keeps the faster (the figures kept for the next visit); on-device and onchain
 (fast and verified) answers are the same tokens for the same prompt and seed, greedy and sampled;

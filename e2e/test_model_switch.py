@@ -84,12 +84,12 @@ def test_the_switch_is_kept_across_reloads(chat):
     switch(chat, "device")
 
 
-def test_greedy_answers_are_the_same_tokens_on_device_fp32_and_onchain(chat, figures):
+def test_greedy_answers_are_the_same_tokens_on_device_f32_and_onchain(chat, figures):
     chat.page.click("#settings-toggle")
-    chat.page.check("input[name=variant][value=fp32]")
+    chat.page.check("input[name=precision][value=f32]")
     chat.page.click("#settings-close")
     chat.page.locator(READY).wait_for(timeout=BOOT_TIMEOUT)
-    assert "fp32" in chat.page.text_content("#status-text")
+    assert "f32" in chat.page.text_content("#status-text")
     chat.settings(temperature=0, max_new_tokens=32)
     tokens = {}
     for backend in ("device", *ONCHAIN):

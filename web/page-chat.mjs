@@ -1,0 +1,208 @@
+// The chat: the conversations (new, open, delete), the composer, and the answer being written,
+// from the question sent to the worker to its `delta`s and its `done` (or its failure).
+
+import { els } from "./page-dom.mjs";
+import { closeOverlays, hideError, messageNode, renderControls, renderConversations, renderMessage, renderTranscript, scrollToEnd, setState, showSpeed } from "./page-render.mjs";
+import { state } from "./page-state.mjs";
+import { saveConversations, saveDraft, savePrefs } from "./page-store.mjs";
+import * as worker from "./page-worker-client.mjs";
+import { BACKENDS } from "./protocol.mjs";
+
+// Drawing every token (the text's layout, the scroll, the speed) took the CPU the model runs on:
+// on 2 cores the icchat engine wrote a token in 15.9 ms with every token drawn, 14.0 ms drawn at
+// most every 50 ms, 12.4 ms undrawn. At most 20 draws a second look the same to a reader.
+const DRAW_EVERY_MS = 50;
+
+const newId = () => (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random());
+
+function currentConversation() {
+  const conversations = state.conversations;
+  let conversation = conversations.list.find((c) => c.id === conversations.current);
+  if (!conversation) {
+    conversation = { id: newId(), title: "", created: Date.now(), updated: Date.now(), messages: [] };
+    conversations.list.unshift(conversation);
+    conversations.current = conversation.id;
+  }
+  return conversation;
+}
+
+/** The current conversation and the sidebar's list, drawn anew. */
+export function renderChat() {
+  renderTranscript(currentConversation());
+  renderConversations({ open: openConversation, remove: deleteConversation });
+}
+
+function openConversation(id) {
+  if (state.reply) return; // finish or stop the answer first
+  state.conversations.current = id;
+  saveConversations(state.conversations);
+  renderChat();
+  closeOverlays();
+}
+
+function deleteConversation(id) {
+  if (state.reply && state.reply.conversation.id === id) return;
+  const conversations = state.conversations;
+  conversations.list = conversations.list.filter((c) => c.id !== id);
+  if (conversations.current === id) conversations.current = conversations.list[0]?.id ?? null;
+  saveConversations(conversations);
+  renderChat();
+}
+
+export function newChat() {
+  if (state.reply) return;
+  const conversations = state.conversations;
+  const current = conversations.list.find((c) => c.id === conversations.current);
+  if (!current || current.messages.length > 0) {
+    conversations.current = null;
+    currentConversation();
+    saveConversations(conversations);
+    renderChat();
+  }
+  closeOverlays();
+  els.prompt.focus();
+}
+
+/** The switch: on this device · onchain fast · onchain verified (kept across reloads). */
+export function setBackend(value) {
+  if (state.reply || !BACKENDS.includes(value)) return;
+  state.prefs.backend = value;
+  savePrefs(state.prefs);
+  hideError();
+  renderControls();
+}
+
+export function autosize() {
+  els.prompt.style.height = "auto";
+  els.prompt.style.height = `${Math.min(els.prompt.scrollHeight, window.innerHeight * 0.4)}px`;
+}
+
+/** The box's text: kept as the draft, and the controls follow it. */
+export function onPromptInput() {
+  autosize();
+  saveDraft(els.prompt.value);
+  renderControls();
+}
+
+export function send() {
+  const text = els.prompt.value.trim();
+  const { prefs, settings } = state;
+  if (!text || !state.ready || state.reply || !state.available.includes(prefs.backend)) return;
+  hideError();
+  const conversation = currentConversation();
+  const user = { role: "user", text };
+  conversation.messages.push(user);
+  conversation.updated = Date.now();
+  if (!conversation.title) conversation.title = text.slice(0, 60);
+  saveConversations(state.conversations);
+  els.empty.hidden = true;
+  els.messages.append(renderMessage(user));
+  const node = messageNode("assistant");
+  node.dataset.state = "waiting";
+  els.messages.append(node);
+  if (prefs.backend !== "device" && !prefs.onchainUsed) {
+    prefs.onchainUsed = true; // the conversation goes to the canister now: offer to forget it
+    savePrefs(prefs);
+  }
+  state.reply = { id: newId(), conversation, userText: els.prompt.value, node, textNode: node.querySelector(".text"), text: "", tokens: 0, ids: [], deltas: 0, tokensPerSecond: 0, backend: prefs.backend, drawTimer: 0, drawnAt: 0 };
+  els.prompt.value = "";
+  autosize();
+  saveDraft("");
+  setState("generating");
+  showSpeed(0);
+  renderControls();
+  renderConversations({ open: openConversation, remove: deleteConversation });
+  scrollToEnd();
+  worker.generate(
+    state.reply.id,
+    conversation.messages.map(({ role, text: t, origin }) => (origin ? { role, text: t, origin } : { role, text: t })),
+    // An empty seed means a fresh one per answer; it is picked here (below 2^32, exact in JSON
+    // both ways) so the answer can show it and be reproduced.
+    { ...settings, seed: settings.seed ?? crypto.getRandomValues(new Uint32Array(1))[0] },
+    prefs.backend,
+  );
+}
+
+/** Stop the answer being written (the worker answers with its `done`, stop_reason "cancelled"). */
+export function stop() {
+  if (state.reply) worker.stop(state.reply.id);
+}
+
+/** The answer failed: take the question back out of the conversation and into the box. */
+export function failReply() {
+  if (!state.reply) return;
+  const { conversation, userText, node } = state.reply;
+  const last = conversation.messages[conversation.messages.length - 1];
+  if (last?.role === "user") conversation.messages.pop();
+  saveConversations(state.conversations);
+  node.previousElementSibling?.remove();
+  node.remove();
+  const typed = els.prompt.value;
+  els.prompt.value = typed ? `${userText}\n${typed}` : userText;
+  saveDraft(els.prompt.value);
+  autosize();
+  state.reply = null;
+  els.empty.hidden = conversation.messages.length > 0;
+  renderControls();
+}
+
+/** The worker's `delta`: text and tokens that arrived for the answer being written. */
+export function onDelta({ id, text_delta, tokens, stats }) {
+  const reply = state.reply;
+  if (!reply || reply.id !== id) return;
+  reply.text += text_delta;
+  reply.tokens += tokens.length;
+  reply.ids.push(...tokens);
+  reply.deltas += 1;
+  reply.tokensPerSecond = stats.tokens_per_s;
+  reply.node.dataset.deltas = String(reply.deltas); // what has arrived (tests read it); cheap, unlike the text's layout
+  if (reply.node.dataset.state !== "streaming") reply.node.dataset.state = "streaming";
+  reply.node.dataset.tokens = String(reply.tokens);
+  // the first token is drawn at once, later ones at most every DRAW_EVERY_MS
+  reply.drawTimer ||= setTimeout(drawReply, reply.drawnAt ? DRAW_EVERY_MS : 0, reply);
+}
+
+/** Show what the streaming reply `r` has so far: its text and the speed. */
+function drawReply(r) {
+  r.drawTimer = 0;
+  if (state.reply !== r) return; // done or failed meanwhile: drawn by renderMessage, or removed
+  r.drawnAt = performance.now();
+  r.textNode.textContent = r.text;
+  showSpeed(r.tokensPerSecond);
+  scrollToEnd();
+}
+
+/** Share of the reply's time spent in Python (backend + runtime), the rest is the model. */
+function pythonShare(stats) {
+  const py = (stats.python_ms ?? 0) + (stats.runtime_ms ?? 0);
+  const total = stats.seconds ? stats.seconds * 1000 : 0;
+  return py > 0 && total > 0 ? py / total : null;
+}
+
+/** The worker's `done`: the answer is stored in its conversation and drawn finished. False if
+ * it was not the answer being written (one that failed meanwhile). */
+export function onDone({ id, text, origin, stop_reason, trimmed_turns, stats }) {
+  const reply = state.reply;
+  if (!reply || reply.id !== id) return false;
+  const entry = {
+    role: "assistant", text, origin,
+    stats: { tokens: reply.tokens, tokens_per_s: stats.tokens_per_s || null, stop_reason, seed: Number.isSafeInteger(stats.seed) ? stats.seed : null, python_share: pythonShare(stats), trimmed_turns },
+  };
+  if (origin !== "device") {
+    Object.assign(entry.stats, { calls: stats.calls ?? 0, updates: stats.updates ?? 0, queries: stats.queries ?? 0, instructions: stats.instructions ?? 0, cycles: stats.mainnet_cycles ?? null, prices_read_on: state.prices?.read_on ?? null });
+  }
+  reply.conversation.messages.push(entry);
+  reply.conversation.updated = Date.now();
+  saveConversations(state.conversations);
+  saveDraft(els.prompt.value);
+  renderMessage(entry, reply.node);
+  clearTimeout(reply.drawTimer);
+  reply.node.dataset.tokenIds = JSON.stringify(reply.ids); // this answer's token ids (tests compare them)
+  reply.node.dataset.deltas = String(reply.deltas);
+  if (entry.stats.tokens_per_s) showSpeed(entry.stats.tokens_per_s);
+  state.reply = null;
+  setState(state.ready ? "ready" : "loading");
+  renderConversations({ open: openConversation, remove: deleteConversation });
+  renderControls();
+  return true;
+}

@@ -1,0 +1,305 @@
+// What the page shows: the status line and progress, errors, the transcript and its messages, the
+// conversation list, and which controls the page's state allows now. Model and user text are
+// always set with textContent.
+
+import { els } from "./page-dom.mjs";
+import { state } from "./page-state.mjs";
+
+export const ORIGIN_LABELS = { device: "on this device", "onchain-fast": "onchain · fast", "onchain-verified": "onchain · verified" };
+export const ENGINE_LABELS = { icchat: "icchat engine", "onnxruntime-web": "onnxruntime-web" };
+const WHERE_NOTES = {
+  device: "",
+  "onchain-fast": "Computed by the gpt2 canister: your conversation goes to its subnet by an update, then one node writes the answer by query (not certified).",
+  "onchain-verified": "Computed by the gpt2 canister: every node of its subnet sees your conversation and computes the answer (replicated updates, certified).",
+};
+// Who sees the conversation and what is kept, per mode (the sidebar). Onchain: the conversation's
+// tokens travel as ingress messages and queries (not encrypted from the nodes), and the canister's
+// per-caller prefix cache keeps them in its heap on every node: a caller's latest slot used in the
+// last 10 minutes is never taken by another caller (canister/gpt2: SLOT_PROTECT_SECONDS), the rest
+// stays until the room is needed; forget_conversations empties this identity's slots.
+const KEPT = "The canister keeps its tokens until another conversation needs the room (your latest one at least 10 minutes after its last answer), or until you forget them.";
+const PRIVACY = {
+  device: "On this device: the model runs in this browser and nothing you type leaves it; only the model files come from the gpt2 canister. Conversations are kept in this browser.",
+  "onchain-fast": `Onchain · fast: your conversation is sent to the gpt2 canister on the Internet Computer. An update stores it in the canister on every node of its subnet, and one node writes the answer by query. ${KEPT}`,
+  "onchain-verified": `Onchain · verified: your conversation is sent to the gpt2 canister on the Internet Computer; every node of its subnet sees it and computes the answer. ${KEPT}`,
+};
+const EMPTY_TEXT = {
+  device: "The model runs on this device in your browser. What you type is not sent anywhere.",
+  onchain: "The model runs onchain, in the gpt2 canister on the Internet Computer: what you type is sent to it.",
+};
+const HINTS = { device: "Enter sends · Shift+Enter adds a line", onchain: "Enter sends · Stop stops after the current call" };
+const STOP_LABELS = { eot: "", stop_string: "", max_tokens: "max tokens reached", context: "context full", cancelled: "stopped", error: "error" };
+
+// --- status, progress, errors ---------------------------------------------------------------
+
+export function setState(value) {
+  els.body.dataset.state = value;
+}
+export function setStatus(text, detail) {
+  els.status.textContent = text;
+  els.detail.textContent = detail ?? "";
+}
+export function setProgress(percent) {
+  els.bar.style.width = `${percent}%`;
+  els.progress.setAttribute("aria-valuenow", String(percent));
+}
+function formatSeconds(s) {
+  if (s < 60) return `${Math.max(1, Math.round(s))} s`;
+  return `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
+}
+
+/** The model files' download or cache read (the loader's `progress`). */
+export function showProgress(p) {
+  const percent = p.total ? Math.floor((p.loaded / p.total) * 100) : 100;
+  setProgress(percent);
+  const mb = (n) => (n / 1e6).toFixed(n < 1e7 ? 1 : 0);
+  if (p.done) {
+    setStatus("Model files verified", p.networkBytes ? `${mb(p.total)} MB · SHA-256 checked` : `${mb(p.total)} MB from this browser's cache · SHA-256 checked`);
+    return;
+  }
+  const parts = [`${mb(p.loaded)} / ${mb(p.total)} MB`, `${percent} %`];
+  if (p.networkBytes > 0 && p.rate > 0) parts.push(`${(p.rate / 1e6).toFixed(1)} MB/s`);
+  if (p.eta !== null && p.eta !== undefined && p.networkBytes > 0) parts.push(`${formatSeconds(p.eta)} left`);
+  setStatus(p.fromCache ? "Loading the model from this browser's cache" : "Downloading the model", parts.join(" · "));
+}
+
+// The model notice: random weights get the page's warning; a model with a notice of its own (the
+// offline demo model: English chit-chat, no knowledge) shows that text in the same place instead.
+export function showModelNotice(meaningful, notice) {
+  if (notice) {
+    // the model's own notice stands alone (the random-weights wording around it does not apply)
+    els.warningTitle.textContent = "Demo model:";
+    els.warningText.textContent = notice;
+    els.warningMore.hidden = true;
+  }
+  els.warning.hidden = meaningful && !notice;
+}
+
+/** The worker's `ready`: the model's label, the status line, the device note and the about line. */
+export function showReady(message) {
+  const { model, timings: t = {}, engine, threads } = message;
+  setProgress(100);
+  els.modelLabel.textContent = model.label;
+  els.modelLabel.title = `${model.parameters ? (model.parameters / 1e6).toFixed(1) + "M parameters, " : ""}manifest ${model.manifestSha256}`;
+  showModelNotice(model.meaningful, model.notice);
+  els.about.dataset.timings = JSON.stringify(t); // seconds per start-up phase (tests read them)
+  const source = t.networkBytes ? `downloaded ${(t.networkBytes / 1e6).toFixed(1)} MB` : "model from cache";
+  if (state.device.available) {
+    els.about.dataset.engine = engine ?? ""; // the engine answering on this device (tests read it)
+    const engineLabel = engine ? ` · ${ENGINE_LABELS[engine] ?? engine}` : "";
+    setStatus(`Ready · ${message.precision}${engineLabel} · ${threads} thread${threads === 1 ? "" : "s"}`, t.total ? `started in ${t.total.toFixed(1)} s · ${source}` : source);
+  } else {
+    setStatus("Ready · onchain only", "the on-device model is not available here");
+  }
+  els.deviceNote.hidden = state.device.available || !state.available.length;
+  els.deviceNoteText.textContent = state.device.available ? "" : `This device cannot run the model: ${String(state.device.reason ?? "").replace(/\.+$/, "")}.`;
+  els.deviceNoteOnchain.hidden = !state.available.includes("onchain-fast");
+  els.about.dataset.principal = message.principal ?? "";
+  els.about.textContent = `Model manifest SHA-256 ${model.manifestSha256.slice(0, 16)}… (certified by the gpt2 canister) · ${model.n_layer} layers, ${model.n_embd} dims · cross-origin isolated: ${message.isolated ? "yes" : "no"}${message.principal ? ` · onchain identity ${message.principal}` : ""}`;
+}
+
+/** The status line when nothing can answer any more (a fatal `error`). */
+export function showStopped(kind) {
+  const text = { uncertified: "Model refused: its manifest is not the certified one", integrity: "Model refused: it does not match its manifest" };
+  setStatus(text[kind] ?? "The model could not be started", "");
+}
+
+/** The error notice; kind "crash": the worker itself stopped. */
+export function showError(text, kind, fatal = true) {
+  els.errorText.textContent = text;
+  els.error.dataset.kind = kind;
+  els.error.hidden = false;
+  els.errorRestart.hidden = !fatal && kind !== "crash";
+  els.errorReload.hidden = kind === "refused"; // the canister said why: a reload would not change it
+  if (fatal) setState("error");
+}
+export function hideError() {
+  els.error.hidden = true;
+}
+
+/** The worker's error message (kind: protocol.mjs's ERROR_KINDS) with what the user can do. */
+export function explainError(kind, message) {
+  switch (kind) {
+    case "integrity":
+    case "uncertified": return `${message} The model host may have been tampered with; nothing from it was run.`;
+    case "unreachable": return `${message}. Check that the model canister is running, then restart the model.`;
+    case "memory": return `${message}. Close other tabs, or pick the smaller q8 precision in Settings, then restart.`;
+    case "config": return `${message}. The page was not deployed completely.`;
+    case "onchain": return `The onchain answer failed: ${message}. Your question is back in the box: send it again, or answer on this device.`;
+    // the gpt2 canister's own line (budget, quota, access, busy): as it is
+    case "refused": return `${/[.!?)]$/.test(message) ? message : `${message}.`} Your question is back in the box.`;
+    default: return message;
+  }
+}
+
+/** THE tokens/s figure (the worker's stats.tokens_per_s) under the composer. */
+export function showSpeed(tokensPerSecond) {
+  els.speed.textContent = tokensPerSecond > 0 ? `${tokensPerSecond.toFixed(1)} tokens/s` : "";
+}
+
+// --- the transcript -------------------------------------------------------------------------
+
+export function scrollToEnd() {
+  els.transcript.scrollTop = els.transcript.scrollHeight;
+}
+
+export function messageNode(role) {
+  const node = document.createElement("li");
+  node.className = `msg ${role}`;
+  const who = document.createElement("div");
+  who.className = "who";
+  who.textContent = role === "user" ? "You" : "GPT-2";
+  const text = document.createElement("div");
+  text.className = "text";
+  node.append(who, text);
+  return node;
+}
+
+/** A stored message, finished: its text and, for an answer, where it came from and its stats. */
+export function renderMessage(message, node = messageNode(message.role)) {
+  node.querySelector(".text").textContent = message.text;
+  node.dataset.state = "done";
+  node.querySelector(".meta")?.remove();
+  if (message.role === "assistant") {
+    const meta = document.createElement("div");
+    meta.className = "meta";
+    const where = document.createElement("span");
+    where.className = "where";
+    where.textContent = ORIGIN_LABELS[message.origin] ?? message.origin ?? "";
+    meta.append(where);
+    const s = message.stats ?? {};
+    if (s.tokens) meta.append(span(`${s.tokens} tokens`));
+    if (s.tokens_per_s) meta.append(span(`${s.tokens_per_s.toFixed(1)} tokens/s`));
+    if (s.calls) meta.append(span(`${s.calls} call${s.calls === 1 ? "" : "s"}`, "calls"));
+    if (s.instructions) meta.append(span(`${formatCount(s.instructions)} instructions`, "instructions"));
+    if (s.cycles !== null && s.cycles !== undefined && s.calls) meta.append(span(`≈ ${formatCount(s.cycles)} cycles on mainnet`, "cycles"));
+    if (s.stop_reason && STOP_LABELS[s.stop_reason]) meta.append(span(STOP_LABELS[s.stop_reason], s.stop_reason === "cancelled" ? "stopped" : ""));
+    if (s.trimmed_turns) meta.append(span(`${s.trimmed_turns} older turn${s.trimmed_turns === 1 ? "" : "s"} left out (context window)`));
+    const details = [];
+    if (s.seed !== null && s.seed !== undefined) details.push(`seed ${s.seed}`);
+    if (s.python_share !== null && s.python_share !== undefined) details.push(`Python ${(s.python_share * 100).toFixed(1)} % of the time`);
+    if (s.calls) details.push(`${s.updates} update${s.updates === 1 ? "" : "s"}, ${s.queries} quer${s.queries === 1 ? "y" : "ies"} (queries are free)`);
+    if (s.cycles !== null && s.cycles !== undefined && s.calls) details.push(`cycles: the IC's published prices${s.prices_read_on ? ` read on ${s.prices_read_on}` : ""}, 13-node subnet`);
+    meta.title = details.join(" · ");
+    if (navigator.clipboard && message.text) meta.append(copyButton(message.text));
+    node.dataset.origin = message.origin ?? "";
+    node.dataset.stopReason = s.stop_reason ?? "";
+    node.dataset.tokens = String(s.tokens ?? "");
+    for (const key of ["calls", "updates", "queries", "instructions", "cycles"]) {
+      if (s[key] !== undefined && s[key] !== null) node.dataset[key] = String(s[key]);
+    }
+    node.append(meta);
+  }
+  return node;
+}
+function copyButton(text) {
+  const copy = document.createElement("button");
+  copy.type = "button";
+  copy.className = "copy";
+  copy.textContent = "Copy";
+  copy.addEventListener("click", async () => {
+    try {
+      await navigator.clipboard.writeText(text);
+      copy.textContent = "Copied";
+    } catch {
+      copy.textContent = "Copy failed";
+    }
+    setTimeout(() => { copy.textContent = "Copy"; }, 1500);
+  });
+  return copy;
+}
+/** 1234567 → "1.23M": instruction and cycle counts at a glance. */
+export function formatCount(n) {
+  for (const [unit, size] of [["T", 1e12], ["B", 1e9], ["M", 1e6], ["k", 1e3]]) {
+    if (n >= size) return `${(n / size).toPrecision(3)}${unit}`;
+  }
+  return String(n);
+}
+function span(text, className = "") {
+  const el = document.createElement("span");
+  el.textContent = text;
+  if (className) el.className = className;
+  return el;
+}
+
+export function renderTranscript(conversation) {
+  els.messages.replaceChildren(...conversation.messages.map((m) => renderMessage(m)));
+  els.empty.hidden = conversation.messages.length > 0;
+  scrollToEnd();
+}
+
+function titleOf(conversation) {
+  const first = conversation.messages.find((m) => m.role === "user");
+  return first ? first.text.slice(0, 60) : "New chat";
+}
+
+/** The sidebar's list; `open(id)` and `remove(id)` answer its buttons. */
+export function renderConversations({ open, remove }) {
+  const { list, current } = state.conversations;
+  const items = list.filter((c) => c.messages.length > 0).map((conversation) => {
+    const li = document.createElement("li");
+    li.classList.toggle("current", conversation.id === current);
+    const openButton = document.createElement("button");
+    openButton.type = "button";
+    openButton.className = "open";
+    openButton.textContent = titleOf(conversation);
+    openButton.title = openButton.textContent;
+    openButton.addEventListener("click", () => open(conversation.id));
+    const removeButton = document.createElement("button");
+    removeButton.type = "button";
+    removeButton.className = "delete";
+    removeButton.textContent = "✕";
+    removeButton.setAttribute("aria-label", `Delete "${titleOf(conversation)}"`);
+    removeButton.addEventListener("click", () => remove(conversation.id));
+    li.append(openButton, removeButton);
+    return li;
+  });
+  els.conversations.replaceChildren(...items);
+}
+
+// --- the overlays ---------------------------------------------------------------------------
+
+/** The settings panel (an overlay on narrow screens). */
+export function showSettings(open) {
+  els.settings.hidden = !open;
+  els.settingsToggle.setAttribute("aria-expanded", String(open));
+  els.body.classList.toggle("settings-open", open);
+}
+/** After a choice on a narrow screen: back to the chat (the sidebar and the settings close). */
+export function closeOverlays() {
+  els.body.classList.remove("sidebar-open");
+  if (window.matchMedia("(max-width: 820px)").matches) showSettings(false);
+}
+
+// --- the controls ---------------------------------------------------------------------------
+
+/** What the composer, the where switch and the model settings allow now (busy: an answer is
+ * being written), and the texts that go with the chosen backend. */
+export function renderControls() {
+  const { reply, ready, available, prefs, device, model } = state;
+  const busy = reply !== null;
+  els.send.hidden = busy;
+  els.stop.hidden = !busy;
+  els.send.disabled = !ready || els.prompt.value.trim() === "" || !available.includes(prefs.backend);
+  els.send.title = ready ? "" : "The model is still loading";
+  els.newChat.disabled = busy;
+  // Where answers come from is switched between answers, never during one.
+  for (const input of els.where.querySelectorAll("input")) {
+    input.checked = input.value === prefs.backend;
+    input.disabled = busy || (ready && !available.includes(input.value));
+    input.parentElement.title = input.disabled && !busy ? (input.value === "device" ? `Not available: ${device.reason ?? "the model is not loaded"}` : "Not available: the gpt2 canister could not be reached") : "";
+  }
+  els.whereNote.textContent = WHERE_NOTES[prefs.backend] ?? "";
+  els.privacy.textContent = PRIVACY[prefs.backend];
+  els.privacy.dataset.mode = prefs.backend;
+  els.forget.hidden = !prefs.onchainUsed;
+  els.forget.disabled = busy || state.forgetting || !available.includes("onchain-fast");
+  const onchain = prefs.backend !== "device";
+  els.emptyText.textContent = EMPTY_TEXT[onchain ? "onchain" : "device"];
+  els.hint.textContent = onchain ? HINTS.onchain : HINTS.device;
+  els.stop.title = busy && reply.backend !== "device" ? "Stops after the current call" : "";
+  els.modelWhere.textContent = ORIGIN_LABELS[prefs.backend];
+  // The on-device model is not swapped while it writes an answer.
+  for (const input of els.settingsForm.elements.precision) input.disabled = busy || (model ? !model.precisions.includes(input.value) : false);
+  for (const input of els.settingsForm.elements.engine) input.disabled = busy;
+}

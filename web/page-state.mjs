@@ -1,0 +1,25 @@
+// The page's state, in one place: what is stored (page-store.mjs) and what the worker said.
+// The other page modules read and change it; only page-store.mjs writes it to the browser.
+
+import { loadConversations, loadPrefs, loadSettings } from "./page-store.mjs";
+
+const conversations = loadConversations();
+const prefs = loadPrefs();
+// "Forget my onchain conversation" is offered once this browser has sent one onchain (kept in
+// prefs; a store from before that flag tells by its answers' origins).
+prefs.onchainUsed ??= conversations.list.some((c) => c.messages.some((m) => String(m.origin ?? "").startsWith("onchain")));
+
+export const state = {
+  settings: loadSettings(), // sampling: temperature, top_k, top_p, max_new_tokens, seed (null: a new one per answer)
+  prefs, // backend, precision, engine, onchainUsed
+  conversations, // {current: id, list: [{id, title, created, updated, messages}]}
+  ready: false, // the worker can answer (its "ready"), until a switch, an error or a crash
+  model: null, // the worker's model summary (ready.model)
+  running: { precision: null, enginePref: null }, // what runs, and the engine setting before a switch (restored if the switch fails)
+  available: [], // backends that can answer now (ready.backends)
+  device: { available: false, reason: null }, // whether this device runs the model, and why not
+  prices: null, // the IC price table's few numbers (config.json via the worker)
+  reply: null, // the answer being written (page-chat.mjs)
+  forgetting: false, // a forget_conversations call is on its way
+  usageAsked: 0, // numbers the usage requests: only the newest one's answer is shown
+};
