@@ -15,15 +15,21 @@ export const QUIET_MS = 3000;
 
 /** A round trip through this worker's message queue: messages that arrived meanwhile (a `stop`,
  * a `generate`) are handled before it resolves. No clamp: setTimeout would wait >= 4 ms. */
-export const yieldToMessages = (() => {
-  const channel = new MessageChannel();
-  const waiting = [];
-  channel.port1.onmessage = () => waiting.shift()?.();
-  return () => new Promise((resolve) => {
+export function yieldToMessages() {
+  return new Promise((resolve) => {
     waiting.push(resolve);
-    channel.port2.postMessage(0);
+    channel().port2.postMessage(0);
   });
-})();
+}
+const waiting = [];
+let port = null; // made at the first yield (a module that only imports this keeps no port open)
+function channel() {
+  if (!port) {
+    port = new MessageChannel();
+    port.port1.onmessage = () => waiting.shift()?.();
+  }
+  return port;
+}
 
 export class IdleScheduler {
   constructor(quietMs = QUIET_MS) {
