@@ -14,7 +14,7 @@ module imports just `ic0.trap` and `ic0.debug_print`, which engine.mjs provides.
 Each module comes in two instruction sets: plain SIMD128, and relaxed SIMD (`-mrelaxed-simd`,
 `*-relaxed.wasm`: the q8 products use i32x4.relaxed_dot_i8x16_i7x16_add, one VNNI instruction per
 16 weights; kernels_browser.h says why the sums stay exact). A browser that validates relaxed SIMD
-gets the relaxed module (web/worker.js), any other the plain one: the same tokens either way.
+gets the relaxed module (web/engine.mjs engineModulePath), any other the plain one: the same tokens either way.
 """
 
 from __future__ import annotations
