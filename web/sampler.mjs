@@ -69,7 +69,7 @@ function expf(x) {
     p = f32(p * FLT_MIN);
     e += 126;
   }
-  return f32(p * 2 ** e);
+  return f32(p * (e > 127 ? Infinity : 2 ** e)); // k = 128 (x just below 88.7): C's scale bits are +inf's
 }
 
 /** mathf.h's gpt2_expf4, one lane: the input clamped to [-87, 88] (so 2^k stays normal). */
