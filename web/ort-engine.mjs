@@ -37,7 +37,12 @@ export class OrtEngine {
       throw new Error(`onnxruntime-web could not load the model: ${oneLine(error)}`);
     }
     engine.threads = ort.env.wasm.numThreads || 1;
-    await engine.warmUp();
+    try {
+      await engine.warmUp();
+    } catch (error) {
+      await engine.close(); // a model that does not run as `dims` says: nothing kept
+      throw error;
+    }
     return engine;
   }
 
@@ -60,7 +65,7 @@ export class OrtEngine {
 
   /**
    * One one-token run straight after loading, its results dropped: ORT starts its thread pool and
-   * sizes its buffers on the first run (over a second on a phone-class CPU), and a first run
+   * sizes its buffers on the first run (over a second here), and a first run
    * awaited from Python did not finish within 30 s in Chromium's workers, so it happens here.
    */
   async warmUp() {

@@ -12,11 +12,12 @@ const MASK64 = (1n << 64n) - 1n;
 const LOG2E = f32(1.44269504);
 const LN2_HI = f32(0.693145752);
 const LN2_LO = f32(1.42860677e-6);
-const POLY = [1 / 720, 1 / 120, 1 / 24, 1 / 6, 0.5, 1, 1].map(f32); // Horner, highest degree first
+const [C720, C120, C24, C6] = [1 / 720, 1 / 120, 1 / 24, 1 / 6].map(f32); // the polynomial's coefficients
 const FLT_MIN = f32(1.17549435e-38);
 const EXP_MIN = f32(-87.3);
 const EXP_MAX = f32(88.7);
 const GREEDY_INVERSE = f32(3e38);
+const POW2 = Float64Array.from({ length: 254 }, (_, i) => 2 ** (i - 126)); // 2^k for the clamped exp's k
 
 /** A 64-bit seed (decimal string, number or BigInt) as C's uint64_t. */
 export function seedBits(seed) {
@@ -47,10 +48,14 @@ function nearest(x) {
   return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
+/** mathf's degree-6 polynomial for e^r, Horner from the highest degree, every step in float32. */
 function poly(r) {
-  let p = POLY[0];
-  for (let i = 1; i < POLY.length; i++) p = f32(f32(p * r) + POLY[i]);
-  return p;
+  let p = f32(f32(C720 * r) + C120);
+  p = f32(f32(p * r) + C24);
+  p = f32(f32(p * r) + C6);
+  p = f32(f32(p * r) + 0.5);
+  p = f32(f32(p * r) + 1);
+  return f32(f32(p * r) + 1);
 }
 
 /** mathf.c's gpt2_expf (the scalar exp, for the lanes past the last multiple of four). */
@@ -64,7 +69,7 @@ function expf(x) {
     p = f32(p * FLT_MIN);
     e += 126;
   }
-  return f32(p * 2 ** e);
+  return f32(p * (e > 127 ? Infinity : 2 ** e)); // k = 128 (x just below 88.7): C's scale bits are +inf's
 }
 
 /** mathf.h's gpt2_expf4, one lane: the input clamped to [-87, 88] (so 2^k stays normal). */
@@ -72,7 +77,7 @@ function expf4(x) {
   x = pmax(pmin(x, 88), -87);
   const k = nearest(f32(x * LOG2E));
   const p = poly(f32(f32(x - f32(k * LN2_HI)) - f32(k * LN2_LO)));
-  return f32(p * 2 ** k);
+  return f32(p * (POW2[k + 126] ?? 2 ** k)); // k in [-126, 127] (NaN: 2 ** NaN)
 }
 
 /** sampling.c's argmax: the first index of the largest logit as its SIMD code finds it (the
@@ -178,21 +183,21 @@ export function sample(logits, n, temperature, topK, topP, u, scratch = new Floa
   if (inverse > GREEDY_INVERSE) return best; // a temperature this close to 0 is greedy
   // weights exp((logit - max) / temperature), zero below the top-k floor; C sums them in four
   // lanes (the SIMD loop), then the rest in order, then the lanes into that
-  const lanes = [0, 0, 0, 0];
-  const whole = n - (n % 4);
+  let lane0 = 0, lane1 = 0, lane2 = 0, lane3 = 0;
+  const weight = (v) => (v >= floor ? expf4(f32(f32(v - max) * inverse)) : 0);
   let i = 0;
-  for (; i < whole; i++) {
-    const v = logits[i];
-    const e = v >= floor ? expf4(f32(f32(v - max) * inverse)) : 0;
-    logits[i] = e;
-    lanes[i & 3] = f32(lanes[i & 3] + e);
+  for (; i + 4 <= n; i += 4) {
+    lane0 = f32(lane0 + (logits[i] = weight(logits[i])));
+    lane1 = f32(lane1 + (logits[i + 1] = weight(logits[i + 1])));
+    lane2 = f32(lane2 + (logits[i + 2] = weight(logits[i + 2])));
+    lane3 = f32(lane3 + (logits[i + 3] = weight(logits[i + 3])));
   }
   let sum = 0;
   for (; i < n; i++) {
     logits[i] = logits[i] >= floor ? expf(f32(f32(logits[i] - max) * inverse)) : 0;
     sum = f32(sum + logits[i]);
   }
-  sum = f32(sum + f32(f32(f32(lanes[0] + lanes[1]) + lanes[2]) + lanes[3]));
+  sum = f32(sum + f32(f32(f32(lane0 + lane1) + lane2) + lane3));
   if (topP < 1) { // nucleus: zero the weights below the floor, then sum again
     scratch.set(logits.subarray(0, n));
     const keep = nucleusFloor(scratch, n, f32(topP * sum));

@@ -12,7 +12,7 @@ from icchat.chat import GenerateRequest, ReplyEvent, TokenBatch
 @dataclass
 class ScriptedBackend:
     """Replays fixed token batches (for the runtime's own logic; real models are tested in
-    test_native_backend.py and test_pyodide.py). Records every request."""
+    test_native_backend.py and test_chat_pyodide.py). Records every request."""
 
     batches: list[list[int]]
     n_ctx: int = 1024

@@ -127,6 +127,8 @@ test("bad input is refused with one line and loses nothing", async () => {
   assert.equal(typeof engine.next(0, 0, 1, "0", 11), "number"); // refused settings consumed nothing
   await refused(OrtEngine.create(ort, new TextEncoder().encode("not an onnx file"), manifest.model), /^onnxruntime-web could not load the model: /);
   await refused(OrtEngine.create(ort, new Uint8Array(1), { ...manifest.model, n_head: 0 }), /^the model's n_head must be a positive integer, not 0$/);
+  // dims that do not match the graph: the warm-up run fails, and says so
+  await refused(OrtEngine.create(ort, file("onnx-decoder", "q8"), { ...manifest.model, n_layer: 1 }), /^onnxruntime-web failed: /);
   await engine.close();
   await refused(engine.forward(PROMPT, 0), /^onnxruntime-web failed: the engine is closed$/);
 });

@@ -129,7 +129,7 @@ def _expf(x: float) -> float:
     e = int(k)
     if e < -126:  # a subnormal result: scaled in two steps
         p, e = _f32(p * FLT_MIN), e + 126
-    return _f32(p * 2.0 ** e)
+    return _f32(p * (math.inf if e > 127 else 2.0 ** e))  # k = 128 (x just below 88.7): C's scale bits are +inf's
 
 
 # ---- selection (sampling.c's quickselect: the same pivots, partitions and sums) ----

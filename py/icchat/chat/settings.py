@@ -21,8 +21,10 @@ class Settings:
 
     temperature: 0 is greedy (argmax, the first index of the largest logit); > 0 samples from
         softmax(logits / temperature). At most 10.
-    top_k: keep the k most likely tokens (ties: the lower id first); 0 keeps them all.
-    top_p: then keep the smallest prefix of those whose probability reaches top_p (1 = all).
+    top_k: keep the k most likely tokens (and any tied with the k-th); 0 keeps them all.
+    top_p: then keep the smallest set of the most likely of those whose probability reaches
+        top_p (and any tied with the last one kept; 1 = all). The gpt2 canister's sampler
+        (icchat.chat.sampling) on every engine.
     max_new_tokens: at most this many tokens per reply (1..1024, and less than the context).
     seed: None picks a fresh seed per reply (reported in the reply's stats); an int in
         [0, 2**64) makes the reply reproducible: same seed, same request, same tokens.
