@@ -20,10 +20,9 @@ from icchat.replica.execution import Execution
 from icchat.replica.fast_global import fast_global
 from icchat.replica.heap import Heap, Shadow
 from icchat.replica.meter import Meter, OutOfInstructions
-from icchat.replica.system_api import SystemApi
+from icchat.replica.system_api import CanisterView, SystemApi
 
 if TYPE_CHECKING:
-    from icchat.replica.canister import Canister
     from icchat.replica.module import CanisterModule
 
 log = logging.getLogger("icchat.replica")
@@ -43,7 +42,7 @@ class Instance:
         self,
         engine: wasmtime.Engine,
         module: CanisterModule,
-        canister: Canister,
+        canister: CanisterView,
         start: Execution,
         limit: int,
         shadow: Shadow | None = None,
