@@ -75,7 +75,7 @@ def deployed_model(state_dir: Path, network: Network) -> dict[str, Any]:
 class AppOptions:
     network: str | Network = "ic"     # ic, local, a replica URL, or a Network
     identity: Path | None = None      # a dfx/icp PEM; required on mainnet (else: this checkout's key)
-    model: str | None = "gpt2"        # gpt2, demo, tiny, small or a bundle directory (None: icchat.stack.models)
+    model: str | None = "gpt2"        # gpt2, demo, tiny, small or a bundle directory (None: gpt2 if the hub answers, else demo)
     onchain_dtype: str = "q8"
     policy: InferencePolicy = field(default_factory=InferencePolicy)  # the gpt2 canister's (at upgrade: only what it names)
     canister_ids: Path = CANISTER_IDS
