@@ -158,7 +158,7 @@ def message_fee(call: dict[str, Any]) -> int:
     """What the IC charges a message that reached execution besides the instructions the
     canister reads from its counter: its induction (by the signed request's size), the execution
     fee and the instructions after the last counter read (MESSAGE_TAIL)."""
-    return prices.ingress_induction_cycles(call["ingress_bytes"]) + prices.update_execution_cycles(MESSAGE_TAIL)
+    return prices.update_cycles(MESSAGE_TAIL, call["ingress_bytes"])
 
 
 def counted_fee(call: dict[str, Any]) -> int:

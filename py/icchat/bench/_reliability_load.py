@@ -342,7 +342,7 @@ def rss_summary(samples: list[float]) -> dict[str, Any]:
 # --- the scenarios -----------------------------------------------------------------------------------
 
 def page_files(stack: Stack) -> dict[str, bytes]:
-    site = stack.state_dir / "upload" / "site"
+    site = stack.state_dir / "app" / "local" / "site"  # what `icchat up` uploaded (icchat.stack.app.work_dir)
     files = {}
     for pattern in PAGE_FILES:
         for path in sorted(site.glob(pattern)):
@@ -351,7 +351,7 @@ def page_files(stack: Stack) -> dict[str, bytes]:
 
 
 def model_file(stack: Stack, largest: bool) -> tuple[str, str, int]:
-    manifest = json.loads((stack.state_dir / "upload" / "model" / "manifest.json").read_text())
+    manifest = json.loads((stack.state_dir / "app" / "local" / "model" / "manifest.json").read_text())
     entries = sorted(manifest["files"], key=lambda f: f["size"])
     entry = entries[-1] if largest else next(f for f in entries if f["path"].endswith("_quantized.onnx"))
     return "/model/" + entry["path"], entry["sha256"], entry["size"]
