@@ -10,6 +10,7 @@ upgrade), and the files already uploaded (the deploy tool uploads only what chan
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,8 +61,27 @@ class StackInfo:
 
 
 def local_canister_ids(state_dir: Path) -> Path:
-    """Where the local stack records its canisters (dfx's format, network `local`)."""
-    return state_dir / "canister_ids.json"
+    """Where the local stack records its canisters (dfx's format, network `local`). A stack made
+    before this file existed kept its ids in .state/local.json: they are carried over once, so an
+    upgrade keeps the canisters (and the page's URL) it had."""
+    path = state_dir / "canister_ids.json"
+    if not path.exists():
+        _carry_over_local_json(state_dir / "local.json", path)
+    return path
+
+
+def _carry_over_local_json(old: Path, path: Path) -> None:
+    try:
+        canisters = json.loads(old.read_text()).get("canisters", {})
+    except (OSError, ValueError, AttributeError):
+        return
+    for name in CANISTERS:
+        text = (canisters.get(name) or {}).get("canister_id") if isinstance(canisters, dict) else None
+        if isinstance(text, str):
+            try:
+                canister_ids.record(path, name, "local", Principal.from_text(text))
+            except ValueError:
+                continue
 
 
 def local_canister(state_dir: Path, name: str) -> Principal | None:
