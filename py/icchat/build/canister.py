@@ -1,7 +1,7 @@
 """Compile C canisters to WASM with `python -m ziglang cc`, cached by input hash under build/.
 
     from icchat.build.canister import compile_c
-    wasm = compile_c(["tests/canisters/sysapi.c"], BUILD / "canisters" / "sysapi.wasm")
+    wasm = compile_c(["canister/probes/sysapi.c"], BUILD / "canisters" / "sysapi.wasm")
 
 Every canister is freestanding wasm32 with SIMD128 and no libc; the exported `canister_*`
 functions are its entry points and the `ic0` imports (declared in `canister/runtime/ic0.h`,
