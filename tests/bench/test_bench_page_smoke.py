@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
+from support.browser import require_chromium
 
 from icchat.bench import page, write_result
 from icchat.bench._benchmarks_md import render
@@ -21,8 +22,7 @@ ENGINES = ["page", "tjs", "ortweb", "native"]
 
 @pytest.fixture(scope="module")
 def result(tmp_path_factory) -> dict:
-    if not Path("/usr/bin/chromium").exists():
-        pytest.skip("needs Debian Chromium (/usr/bin/chromium)")
+    require_chromium()
     parser = argparse.ArgumentParser()
     page.add_arguments(parser)
     args = parser.parse_args(["--bundle", "tiny", "--quick", "--repeats", "1", "--tokens", str(TOKENS),

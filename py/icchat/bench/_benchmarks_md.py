@@ -180,20 +180,14 @@ def _levels_table(title: str, part: dict[str, Any]) -> list[str]:
 
 
 def reliability_section(r: dict[str, Any]) -> list[str]:
-    """Load held, faults survived, hostile inputs tried (bench/results/reliability.json)."""
-    from icchat.bench import _reliability_abuse, _reliability_faults
+    """Load held, durable replies' cost, what an attacker can spend (bench/results/reliability.json)."""
+    from icchat.bench import _reliability_abuse, _reliability_durable
 
-    lines = ["## `icchat bench reliability`: load, faults, hostile input, onchain abuse", "", f"Produced by {_environment(r)}.", ""]
-    if faults := r.get("faults"):
-        lines += [f"Faults survived: {faults.get('survived')} of {faults.get('scenarios_run')} scenarios.", ""]
-        lines += _reliability_faults.markdown(faults)
-    if hostile := r.get("hostile_input"):
-        lines += ["### Hostile input", "", f"{hostile['tests_passed']} tests passed, {hostile['tests_failed']} failed, "
-                  f"{hostile['hypothesis_examples']:,} generated inputs.", ""]
-        lines += _table(["tests", "what they try", "passed"], [[f"`{name}`", str(f.get("tries", "")).replace("|", "/"),
-                                                                 str(f.get("tests_passed"))]
-                                                                for name, f in hostile.get("files", {}).items()])
-        lines += ["Fixes these tests led to:", "", *[f"- {fix}" for fix in hostile.get("fixes", [])], ""]
+    lines = ["## `icchat bench reliability`: load, durable replies, onchain abuse", "", f"Produced by {_environment(r)}.", "",
+             "Faults and hostile input are tests (tests/faults, tests/hostile, e2e/test_page_recovers.py, "
+             "e2e/test_hostile_page.py), run by `./dev test`; this section has the figures.", ""]
+    if durable := r.get("durable_replies"):
+        lines += _reliability_durable.markdown(durable)
     if load := r.get("load"):
         lines += ["### Load", "", f"Wrong answers at any load: {load.get('wrong_answers')}. {load.get('machine_note', '')}.", ""]
         lines += [f"- {part}: {text}" for part, text in load.get("statement", {}).items()] + [""]

@@ -14,13 +14,11 @@ from __future__ import annotations
 
 import itertools
 import json
-import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from icchat.bench import free_port
+from icchat.bench._host import LocalStack
 
 VARIANTS = {"fp32": "fp32", "int8": "int8"}  # bench precision -> the page's variant name
 BOOT_TIMEOUT_S = 600
@@ -56,37 +54,19 @@ RECORDER = """
 """
 
 
-class PageStack:
-    """`icchat up` in a temporary state directory (never the developer's .state/)."""
+class PageStack(LocalStack):
+    """`icchat up` in a temporary state directory (never the developer's .state/), timed."""
 
     def __init__(self, bundle: Path, log: Any = print) -> None:
-        self.bundle, self.log = Path(bundle), log
-        self.state_dir = Path(tempfile.mkdtemp(prefix="icchat-bench-page-"))
-        self.info: Any = None
+        super().__init__(bundle, onchain_dtype="q8")
+        self.say = log
 
-    def __enter__(self) -> PageStack:
-        from icchat.stack.up import UpOptions, up
-
+    def start(self) -> PageStack:
         start = time.perf_counter()
-        try:
-            self.info = up(UpOptions(model=str(self.bundle), port=free_port(), onchain_dtype="q8",
-                                     state_dir=self.state_dir, log=lambda _: None))
-        except BaseException:
-            self.__exit__()
-            raise
+        super().start()
         self.up_seconds = time.perf_counter() - start
-        self.log(f"  local stack up in {self.up_seconds:.0f} s: {self.info.page_url}")
+        self.say(f"  local stack up in {self.up_seconds:.0f} s: {self.info.page_url}")
         return self
-
-    def __exit__(self, *exc: object) -> None:
-        from icchat.stack.up import down
-
-        down(self.state_dir, log=lambda _: None)
-        shutil.rmtree(self.state_dir, ignore_errors=True)
-
-    @property
-    def page_url(self) -> str:
-        return self.info.page_url
 
 
 def _events(page: Any) -> list[dict[str, Any]]:

@@ -26,8 +26,6 @@ import http.client
 import itertools
 import json
 import os
-import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -36,8 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from icchat.bench import free_port
-from icchat.paths import BUILD
+from icchat.bench._host import LocalStack, tiny_bundle
 
 PROMPTS = [[464, 3290, 318, 257], [40, 1101, 257, 1310, 13], [15496, 11, 703, 389, 345, 30], [1212, 318, 257, 1332]]
 NEW_TOKENS = 8
@@ -68,27 +65,12 @@ class Stack:
         return f"{canister}.localhost:{self.port}"
 
 
-def tiny_bundle() -> Path:
-    """The tiny seeded bundle (the e2e tests' one), exported once and reused while it verifies."""
-    from icchat.model.export import cached_seeded_bundle
-
-    return cached_seeded_bundle(BUILD / "e2e-model" / "tiny-s0")
-
-
 @contextmanager
 def running_stack(log: Callable[[str], None] = lambda _: None) -> Iterator[Stack]:
-    """`icchat up` in a state directory and port of its own, taken down afterwards."""
-    from icchat.stack.up import UpOptions, down, up
-
-    state_dir = Path(tempfile.mkdtemp(prefix="icchat-load-"))
-    port = free_port()
-    try:
-        info = up(UpOptions(model=str(tiny_bundle()), port=port, onchain_dtype="q8", state_dir=state_dir, log=log))
-        record = json.loads((state_dir / "replica.pid").read_text()) if (state_dir / "replica.pid").exists() else {}
-        yield Stack(info.port, str(info.frontend), str(info.gpt2), state_dir, record.get("pid"))
-    finally:
-        down(state_dir, log=lambda _: None)
-        shutil.rmtree(state_dir, ignore_errors=True)
+    """`icchat up` with the tiny bundle in a state directory and port of its own, taken down afterwards."""
+    with LocalStack(tiny_bundle(), onchain_dtype="q8", log=log) as local:
+        info = local.info
+        yield Stack(info.port, str(info.frontend), str(info.gpt2), local.state_dir, local.replica_pid)
 
 
 def rss_mb(pid: int | None) -> float | None:

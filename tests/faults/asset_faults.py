@@ -10,8 +10,7 @@ import shutil
 import time
 from pathlib import Path
 
-from icchat.bench import free_port
-from icchat.bench._faults_live import (
+from live_replica import (
     LiveReplica,
     ScenarioRecord,
     assets_wasm,
@@ -23,6 +22,8 @@ from icchat.bench._faults_live import (
     journal_chunks,
     one_line_error,
 )
+
+from icchat.bench._host import free_port
 from icchat.ic.principal import Principal
 
 CHUNK = 1_900_000  # icchat.deploy.sync.CHUNK_BYTES
