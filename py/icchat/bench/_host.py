@@ -11,7 +11,6 @@ never imports from tests/, so the one copy lives here).
 
 from __future__ import annotations
 
-import json
 import shutil
 import socket
 import tempfile
@@ -104,11 +103,11 @@ class LocalStack:
 
     @property
     def replica_pid(self) -> int | None:
-        """The replica process's id (from its pid file; None when it has none)."""
-        try:
-            return json.loads((self.state_dir / "replica.pid").read_text()).get("pid")
-        except (OSError, ValueError):
-            return None
+        """The replica process's id (None when it is not running)."""
+        from icchat.stack import replica_process
+
+        process = replica_process.running(self.state_dir)
+        return process.pid if process else None
 
     def controller(self) -> Any:
         """An agent signing as the stack's controller (the identity `icchat up` made in state_dir)."""
