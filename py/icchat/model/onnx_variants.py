@@ -24,10 +24,11 @@ from pathlib import Path
 from icchat.model.source import Dimensions
 
 ONNX_DIR = "onnx"
-# transformers.js names: '' = fp32, '_quantized' = q8, '_q4' = q4.
+# The manifest's variant -> its file. The file names are transformers.js's (suffix '' = f32,
+# '_quantized' = q8, '_q4' = q4), so peers load the same files.
 VARIANT_FILES = {
-    "fp32": "decoder_model_merged.onnx",
-    "fp32-optimized": "decoder_model_merged_optimized.onnx",
+    "f32": "decoder_model_merged.onnx",
+    "f32-optimized": "decoder_model_merged_optimized.onnx",
     "q8": "decoder_model_merged_quantized.onnx",
     "q4": "decoder_model_merged_q4.onnx",
 }
