@@ -215,7 +215,7 @@ def render(results: Path = BENCH_RESULTS, out: Path = OUT) -> str:
              "produced it. Figures from a 2-core machine shared with other work are noisy: compare ratios from one "
              "interleaved run rather than absolute times across runs.", "",
              "The side-by-side figures: `icchat bench page` (GPT-2 124M shape `small` bundle by default; "
-             "`--repeats N --tokens N --threads 1,2 --precisions fp32,int8 --engines ... --quick`; "
+             "`--repeats N --tokens N --threads 1,2 --precisions f32,q8 --engines ... --quick`; "
              "the engines and how to add one are described at the top of `py/icchat/bench/page.py`).", ""]
     for name in names:
         special = {"page": page_section, "reliability": reliability_section}

@@ -33,7 +33,7 @@ SETTINGS = [
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bundle", type=Path, default=REPO / "build/models/small-s0",
                         help="a model bundle (default: the 124M-shape build/models/small-s0)")
-    parser.add_argument("--variant", default="q8", help="onnx variant (q8, fp32, ...)")
+    parser.add_argument("--variant", default="q8", help="the ONNX decoder's variant (q8, f32, ...)")
     parser.add_argument("--tokens", type=int, default=48, help="tokens per reply")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1)

@@ -11,7 +11,7 @@ Engines — the registry `ENGINES` below maps a name to an `Engine`:
              each step (_page_decode.mjs ortDecode)
     native   native onnxruntime 1.32 in this CPython (icchat.model.native_backend)
 An engine is `Engine(label, decode, first_token=None)`: `decode(bench, job) -> run` with
-`job` a DecodeJob (precision "fp32" | "int8", threads, prompt token ids and the same prompt as
+`job` a DecodeJob (precision "q8" | "f32", threads, prompt token ids and the same prompt as
 chat text, new_tokens) and `run` a dict with at least `prefill_ms` (the prompt pass + first
 token), `step_ms` (one per further generated token) and `tokens` (the greedy ids);
 `first_token(bench, precision, threads, warm) -> dict` with `time_to_first_token_s` and its
@@ -23,7 +23,7 @@ Figures (each repeated --repeats times; median with min-max of the runs' medians
    generated token and the prompt pass; also prompt 512 + CONTEXT_STEPS tokens: step time at
    512 vs at 16 (medians of the steps after the first WARMUP, which are ORT's warm-up).
 2. time to first token, cold (empty profile) and warm (the profile the decode runs filled).
-3. weight streaming MB/s: the int8/fp32 ONNX files from the gpt2 canister through the local
+3. weight streaming MB/s: the q8/f32 ONNX files from the gpt2 canister through the local
    gateway (certified and raw) vs `python -m http.server` (its own process) serving the same
    file (bench/assets.py's SHA-256-checked download).
 4. onchain (icchat.bench.gpt2's machinery): instructions per token at contexts, tokens per
@@ -45,10 +45,9 @@ from pathlib import Path
 from typing import Any
 
 from icchat.errors import UserError
+from icchat.model.manifest import PRECISIONS
 from icchat.paths import REPO
 
-PRECISION_VARIANT = {"fp32": "fp32", "int8": "q8"}  # bench name -> the bundle manifest's variant
-TJS_DTYPE = {"fp32": "fp32", "int8": "q8"}
 CONTEXTS = (16, 512)
 CONTEXT_STEPS = 24  # steps measured at each context (after WARMUP)
 WARMUP = 8
@@ -76,7 +75,7 @@ class Engine:
     label: str
     decode: Callable[[Bench, DecodeJob], dict[str, Any]]
     first_token: Callable[[Bench, str, int, bool], dict[str, Any]] | None = None
-    precisions: tuple[str, ...] = ("fp32", "int8")  # what it can run on the bench's stack
+    precisions: tuple[str, ...] = PRECISIONS  # what it can run on the bench's stack
 
 
 class Bench:
@@ -95,7 +94,7 @@ class Bench:
     def file(self, precision: str) -> str:
         from icchat.model.manifest import find_file
 
-        return find_file(self.manifest, "onnx-decoder", PRECISION_VARIANT[precision])
+        return find_file(self.manifest, "onnx-decoder", precision)
 
     @functools.cached_property
     def browser(self) -> Any:
@@ -199,14 +198,14 @@ def ortweb_decode(bench: Bench, job: DecodeJob) -> dict[str, Any]:
 
 
 def tjs_decode(bench: Bench, job: DecodeJob) -> dict[str, Any]:
-    spec = {"dtype": TJS_DTYPE[job.precision], "threads": job.threads, "prompt": job.prompt, "newTokens": job.new_tokens}
+    spec = {"precision": job.precision, "threads": job.threads, "prompt": job.prompt, "newTokens": job.new_tokens}
     return _static_run(bench, "tjsDecode", spec, bench.browser.profile("tjs"))
 
 
 def _peer_first_token(name: str, function: str) -> Callable[[Bench, str, int, bool], dict[str, Any]]:
     def first_token(bench: Bench, precision: str, threads: int, warm: bool) -> dict[str, Any]:
         prompt, _ = bench.prompt(CONTEXTS[0], 1)
-        spec = {"dtype": TJS_DTYPE[precision], "file": bench.file(precision), "threads": threads, "prompt": prompt,
+        spec = {"precision": precision, "file": bench.file(precision), "threads": threads, "prompt": prompt,
                 "newTokens": 1, "nHead": int(bench.model["n_head"]),
                 "headDim": int(bench.model["n_embd"]) // int(bench.model["n_head"])}
         profile = bench.browser.profile(name) if warm else None
@@ -266,7 +265,7 @@ ENGINES: dict[str, Engine] = {
     # The stack's gpt2 canister holds one canister weight file (q8, as onchain), so the page has no
     # f32 file for the engine here; `icchat bench engine` measures its f32 on its own page.
     "icchat-engine": Engine("our page on the icchat engine (the gpt2 canister's C model, wasm)", icchat_engine_decode,
-                            icchat_engine_first_token, precisions=("int8",)),
+                            icchat_engine_first_token, precisions=("q8",)),
 }
 
 
@@ -365,8 +364,8 @@ def summarize(runs: list[dict[str, Any]], args: argparse.Namespace) -> dict[str,
 
 
 def first_token_figures(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
-    # the page's default model (int8) when it is measured
-    precision, threads = "int8" if "int8" in args.precisions else args.precisions[0], max(args.threads)
+    # the page's default precision (q8) when it is measured
+    precision, threads = "q8" if "q8" in args.precisions else args.precisions[0], max(args.threads)
     raw: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for repeat in range(args.repeats):
         for warm in (False, True):
@@ -534,7 +533,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--tokens", type=int, default=128, help="new tokens per decode run (prompt 16)")
     parser.add_argument("--threads", type=_list(int), default=[1, 2], help="comma list, e.g. 1,2")
-    parser.add_argument("--precisions", type=_list(str), default=["fp32", "int8"], help="comma list of fp32,int8")
+    parser.add_argument("--precisions", type=_list(str), default=["f32", "q8"], help="comma list of f32,q8")
     parser.add_argument("--engines", type=_list(str), default=list(ENGINES), help=f"comma list of {','.join(ENGINES)}")
     parser.add_argument("--figures", type=_list(str), default=["decode", "first_token", "streaming", "onchain", "memory"],
                         help="comma list of decode,first_token,streaming,onchain,memory")
@@ -553,9 +552,9 @@ def _resolve(args: argparse.Namespace) -> Path:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    unknown = [e for e in args.engines if e not in ENGINES] + [p for p in args.precisions if p not in PRECISION_VARIANT]
+    unknown = [e for e in args.engines if e not in ENGINES] + [p for p in args.precisions if p not in PRECISIONS]
     if unknown:
-        raise UserError(f"unknown engine or precision {', '.join(unknown)}: engines {', '.join(ENGINES)}; precisions fp32, int8")
+        raise UserError(f"unknown engine or precision {', '.join(unknown)}: engines {', '.join(ENGINES)}; precisions {', '.join(PRECISIONS)}")
     if args.repeats < 1 or args.tokens < 2 or not args.threads or min(args.threads) < 1:
         raise UserError("--repeats must be >= 1, --tokens >= 2 and --threads positive")
     bundle = _resolve(args)
