@@ -1,4 +1,4 @@
-// In-browser drivers of `icchat bench page`'s peer engines, loaded by the static bench page
+// In-browser drivers of `icchat bench page`'s peers (transformers.js, bare onnxruntime-web), loaded by the static bench page
 // (_page_server.py) and called through Playwright's page.evaluate. Each one decodes greedily:
 // the prompt in one run (prefill), then one token per run with the KV cache fed back, and
 // returns {fetch_ms, session_ms, prefill_ms, step_ms: [...], tokens: [...]}. ORT fixes its

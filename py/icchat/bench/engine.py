@@ -5,7 +5,7 @@ pass. Greedy, prompt = CONTEXT tokens, then --steps steps; the first WARMUP step
 `--simd128` adds the plain SIMD128 modules (browsers without relaxed SIMD) as `icchat-engine-simd128`.
 
 The engine inside the real page (Pyodide driving it, beside onnxruntime-web, transformers.js and
-native onnxruntime) is `icchat bench page --engines icchat-engine,...`; this one isolates the
+native onnxruntime) is `icchat bench page --contenders icchat-engine,...`; this one isolates the
 engine's own speed. The machine's load average is recorded: on a shared machine the figures are
 upper bounds.
 """
