@@ -50,7 +50,7 @@ def test_sampler_in_pyodide_and_js_equals_cpython(pyodide_run):
 
 @pytest.mark.parametrize("variant", ["f32", "q8"])
 def test_replies_in_pyodide_equal_native_onnxruntime(pyodide_run, tokenizer, tiny_bundle, variant):
-    """fp32 logits agree within ~1e-5 across the two runtimes, so greedy and seeded replies are
+    """f32 logits agree within ~1e-5 across the two runtimes, so greedy and seeded replies are
     the same tokens. The int8 kernels differ (ORT-web's MatMulInteger path vs native), which
     moves the flat logits of this random-weight model enough to change sampled tokens, so for
     q8 only greedy decoding is compared; the sampler itself is compared exactly above."""

@@ -143,5 +143,6 @@ def test_the_local_stacks_model_cache_rebuilds_an_older_bundle(tmp_path, tiny_bu
     assert models.choose_model("tiny", logged.append).path == old
     assert verify_bundle(old)["format_version"] == 2
     assert logged[0] == f"exporting the seeded tiny model to {old} (once)"
-    listed = lambda bundle: {(f["path"], f["role"], f.get("variant")) for f in read_manifest(bundle)["files"]}  # noqa: E731
-    assert listed(old) == listed(tiny_bundle)  # the same bundle again, in the current format
+    variants = {(f["role"], f.get("variant")) for f in read_manifest(old)["files"] if f.get("variant")}
+    assert variants == {("onnx-decoder", "f32"), ("onnx-decoder", "q8"),  # what the stack serves
+                        ("canister-weights", "f32"), ("canister-weights", "q8")}
