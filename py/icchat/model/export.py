@@ -29,7 +29,6 @@ from icchat.model.vocab import write_tokenizer_files
 CANISTER_DIR = "canister"
 CANISTER_FILES = {"f32": "gpt2-f32.bin", "q8": "gpt2-q8.bin"}
 ONNX_VARIANTS = tuple(onnx_variants.VARIANT_FILES)
-VARIANT_DTYPES = {"f32": "float32", "f32-optimized": "float32", "q8": "int8", "q4": "int4"}  # of the weights
 TOOLS = ("torch", "transformers", "optimum-onnx", "onnx", "onnxruntime", "icchat")
 
 
@@ -125,7 +124,7 @@ def _build(work: Path, *, config: str | None, seed: int, pretrained: str | None,
         paths["f32-optimized"].unlink()
     for variant in variants:
         files.append(file_entry(work, f"{onnx_variants.ONNX_DIR}/{paths[variant].name}",
-                                "onnx-decoder", variant=variant, dtype=VARIANT_DTYPES[variant]))
+                                "onnx-decoder", variant=variant, dtype=onnx_variants.VARIANT_DTYPES[variant]))
 
     state = {k: v.detach().numpy() for k, v in model.state_dict().items()}
     (work / CANISTER_DIR).mkdir()

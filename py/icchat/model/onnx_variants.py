@@ -32,6 +32,8 @@ VARIANT_FILES = {
     "q8": "decoder_model_merged_quantized.onnx",
     "q4": "decoder_model_merged_q4.onnx",
 }
+# The data type of each variant's weights, as the manifest's `dtype` records it (ONNX's names).
+VARIANT_DTYPES = {"f32": "float32", "f32-optimized": "float32", "q8": "int8", "q4": "int4"}
 Q4_BLOCK_SIZE = 32
 
 
