@@ -1,5 +1,5 @@
 """Cases run identically in CPython and in Pyodide (stdlib only; the backend and the logits
-container are handed in), so tests/chat/test_pyodide.py can compare the two token for token."""
+container are handed in), so tests/chat/test_chat_pyodide.py can compare the two token for token."""
 
 from __future__ import annotations
 

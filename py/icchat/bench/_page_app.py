@@ -7,7 +7,7 @@ and stamps every message between the page and its chat worker with `performance.
 each `delta` carries the reply's stats, whose `seconds` is the worker's own clock (since the
 reply started in Python): the first = the prompt pass (+ the first token's sampling), the gaps
 = one generated token each; `ready`'s `timings` = the start-up phases the worker measured. The same script asks the worker for a thread count (`init.threads`) and sets the
-page's settings (greedy, max_new_tokens) and model variant in localStorage.
+page's settings (greedy, max_new_tokens), precision and on-device engine in localStorage.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from typing import Any
 
 from icchat.bench._host import LocalStack
 
-VARIANTS = {"fp32": "fp32", "int8": "int8"}  # bench precision -> the page's variant name
 BOOT_TIMEOUT_S = 600
 
 RECORDER = """
@@ -28,7 +27,7 @@ RECORDER = """
   const config = %s;
   localStorage.setItem("icchat.settings.v1", JSON.stringify({temperature: 0, top_k: 0, top_p: 1,
     max_new_tokens: config.max_new_tokens, seed: 0}));
-  localStorage.setItem("icchat.prefs.v1", JSON.stringify({backend: "device", variant: config.variant, engine: config.engine}));
+  localStorage.setItem("icchat.prefs.v1", JSON.stringify({backend: "device", precision: config.precision, engine: config.engine}));
   localStorage.removeItem("icchat.conversations.v1");
   localStorage.removeItem("icchat.draft.v1");
   const rec = window.__bench = {events: []};
@@ -79,7 +78,7 @@ def open_page(context: Any, stack: PageStack, precision: str, threads: int, max_
     engine: the page's on-device engine setting ("onnxruntime-web" or "icchat")."""
     from icchat.bench._page_browser import console_to, wait_until
 
-    config = {"variant": VARIANTS[precision], "threads": threads, "max_new_tokens": max_new_tokens, "engine": engine}
+    config = {"precision": precision, "threads": threads, "max_new_tokens": max_new_tokens, "engine": engine}
     context.add_init_script(RECORDER % json.dumps(config))
     page = context.new_page()
     console_to(page, console)

@@ -1,6 +1,6 @@
 """The two folders a deploy uploads, on any network: the gpt2 canister's /model/ and the page.
 
-- model: the part of a bundle that browsers and the canister use (tokenizer, the int8 and fp32
+- model: the part of a bundle that browsers and the canister use (tokenizer, the q8 and f32
   ONNX decoders, one canister weight file), with a manifest that lists exactly those files and
   their headers (public files read cross-origin);
 - page: build/web plus its deploy-time config.json (where the model and the API are: the one
@@ -24,12 +24,11 @@ from icchat.deploy.network import MAINNET_GATEWAY_DOMAIN, Network
 from icchat.errors import UserError
 from icchat.ic.prices import page_prices
 from icchat.ic.principal import Principal
-from icchat.model.manifest import MANIFEST, read_manifest
+from icchat.model.manifest import MANIFEST, PRECISIONS, read_manifest
 from icchat.paths import BUILD
 
 MODEL_PREFIX = "/model/"
 BROWSER_ROLES = {"tokenizer", "config"}
-BROWSER_ONNX_VARIANTS = {"q8", "fp32"}
 IC_SITE = BUILD / "ic" / "web"  # what dfx.json / icp.yaml upload to the frontend canister
 
 
@@ -59,8 +58,8 @@ def served_model_files(bundle: Path, onchain_dtype: str) -> tuple[dict[str, Any]
     manifest = read_manifest(bundle)
     chosen = []
     for entry in manifest["files"]:
-        role, variant = entry.get("role"), entry.get("variant") or entry.get("dtype")
-        wanted = (role in BROWSER_ROLES or (role == "onnx-decoder" and variant in BROWSER_ONNX_VARIANTS)
+        role, variant = entry.get("role"), entry.get("variant")
+        wanted = (role in BROWSER_ROLES or (role == "onnx-decoder" and variant in PRECISIONS)
                   or (role == "canister-weights" and variant == onchain_dtype))
         if wanted:
             chosen.append(entry)

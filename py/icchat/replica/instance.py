@@ -80,9 +80,6 @@ class Instance:
         self.initial_heap_size = self.heap.live_size
         self.instructions_at_start = self.meter.used()
 
-    def has_export(self, name: str) -> bool:
-        return isinstance(self._exports.get(name), wasmtime.Func)
-
     def run(self, export: str, execution: Execution, limit: int, report_limit: int | None = None) -> int:
         """Call `export` as `execution` within `limit` instructions; returns those used.
 

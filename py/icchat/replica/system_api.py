@@ -490,6 +490,3 @@ def _check_slice(what: str, start: int, size: int, length: int) -> None:
     if start + size > length:
         raise errors.contract_violation(f"{what}: src={start} + length={size} exceeds the slice size={length}")
 
-
-def supported_names() -> set[str]:
-    return {name for name, api in SYSTEM_API.items() if api.supported}

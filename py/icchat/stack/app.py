@@ -48,6 +48,7 @@ from icchat.ic import management
 from icchat.ic.agent import Agent
 from icchat.ic.identity import Identity
 from icchat.ic.principal import Principal
+from icchat.model.manifest import is_current
 from icchat.paths import BUILD, REPO
 from icchat.stack import canister_settings, inference_policy, install
 from icchat.stack.inference_policy import InferencePolicy
@@ -122,8 +123,8 @@ class AppDeploy:
         self.log(f"{'dry run: ' if options.dry_run else ''}deploying icchat to {network.key} ({network.url})")
         self.log("1. build")
         build_all(log=None)
-        if options.dry_run and options.model == "gpt2" and not (BUILD / "models" / "gpt2" / "manifest.json").is_file():
-            raise UserError("the gpt2 bundle is not exported yet (that needs the Hugging Face hub, and a dry "
+        if options.dry_run and options.model == "gpt2" and not is_current(BUILD / "models" / "gpt2"):
+            raise UserError("the gpt2 bundle is not exported yet, or is of an older format (that needs the Hugging Face hub, and a dry "
                             "run opens no connection): run `icchat model export` first, or pass --app-model tiny")
         model = choose_model(options.model, self.log)
         self.log(f"  model: {model.label} — {model.note}")
