@@ -1,7 +1,8 @@
 """End-to-end fixtures: the page in Debian Chromium (Python Playwright) against `icchat up`'s
 stack — the local replica, the page in the asset canister and the model bundle in the gpt2
 canister, reached through the replica's HTTP gateway (e2e/replica_stack.py). It runs in its own
-state directory and port, with the tiny seeded model (not meaningful: the page says so).
+state directory and port, with the tiny seeded model (not meaningful: the page says so). Chromium is
+launched by tests/support (the same launch as the tests' and the benchmarks').
 """
 
 from __future__ import annotations
@@ -11,31 +12,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.browser import chromium
 
+from icchat.bench._host import tiny_bundle
 from icchat.paths import BUILD
 
 ARTIFACTS = BUILD / "e2e-artifacts"
-MODEL_CACHE = BUILD / "e2e-model" / "tiny-s0"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    # Offline for real: every name fails to resolve except the loopback ones the stack uses
-    # (Chromium resolves *.localhost to loopback itself).
-    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE localhost , EXCLUDE *.localhost , EXCLUDE 127.0.0.1",
-]
-
-
-def tiny_bundle() -> Path:
-    """The tiny seeded bundle, exported once and reused while it still verifies."""
-    from icchat.model.export import cached_seeded_bundle
-
-    return cached_seeded_bundle(MODEL_CACHE)
 
 
 @pytest.fixture(scope="session")
 def tiny_bundle_dir() -> Path:
-    """The tiny bundle's directory, for tests that start a stack of their own."""
+    """The tiny seeded bundle's directory (exported once, reused while it verifies), for tests that
+    start a stack of their own."""
     return tiny_bundle()
 
 
@@ -52,14 +40,8 @@ def stack(tmp_path_factory) -> Iterator[object]:
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("needs Debian Chromium (/usr/bin/chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
-"""`icchat up`'s stack for the e2e tests: the local replica, the page in the asset canister and
-the model in the gpt2 canister, reached through the replica's HTTP gateway at
-http://<canister id>.localhost:<port>/.
+"""`icchat up`'s stack for the e2e tests (icchat.bench._host.LocalStack): the local replica, the
+page in the asset canister and the model in the gpt2 canister, reached through the replica's HTTP
+gateway at http://<canister id>.localhost:<port>/.
 
 It runs in its own state directory and port, so it never touches a developer's `.state/`.
 Tampering, two ways: `upload_changed(path)` tries to replace one model file on the gpt2 canister
@@ -8,23 +8,18 @@ without a new manifest (the canister refuses: it returns the reason), and
 `tamper_in_flight(context, path)` changes the canister's answer for that file on its way to the
 browser (a compromised gateway or network: the page's own SHA-256 check must refuse it; for
 manifest.json, the check against the gpt2 canister's certificate). The gpt2 canister runs the
-f32 weights, so greedy onchain answers can be compared with the fp32 on-device ones.
+f32 weights by default, so greedy onchain answers can be compared with the f32 on-device ones.
 """
 
 from __future__ import annotations
 
 import shutil
-import socket
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from icchat.bench._host import LocalStack
+
 MODEL_PREFIX = "/model/"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def origin(url: str) -> str:
@@ -32,32 +27,9 @@ def origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-class ReplicaStack:
-    def __init__(self, bundle: Path, state_dir: Path) -> None:
-        self.bundle, self.state_dir = Path(bundle), Path(state_dir)
-        self.info = None
-        self._changed: set[str] = set()
-
-    def start(self) -> ReplicaStack:
-        from icchat.stack.up import UpOptions, up
-
-        try:
-            # f32 canister weights: greedy onchain answers must equal the fp32 on-device ones
-            self.info = up(UpOptions(model=str(self.bundle), port=free_port(), onchain_dtype="f32",
-                                     state_dir=self.state_dir, log=lambda _: None))
-        except BaseException:
-            self.stop()  # a replica started before the failure must not outlive the tests
-            raise
-        return self
-
-    def stop(self) -> None:
-        from icchat.stack.up import down
-
-        down(self.state_dir, log=lambda _: None)
-
-    @property
-    def page_url(self) -> str:
-        return self.info.page_url
+class ReplicaStack(LocalStack):
+    def __init__(self, bundle: Path, state_dir: Path, onchain_dtype: str = "f32") -> None:
+        super().__init__(bundle, state_dir, onchain_dtype)
 
     @property
     def model_base(self) -> str:
@@ -90,7 +62,7 @@ class ReplicaStack:
         (folder / path).parent.mkdir(parents=True)
         (folder / path).write_bytes(bytes(data))
         try:
-            sync_folder(self._controller(), self.info.gpt2, folder, prefix=MODEL_PREFIX, delete_missing=False)
+            sync_folder(self.controller(), self.info.gpt2, folder, prefix=MODEL_PREFIX, delete_missing=False)
         except DeployError as refused:
             return str(refused)
         raise AssertionError(f"the gpt2 canister accepted {path} with bytes its manifest does not list")
@@ -100,25 +72,19 @@ class ReplicaStack:
         from icchat.ic import management
 
         method = "start_canister" if running else "stop_canister"
-        management._call(self._controller(), method, {"canister_id": self.info.gpt2}, self.info.gpt2)
+        management._call(self.controller(), method, {"canister_id": self.info.gpt2}, self.info.gpt2)
 
     def set_inference_policy(self, **fields: object) -> None:
         """set_inference_policy as the stack's controller (the identity `icchat up` made, under the
         test's state directory): the fields named change, the rest stay."""
         from icchat.stack import inference_policy
 
-        inference_policy.set_policy(self._controller(), self.info.gpt2, inference_policy.InferencePolicy(**fields))
+        inference_policy.set_policy(self.controller(), self.info.gpt2, inference_policy.InferencePolicy(**fields))
 
     def usage(self) -> dict:
         from icchat.stack import inference_policy
 
-        return inference_policy.read_usage(self._controller(), self.info.gpt2)
-
-    def _controller(self):
-        """An agent signing as the stack's controller."""
-        from icchat.stack.up import _agent
-
-        return _agent(self.info.replica_url, self.state_dir)
+        return inference_policy.read_usage(self.controller(), self.info.gpt2)
 
     def tamper_in_flight(self, context, path: str) -> None:
         """Flip one byte of the canister's answer for `path` before the browser sees it."""

@@ -11,7 +11,7 @@ import json
 from urllib.parse import urlsplit
 
 import pytest
-from engine_fixtures import Q8Stack
+from replica_stack import ReplicaStack
 from test_chat_page import BOOT_TIMEOUT, READY, SETTLED, ChatPage
 from test_model_switch import ask, switch
 
@@ -20,7 +20,7 @@ BACKENDS = ("device", "onchain-fast", "onchain-verified")
 
 @pytest.fixture(scope="module")
 def q8_stack(tmp_path_factory, tiny_bundle_dir):
-    stack = Q8Stack(tiny_bundle_dir, tmp_path_factory.mktemp("q8-stack")).start()
+    stack = ReplicaStack(tiny_bundle_dir, tmp_path_factory.mktemp("q8-stack"), onchain_dtype="q8").start()
     try:
         yield stack
     finally:

@@ -7,7 +7,7 @@
 #include "mathf.h"
 #include "rt.h"
 #ifdef GPT2_BROWSER
-#include "engine_linear.h" /* browser/: int8 rows and threads for the on-device engine */
+#include "engine_linear.h" /* browser/: int8 rows and threads for the icchat engine */
 #endif
 
 /* ---- the weight file ---- */
@@ -287,7 +287,7 @@ static void attend(gpt2_model *m, int layer, const float *q, int p, float *out) 
 }
 
 #ifdef GPT2_BROWSER
-/* Head h of attend() for one query: the browser engine shares the heads among its threads, each
+/* Head h of attend() for one query: the icchat engine (browser/) shares the heads among its threads, each
  * with its own scratch (scores: n_ctx + 8 floats, weights: n_ctx rounded up to 4, + 8 int16). */
 void gpt2_attend_head(const gpt2_model *m, int layer, const float *q, int p, int h, float *out, float *scores,
                       int16_t *weights) {

@@ -14,7 +14,7 @@ typedef struct {
   const float *scale;
   int rows, cols;
 #ifdef GPT2_BROWSER
-  const int8_t *q8; /* the browser engine (browser/): the file's int8 rows, [L][rows][cols], not widened */
+  const int8_t *q8; /* the icchat engine (browser/): the file's int8 rows, [L][rows][cols], not widened */
   const int32_t *row_sums; /* [L][rows]: each row's sum (browser_row_sums) */
 #endif
 } matrix;

@@ -1,4 +1,4 @@
-"""`icchat bench page` on the tiny bundle, minimal repetitions: it completes, every engine and
+"""`icchat bench page` on the tiny bundle, minimal repetitions: it completes, every contender and
 figure produces positive numbers, the JSON has the expected keys, and BENCHMARKS.md renders from
 it. Not a timing test: no figure is compared with a target here."""
 
@@ -9,46 +9,46 @@ import json
 from pathlib import Path
 
 import pytest
+from support.browser import require_chromium
 
 from icchat.bench import page, write_result
 from icchat.bench._benchmarks_md import render
 
 pytestmark = pytest.mark.timeout(600)
 TOKENS = 8
-# the engines of issue 14 (the peers); other engines in the registry have smoke tests of their own
-ENGINES = ["page", "tjs", "ortweb", "native"]
+# the contenders of issue 14 (the peers); the others in the registry have smoke tests of their own
+CONTENDERS = ["page", "tjs", "ortweb", "native"]
 
 
 @pytest.fixture(scope="module")
 def result(tmp_path_factory) -> dict:
-    if not Path("/usr/bin/chromium").exists():
-        pytest.skip("needs Debian Chromium (/usr/bin/chromium)")
+    require_chromium()
     parser = argparse.ArgumentParser()
     page.add_arguments(parser)
     args = parser.parse_args(["--bundle", "tiny", "--quick", "--repeats", "1", "--tokens", str(TOKENS),
-                              "--threads", "1", "--precisions", "int8", "--engines", ",".join(ENGINES)])
+                              "--threads", "1", "--precisions", "q8", "--contenders", ",".join(CONTENDERS)])
     out = tmp_path_factory.mktemp("results")
     path = write_result("page", page.run(args), out_dir=out)
     return json.loads(path.read_text()) | {"_dir": str(out)}
 
 
-def test_decode_runs_every_engine_with_the_same_greedy_tokens(result):
+def test_decode_runs_every_contender_with_the_same_greedy_tokens(result):
     runs = result["decode"]["runs"]
-    assert {r["engine"] for r in runs} == set(ENGINES)
+    assert {r["contender"] for r in runs} == set(CONTENDERS)
     assert {r["context"] for r in runs} == {16, 128}
     for run in runs:
         assert run["prefill_ms"] > 0 and run["step_ms_median"] > 0, run
         assert run["new_tokens"] == TOKENS and run["same_tokens_as_native"], run
-    cell = result["decode"]["summary"]["table"]["int8 t1"]
+    cell = result["decode"]["summary"]["table"]["q8 t1"]
     assert cell["page"]["speed_vs_tjs"] > 0 and cell["page"]["speed_vs_native"] > 0
-    assert result["decode"]["summary"]["context_growth"]["int8 t1"]["page"]["growth"] > 0
+    assert result["decode"]["summary"]["context_growth"]["q8 t1"]["page"]["growth"] > 0
 
 
 def test_first_token_cold_and_warm_with_phases(result):
     first = result["first_token"]
-    for engine in ("page", "tjs", "ortweb"):
+    for contender in ("page", "tjs", "ortweb"):
         for kind in ("cold", "warm"):
-            assert first[engine][kind]["time_to_first_token_s"]["median"] > 0
+            assert first[contender][kind]["time_to_first_token_s"]["median"] > 0
     phases = first["page"]["cold"]["phases_s"]
     for phase in ("pyodide_boot", "runtime_install", "weight_fetch_and_hash", "session_creation", "first_token"):
         assert phases[phase]["median"] > 0, phase
@@ -57,14 +57,14 @@ def test_first_token_cold_and_warm_with_phases(result):
 
 
 def test_streaming_onchain_memory_and_targets(result):
-    streaming = result["streaming"]["int8"]
+    streaming = result["streaming"]["q8"]
     for kind in ("gateway_certified", "gateway_raw", "static_server"):
         assert streaming[f"{kind}_mb_per_s"]["median"] > 0
     for dtype in ("f32", "q8"):
         for context in ("16", "128"):
             entry = result["onchain"][dtype]["contexts"][context]
             assert entry["instructions_per_token"] > 0 and entry["mainnet_cycles_per_1000_tokens"] > 0
-    assert result["memory"]["int8"]["decode_runs_peak_chromium_rss_mib"]["max"] > 100
+    assert result["memory"]["q8"]["decode_runs_peak_chromium_rss_mib"]["max"] > 100
     assert result["targets"] and all(t["measured"] > 0 for t in result["targets"])
     assert result["environment"]["command"].startswith("icchat")
 
@@ -74,4 +74,4 @@ def test_plot_and_benchmarks_md_render(result, tmp_path):
     page.plot(result, out / "page.png")
     assert (out / "page.png").stat().st_size > 10_000
     text = render(out, tmp_path / "BENCHMARKS.md")
-    assert "icchat bench page" in text and "| int8 t1 | page |" in text and "page.png" in text
+    assert "icchat bench page" in text and "| q8 t1 | page |" in text and "page.png" in text

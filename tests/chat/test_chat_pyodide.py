@@ -35,7 +35,7 @@ def run_pyodide(bundle: Path, **spec) -> dict:
 
 @pytest.fixture(scope="module")
 def pyodide_run(tiny_bundle) -> dict:
-    return run_pyodide(tiny_bundle, variants=["fp32", "q8"])
+    return run_pyodide(tiny_bundle, variants=["f32", "q8"])
 
 
 def test_sampler_in_pyodide_and_js_equals_cpython(pyodide_run):
@@ -46,16 +46,16 @@ def test_sampler_in_pyodide_and_js_equals_cpython(pyodide_run):
     assert len({t for tokens in cpython[2:] for t in tokens}) > 5  # sampling really varies
 
 
-@pytest.mark.parametrize("variant", ["fp32", "q8"])
+@pytest.mark.parametrize("variant", ["f32", "q8"])
 def test_replies_in_pyodide_equal_native_onnxruntime(pyodide_run, tokenizer, tiny_bundle, variant):
-    """fp32 logits agree within ~1e-5 across the two runtimes, so greedy and seeded replies are
+    """f32 logits agree within ~1e-5 across the two runtimes, so greedy and seeded replies are
     the same tokens (the same sampler, the same runs: both reuse only whole runs of the cached
     prefix). The int8 kernels differ (ORT-web's MatMulInteger path vs native), which moves the
     flat logits of this random-weight model enough to change sampled tokens, so for q8 only
     greedy decoding is compared; the sampler itself is compared exactly above."""
     native = asyncio.run(reply_tokens(ChatRuntime(tokenizer), NativeOnnxBackend.from_bundle(tiny_bundle, variant)))
     web = pyodide_run["replies"][variant]
-    compared = web if variant == "fp32" else web[:1]  # REPLY_SETTINGS[0] is greedy
+    compared = web if variant == "f32" else web[:1]  # REPLY_SETTINGS[0] is greedy
     for got, want in zip(compared, native, strict=False):
         assert got["tokens"] == want["tokens"] and got["stop_reason"] == want["stop_reason"]
     for got in web:

@@ -46,10 +46,10 @@ def argmax_loop(path, prompt: list[int], steps: int, stop: int) -> list[int]:
 
 @pytest.fixture(scope="module")
 def backends(tiny_bundle):
-    return {v: NativeOnnxBackend.from_bundle(tiny_bundle, v) for v in ("fp32", "q8")}
+    return {v: NativeOnnxBackend.from_bundle(tiny_bundle, v) for v in ("f32", "q8")}
 
 
-@pytest.mark.parametrize("variant", ["fp32", "q8"])
+@pytest.mark.parametrize("variant", ["f32", "q8"])
 def test_greedy_reply_equals_a_plain_argmax_loop(tokenizer, tiny_bundle, backends, variant):
     conversation = Conversation(LONG_CHAT)
     runtime = ChatRuntime(tokenizer)
@@ -85,7 +85,7 @@ def test_seeded_sampling_is_reproducible_on_the_model(tokenizer, backends):
 def test_cancel_on_a_real_model_stops_within_one_token(tokenizer, backends):
     produced: list[int] = []
     events = collect(ChatRuntime(tokenizer), Conversation([Message("user", "Count with me")]),
-                     backends["fp32"], Settings(temperature=1.0, max_new_tokens=200, seed=1),
+                     backends["f32"], Settings(temperature=1.0, max_new_tokens=200, seed=1),
                      cancelled=lambda: len(produced) >= 5, on_event=lambda e: produced.extend(e.tokens))
     assert events[-1].stop_reason in ("cancelled", "stop_string", "eot")
     if events[-1].stop_reason == "cancelled":

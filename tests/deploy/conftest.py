@@ -22,7 +22,7 @@ def http_replica(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def sysapi(http_replica) -> Principal:
-    wasm = compile_c([REPO / "tests" / "canisters" / "sysapi.c"], BUILD / "test-canisters" / "sysapi.wasm")
+    wasm = compile_c([REPO / "canister" / "probes" / "sysapi.c"], BUILD / "test-canisters" / "sysapi.wasm")
     cid = http_replica.replica.create_canister()
     http_replica.replica.install_code(cid, wasm.read_bytes())
     return cid

@@ -165,7 +165,7 @@ def test_agent_follows_a_replica_whose_clock_is_ahead(tmp_path):
     from icchat.replica import Replica
     from icchat.replica.http import HttpServer
 
-    module = compile_c([REPO / "tests" / "canisters" / "sysapi.c"], BUILD / "test-canisters" / "sysapi.wasm")
+    module = compile_c([REPO / "canister" / "probes" / "sysapi.c"], BUILD / "test-canisters" / "sysapi.wasm")
     with Replica(tmp_path) as replica, HttpServer(replica, port=0) as server:
         cid = replica.create_canister()
         replica.install_code(cid, module.read_bytes())
@@ -183,7 +183,7 @@ def test_management_create_install_status_over_http(http_replica):
     from icchat.ic.management import canister_status, create_canister, install_code
     from icchat.paths import BUILD, REPO
 
-    wasm = compile_c([REPO / "tests" / "canisters" / "sysapi.c"], BUILD / "test-canisters" / "sysapi.wasm").read_bytes()
+    wasm = compile_c([REPO / "canister" / "probes" / "sysapi.c"], BUILD / "test-canisters" / "sysapi.wasm").read_bytes()
     me = Ed25519Identity.generate()
     agent = http_replica.agent(me)
     cid = create_canister(agent, controllers=[me.principal])

@@ -2,7 +2,8 @@
 the same logits, bit for bit, and the same tokens with 1, 2 and 3 threads, for f32 and q8 weight
 files, a prompt that splits into a batch of eight and three single tokens, and sampled steps.
 
-Chromium is driven from a child process (icchat.bench._engine_page's origin and page), so this
+Chromium is driven from a child process (icchat.bench._engine_page's origin and page, launched by
+icchat.bench._host), so this
 module does not meet another Playwright instance of the same pytest session (e2e's browser)."""
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from support.browser import require_chromium
 
-from icchat.bench._engine_page import CHROMIUM, engine_wasm_path
+from icchat.bench._engine_page import engine_wasm_path
 
 PROMPT = [15496, 11, 616, 1438, 318, 257, 1332, 286, 262, 3992, 13]
 
@@ -22,10 +24,11 @@ DRIVER = """
 import json, sys
 from pathlib import Path
 from playwright.sync_api import sync_playwright
-from icchat.bench._engine_page import CHROMIUM, CHROMIUM_ARGS, EngineOrigin
+from icchat.bench._engine_page import EngineOrigin
+from icchat.bench._host import launch_chromium
 weights, jobs = sys.argv[1], json.loads(sys.argv[2])
 with EngineOrigin(Path(weights)) as origin, sync_playwright() as playwright:
-    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    browser = launch_chromium(playwright)
     page = origin.open(browser)
     out = []
     for job in jobs:
@@ -39,8 +42,7 @@ print(json.dumps(out))
 
 
 def run_jobs(weights_dir: Path, jobs: list[dict]) -> list[dict]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("needs Debian Chromium (/usr/bin/chromium)")
+    require_chromium()
     done = subprocess.run([sys.executable, "-c", DRIVER, str(weights_dir), json.dumps(jobs)], capture_output=True,
                           text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]

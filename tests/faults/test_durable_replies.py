@@ -7,10 +7,10 @@ from __future__ import annotations
 import shutil
 
 import pytest
+from disk_faults import disk_full_after
+from live_replica import assets_wasm
 
 from icchat.assets_canister import AssetsCanister
-from icchat.bench._faults_disk import disk_full_after
-from icchat.bench._faults_live import assets_wasm
 from icchat.deploy import sync_folder
 from icchat.ic import candid
 from icchat.ic.agent import Agent, CanisterReject

@@ -4,7 +4,7 @@ And the same replica's disk filling up during a deploy: a clear reason, the last
 
 from __future__ import annotations
 
-from icchat.bench import _faults_assets as faults
+import asset_faults as faults
 
 
 def test_sigkill_mid_asset_batch(tmp_path):

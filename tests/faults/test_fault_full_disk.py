@@ -3,9 +3,8 @@ checkpoints: a clear error, the last good state kept, nothing lost once space is
 
 from __future__ import annotations
 
+import disk_faults as faults
 import pytest
-
-from icchat.bench import _faults_disk as faults
 
 
 def test_full_disk_while_the_replica_checkpoints(tmp_path):

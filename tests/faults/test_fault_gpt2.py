@@ -3,7 +3,7 @@ chat, and upgrades between the calls of a streaming chat (tiny seeded model)."""
 
 from __future__ import annotations
 
-from icchat.bench import _faults_gpt2 as faults
+import gpt2_faults as faults
 
 
 def test_sigkill_mid_model_upload(tmp_path):

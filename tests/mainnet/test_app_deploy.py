@@ -11,13 +11,14 @@ import socket
 import pytest
 
 from icchat.build.metadata import ic_module_path
+from icchat.deploy import canister_ids
 from icchat.errors import UserError
 from icchat.ic import management
 from icchat.ic.agent import Agent
 from icchat.ic.identity import load_pem
 from icchat.ic.principal import Principal
-from icchat.stack import canister_ids, install
-from icchat.stack.mainnet import AppDeploy, AppOptions
+from icchat.stack import install
+from icchat.stack.app import AppDeploy, AppOptions
 
 
 def fetch(port: int, cid: Principal, path: str) -> tuple[int, dict[str, str], bytes]:
@@ -245,13 +246,14 @@ def test_cli(server, pem, tmp_path, capsys):
 
 
 def test_cost_estimates_follow_the_published_table():
+    from icchat.ic import prices
     from icchat.stack import costs
 
     # one 1.9 MB chunk: 1.2 M + 5 M per message, 2,000 per byte received, 143 M instructions
     assert costs.upload_cycles(1_900_000, 1) == 1_200_000 + 5_000_000 + 2_000 * 1_900_000 + 143_000_000
     # a GiB for 30 days: 127,000 cycles per GiB-second
     assert costs.storage_cycles_per_month(2**30) == 127_000 * 30 * 86_400
-    assert abs(costs.usd(10**12) - 1.354820) < 1e-9
+    assert abs(prices.usd(10**12) - 1.354820) < 1e-9
 
 
 def test_mainnet_agent_trusts_the_built_in_root_key_only(pem, tmp_path, offline):
@@ -318,3 +320,36 @@ def test_icp_yaml_and_dfx_json_build_commands_produce_the_module(tmp_path):
     for command in dfx["build"]:
         assert subprocess.run(["sh", "-c", command], cwd=REPO, capture_output=True, timeout=600).returncode == 0
     assert (REPO / dfx["wasm"]).read_bytes() == out.read_bytes()
+
+
+def test_icchat_up_is_the_app_deploy_on_the_local_replica(tmp_path):
+    """`icchat up` installs the modules mainnet gets, writes the same config.json, records its
+    canisters in dfx's format under `local`, and a second run changes nothing."""
+    from icchat.stack.up import UpOptions, _agent, down, local_canister, status, up
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    lines: list[str] = []
+    options = UpOptions(model="tiny", port=port, state_dir=tmp_path / "state", log=lines.append)
+    try:
+        info = up(options)
+        assert "3. modules and settings" in lines and f"icchat is running locally: {info.page_url}" in lines
+        agent = _agent(info.replica_url, options.state_dir)  # the stack's controller
+        for name, kind in (("gpt2", "gpt2"), ("frontend", "assets")):
+            assert local_canister(options.state_dir, name) == getattr(info, name)
+            status_now = management.canister_status(agent, getattr(info, name))
+            assert status_now["module_hash"] == hashlib.sha256(ic_module_path(kind).read_bytes()).digest()
+        _, _, body = fetch(port, info.frontend, "/config.json")
+        config = json.loads(body)
+        assert config["model_base"] == info.model_base and config["network"] == "local"
+        assert config["api_host"] == info.replica_url and config["ic_prices"]["cycles_per_instruction"] == 1
+        again: list[str] = []
+        assert up(UpOptions(**{**options.__dict__, "log": again.append})).gpt2 == info.gpt2
+        assert sum("module unchanged" in line for line in again) == 2 and sum("all up to date" in line for line in again) == 2
+        said: list[str] = []
+        assert status(options.state_dir, said.append).page_url == info.page_url
+        assert any(line.startswith("model ") and info.model.label in line for line in said), said
+    finally:
+        down(options.state_dir, log=lambda _: None)
+

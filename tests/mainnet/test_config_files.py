@@ -21,9 +21,9 @@ REPO_PATH = re.compile(r"(?<![\w$/-])((?:build|canister|\.venv)/[\w./-]+)")
 
 @pytest.fixture(scope="module", autouse=True)
 def built():
-    from icchat.cli.build import build_all
+    from icchat.build.pipeline import build_all
 
-    build_all(verbose=False)
+    build_all(log=None)
 
 
 def test_dfx_json_matches_the_schema():

@@ -25,7 +25,7 @@ def test_manifest_lists_every_file_with_hash_role_and_dims(tiny_bundle):
                if p.is_file() and p.name != "manifest.json"}
     assert listed == on_disk
     roles = {(f["role"], f.get("variant")) for f in manifest["files"]}
-    for expected in [("onnx-decoder", "fp32"), ("onnx-decoder", "q8"), ("onnx-decoder", "q4"),
+    for expected in [("onnx-decoder", "f32"), ("onnx-decoder", "q8"), ("onnx-decoder", "q4"),
                      ("canister-weights", "f32"), ("canister-weights", "q8"),
                      ("weights", None), ("tokenizer", None)]:
         assert expected in roles
@@ -59,7 +59,7 @@ def test_same_seed_same_weights():
 def test_from_pretrained_local_directory_round_trips(tmp_path, tiny_bundle):
     out = tmp_path / "again"
     proc = run_cli("export", "--from-pretrained", str(tiny_bundle), "--out", str(out),
-                   "--variants", "fp32")
+                   "--variants", "f32")
     assert proc.returncode == 0, proc.stderr
     manifest = read_manifest(out)
     assert manifest["provenance"] == {**manifest["provenance"], "source": "pretrained",
@@ -71,7 +71,7 @@ def test_from_pretrained_local_directory_round_trips(tmp_path, tiny_bundle):
 @pytest.mark.parametrize("args, message", [
     (["--from-pretrained", "no-such-org/no-such-gpt2"], "could not load 'no-such-org/no-such-gpt2'"),
     (["--from-pretrained", "./missing-dir"], "no such model directory"),
-    (["--config", "tiny", "--variants", "fp32,fp64"], "variants must include fp32"),
+    (["--config", "tiny", "--variants", "f32,f64"], "variants must include f32"),
 ])
 def test_bad_input_is_one_clear_line(tmp_path, args, message):
     proc = run_cli("export", *args, "--out", str(tmp_path / "out"))
@@ -107,9 +107,42 @@ def test_failed_export_leaves_nothing_and_keeps_the_old_bundle(tmp_path, monkeyp
 
     monkeypatch.setattr(export.canister_weights, "write_weights", fail)
     with pytest.raises(RuntimeError, match="disk full"):
-        export.export_bundle(out, config="tiny", seed=0, force=True, variants=["fp32"],
+        export.export_bundle(out, config="tiny", seed=0, force=True, variants=["f32"],
                              log=lambda _: None)
     assert [p.name for p in tmp_path.iterdir()] == ["bundle"]
     assert (out / "manifest.json").read_text() == "{}"
     with pytest.raises(UserError, match="exactly one"):
         export.export_bundle(tmp_path / "x", log=lambda _: None)
+
+
+def _with_format_version(tmp_path, tiny_bundle, version: int):
+    import shutil
+
+    copy = tmp_path / "tiny-s0"
+    shutil.copytree(tiny_bundle, copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    (copy / "manifest.json").write_text(json.dumps({**manifest, "format_version": version}))
+    return copy
+
+
+def test_another_format_version_is_refused_with_the_command_that_rebuilds_it(tmp_path, tiny_bundle):
+    old = _with_format_version(tmp_path, tiny_bundle, 1)
+    proc = run_cli("verify", str(old))
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [
+        f"icchat: error: {old / 'manifest.json'} is format version 1, this icchat reads 2: rebuild it with "
+        f"`icchat model export --config tiny --seed 0 --out {old} --force`"]
+
+
+def test_the_local_stacks_model_cache_rebuilds_an_older_bundle(tmp_path, tiny_bundle, monkeypatch):
+    from icchat.stack import models
+
+    old = _with_format_version(tmp_path, tiny_bundle, 1)
+    monkeypatch.setattr(models, "MODELS", tmp_path)
+    logged: list[str] = []
+    assert models.choose_model("tiny", logged.append).path == old
+    assert verify_bundle(old)["format_version"] == 2
+    assert logged[0] == f"exporting the seeded tiny model to {old} (once)"
+    variants = {(f["role"], f.get("variant")) for f in read_manifest(old)["files"] if f.get("variant")}
+    assert variants == {("onnx-decoder", "f32"), ("onnx-decoder", "q8"),  # what the stack serves
+                        ("canister-weights", "f32"), ("canister-weights", "q8")}

@@ -16,8 +16,8 @@ def reference(torch_model, prompt):
     return parity.torch_logits(torch_model, prompt, STEPS)
 
 
-@pytest.mark.parametrize("variant", ["fp32", "fp32-optimized"])
-def test_fp32_logits_match_pytorch(tiny_bundle, prompt, reference, variant):
+@pytest.mark.parametrize("variant", ["f32", "f32-optimized"])
+def test_f32_logits_match_pytorch(tiny_bundle, prompt, reference, variant):
     logits, _ = parity.onnx_logits(tiny_bundle / ONNX_DIR / VARIANT_FILES[variant], prompt, STEPS)
     assert logits.shape == reference.shape == (len(prompt) + len(STEPS), 50257)
     assert parity.max_abs_diff(logits, reference) <= 1e-4
@@ -42,7 +42,7 @@ def test_every_variant_runs_in_onnxruntime_web(tiny_bundle, prompt, variant):
     native, _ = parity.onnx_logits(path, prompt, STEPS)
     web, _ = parity.onnx_web_logits(path, prompt, STEPS)
     assert web.shape == native.shape
-    if variant.startswith("fp32"):
+    if variant.startswith("f32"):
         assert parity.max_abs_diff(web, native) <= 1e-4
     else:
         # WASM int kernels round differently from native ones; the result must still agree.

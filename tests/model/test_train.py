@@ -121,8 +121,8 @@ def test_plain_adamw_trains_too(tmp_path):
         train.train(dataclasses.replace(TINY, optimizer="sgd"), tmp_path / "x", log=lambda _: None)
 
 
-@pytest.mark.parametrize("precision", ["fp32", "bf16"])
-def test_fp32_and_bf16_matrix_products_both_train(tmp_path, precision):
+@pytest.mark.parametrize("precision", ["f32", "bf16"])
+def test_f32_and_bf16_matrix_products_both_train(tmp_path, precision):
     config = dataclasses.replace(TINY, precision=precision)
     assert train.matmul_precision(config) == precision
     _, _, _, record = train.train(config, tmp_path, log=lambda _: None)
@@ -141,9 +141,9 @@ def test_a_compiled_loss_trains_like_the_eager_one(tmp_path):
 
 def test_auto_precision_follows_the_cpu_and_a_typo_is_refused():
     flags = Path("/proc/cpuinfo").read_text()
-    expected = "bf16" if " avx512_bf16" in flags or " amx_bf16" in flags else "fp32"
+    expected = "bf16" if " avx512_bf16" in flags or " amx_bf16" in flags else "f32"
     assert train.matmul_precision(TINY) == expected
-    with pytest.raises(UserError, match="not auto, bf16 or fp32"):
+    with pytest.raises(UserError, match="not auto, bf16 or f32"):
         train.matmul_precision(dataclasses.replace(TINY, precision="fp16"))
 
 
@@ -195,7 +195,7 @@ def test_validation_scores_each_token_in_its_window_with_context(run):
 
 def test_trained_bundle_verifies_and_records_its_provenance(tmp_path):
     result = train.train_bundle(tmp_path / "bundle", dataclasses.replace(TINY, steps=10),
-                                log=lambda _: None, variants=("fp32",))
+                                log=lambda _: None, variants=("f32",))
     manifest = verify_bundle(result.out)
     training = manifest["provenance"]["training"]
     assert manifest["provenance"]["source"] == "trained"

@@ -10,17 +10,17 @@ import wasmtime
 
 from icchat.build.canister import compile_c
 from icchat.ic.principal import Principal
-from icchat.paths import BUILD
+from icchat.paths import BUILD, REPO
 from icchat.replica import Reject
 
 HERE = Path(__file__).resolve().parent
-CANISTERS = HERE.parent / "canisters"
+PROBES = REPO / "canister" / "probes"
 CONTROLLER = Principal.self_authenticating(b"replica test controller key")
 STRANGER = Principal.self_authenticating(b"someone else")
 
 
 def build_sysapi() -> Path:
-    return compile_c([CANISTERS / "sysapi.c"], BUILD / "test-canisters" / "sysapi.wasm")
+    return compile_c([PROBES / "sysapi.c"], BUILD / "test-canisters" / "sysapi.wasm")
 
 
 def u64(value: int) -> bytes:

@@ -1,4 +1,4 @@
-"""The runtime probe canister (tests/canisters/runtime_probe.c on canister/runtime), built with zig
+"""The runtime probe canister (canister/probes/runtime_probe.c on canister/runtime), built with zig
 and installed once per session in one local replica."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from icchat.replica import Replica
 
 @pytest.fixture(scope="session")
 def probe():
-    sources = [REPO / "tests" / "canisters" / "runtime_probe.c", *runtime_sources()]
+    sources = [REPO / "canister" / "probes" / "runtime_probe.c", *runtime_sources()]
     wasm = compile_c(sources, BUILD / "test-canisters" / "runtime_probe.wasm", extra_flags=["-Wall", "-Wextra", "-Werror"])
     with Replica() as replica:
         canister_id = replica.create_canister(controllers=[CONTROLLER], sender=CONTROLLER)

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from icchat.bench.text_corpus import corpus
+from icchat.bench._text_corpus import corpus
 from icchat.chat.tokenizer import GPT2Tokenizer
 from icchat.model.vocab import SOURCE_PACKAGE, ensure_tokenizer_dir
 

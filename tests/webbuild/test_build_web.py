@@ -71,7 +71,9 @@ def test_icchat_wheel_holds_only_the_browser_side_and_imports_only_the_stdlib():
         names = wheel.namelist()
         modules = {n: wheel.read(n) for n in names if n.endswith(".py")}
     assert "icchat/__init__.py" in names and "icchat/chat/__init__.py" in names
-    assert all(n.startswith(("icchat/chat/", "icchat-")) or n == "icchat/__init__.py" for n in names), names
+    assert "icchat/ic/prices.py" in names  # the price table and formulas of the page's mainnet estimate
+    browser_side = {"icchat/__init__.py", "icchat/ic/__init__.py", "icchat/ic/prices.py"}
+    assert all(n.startswith(("icchat/chat/", "icchat-")) or n in browser_side for n in names), names
     assert not [n for n in names if "__pycache__" in n]
     allowed = set(sys.stdlib_module_names) | {"icchat", "js", "pyodide"}
     for path, source in modules.items():
@@ -84,7 +86,8 @@ def test_icchat_wheel_holds_only_the_browser_side_and_imports_only_the_stdlib():
             else:
                 continue
             assert set(roots) <= allowed, (path, roots)
-            assert all(not f.startswith("icchat.") or f.startswith("icchat.chat") for f in full), (path, full)
+            assert all(not f.startswith("icchat.") or f.startswith(("icchat.chat", "icchat.ic.prices"))
+                       for f in full), (path, full)
     assert icchat_wheel()[1] == data  # deterministic
 
 

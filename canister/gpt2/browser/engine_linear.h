@@ -1,6 +1,6 @@
 /* engine_linear.h: model.c's matrix products in the browser build (GPT2_BROWSER): q8 over the
  * file's int8 rows (kernels_browser.h), f32 with the canister's own kernels, rows or tokens
- * shared among the engine's threads when it has more than one (engine_threads.c). */
+ * shared among the engine's threads when it has more than one (engine_linear.c, ENGINE_THREADS). */
 #ifndef GPT2_ENGINE_LINEAR_H
 #define GPT2_ENGINE_LINEAR_H
 

@@ -11,20 +11,12 @@ import datetime
 import json
 import os
 import platform
-import socket
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 from icchat.paths import BENCH_RESULTS, REPO
-
-
-def free_port() -> int:
-    """A loopback TCP port free at the moment of asking (for a server a benchmark starts)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def environment() -> dict[str, Any]:

@@ -63,7 +63,8 @@ def page_section(r: dict[str, Any]) -> list[str]:
              f"Produced by {_environment(r)}; bundle `{r.get('bundle')}` "
              f"({r['model'].get('n_layer')} layers, {r['model'].get('n_embd')} wide, {r['model'].get('source')}); "
              f"{r['settings']['repeats']} interleaved repeats; whole run {r.get('wall_s')} s.", ""]
-    lines += ["Engines: " + "; ".join(f"**{k}** = {v}" for k, v in r.get("engines", {}).items()) + ".", ""]
+    contenders = r.get("contenders") or r.get("engines", {})  # "engines" in results written before issue 26
+    lines += ["Contenders: " + "; ".join(f"**{k}** = {v}" for k, v in contenders.items()) + ".", ""]
     if r.get("targets"):
         lines += ["### Targets", ""]
         lines += _table(["target", "measured", "met"],
@@ -72,26 +73,26 @@ def page_section(r: dict[str, Any]) -> list[str]:
     if decode.get("table"):
         lines += [f"### Decode: prompt 16 + {r['settings']['new_tokens']} new tokens, greedy", "",
                   "ms per generated token and prompt pass (ms), median (min-max) over repeats; speed vs X = X's ms "
-                  "per token / this engine's (> 1 is faster).", ""]
+                  "per token / this contender's (> 1 is faster).", ""]
         rows = []
         for key, cell in decode["table"].items():
-            for engine, e in cell.items():
-                rows.append([key, engine, _spread(e["step_ms"]), _num(e["tokens_per_s"], 1), _spread(e["prefill_ms"], 0),
+            for contender, e in cell.items():
+                rows.append([key, contender, _spread(e["step_ms"]), _num(e["tokens_per_s"], 1), _spread(e["prefill_ms"], 0),
                              _num(e.get("speed_vs_tjs"), 2), _num(e.get("speed_vs_native"), 2),
                              _num(e["same_tokens_as_native"]) if e["same_tokens_as_native"]
                              else f"first {e.get('tokens_matching_native')}"])
-        lines += _table(["precision / threads", "engine", "ms per token", "tokens/s", "prompt ms", "speed vs tjs",
+        lines += _table(["precision / threads", "contender", "ms per token", "tokens/s", "prompt ms", "speed vs tjs",
                          "speed vs native", "greedy tokens = native's"], rows)
     if decode.get("context_growth"):
         lines += ["### Step time by context length", "",
                   f"Median step after the first {r['settings']['warmup_steps']} (ORT's warm-up), at the largest thread count.", ""]
         rows = []
         for key, cell in decode["context_growth"].items():
-            for engine, e in cell.items():
+            for contender, e in cell.items():
                 at = [v for k, v in e.items() if k.startswith("step_ms_at_")]
-                rows.append([key, engine, *(_num(v, 2) for v in at), _num(e["growth"], 2)])
+                rows.append([key, contender, *(_num(v, 2) for v in at), _num(e["growth"], 2)])
         contexts = r["settings"]["contexts"]
-        lines += _table(["precision / threads", "engine", f"ms at {contexts[0]}", f"ms at {contexts[-1]}", "growth"], rows)
+        lines += _table(["precision / threads", "contender", f"ms at {contexts[0]}", f"ms at {contexts[-1]}", "growth"], rows)
     first = r.get("first_token", {})
     if first:
         lines += [f"### Time to first token ({first.get('precision')}, {first.get('threads')} threads)", "",
@@ -99,16 +100,16 @@ def page_section(r: dict[str, Any]) -> list[str]:
                   "navigation; the page's phases are seconds since its worker started and overlap (Python boots while "
                   "the weights load).", ""]
         rows = []
-        for engine, kinds in first.items():
-            if not isinstance(kinds, dict) or engine in ("precision", "threads"):
+        for contender, kinds in first.items():
+            if not isinstance(kinds, dict) or contender in ("precision", "threads"):
                 continue
             for kind, e in kinds.items():
                 phases = ", ".join(f"{p} {_num(v['median'], 2)}" for p, v in e["phases_s"].items() if v)
-                rows.append([engine, kind, _spread(e["time_to_first_token_s"]), phases])
-        lines += _table(["engine", "cache", "time to first token (s)", "phases (median s)"], rows)
-        for engine, label in (("page", "onnxruntime-web"), ("icchat-engine", "icchat engine")):
-            ratios = [f"{k.removeprefix(f'{engine}_vs_tjs_')} {_num(v, 2)}x" for k, v in first.items()
-                      if k.startswith(f"{engine}_vs_tjs_")]
+                rows.append([contender, kind, _spread(e["time_to_first_token_s"]), phases])
+        lines += _table(["contender", "cache", "time to first token (s)", "phases (median s)"], rows)
+        for contender, label in (("page", "onnxruntime-web"), ("icchat-engine", "icchat engine")):
+            ratios = [f"{k.removeprefix(f'{contender}_vs_tjs_')} {_num(v, 2)}x" for k, v in first.items()
+                      if k.startswith(f"{contender}_vs_tjs_")]
             if ratios:
                 lines += [f"Ours ({label}) / transformers.js: {', '.join(ratios)}.", ""]
     if r.get("streaming"):
@@ -180,20 +181,14 @@ def _levels_table(title: str, part: dict[str, Any]) -> list[str]:
 
 
 def reliability_section(r: dict[str, Any]) -> list[str]:
-    """Load held, faults survived, hostile inputs tried (bench/results/reliability.json)."""
-    from icchat.bench import _reliability_abuse, _reliability_faults
+    """Load held, durable replies' cost, what an attacker can spend (bench/results/reliability.json)."""
+    from icchat.bench import _reliability_abuse, _reliability_durable
 
-    lines = ["## `icchat bench reliability`: load, faults, hostile input, onchain abuse", "", f"Produced by {_environment(r)}.", ""]
-    if faults := r.get("faults"):
-        lines += [f"Faults survived: {faults.get('survived')} of {faults.get('scenarios_run')} scenarios.", ""]
-        lines += _reliability_faults.markdown(faults)
-    if hostile := r.get("hostile_input"):
-        lines += ["### Hostile input", "", f"{hostile['tests_passed']} tests passed, {hostile['tests_failed']} failed, "
-                  f"{hostile['hypothesis_examples']:,} generated inputs.", ""]
-        lines += _table(["tests", "what they try", "passed"], [[f"`{name}`", str(f.get("tries", "")).replace("|", "/"),
-                                                                 str(f.get("tests_passed"))]
-                                                                for name, f in hostile.get("files", {}).items()])
-        lines += ["Fixes these tests led to:", "", *[f"- {fix}" for fix in hostile.get("fixes", [])], ""]
+    lines = ["## `icchat bench reliability`: load, durable replies, onchain abuse", "", f"Produced by {_environment(r)}.", "",
+             "Faults and hostile input are tests (tests/faults, tests/hostile, e2e/test_page_recovers.py, "
+             "e2e/test_hostile_page.py), run by `./dev test`; this section has the figures.", ""]
+    if durable := r.get("durable_replies"):
+        lines += _reliability_durable.markdown(durable)
     if load := r.get("load"):
         lines += ["### Load", "", f"Wrong answers at any load: {load.get('wrong_answers')}. {load.get('machine_note', '')}.", ""]
         lines += [f"- {part}: {text}" for part, text in load.get("statement", {}).items()] + [""]
@@ -215,8 +210,8 @@ def render(results: Path = BENCH_RESULTS, out: Path = OUT) -> str:
              "produced it. Figures from a 2-core machine shared with other work are noisy: compare ratios from one "
              "interleaved run rather than absolute times across runs.", "",
              "The side-by-side figures: `icchat bench page` (GPT-2 124M shape `small` bundle by default; "
-             "`--repeats N --tokens N --threads 1,2 --precisions fp32,int8 --engines ... --quick`; "
-             "the engines and how to add one are described at the top of `py/icchat/bench/page.py`).", ""]
+             "`--repeats N --tokens N --threads 1,2 --precisions f32,q8 --contenders ... --quick`; "
+             "the contenders and how to add one are described at the top of `py/icchat/bench/page.py`).", ""]
     for name in names:
         special = {"page": page_section, "reliability": reliability_section}
         body = special[name](found[name]) if name in special else generic_section(name, found[name])

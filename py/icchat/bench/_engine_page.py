@@ -59,11 +59,6 @@ self.onmessage = async ({ data: job }) => {
   } catch (error) { self.postMessage({ error: String(error?.stack ?? error) }); }
 };"""
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
-
-
 def engine_wasm_path(threads: int, relaxed: bool = True) -> str:
     """The origin's path of the engine module the page would pick for `threads` (Chromium has relaxed SIMD)."""
     from icchat.build.engine import engine_file_name

@@ -43,7 +43,7 @@ def _install(replica: Any) -> Any:
     from icchat.build.canister import compile_c
     from icchat.paths import BUILD, REPO
 
-    wasm = compile_c([REPO / "tests" / "canisters" / "http_echo.c"], BUILD / "test-canisters" / "http_echo.wasm")
+    wasm = compile_c([REPO / "canister" / "probes" / "http_echo.c"], BUILD / "probes" / "http_echo.wasm")
     cid = replica.create_canister()
     replica.install_code(cid, wasm.read_bytes())
     return cid

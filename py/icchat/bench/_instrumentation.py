@@ -15,7 +15,7 @@ from icchat.paths import BUILD, REPO
 from icchat.replica.meter import FUEL_PER_INSTRUCTION, Meter, MeteredModule, configure_engine
 from icchat.replica.wasm.instrument import instrument
 
-MATMUL = REPO / "tests" / "canisters" / "c" / "matmul.c"
+MATMUL = REPO / "canister" / "probes" / "matmul.c"
 ROUNDS = 40  # matrix-vector products (256 x 256) per call
 
 

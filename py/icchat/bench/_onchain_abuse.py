@@ -1,13 +1,14 @@
 """An attack on the gpt2 canister's cycles and prefix cache, played on the local replica through
 its real HTTP interface with the official JS agent, and the bounds it must stay within (SPEC §5
-of issue 23). `tests/hostile/test_onchain_abuse.py` asserts on it; `icchat bench reliability
---section onchain_abuse` reports it.
+of issue 23). `icchat bench reliability --section onchain_abuse` reports its figures (cycles spent
+against the bound, what each refusal costs); `tests/hostile/test_onchain_abuse.py` asserts that the
+bounds hold.
 
     with OnchainTarget.start(POLICY) as target:
         campaign = run_campaign(target)      # allow-list, cache and budget phases (<= 60 s of calls)
         campaign.hammer.cycles_spent <= campaign.hammer.cycle_bound()
 
-The attacker is tests/hostile/onchain_abuse.mjs: fresh Ed25519 identities (one per call) and the
+The attacker is _onchain_abuse.mjs (beside this module): fresh Ed25519 identities (one per call) and the
 anonymous principal calling `generate`, `prefill`, `generate_query` and `logits` as updates,
 arguments just under the 2 MiB ingress limit, asset-store writes and controller-only methods.
 Every call is classified by what the agent saw: replied, rejected (a certified reject: it reached
@@ -41,6 +42,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from icchat.build.gpt2 import build_gpt2_wasm
@@ -57,7 +59,7 @@ from icchat.replica.cycles import ALLOCATION_CHARGE_INTERVAL_NS
 from icchat.replica.http import HttpServer
 from icchat.stack import inference_policy
 
-SCRIPT = REPO / "tests" / "hostile" / "onchain_abuse.mjs"
+SCRIPT = Path(__file__).with_suffix(".mjs")
 CYCLES = 20 * 10**12  # the canister's starting balance
 # A small policy, so the budget really runs out within the run: ~50 tiny-model generate calls.
 POLICY = {"access": "open", "window_seconds": 3600, "window_instructions": 3_000_000_000,
@@ -68,7 +70,7 @@ MESSAGE_TAIL = 10_000
 VICTIM_SEED = bytes(range(32))
 FRIEND_SEED = bytes(range(32, 64))
 CONVERSATION = [(1000 + 7919 * i) % 50000 for i in range(40)]  # the victim's cached conversation
-# What the attacker sends (kinds of tests/hostile/onchain_abuse.mjs).
+# What the attacker sends (kinds of _onchain_abuse.mjs).
 ATTACKS = ["generate", "prefill", "generate_query_update", "generate", "logits_update", "prefill", "create_batch",
            "generate", "generate_oversized", "store_oversized", "prefill", "commit_batch", "generate", "prefill_oversized",
            "create_chunk", "clear", "authorize", "set_inference_policy", "allow_inference"]
@@ -158,7 +160,7 @@ def message_fee(call: dict[str, Any]) -> int:
     """What the IC charges a message that reached execution besides the instructions the
     canister reads from its counter: its induction (by the signed request's size), the execution
     fee and the instructions after the last counter read (MESSAGE_TAIL)."""
-    return prices.ingress_induction_cycles(call["ingress_bytes"]) + prices.update_execution_cycles(MESSAGE_TAIL)
+    return prices.update_cycles(MESSAGE_TAIL, call["ingress_bytes"])
 
 
 def counted_fee(call: dict[str, Any]) -> int:

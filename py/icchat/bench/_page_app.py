@@ -7,22 +7,19 @@ and stamps every message between the page and its chat worker with `performance.
 each `delta` carries the reply's stats, whose `seconds` is the worker's own clock (since the
 reply started in Python): the first = the prompt pass (+ the first token's sampling), the gaps
 = one generated token each; `ready`'s `timings` = the start-up phases the worker measured. The same script asks the worker for a thread count (`init.threads`) and sets the
-page's settings (greedy, max_new_tokens) and model variant in localStorage.
+page's settings (greedy, max_new_tokens), precision and on-device engine in localStorage.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
-import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from icchat.bench import free_port
+from icchat.bench._host import LocalStack
 
-VARIANTS = {"fp32": "fp32", "int8": "int8"}  # bench precision -> the page's variant name
 BOOT_TIMEOUT_S = 600
 
 RECORDER = """
@@ -30,7 +27,7 @@ RECORDER = """
   const config = %s;
   localStorage.setItem("icchat.settings.v1", JSON.stringify({temperature: 0, top_k: 0, top_p: 1,
     max_new_tokens: config.max_new_tokens, seed: 0}));
-  localStorage.setItem("icchat.prefs.v1", JSON.stringify({backend: "device", variant: config.variant, engine: config.engine}));
+  localStorage.setItem("icchat.prefs.v1", JSON.stringify({backend: "device", precision: config.precision, engine: config.engine}));
   localStorage.removeItem("icchat.conversations.v1");
   localStorage.removeItem("icchat.draft.v1");
   const rec = window.__bench = {events: []};
@@ -56,37 +53,19 @@ RECORDER = """
 """
 
 
-class PageStack:
-    """`icchat up` in a temporary state directory (never the developer's .state/)."""
+class PageStack(LocalStack):
+    """`icchat up` in a temporary state directory (never the developer's .state/), timed."""
 
     def __init__(self, bundle: Path, log: Any = print) -> None:
-        self.bundle, self.log = Path(bundle), log
-        self.state_dir = Path(tempfile.mkdtemp(prefix="icchat-bench-page-"))
-        self.info: Any = None
+        super().__init__(bundle, onchain_dtype="q8")
+        self.say = log
 
-    def __enter__(self) -> PageStack:
-        from icchat.stack.up import UpOptions, up
-
+    def start(self) -> PageStack:
         start = time.perf_counter()
-        try:
-            self.info = up(UpOptions(model=str(self.bundle), port=free_port(), onchain_dtype="q8",
-                                     state_dir=self.state_dir, log=lambda _: None))
-        except BaseException:
-            self.__exit__()
-            raise
+        super().start()
         self.up_seconds = time.perf_counter() - start
-        self.log(f"  local stack up in {self.up_seconds:.0f} s: {self.info.page_url}")
+        self.say(f"  local stack up in {self.up_seconds:.0f} s: {self.info.page_url}")
         return self
-
-    def __exit__(self, *exc: object) -> None:
-        from icchat.stack.up import down
-
-        down(self.state_dir, log=lambda _: None)
-        shutil.rmtree(self.state_dir, ignore_errors=True)
-
-    @property
-    def page_url(self) -> str:
-        return self.info.page_url
 
 
 def _events(page: Any) -> list[dict[str, Any]]:
@@ -99,7 +78,7 @@ def open_page(context: Any, stack: PageStack, precision: str, threads: int, max_
     engine: the page's on-device engine setting ("onnxruntime-web" or "icchat")."""
     from icchat.bench._page_browser import console_to, wait_until
 
-    config = {"variant": VARIANTS[precision], "threads": threads, "max_new_tokens": max_new_tokens, "engine": engine}
+    config = {"precision": precision, "threads": threads, "max_new_tokens": max_new_tokens, "engine": engine}
     context.add_init_script(RECORDER % json.dumps(config))
     page = context.new_page()
     console_to(page, console)

@@ -12,12 +12,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        # offline for real: only the loopback names the local stack uses resolve
-        "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE localhost , EXCLUDE *.localhost , EXCLUDE 127.0.0.1",
-        "--enable-blink-features=ForceEagerMeasureMemory"]
+from icchat.bench._host import chromium_missing, launch_persistent_chromium
+
+MEASURE_MEMORY = "--enable-blink-features=ForceEagerMeasureMemory"
 
 
 def _children() -> dict[int, list[int]]:
@@ -76,15 +73,15 @@ class RssPeak:
 
 
 class Browser:
-    """Playwright's Chromium, one browser process tree at a time (so its RSS is the page's):
-    `fresh()` = a new empty profile (nothing cached), `persistent(dir)` = a profile on disk whose
-    caches (Cache Storage, HTTP, compiled code) survive closing it."""
+    """Playwright's Chromium (launched by icchat.bench._host), one browser process tree at a time
+    (so its RSS is the page's): `fresh()` = a new empty profile (nothing cached), `persistent(dir)`
+    = a profile on disk whose caches (Cache Storage, HTTP, compiled code) survive closing it."""
 
     def __init__(self) -> None:
         from playwright.sync_api import sync_playwright
 
-        if not Path(CHROMIUM).exists():
-            raise RuntimeError(f"icchat bench page needs Debian Chromium at {CHROMIUM}")
+        if reason := chromium_missing():
+            raise RuntimeError(f"icchat bench page {reason}")
         self.playwright = sync_playwright().start()
         self.profiles = Path(tempfile.mkdtemp(prefix="icchat-bench-profiles-"))
 
@@ -95,8 +92,7 @@ class Browser:
         return self.persistent(Path(tempfile.mkdtemp(dir=self.profiles, prefix="fresh-")))
 
     def persistent(self, profile: Path) -> Any:
-        return self.playwright.chromium.launch_persistent_context(
-            str(profile), executable_path=CHROMIUM, args=ARGS, headless=True)
+        return launch_persistent_chromium(self.playwright, profile, MEASURE_MEMORY)
 
     def close(self) -> None:
         self.playwright.stop()

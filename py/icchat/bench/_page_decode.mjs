@@ -1,4 +1,4 @@
-// In-browser drivers of `icchat bench page`'s peer engines, loaded by the static bench page
+// In-browser drivers of `icchat bench page`'s peers (transformers.js, bare onnxruntime-web), loaded by the static bench page
 // (_page_server.py) and called through Playwright's page.evaluate. Each one decodes greedily:
 // the prompt in one run (prefill), then one token per run with the KV cache fed back, and
 // returns {fetch_ms, session_ms, prefill_ms, step_ms: [...], tokens: [...]}. ORT fixes its
@@ -54,8 +54,10 @@ export async function ortDecode({ file, threads, prompt, newTokens, nHead, headD
   return { fetch_ms: fetchMs, session_ms: sessionMs, prefill_ms: times[0], step_ms: times.slice(1), tokens, threads: ort.env.wasm.numThreads, ort_versions: ort.env.versions ?? null, first_token_epoch_ms: firstAt };
 }
 
-/** transformers.js 4.3.1 (its own bundled ORT build, asyncify) loading the bundle from /model/. */
-export async function tjsDecode({ dtype, threads, prompt, newTokens }) {
+/** transformers.js 4.3.1 (its own bundled ORT build, asyncify) loading the bundle from /model/;
+ * precision "q8" | "f32" (its `dtype` names f32 "fp32": the one place that name is spoken). */
+export async function tjsDecode({ precision, threads, prompt, newTokens }) {
+  const dtype = { q8: "q8", f32: "fp32" }[precision];
   let t = performance.now();
   const tjs = await import(`${origin}/tjs/transformers.min.js`);
   const { env, AutoModelForCausalLM, Tensor } = tjs;

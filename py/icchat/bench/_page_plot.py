@@ -1,4 +1,4 @@
-"""The PNG of `icchat bench page`: decode ms per token per engine (median, min-max bars), step
+"""The PNG of `icchat bench page`: decode ms per token per contender (median, min-max bars), step
 time at 16 vs 512 tokens of context, time to first token cold/warm, weight streaming MB/s."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ def _bars(ax: Any, groups: list[str], series: dict[str, list[Any]], ylabel: str,
         xs = [g + (i - (len(series) - 1) / 2) * width for g in range(len(groups))]
         med = [v["median"] if v else 0 for v in values]
         err = [[(v["median"] - v["min"]) if v else 0 for v in values], [(v["max"] - v["median"]) if v else 0 for v in values]]
-        later = "@" in name and i % 2 == 1  # the longer context of an engine's pair: hatched
+        later = "@" in name and i % 2 == 1  # the longer context of a contender's pair: hatched
         ax.bar(xs, med, width=width, yerr=err, capsize=2, label=name, color=COLORS.get(name.split()[0]),
                hatch="//" if later else None, edgecolor="white" if later else None)
     ax.set_xticks(range(len(groups)), groups, fontsize=8)
@@ -32,23 +32,23 @@ def plot_page(result: dict[str, Any], png: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(2, 2, figsize=(12, 8))
-    engines = list(result.get("engines", {}))
+    contenders = list(result.get("contenders") or result.get("engines", {}))  # "engines": before issue 26
     table = result.get("decode", {}).get("summary", {}).get("table", {})
     if table:
         groups = list(table)
-        _bars(axes[0][0], groups, {e: [table[g].get(e, {}).get("step_ms") for g in groups] for e in engines},
+        _bars(axes[0][0], groups, {e: [table[g].get(e, {}).get("step_ms") for g in groups] for e in contenders},
               "ms per generated token", f"decode, prompt 16 + {result['settings']['new_tokens']} tokens (lower is better)")
     growth = result.get("decode", {}).get("summary", {}).get("context_growth", {})
     if growth:
         groups, contexts = list(growth), result["settings"]["contexts"]
         series = {}
-        for e in engines:
+        for e in contenders:
             for c in (contexts[0], contexts[-1]):
                 v = [growth[g].get(e, {}).get(f"step_ms_at_{c}") for g in groups]
                 series[f"{e} @{c}"] = [{"median": x, "min": x, "max": x} if x else None for x in v]
         _bars(axes[0][1], groups, series, "ms per step", "step time by context length")
     first = result.get("first_token", {})
-    kinds = [(e, k) for e in engines for k in ("cold", "warm") if isinstance(first.get(e), dict) and k in first[e]]
+    kinds = [(e, k) for e in contenders for k in ("cold", "warm") if isinstance(first.get(e), dict) and k in first[e]]
     if kinds:
         _bars(axes[1][0], [f"{e} {k}" for e, k in kinds], {"time to first token": [first[e][k]["time_to_first_token_s"] for e, k in kinds]},
               "seconds", f"time to first token ({first.get('precision')}, {first.get('threads')} threads)")

@@ -1,4 +1,4 @@
-"""A plain static file server for the peer engines of `icchat bench page` (and the weight
+"""A plain static file server for the peers of `icchat bench page` (and the weight
 streaming baseline): cross-origin isolated (COOP/COEP/CORP, so threads and
 measureUserAgentSpecificMemory work), `.mjs` as JavaScript and `.wasm` as application/wasm.
 

@@ -1,14 +1,14 @@
-"""bench/results/reliability.json: one file, four sections written by different runners.
+"""bench/results/reliability.json: one file, three sections written by different runners.
 
     {"benchmark": "reliability", "environment": {...},
-     "faults": {...}, "hostile_input": {...}, "load": {...}, "onchain_abuse": {...}}
+     "durable_replies": {...}, "load": {...}, "onchain_abuse": {...}}
 
 Each runner owns one section and replaces only that one; the others are kept as they are on
 disk (merge on write, under a file lock, written atomically). A section carries its own
 `environment` (date, commit, machine), since sections are regenerated at different times.
 
     from icchat.bench import _reliability
-    _reliability.write_section("faults", {"scenarios": [...]})        # from any runner
+    _reliability.write_section("durable_replies", {...})        # from any runner
     result = _reliability.merged("load", {...})  # for a bench `run()` that returns the whole file
 
 Section runners: `SECTION_RUNNERS[name]` names a module with `run_section(args) -> dict`, so
@@ -29,9 +29,8 @@ from icchat.bench import environment
 from icchat.paths import BENCH_RESULTS
 
 NAME = "reliability"
-SECTIONS = ("faults", "hostile_input", "load", "onchain_abuse")
-SECTION_RUNNERS = {"faults": "icchat.bench._reliability_faults",  # others add their module here
-                   "hostile_input": "icchat.bench._reliability_hostile", "load": "icchat.bench._reliability_load",
+SECTIONS = ("durable_replies", "load", "onchain_abuse")
+SECTION_RUNNERS = {"durable_replies": "icchat.bench._reliability_durable", "load": "icchat.bench._reliability_load",
                    "onchain_abuse": "icchat.bench._reliability_abuse"}
 
 

@@ -49,7 +49,7 @@ def _refusal(target: abuse.OnchainTarget, what: str, method: str, arg: bytes, se
         raise RuntimeError(f"{what}: expected a refusal, got {kind}")
     ingress = len(arg) + len(method) + ENVELOPE_BYTES
     return {"refusal": what, "method": method, "arg_bytes": len(arg), "instructions": instructions,
-            "cycles": prices.ingress_induction_cycles(ingress) + prices.update_execution_cycles(instructions),
+            "cycles": prices.update_cycles(instructions, ingress),
             "line": value}
 
 
@@ -120,8 +120,7 @@ def cache_lockout(target: abuse.OnchainTarget, envelope_bytes: int) -> dict[str,
     def prefill_as(name: bytes, prompt: list[int]) -> tuple[str, str]:
         arg = candid.encode(prefill, [{"prompt": prompt}])
         used, response = abuse.executed_instructions(target, "prefill", arg, Principal.self_authenticating(name))
-        costs.append(prices.ingress_induction_cycles(len(arg) + len("prefill") + envelope_bytes)
-                     + prices.update_execution_cycles(used))
+        costs.append(prices.update_cycles(used, len(arg) + len("prefill") + envelope_bytes))
         return response if response else ("reject", "no response")
 
     for a in range(slots // 4):
@@ -145,8 +144,7 @@ def worst_case_per_day(usage: dict[str, Any], cheapest: dict[str, Any], envelope
     (`envelope_bytes` beyond argument and method name, which the canister cannot see)."""
     windows_per_day = 86_400 / usage["window_seconds"]
     calls = usage["window_instructions"] // max(1, cheapest["counted"]) + 1
-    per_call = (prices.ingress_induction_cycles(cheapest["arg_bytes"] + len("generate") + envelope_bytes)
-                + prices.update_execution_cycles(cheapest["instructions"]))
+    per_call = prices.update_cycles(cheapest["instructions"], cheapest["arg_bytes"] + len("generate") + envelope_bytes)
     total = windows_per_day * calls * per_call
     return {
         "formula": "windows/day x accepted calls per window x what one costs the owner; accepted calls per window = "

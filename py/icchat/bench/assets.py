@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from icchat.bench import free_port
+from icchat.bench._host import free_port
 
 PIECE = 16 * 1024 * 1024
 

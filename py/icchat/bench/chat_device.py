@@ -20,6 +20,7 @@ from typing import Any
 
 import icchat
 from icchat.errors import UserError
+from icchat.model.manifest import read_manifest
 from icchat.paths import REPO
 
 DRIVER = Path(__file__).with_name("chat_device.mjs")
@@ -34,7 +35,7 @@ SETTINGS = [
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bundle", type=Path, default=REPO / "build/models/small-s0",
                         help="a model bundle (default: the 124M-shape build/models/small-s0)")
-    parser.add_argument("--variant", default="q8", help="onnx variant (q8, fp32, ...)")
+    parser.add_argument("--variant", default="q8", help="the ONNX decoder's variant (q8, f32, ...)")
     parser.add_argument("--tokens", type=int, default=48, help="tokens per reply")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1)
@@ -44,6 +45,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if not (args.bundle / "manifest.json").is_file():
         raise UserError(f"{args.bundle} is not a model bundle: run `icchat model export --config "
                         f"small --seed 0 --out {args.bundle}` first")
+    read_manifest(args.bundle)  # refuses, in one line, a bundle of another format version
     spec = {"variant": args.variant, "tokens": args.tokens, "repeats": args.repeats,
             "threads": args.threads, "settings": SETTINGS}
     proc = subprocess.run(["node", str(DRIVER), str(Path(icchat.__file__).parent), str(args.bundle),

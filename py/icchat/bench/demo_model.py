@@ -18,6 +18,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from icchat.model.manifest import PRECISIONS
+
 PROMPTS = (
     "Hi! How are you today?",
     "What do you like to do on weekends?",
@@ -30,7 +32,7 @@ PROMPTS = (
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bundle", type=Path, default=None, help="default: build/models/demo (trained if missing)")
-    parser.add_argument("--variant", default="q8", choices=["q8", "fp32"], help="ONNX variant the page runs")
+    parser.add_argument("--precision", default="q8", choices=list(PRECISIONS), help="the precision the page runs")
     parser.add_argument("--seeds", type=int, default=2, help="replies per prompt (seed: prompt index x N + i)")
 
 
@@ -61,7 +63,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     config = json.loads((bundle / "config.json").read_text())
     weights = _shared_rows(bundle)
     runtime = ChatRuntime(GPT2Tokenizer.from_dir(bundle))
-    backend = NativeOnnxBackend.from_bundle(bundle, args.variant, threads=2)
+    backend = NativeOnnxBackend.from_bundle(bundle, args.precision, threads=2)
     samples, sampled, outside = [], 0, 0
     for index, prompt in enumerate(PROMPTS):
         for seed in range(index * args.seeds, (index + 1) * args.seeds):
@@ -72,7 +74,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             outside += sum(1 for t in tokens if weights[t])
     return {
         "bundle": str(bundle),
-        "variant": args.variant,
+        "precision": args.precision,
         "model": {k: config[k] for k in ("n_layer", "n_head", "n_embd", "n_positions", "vocab_size")},
         "validation_perplexity": training.get("validation_perplexity"),
         "validation_tokens": training.get("validation_tokens"),

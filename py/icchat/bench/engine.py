@@ -5,7 +5,7 @@ pass. Greedy, prompt = CONTEXT tokens, then --steps steps; the first WARMUP step
 `--simd128` adds the plain SIMD128 modules (browsers without relaxed SIMD) as `icchat-engine-simd128`.
 
 The engine inside the real page (Pyodide driving it, beside onnxruntime-web, transformers.js and
-native onnxruntime) is `icchat bench page --engines icchat-engine,...`; this one isolates the
+native onnxruntime) is `icchat bench page --contenders icchat-engine,...`; this one isolates the
 engine's own speed. The machine's load average is recorded: on a shared machine the figures are
 upper bounds.
 """
@@ -22,7 +22,7 @@ from icchat.errors import UserError
 
 WARMUP = 2
 TARGETS = {"q8_t2_ms_per_token": 13.0, "growth_512_vs_16": 1.3,
-           "f32_vs_onnxruntime_web_fp32": 1.2, "onnxruntime_web_fp32_ms_reference": 30.0}
+           "f32_vs_onnxruntime_web_f32": 1.2, "onnxruntime_web_f32_ms_reference": 30.0}
 
 
 def _list(kind: type) -> Any:
@@ -50,13 +50,10 @@ def _bundle_dir(bundle: str) -> Path:
     return path
 
 
-ORT_PRECISION = {"q8": "int8", "f32": "fp32"}
-
-
 def _ortweb(bench: Any, dtype: str, threads: int, prompt: list[int], steps: int) -> dict[str, Any]:
     from icchat.bench.page import DecodeJob, ortweb_decode
 
-    run = ortweb_decode(bench, DecodeJob(ORT_PRECISION[dtype], threads, prompt, "", steps + 1))
+    run = ortweb_decode(bench, DecodeJob(dtype, threads, prompt, "", steps + 1))
     return {"step_ms": run["step_ms"], "prefill_ms": run["prefill_ms"], "tokens": run["tokens"]}
 
 

@@ -2,7 +2,7 @@
 
 Records the time of every export stage, file sizes, native onnxruntime and onnxruntime-web
 (Node, WASM) decode milliseconds per token at 1 and 2 threads, and top-1 agreement / cosine
-of each variant against fp32. The bundle is kept in build/models/small-s0 and reused while its
+of each variant against f32. The bundle is kept in build/models/small-s0 and reused while its
 manifest verifies (pass --fresh to export again).
 """
 
@@ -60,8 +60,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 entry[f"web_node_decode_ms_per_token_t{threads}"] = round(statistics.median(web_ms[2:]), 2)
         if baseline is None:
             baseline = logits
-        entry["top1_vs_fp32"] = round(parity.top1_agreement(logits, baseline), 4)
-        entry["cosine_vs_fp32"] = round(parity.mean_cosine(logits, baseline), 5)
+        entry["top1_vs_f32"] = round(parity.top1_agreement(logits, baseline), 4)
+        entry["cosine_vs_f32"] = round(parity.mean_cosine(logits, baseline), 5)
         runs[variant] = entry
         print(f"  {variant:<15} {entry}")
 

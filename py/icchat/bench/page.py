@@ -1,7 +1,7 @@
 """`icchat bench page`: our page against the established ways to run GPT-2 on a device, and the
 onchain figures, in one run, interleaved (A B C A B C: machine drift hits all alike).
 
-Engines — the registry `ENGINES` below maps a name to an `Engine`:
+Contenders — the registry `CONTENDERS` below maps a name to a `Contender`:
     page     our page: `icchat up`'s stack (page from the asset canister, weights from the gpt2
              canister through the HTTP gateway), Python in Pyodide driving onnxruntime-web,
              timed by the page's own worker messages (_page_app.py)
@@ -10,20 +10,23 @@ Engines — the registry `ENGINES` below maps a name to an `Engine`:
     ortweb   bare onnxruntime-web 1.30 (ort.wasm.min.mjs) driven from JS, KV cache fed back
              each step (_page_decode.mjs ortDecode)
     native   native onnxruntime 1.32 in this CPython (icchat.model.native_backend)
-An engine is `Engine(label, decode, first_token=None)`: `decode(bench, job) -> run` with
-`job` a DecodeJob (precision "fp32" | "int8", threads, prompt token ids and the same prompt as
+    icchat-engine  our page as `page`, its on-device engine setting on the icchat engine
+             (web/engine.mjs over the stack's q8 canister weight file)
+A contender is `Contender(label, decode, first_token=None)`: `decode(bench, job) -> run` with
+`job` a DecodeJob (precision "q8" | "f32", threads, prompt token ids and the same prompt as
 chat text, new_tokens) and `run` a dict with at least `prefill_ms` (the prompt pass + first
 token), `step_ms` (one per further generated token) and `tokens` (the greedy ids);
 `first_token(bench, precision, threads, warm) -> dict` with `time_to_first_token_s` and its
-phases. Adding an engine (e.g. issue 15's in-browser C engine) = one function + one line in
-ENGINES; `--engines` picks them.
+phases. Adding a contender = one function + one line in CONTENDERS; `--contenders` picks them.
+(Two of them are our page on its two on-device engines: `page` on onnxruntime-web and
+`icchat-engine` on the icchat engine.)
 
 Figures (each repeated --repeats times; median with min-max of the runs' medians):
-1. decode: prompt 16 + --tokens new tokens, greedy, per precision x threads x engine; ms per
+1. decode: prompt 16 + --tokens new tokens, greedy, per precision x threads x contender; ms per
    generated token and the prompt pass; also prompt 512 + CONTEXT_STEPS tokens: step time at
    512 vs at 16 (medians of the steps after the first WARMUP, which are ORT's warm-up).
 2. time to first token, cold (empty profile) and warm (the profile the decode runs filled).
-3. weight streaming MB/s: the int8/fp32 ONNX files from the gpt2 canister through the local
+3. weight streaming MB/s: the q8/f32 ONNX files from the gpt2 canister through the local
    gateway (certified and raw) vs `python -m http.server` (its own process) serving the same
    file (bench/assets.py's SHA-256-checked download).
 4. onchain (icchat.bench.gpt2's machinery): instructions per token at contexts, tokens per
@@ -45,10 +48,9 @@ from pathlib import Path
 from typing import Any
 
 from icchat.errors import UserError
+from icchat.model.manifest import PRECISIONS
 from icchat.paths import REPO
 
-PRECISION_VARIANT = {"fp32": "fp32", "int8": "q8"}  # bench name -> the bundle manifest's variant
-TJS_DTYPE = {"fp32": "fp32", "int8": "q8"}
 CONTEXTS = (16, 512)
 CONTEXT_STEPS = 24  # steps measured at each context (after WARMUP)
 WARMUP = 8
@@ -72,15 +74,15 @@ class DecodeJob:
 
 
 @dataclass(frozen=True)
-class Engine:
+class Contender:
     label: str
     decode: Callable[[Bench, DecodeJob], dict[str, Any]]
     first_token: Callable[[Bench, str, int, bool], dict[str, Any]] | None = None
-    precisions: tuple[str, ...] = ("fp32", "int8")  # what it can run on the bench's stack
+    precisions: tuple[str, ...] = PRECISIONS  # what it can run on the bench's stack
 
 
 class Bench:
-    """What the engines share: the bundle, one browser, the static server, the local stack —
+    """What the contenders share: the bundle, one browser, the static server, the local stack —
     each started on first use and stopped at the end."""
 
     def __init__(self, bundle: Path, log: Callable[[str], None] = print) -> None:
@@ -95,7 +97,7 @@ class Bench:
     def file(self, precision: str) -> str:
         from icchat.model.manifest import find_file
 
-        return find_file(self.manifest, "onnx-decoder", PRECISION_VARIANT[precision])
+        return find_file(self.manifest, "onnx-decoder", precision)
 
     @functools.cached_property
     def browser(self) -> Any:
@@ -143,7 +145,7 @@ class Bench:
         self.exit.close()
 
 
-# --- engines ------------------------------------------------------------------------------------
+# --- contenders ------------------------------------------------------------------------------------
 
 def native_decode(bench: Bench, job: DecodeJob) -> dict[str, Any]:
     import numpy as np
@@ -198,14 +200,14 @@ def ortweb_decode(bench: Bench, job: DecodeJob) -> dict[str, Any]:
 
 
 def tjs_decode(bench: Bench, job: DecodeJob) -> dict[str, Any]:
-    spec = {"dtype": TJS_DTYPE[job.precision], "threads": job.threads, "prompt": job.prompt, "newTokens": job.new_tokens}
+    spec = {"precision": job.precision, "threads": job.threads, "prompt": job.prompt, "newTokens": job.new_tokens}
     return _static_run(bench, "tjsDecode", spec, bench.browser.profile("tjs"))
 
 
 def _peer_first_token(name: str, function: str) -> Callable[[Bench, str, int, bool], dict[str, Any]]:
     def first_token(bench: Bench, precision: str, threads: int, warm: bool) -> dict[str, Any]:
         prompt, _ = bench.prompt(CONTEXTS[0], 1)
-        spec = {"dtype": TJS_DTYPE[precision], "file": bench.file(precision), "threads": threads, "prompt": prompt,
+        spec = {"precision": precision, "file": bench.file(precision), "threads": threads, "prompt": prompt,
                 "newTokens": 1, "nHead": int(bench.model["n_head"]),
                 "headDim": int(bench.model["n_embd"]) // int(bench.model["n_head"])}
         profile = bench.browser.profile(name) if warm else None
@@ -257,15 +259,15 @@ def page_first_token(bench: Bench, precision: str, threads: int, warm: bool) -> 
     return first_token(bench.browser, bench.stack, profile, precision, threads, text)
 
 
-ENGINES: dict[str, Engine] = {
-    "page": Engine("our page (Pyodide + onnxruntime-web 1.30, via the gateway)", page_decode, page_first_token),
-    "tjs": Engine("transformers.js 4.3.1", tjs_decode, _peer_first_token("tjs", "tjsDecode")),
-    "ortweb": Engine("onnxruntime-web 1.30 from JS", ortweb_decode, _peer_first_token("ortweb", "ortDecode")),
-    "native": Engine("native onnxruntime 1.32 (CPython)", native_decode),
+CONTENDERS: dict[str, Contender] = {
+    "page": Contender("our page (Pyodide + onnxruntime-web 1.30, via the gateway)", page_decode, page_first_token),
+    "tjs": Contender("transformers.js 4.3.1", tjs_decode, _peer_first_token("tjs", "tjsDecode")),
+    "ortweb": Contender("onnxruntime-web 1.30 from JS", ortweb_decode, _peer_first_token("ortweb", "ortDecode")),
+    "native": Contender("native onnxruntime 1.32 (CPython)", native_decode),
     # The stack's gpt2 canister holds one canister weight file (q8, as onchain), so the page has no
     # f32 file for the engine here; `icchat bench engine` measures its f32 on its own page.
-    "icchat-engine": Engine("our page on the icchat engine (the gpt2 canister's C model, wasm)", icchat_engine_decode,
-                            icchat_engine_first_token, precisions=("int8",)),
+    "icchat-engine": Contender("our page on the icchat engine (the gpt2 canister's C model, wasm)", icchat_engine_decode,
+                            icchat_engine_first_token, precisions=("q8",)),
 }
 
 
@@ -293,14 +295,14 @@ def decode_figures(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
         jobs += [(context, DecodeJob(p, t, prompt, text, steps)) for p in args.precisions for t in thread_list]
     for repeat in range(args.repeats):
         for context, job in jobs:
-            for name in args.engines:  # interleaved: A B C A B C
-                if job.precision not in ENGINES[name].precisions:
+            for name in args.contenders:  # interleaved: A B C A B C
+                if job.precision not in CONTENDERS[name].precisions:
                     continue
                 start = time.perf_counter()
-                run = ENGINES[name].decode(bench, job)
+                run = CONTENDERS[name].decode(bench, job)
                 steps = run["step_ms"]
                 measured = steps[WARMUP:] if len(steps) > WARMUP else steps
-                row = {"engine": name, "precision": job.precision, "threads": job.threads, "context": context,
+                row = {"contender": name, "precision": job.precision, "threads": job.threads, "context": context,
                        "repeat": repeat, "prompt_tokens": run.get("prompt_tokens") or len(job.prompt),
                        "new_tokens": len(run["tokens"]), "prefill_ms": round(run["prefill_ms"], 2),
                        "step_ms_median": round(statistics.median(steps), 3) if steps else None,
@@ -312,7 +314,7 @@ def decode_figures(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
                           f"{row['step_ms_median']} ms/token, prompt {row['prefill_ms']:.0f} ms, "
                           f"{row['new_tokens']} tokens ({row['wall_s']} s)")
     for row in runs:  # greedy ids against native's (same files, same prompt)
-        native = next((r for r in runs if r["engine"] == "native" and r["precision"] == row["precision"]
+        native = next((r for r in runs if r["contender"] == "native" and r["precision"] == row["precision"]
                        and r["context"] == row["context"]), None)
         if native is not None:
             n = min(len(native["tokens"]), len(row["tokens"]))
@@ -322,24 +324,24 @@ def decode_figures(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def summarize(runs: list[dict[str, Any]], args: argparse.Namespace) -> dict[str, Any]:
-    """Per engine x precision x threads: ms/token and prompt ms (median, min-max over repeats),
+    """Per contender x precision x threads: ms/token and prompt ms (median, min-max over repeats),
     tokens/s, speed ratios vs transformers.js and native; step growth from context 16 to 512."""
     first = args.contexts[0]
 
-    def pick(engine: str, precision: str, threads: int, context: int) -> list[dict[str, Any]]:
-        return [r for r in runs if (r["engine"], r["precision"], r["threads"], r["context"]) == (engine, precision, threads, context)]
+    def pick(contender: str, precision: str, threads: int, context: int) -> list[dict[str, Any]]:
+        return [r for r in runs if (r["contender"], r["precision"], r["threads"], r["context"]) == (contender, precision, threads, context)]
 
     table: dict[str, Any] = {}
     for precision in args.precisions:
         for threads in args.threads:
             key = f"{precision} t{threads}"
             cell = {}
-            for engine in args.engines:
-                rows = pick(engine, precision, threads, first)
+            for contender in args.contenders:
+                rows = pick(contender, precision, threads, first)
                 if not rows:
-                    continue  # not run at this precision (Engine.precisions)
+                    continue  # not run at this precision (Contender.precisions)
                 step = spread([r["step_ms_median"] for r in rows], 3)
-                cell[engine] = {"step_ms": step, "prefill_ms": spread([r["prefill_ms"] for r in rows]),
+                cell[contender] = {"step_ms": step, "prefill_ms": spread([r["prefill_ms"] for r in rows]),
                                 "tokens_per_s": round(1000 / step["median"], 2) if step else None,
                                 "same_tokens_as_native": all(r.get("same_tokens_as_native", True) for r in rows),
                                 "tokens_matching_native": min((r.get("tokens_matching_native", r["new_tokens"]) for r in rows),
@@ -353,27 +355,27 @@ def summarize(runs: list[dict[str, Any]], args: argparse.Namespace) -> dict[str,
     if len(args.contexts) > 1:
         threads, last = max(args.threads), args.contexts[-1]
         for precision in args.precisions:
-            for engine in args.engines:
-                at_first = _median([r["step_ms_after_warmup_median"] for r in pick(engine, precision, threads, first)])
-                at_last = _median([r["step_ms_after_warmup_median"] for r in pick(engine, precision, threads, last)])
+            for contender in args.contenders:
+                at_first = _median([r["step_ms_after_warmup_median"] for r in pick(contender, precision, threads, first)])
+                at_last = _median([r["step_ms_after_warmup_median"] for r in pick(contender, precision, threads, last)])
                 if at_first and at_last:
-                    growth.setdefault(f"{precision} t{threads}", {})[engine] = {
+                    growth.setdefault(f"{precision} t{threads}", {})[contender] = {
                         f"step_ms_at_{first}": round(at_first, 3), f"step_ms_at_{last}": round(at_last, 3),
                         "growth": round(at_last / at_first, 3)}
     return {"table": table, "context_growth": growth}
 
 
 def first_token_figures(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
-    # the page's default model (int8) when it is measured
-    precision, threads = "int8" if "int8" in args.precisions else args.precisions[0], max(args.threads)
+    # the page's default precision (q8) when it is measured
+    precision, threads = "q8" if "q8" in args.precisions else args.precisions[0], max(args.threads)
     raw: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for repeat in range(args.repeats):
         for warm in (False, True):
-            for name in args.engines:
-                engine = ENGINES[name]
-                if engine.first_token is None:
+            for name in args.contenders:
+                contender = CONTENDERS[name]
+                if contender.first_token is None:
                     continue
-                result = engine.first_token(bench, precision, threads, warm)
+                result = contender.first_token(bench, precision, threads, warm)
                 raw.setdefault(name, {}).setdefault("warm" if warm else "cold", []).append(result)
                 bench.log(f"  first token {name:7} {'warm' if warm else 'cold'} #{repeat}: "
                           f"{result['time_to_first_token_s']:.2f} s")
@@ -395,13 +397,13 @@ OURS = {"page": "ours (page, onnxruntime-web)", "icchat-engine": "ours (page, ic
 
 
 def add_first_token_ratios(summary: dict[str, Any]) -> None:
-    """<engine>_vs_tjs_<cold|warm>: our page's time to first token over transformers.js's, on
+    """<contender>_vs_tjs_<cold|warm>: our page's time to first token over transformers.js's, on
     each of its engines ("page" keeps its old key, page_vs_tjs_*)."""
-    for engine in OURS:
-        if engine in summary and "tjs" in summary:
+    for contender in OURS:
+        if contender in summary and "tjs" in summary:
             for kind in ("cold", "warm"):
-                ours, theirs = summary[engine][kind]["time_to_first_token_s"], summary["tjs"][kind]["time_to_first_token_s"]
-                summary[f"{engine}_vs_tjs_{kind}"] = round(ours["median"] / theirs["median"], 3)
+                ours, theirs = summary[contender][kind]["time_to_first_token_s"], summary["tjs"][kind]["time_to_first_token_s"]
+                summary[f"{contender}_vs_tjs_{kind}"] = round(ours["median"] / theirs["median"], 3)
 
 
 @contextlib.contextmanager
@@ -412,9 +414,9 @@ def _static_process(folder: Path) -> Any:
     import subprocess
     import sys
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    from icchat.bench._host import free_port
+
+    port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1",
                                 "--directory", str(folder)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -472,7 +474,7 @@ def memory_figures(bench: Bench, args: argparse.Namespace, decode: dict[str, Any
         entry = {} if args.quick and decode else memory(bench.browser, bench.stack, precision, threads, text, args.tokens)
         if decode:
             peaks = [r["peak_chromium_rss_mib"]["total"] for r in decode["runs"]
-                     if r["engine"] == "page" and r["precision"] == precision and "peak_chromium_rss_mib" in r]
+                     if r["contender"] == "page" and r["precision"] == precision and "peak_chromium_rss_mib" in r]
             entry["decode_runs_peak_chromium_rss_mib"] = spread(peaks, 1)
         out[precision] = entry
         peak = entry.get("chromium_rss_peak_generating_mib", {}).get("total") or (entry["decode_runs_peak_chromium_rss_mib"] or {}).get("max")
@@ -495,22 +497,22 @@ def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     table = result.get("decode", {}).get("summary", {}).get("table", {})
     for key, cell in table.items():
-        for engine, label in OURS.items():
-            if engine in cell and "speed_vs_tjs" in cell[engine]:
+        for contender, label in OURS.items():
+            if contender in cell and "speed_vs_tjs" in cell[contender]:
                 rows.append({"target": f"decode {key}: {label} >= 1.5x transformers.js (tokens/s)",
-                             "measured": cell[engine]["speed_vs_tjs"],
-                             "met": cell[engine]["speed_vs_tjs"] >= TARGETS["page_vs_tjs_speed"]})
+                             "measured": cell[contender]["speed_vs_tjs"],
+                             "met": cell[contender]["speed_vs_tjs"] >= TARGETS["page_vs_tjs_speed"]})
     for key, cell in result.get("decode", {}).get("summary", {}).get("context_growth", {}).items():
-        for engine, label in OURS.items():
-            if engine in cell:
-                first_ctx, last_ctx = (k.removeprefix("step_ms_at_") for k in cell[engine] if k.startswith("step_ms_at_"))
+        for contender, label in OURS.items():
+            if contender in cell:
+                first_ctx, last_ctx = (k.removeprefix("step_ms_at_") for k in cell[contender] if k.startswith("step_ms_at_"))
                 rows.append({"target": f"decode {key}: {label} step at {last_ctx} <= 1.3x step at {first_ctx} (brief: 512 vs 16)",
-                             "measured": cell[engine]["growth"],
-                             "met": cell[engine]["growth"] <= TARGETS["page_step_growth_512"]})
+                             "measured": cell[contender]["growth"],
+                             "met": cell[contender]["growth"] <= TARGETS["page_step_growth_512"]})
     first = result.get("first_token", {})
-    for engine, label in OURS.items():
-        if f"{engine}_vs_tjs_warm" in first:
-            measured = first[f"{engine}_vs_tjs_warm"]
+    for contender, label in OURS.items():
+        if f"{contender}_vs_tjs_warm" in first:
+            measured = first[f"{contender}_vs_tjs_warm"]
             rows.append({"target": f"warm first token: {label} <= 1.2x transformers.js", "measured": measured,
                          "met": measured <= TARGETS["page_warm_ttft_vs_tjs"]})
     for precision, row in result.get("streaming", {}).items():
@@ -533,8 +535,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--tokens", type=int, default=128, help="new tokens per decode run (prompt 16)")
     parser.add_argument("--threads", type=_list(int), default=[1, 2], help="comma list, e.g. 1,2")
-    parser.add_argument("--precisions", type=_list(str), default=["fp32", "int8"], help="comma list of fp32,int8")
-    parser.add_argument("--engines", type=_list(str), default=list(ENGINES), help=f"comma list of {','.join(ENGINES)}")
+    parser.add_argument("--precisions", type=_list(str), default=["f32", "q8"], help="comma list of f32,q8")
+    parser.add_argument("--contenders", type=_list(str), default=list(CONTENDERS), help=f"comma list of {','.join(CONTENDERS)}")
     parser.add_argument("--figures", type=_list(str), default=["decode", "first_token", "streaming", "onchain", "memory"],
                         help="comma list of decode,first_token,streaming,onchain,memory")
     parser.add_argument("--quick", action="store_true", help="a short run: fewer tokens, contexts and repeats")
@@ -552,9 +554,9 @@ def _resolve(args: argparse.Namespace) -> Path:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    unknown = [e for e in args.engines if e not in ENGINES] + [p for p in args.precisions if p not in PRECISION_VARIANT]
+    unknown = [e for e in args.contenders if e not in CONTENDERS] + [p for p in args.precisions if p not in PRECISIONS]
     if unknown:
-        raise UserError(f"unknown engine or precision {', '.join(unknown)}: engines {', '.join(ENGINES)}; precisions fp32, int8")
+        raise UserError(f"unknown contender or precision {', '.join(unknown)}: contenders {', '.join(CONTENDERS)}; precisions {', '.join(PRECISIONS)}")
     if args.repeats < 1 or args.tokens < 2 or not args.threads or min(args.threads) < 1:
         raise UserError("--repeats must be >= 1, --tokens >= 2 and --threads positive")
     bundle = _resolve(args)
@@ -571,10 +573,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "settings": {"repeats": args.repeats, "new_tokens": args.tokens, "threads": args.threads,
                      "precisions": args.precisions, "contexts": args.contexts, "context_steps": args.context_steps,
                      "warmup_steps": WARMUP, "quick": args.quick, "figures": args.figures},
-        "engines": {name: ENGINES[name].label for name in args.engines},
+        "contenders": {name: CONTENDERS[name].label for name in args.contenders},
     }
     with Bench(bundle) as bench:
-        print(f"icchat bench page: {bundle} ({', '.join(args.engines)}; {args.repeats} repeats)")
+        print(f"icchat bench page: {bundle} ({', '.join(args.contenders)}; {args.repeats} repeats)")
         sections = {"decode": lambda: decode_figures(bench, args),
                     "first_token": lambda: first_token_figures(bench, args),
                     "streaming": lambda: streaming_figures(bench, args),
@@ -582,19 +584,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     "onchain": lambda: onchain_figures(bench, args)}
         result["section_wall_s"] = {}
         for name, measure in sections.items():
-            if name not in args.figures or (name == "memory" and "page" not in args.engines):
+            if name not in args.figures or (name == "memory" and "page" not in args.contenders):
                 continue
             start = time.perf_counter()
             result[name] = measure()
             result["section_wall_s"][name] = round(time.perf_counter() - start, 1)
             print(f"  {name} done in {result['section_wall_s'][name]} s")
-        if "page" in args.engines and "stack" in bench.__dict__:
+        if "page" in args.contenders and "stack" in bench.__dict__:
             result["stack_up_s"] = round(bench.stack.up_seconds, 1)
     result["targets"] = targets(result)
     result["wall_s"] = round(time.perf_counter() - started, 1)
     result["notes"] = ("ms per generated token: median over a run's steps, then median (min-max) over repeats; "
                        "prefill = the prompt pass + the first token; our page's timings are the page's own worker "
-                       "messages (delta gaps); speed_vs_X = X's ms per token / this engine's (> 1: faster); "
+                       "messages (delta gaps); speed_vs_X = X's ms per token / this contender's (> 1: faster); "
                        f"context growth: medians of the steps after the first {WARMUP}; transformers.js runs the ORT "
                        "build it ships (1.31-dev, ort-wasm-simd-threaded.asyncify.wasm, WebGPU-capable) from our own copy "
                        "(node_modules/@huggingface/transformers/node_modules/onnxruntime-web/dist), the others the plain "

@@ -1,6 +1,6 @@
 """`icchat bench replica`: throughput of the local replica and the cost of its atomicity.
 
-Measures, on the sysapi test canister (tests/canisters/sysapi.c, built with zig):
+Measures, on the sysapi probe canister (canister/probes/sysapi.c, built with zig):
 - calls per second of an empty query and an empty update (Python API, no HTTP);
 - the cost of one System API call (a loop of `ic0.canister_self_size` minus an empty loop);
 - per-message commit and rollback cost against heap size, for the kernel dirty-page tracker
@@ -35,7 +35,7 @@ def _sysapi() -> bytes:
     from icchat.build.canister import compile_c
     from icchat.paths import BUILD, REPO
 
-    return compile_c([REPO / "tests" / "canisters" / "sysapi.c"], BUILD / "test-canisters" / "sysapi.wasm").read_bytes()
+    return compile_c([REPO / "canister" / "probes" / "sysapi.c"], BUILD / "probes" / "sysapi.wasm").read_bytes()
 
 
 def _u64(value: int) -> bytes:

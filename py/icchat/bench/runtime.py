@@ -1,5 +1,5 @@
 """`icchat bench runtime`: IC instructions of the C canister runtime (canister/runtime), measured
-with ic0.performance_counter inside the probe canister (tests/canisters/runtime_probe.c):
+with ic0.performance_counter inside the probe canister (canister/probes/runtime_probe.c):
 SHA-256 per byte, and `rt_arg` + `cd_read_begin` per byte for 2 MiB Candid arguments."""
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ def _probe_wasm() -> bytes:
     from icchat.build.gpt2 import runtime_sources
     from icchat.paths import BUILD, REPO
 
-    sources = [REPO / "tests" / "canisters" / "runtime_probe.c", *runtime_sources()]
-    return compile_c(sources, BUILD / "test-canisters" / "runtime_probe.wasm").read_bytes()
+    sources = [REPO / "canister" / "probes" / "runtime_probe.c", *runtime_sources()]
+    return compile_c(sources, BUILD / "probes" / "runtime_probe.wasm").read_bytes()
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:

@@ -6,7 +6,7 @@ import argparse
 import time
 from typing import Any
 
-from icchat.bench.text_corpus import corpus
+from icchat.bench._text_corpus import corpus
 from icchat.chat import tokenizer as tokenizer_module
 from icchat.chat.tokenizer import GPT2Tokenizer
 

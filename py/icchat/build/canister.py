@@ -1,7 +1,7 @@
 """Compile C canisters to WASM with `python -m ziglang cc`, cached by input hash under build/.
 
     from icchat.build.canister import compile_c
-    wasm = compile_c(["tests/canisters/sysapi.c"], BUILD / "canisters" / "sysapi.wasm")
+    wasm = compile_c(["canister/probes/sysapi.c"], BUILD / "canisters" / "sysapi.wasm")
 
 Every canister is freestanding wasm32 with SIMD128 and no libc; the exported `canister_*`
 functions are its entry points and the `ic0` imports (declared in `canister/runtime/ic0.h`,
@@ -25,6 +25,8 @@ from icchat.errors import UserError
 from icchat.paths import BUILD, CANISTER_SRC
 
 RUNTIME_INCLUDE = CANISTER_SRC / "runtime"
+RUNTIME_SOURCES = ("rt.c", "sha256.c", "candid.c", "alloc.c")
+STORE_DIR = CANISTER_SRC / "assetstore"
 CACHE = BUILD / "cache" / "canisters"
 ZIG_CACHE = BUILD / "cache" / "zig"
 TARGET_FLAGS = (
@@ -77,6 +79,16 @@ def compile_c(
         shutil.copyfile(cached, tmp)
         os.replace(tmp, out_path)
     return out_path
+
+
+def runtime_sources() -> list[Path]:
+    """The shared C runtime every canister links."""
+    return [RUNTIME_INCLUDE / name for name in RUNTIME_SOURCES]
+
+
+def store_sources() -> list[Path]:
+    """The asset store and its HTTP serving (linked by every canister that serves files)."""
+    return sorted(STORE_DIR.glob("*.c"))
 
 
 @functools.cache

@@ -64,11 +64,6 @@ def build_engine_wasm(out: Path | None = None, *, relaxed: bool = False) -> Path
     return _build(out, threads=False, relaxed=relaxed)
 
 
-def build_engine_threads_wasm(out: Path | None = None, *, relaxed: bool = False) -> Path:
-    """The threaded module over shared memory (cross-origin isolated pages only)."""
-    return _build(out, threads=True, relaxed=relaxed)
-
-
 def build_engine_modules() -> dict[str, Path]:
     """All four modules, by build.json key (ENGINE_MODULES); each file is named by engine_file_name."""
     return {key: _build(None, threads, relaxed) for key, (threads, relaxed) in ENGINE_MODULES.items()}

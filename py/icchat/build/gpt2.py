@@ -1,6 +1,7 @@
-"""Build the gpt2 canister (canister/gpt2/*.c + the shared C runtime) into build/canisters/gpt2.wasm
-and its gzipped twin gpt2.wasm.gz (what install_code gets: the IC inflates modules that start with
-the gzip magic, and the raw module must not push an install over the 2 MiB ingress limit)."""
+"""Build the gpt2 canister (canister/gpt2/*.c + the asset store + the shared C runtime) into
+build/canisters/gpt2.wasm. What the IC installs is its gzipped form with metadata
+(icchat.build.metadata); `build_gpt2_wasm_gz` gives the plain gzipped module (the IC inflates
+modules that start with the gzip magic) to tests that install it without metadata."""
 
 from __future__ import annotations
 
@@ -8,10 +9,9 @@ import gzip
 import os
 from pathlib import Path
 
-from icchat.build.canister import compile_c
+from icchat.build.canister import STORE_DIR, compile_c, runtime_sources, store_sources
 from icchat.paths import BUILD, CANISTER_SRC
 
-RUNTIME_SOURCES = ("rt.c", "sha256.c", "candid.c", "alloc.c")
 GPT2_WASM = BUILD / "canisters" / "gpt2.wasm"
 GPT2_DID = CANISTER_SRC / "gpt2.did"
 # zig cc emits DWARF (3 MB of .debug_* sections for 0.3 MB of code); the `name` section stays for
@@ -19,14 +19,8 @@ GPT2_DID = CANISTER_SRC / "gpt2.did"
 STRIP_DEBUG = ("-Wl,--strip-debug",)
 
 
-def runtime_sources() -> list[Path]:
-    return [CANISTER_SRC / "runtime" / name for name in RUNTIME_SOURCES]
-
-
 def build_gpt2_wasm(out: Path = GPT2_WASM) -> Path:
     """The model canister: GPT-2 (canister/gpt2) on the asset store that holds and serves its bundle."""
-    from icchat.build.assets import STORE_DIR, store_sources
-
     sources = sorted((CANISTER_SRC / "gpt2").glob("*.c"))
     return compile_c([*sources, *store_sources(), *runtime_sources()], out,
                      include_dirs=[CANISTER_SRC / "gpt2", STORE_DIR], extra_flags=STRIP_DEBUG)

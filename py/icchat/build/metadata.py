@@ -10,8 +10,8 @@ deploy only upgrades canisters that run one of ours), and gzip the result determ
     build/canisters/gpt2.ic.wasm.gz     gpt2.wasm + candid:service (canister/gpt2.did)
     build/canisters/assets.ic.wasm.gz   assets.wasm + candid:service (canister/assets.did)
 
-The local stack keeps installing gpt2.wasm.gz / assets.wasm; these are what dfx.json, icp.yaml and
-`icchat deploy --app` install.
+These are the modules every deploy installs: `icchat up` on the local replica and `icchat deploy
+--app` on mainnet (icchat.stack.app), dfx.json and icp.yaml alike.
 """
 
 from __future__ import annotations

@@ -13,8 +13,8 @@ Layout (every runtime file under a directory named by its content hash, so it ca
     engine/<hash>/    icchat-engine[-threads][-relaxed].wasm (the gpt2 canister's C model for the
                       browser, one thread / shared memory, SIMD128 / relaxed SIMD: icchat.build.engine)
 
-`icchat up` writes config.json next to index.html and calls `write_ic_assets` with the model's
-and the replica's origins (the CSP allows exactly those besides 'self').
+A deploy uploads this folder plus config.json and a `.ic-assets.json5` that names the model's and
+the API's origins (the CSP allows exactly those besides 'self'): icchat.build.site.
 """
 
 from __future__ import annotations
@@ -49,8 +49,9 @@ PYPI_WHEELS = {
     "packaging-26.1-py3-none-any.whl":
         "5d9c0669c6285e491e0ced2eee587eaf67b670d94a19e94e3984a481aba6802f",
 }
-# What the browser-side wheel holds: the package root and the chat runtime (stdlib only).
-ICCHAT_WHEEL_PARTS = ("__init__.py", "chat")
+# What the browser-side wheel holds: the package root, the chat runtime and the IC price table
+# with its formulas (the page's mainnet estimate); stdlib only.
+ICCHAT_WHEEL_PARTS = ("__init__.py", "chat", "ic/__init__.py", "ic/prices.py")
 # The page's own files; anything else in web/ (the agent entry, templates) is build input.
 PAGE_SUFFIXES = (".html", ".css", ".js", ".mjs", ".svg", ".png")
 # Inputs of the agent bundle: served only inside agent/<hash>/agent.js.
@@ -310,17 +311,6 @@ def write_ic_assets(web_dir: Path, model_origin: str | None, api_origin: str | N
     return path
 
 
-def write_config(web_dir: Path, *, model_base: str, network: str, api_host: str, gpt2_canister: str,
-                 model_label: str, model_meaningful: bool, **extra: object) -> Path:
-    """config.json the page reads at run time (written at deploy time by `icchat up`)."""
-    config = {"model_base": model_base, "network": network, "api_host": api_host,
-              "gpt2_canister": gpt2_canister, "model_label": model_label,
-              "model_meaningful": model_meaningful, **extra}
-    path = Path(web_dir) / "config.json"
-    write_if_changed(path, (json.dumps(config, indent=2) + "\n").encode())
-    return path
-
-
 # --- the build --------------------------------------------------------------------------------
 
 def page_files() -> dict[str, Path]:
@@ -364,7 +354,7 @@ def build_web(out: Path = WEB_OUT) -> Path:
         **{key: f"{dirs['engine'][0]}/{path.name}" for key, path in engine_modules.items()},
     }
     write_if_changed(out / "build.json", (json.dumps(build_info, indent=2) + "\n").encode())
-    write_ic_assets(out, None, None)  # same-origin only; `icchat up` renders the real origins
+    write_ic_assets(out, None, None)  # same-origin only; a deploy renders the real origins (icchat.build.site)
     prune(out, {rel for rel, _ in dirs.values()}, set(page_files()))
     return out
 

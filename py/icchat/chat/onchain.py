@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any, Protocol
 
 from icchat.chat.backend import BackendError, GenerateRequest, TokenBatch
+from icchat.ic.prices import update_cycles
 
 MODES = ("fast", "verified")
 
@@ -45,15 +46,6 @@ class JsGpt2Client:
             lines = [line for line in str(exc).splitlines() if line.strip()]
             raise BackendError(lines[-1].removeprefix("Error: ") if lines else f"{method} failed") from None
         return json.loads(reply)
-
-
-def update_cycles(prices: Mapping[str, Any], instructions: int, arg_bytes: int, method: str) -> int:
-    """Mainnet cycles of one ingress update (as icchat.ic.prices.update_cycles): reception of
-    the message and its bytes, the execution base fee, and the instructions; queries are free."""
-    return int(prices["ingress_message_reception_cycles"]
-               + prices["ingress_byte_reception_cycles"] * (arg_bytes + len(method))
-               + prices["update_message_execution_cycles"]
-               + prices["cycles_per_instruction"] * instructions)
 
 
 class OnchainBackend:
@@ -87,8 +79,9 @@ class OnchainBackend:
             else:
                 totals["updates"] += 1
                 if self.prices:
-                    totals["mainnet_cycles"] += update_cycles(self.prices, reply["instructions"],
-                                                              int(reply.get("arg_bytes", 0)), method)
+                    # the ingress bytes: the encoded argument and the method name
+                    ingress_bytes = int(reply.get("arg_bytes", 0)) + len(method)
+                    totals["mainnet_cycles"] += update_cycles(int(reply["instructions"]), ingress_bytes, self.prices)
             stats.update(totals if self.prices else {k: v for k, v in totals.items() if k != "mainnet_cycles"})
             return reply, stats
 

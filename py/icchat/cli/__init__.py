@@ -20,13 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="icchat", description="Private GPT-2 chat on the Internet Computer.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in SUBCOMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"icchat.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"icchat.cli.{name}":
-                raise
-            continue  # that area has not landed yet
-        module.register(sub)
+        importlib.import_module(f"icchat.cli.{name}").register(sub)
     return parser
 
 

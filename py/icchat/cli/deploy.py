@@ -7,7 +7,8 @@ files browsers and the canister use (tokenizer, config, the int8 and fp32 ONNX d
 commit that completes the upload switches the canister's files and model together.
 
 `icchat deploy --app [--network ic|URL] --identity PEM [--dry-run]` deploys the whole app (both
-canisters, the model, the page) with the ids in canister_ids.json: icchat.stack.mainnet."""
+canisters, the model, the page) with the ids in canister_ids.json: icchat.stack.app, the deploy
+`icchat up` runs on the local replica."""
 
 from __future__ import annotations
 
@@ -18,7 +19,6 @@ from pathlib import Path
 
 from icchat.errors import UserError
 
-LOCAL_URL = "http://127.0.0.1:4943"
 JOURNAL_DIR = Path(".state") / "deploy"
 
 
@@ -27,7 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("folder", type=Path, nargs="?", help="the folder to deploy (not with --app)")
     parser.add_argument("--canister", help="the asset canister's id (not with --app)")
     parser.add_argument("--network", default="local",
-                        help=f"local ({LOCAL_URL}, root key fetched), ic (mainnet, built-in root key), or a URL")
+                        help="local (the local replica on port 4943, root key fetched), ic (mainnet, built-in "
+                             "root key), or a URL")
     parser.add_argument("--identity", type=Path, help="a dfx/icp PEM identity file (default: anonymous)")
     parser.add_argument("--prefix", default="/", help="key prefix to deploy under; only keys under it are managed")
     parser.add_argument("--journal", type=Path,
@@ -52,10 +53,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_app(args: argparse.Namespace) -> int:
-    from icchat.deploy import DeployError
+    from icchat.deploy import DeployError, canister_ids
     from icchat.ic.agent import AgentError, CanisterReject, TransportError
-    from icchat.stack import canister_ids
-    from icchat.stack.mainnet import AppDeploy, AppOptions
+    from icchat.stack.app import AppDeploy, AppOptions
 
     if args.folder is not None or args.canister is not None:
         raise UserError("--app deploys the whole app: it takes no DIR or --canister (ids come from canister_ids.json)")
@@ -76,19 +76,6 @@ def run_app(args: argparse.Namespace) -> int:
     return 0
 
 
-def network_url(network: str) -> tuple[str, bool]:
-    """(URL, whether to fetch the root key): only for non-mainnet URLs."""
-    from icchat.ic.agent import MAINNET_URL, is_mainnet
-
-    if network == "local":
-        return LOCAL_URL, True
-    if network == "ic":
-        return MAINNET_URL, False
-    if re.match(r"^https?://", network):
-        return network.rstrip("/"), not is_mainnet(network)
-    raise UserError(f"--network must be local, ic or an http(s):// URL, not {network!r}")
-
-
 def default_journal(canister: str, prefix: str) -> Path:
     tail = re.sub(r"[^A-Za-z0-9]+", "_", prefix).strip("_")
     return JOURNAL_DIR / f"{canister}{'-' + tail if tail else ''}.jsonl"
@@ -96,7 +83,8 @@ def default_journal(canister: str, prefix: str) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     from icchat.deploy import DeployError, TerminalProgress, sync_folder
-    from icchat.ic.agent import Agent, AgentError, CanisterReject, TransportError
+    from icchat.deploy.network import Network
+    from icchat.ic.agent import AgentError, CanisterReject, TransportError
     from icchat.ic.identity import Identity, IdentityError, load_pem
     from icchat.ic.principal import Principal
 
@@ -116,16 +104,14 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from None
     folder, prefix = args.folder, args.prefix
     if args.model:
-        from icchat.stack.deploy_steps import MODEL_PREFIX, prepare_model_folder
+        from icchat.build.site import MODEL_PREFIX, prepare_model_folder
 
         folder, prefix = JOURNAL_DIR.parent / "upload" / f"model-{canister}", MODEL_PREFIX
         prepare_model_folder(args.folder, args.onchain_dtype, folder)
-    url, fetch_root_key = network_url(args.network)
-    agent = Agent(url, identity)
+    network = Network.parse(args.network)
     journal = args.journal or default_journal(str(canister), prefix)
     try:
-        if fetch_root_key:
-            agent.fetch_root_key()
+        agent = network.agent(identity)
         report = sync_folder(agent, canister, folder, prefix=prefix, progress=TerminalProgress(sys.stderr),
                              journal=journal, delete_missing=not args.keep_missing)
     except TransportError as exc:

@@ -21,7 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     what.add_argument("--config", choices=["tiny", "small"],
                       help="GPT-2 architecture with random weights: tiny (tests) or small (124M)")
     export.add_argument("--seed", type=int, default=0, help="seed for --config (default 0)")
-    export.add_argument("--variants", default="fp32,fp32-optimized,q8,q4",
+    export.add_argument("--variants", default="f32,f32-optimized,q8,q4",
                         help="ONNX variants, comma-separated (default: all)")
     export.add_argument("--force", action="store_true", help="replace an existing bundle")
     export.set_defaults(func=run_export)

@@ -37,22 +37,20 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _connect(args: argparse.Namespace) -> tuple[Any, Any]:
-    from icchat.ic.agent import Agent
+    from icchat.deploy import canister_ids
+    from icchat.deploy.network import Network
     from icchat.ic.identity import Identity, IdentityError, load_or_create, load_pem
     from icchat.ic.principal import Principal
-    from icchat.stack import canister_ids, replica_process
-    from icchat.stack.mainnet import Network
-    from icchat.stack.state import LocalState
-    from icchat.stack.up import STATE_DIR
+    from icchat.stack import replica_process
+    from icchat.stack.up import STATE_DIR, local_canister
 
     network = Network.parse(args.network)
     local = replica_process.running(STATE_DIR)  # `icchat up`'s replica, on whatever port it runs
     if local is not None and (network.key == "local" or network.url == local.url):
-        network = Network("local", local.url, False)
+        network = Network.local(local.port)
     canister = args.canister
     if canister is None and network.key == "local":
-        recorded = LocalState.load(STATE_DIR / "local.json").canisters.get("gpt2")
-        canister = recorded.canister_id if recorded else None
+        canister = local_canister(STATE_DIR, "gpt2")
     if canister is None:
         canister = canister_ids.lookup(canister_ids.CANISTER_IDS, "gpt2", network.key)
     if canister is None:
@@ -66,10 +64,7 @@ def _connect(args: argparse.Namespace) -> tuple[Any, Any]:
             identity = Identity()
     except (IdentityError, OSError) as exc:
         raise UserError(f"--identity: {exc}") from None
-    agent = Agent(network.url, identity)
-    if not network.mainnet:
-        agent.fetch_root_key()
-    return agent, Principal.from_text(str(canister))
+    return network.agent(identity), Principal.from_text(str(canister))
 
 
 def run(args: argparse.Namespace) -> int:

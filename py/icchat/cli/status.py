@@ -11,7 +11,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from icchat.stack import status
+    from icchat.stack.up import status
 
     status()
     return 0

@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from icchat.stack import UpOptions, up
+    from icchat.stack.up import UpOptions, up
 
     up(UpOptions(model=args.model, port=args.port, onchain_dtype=args.onchain_dtype,
                  policy=inference_policy.from_arguments(args)))

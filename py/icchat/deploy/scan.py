@@ -11,7 +11,7 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from icchat.deploy import content
+import icchat.deploy.content as content
 from icchat.deploy.config import CONFIG_NAMES, AssetConfig, config_for, load_rules
 
 READ_BLOCK = 4 * 1024 * 1024

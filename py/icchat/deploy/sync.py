@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from icchat.deploy import assetstorage as ops
+import icchat.deploy.assetstorage as ops
 from icchat.deploy.assetstorage import AssetProperties, AssetStorage, RemoteAsset, RemoteEncoding
 from icchat.deploy.config import ConfigError
 from icchat.deploy.journal import ChunkKey, Journal

@@ -51,8 +51,6 @@ class Identity:
         return f"{type(self).__name__}({self.principal})"
 
 
-AnonymousIdentity = Identity
-
 
 class Ed25519Identity(Identity):
     def __init__(self, key: ed25519.Ed25519PrivateKey) -> None:

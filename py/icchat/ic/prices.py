@@ -1,8 +1,11 @@
 """The IC's cycle prices on a 13-node application subnet, and the formulas that use them (written once).
 
 Everything that prices IC work reads this module: the local replica's charging
-(icchat.replica.cycles), the benchmarks (icchat.bench.gpt2), the deploy cost estimates
-(icchat.stack.costs) and the page's mainnet estimate (icchat.stack.deploy_steps.page_prices).
+(icchat.replica.cycles), the benchmarks (icchat.bench), the deploy cost estimates
+(icchat.stack.costs), the inference policy's worst case (icchat.stack.inference_policy) and the
+page's mainnet estimate of an onchain answer (icchat.chat.onchain, in Pyodide: this module is
+stdlib-only and ships in the page's wheel; the deploy writes `page_prices()` into config.json and
+the page passes that table to `update_cycles`).
 
 Source. The published table: https://internetcomputer.org/docs/references/cycles-cost-formulas,
 i.e. dfinity/portal docs/references/cycles-cost-formulas.mdx at commit
@@ -21,6 +24,9 @@ table above does not list them yet. `gib_storage_per_second_cycles` and
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 GiB = 1 << 30
 SECONDS_PER_DAY = 86_400
@@ -44,31 +50,41 @@ IC_PRICES = {
     "usd_per_xdr": 1.354820,
 }
 
-# The IC keeps the instruction fee per 10 instructions so that it can be below 1 cycle.
-TEN_INSTRUCTIONS_CYCLES = 10 * IC_PRICES["cycles_per_instruction"]
+# What the page needs for its estimate of an onchain answer (config.json "ic_prices").
+PAGE_KEYS = ("source", "read_on", "subnet", "update_message_execution_cycles", "cycles_per_instruction",
+             "ingress_message_reception_cycles", "ingress_byte_reception_cycles", "query_call_cycles",
+             "cycles_per_xdr", "usd_per_xdr", "usd_rate_date")
+Prices = Mapping[str, Any]
 
 
-def ingress_induction_cycles(message_bytes: int) -> int:
+def page_prices() -> dict[str, Any]:
+    """The part of the table the page reads, with its source and date."""
+    return {key: IC_PRICES[key] for key in PAGE_KEYS}
+
+
+def ingress_induction_cycles(message_bytes: int, table: Prices = IC_PRICES) -> int:
     """Charged to the receiving canister when an ingress message is inducted (before it runs,
     whatever its outcome). On the IC `message_bytes` is the whole signed HTTP request body."""
-    return IC_PRICES["ingress_message_reception_cycles"] + IC_PRICES["ingress_byte_reception_cycles"] * message_bytes
+    return table["ingress_message_reception_cycles"] + table["ingress_byte_reception_cycles"] * message_bytes
 
 
-def update_execution_cycles(instructions: int) -> int:
+def update_execution_cycles(instructions: int, table: Prices = IC_PRICES) -> int:
     """One execution (update, replicated query, heartbeat, timer, install_code): the base fee plus
     the instructions. The IC prepays this for the message's instruction limit and refunds the
     part for instructions not executed."""
-    return IC_PRICES["update_message_execution_cycles"] + instructions_cycles(instructions)
+    return table["update_message_execution_cycles"] + instructions_cycles(instructions, table)
 
 
-def instructions_cycles(instructions: int) -> int:
-    """The per-instruction part alone (what a refund of unused instructions gives back)."""
-    return TEN_INSTRUCTIONS_CYCLES * instructions // 10
+def instructions_cycles(instructions: int, table: Prices = IC_PRICES) -> int:
+    """The per-instruction part alone (what a refund of unused instructions gives back). The IC
+    keeps this fee per 10 instructions so that it can be below 1 cycle."""
+    return 10 * table["cycles_per_instruction"] * instructions // 10
 
 
-def update_cycles(instructions: int, ingress_bytes: int) -> int:
-    """Mainnet cycles of one ingress update: reception + execution (the reply is not charged)."""
-    return ingress_induction_cycles(ingress_bytes) + update_execution_cycles(instructions)
+def update_cycles(instructions: int, ingress_bytes: int, table: Prices = IC_PRICES) -> int:
+    """Mainnet cycles of one ingress update: reception + execution (the reply is not charged;
+    queries are free)."""
+    return ingress_induction_cycles(ingress_bytes, table) + update_execution_cycles(instructions, table)
 
 
 def storage_cycles(memory_bytes: int, seconds: int) -> int:

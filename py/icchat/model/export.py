@@ -29,7 +29,6 @@ from icchat.model.vocab import write_tokenizer_files
 CANISTER_DIR = "canister"
 CANISTER_FILES = {"f32": "gpt2-f32.bin", "q8": "gpt2-q8.bin"}
 ONNX_VARIANTS = tuple(onnx_variants.VARIANT_FILES)
-VARIANT_DTYPES = {"fp32": "float32", "fp32-optimized": "float32", "q8": "int8", "q4": "int4"}
 TOOLS = ("torch", "transformers", "optimum-onnx", "onnx", "onnxruntime", "icchat")
 
 
@@ -44,8 +43,8 @@ def export_bundle(out: Path, *, config: str | None = None, seed: int = 0,
         raise UserError("give exactly one of --config or --from-pretrained")
     variants = list(variants)
     unknown = set(variants) - set(ONNX_VARIANTS)
-    if unknown or "fp32" not in variants:
-        raise UserError(f"variants must include fp32 and be among {', '.join(ONNX_VARIANTS)}")
+    if unknown or "f32" not in variants:
+        raise UserError(f"variants must include f32 and be among {', '.join(ONNX_VARIANTS)}")
     out = Path(out).expanduser().resolve()
     if out.exists() and not force:
         raise UserError(f"{out} already exists; pass --force to replace it")
@@ -108,24 +107,24 @@ def _build(work: Path, *, config: str | None, seed: int, pretrained: str | None,
     onnx_dir = work / onnx_variants.ONNX_DIR
     onnx_dir.mkdir()
     paths = {v: onnx_dir / f for v, f in onnx_variants.VARIANT_FILES.items()}
-    step("onnx export (fp32, KV cache)", lambda: onnx_variants.export_decoder(work, paths["fp32"]))
-    needs_optimized = any(v != "fp32" for v in variants)
+    step("onnx export (f32, KV cache)", lambda: onnx_variants.export_decoder(work, paths["f32"]))
+    needs_optimized = any(v != "f32" for v in variants)
     if needs_optimized:
-        step("onnx optimize", lambda: onnx_variants.optimize(paths["fp32"], paths["fp32-optimized"], dims))
+        step("onnx optimize", lambda: onnx_variants.optimize(paths["f32"], paths["f32-optimized"], dims))
     if {"q8", "q4"} & set(variants):
         prepared = onnx_dir / "prepared.tmp.onnx"
         step("untie lm_head, Gemm -> MatMul",
-             lambda: onnx_variants.prepare_for_quantization(paths["fp32-optimized"], prepared))
+             lambda: onnx_variants.prepare_for_quantization(paths["f32-optimized"], prepared))
         if "q8" in variants:
-            step("quantize int8", lambda: onnx_variants.quantize_int8(prepared, paths["q8"]))
+            step("quantize q8 (ONNX dynamic int8)", lambda: onnx_variants.quantize_int8(prepared, paths["q8"]))
         if "q4" in variants:
             step("quantize 4-bit MatMulNBits", lambda: onnx_variants.quantize_q4(prepared, paths["q4"]))
         prepared.unlink()
-    if needs_optimized and "fp32-optimized" not in variants:
-        paths["fp32-optimized"].unlink()
+    if needs_optimized and "f32-optimized" not in variants:
+        paths["f32-optimized"].unlink()
     for variant in variants:
         files.append(file_entry(work, f"{onnx_variants.ONNX_DIR}/{paths[variant].name}",
-                                "onnx-decoder", variant=variant, dtype=VARIANT_DTYPES[variant]))
+                                "onnx-decoder", variant=variant, dtype=onnx_variants.VARIANT_DTYPES[variant]))
 
     state = {k: v.detach().numpy() for k, v in model.state_dict().items()}
     (work / CANISTER_DIR).mkdir()

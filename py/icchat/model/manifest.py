@@ -1,5 +1,10 @@
 """manifest.json: what a bundle holds (every file with size, SHA-256, role, variant, dtype),
-the model's dimensions, and where it came from."""
+the model's dimensions, and where it came from.
+
+A file's `variant` is its precision, `q8` or `f32` (plus the ONNX decoder's `f32-optimized` and
+`q4`). Format 2 introduced these names (format 1 said `fp32` for the ONNX decoders); a reader
+refuses any other format, saying how to rebuild the bundle.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +19,8 @@ from icchat.model.source import Dimensions
 
 MANIFEST = "manifest.json"
 FORMAT = "icchat-model-bundle"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+PRECISIONS = ("q8", "f32")  # what the page and the gpt2 canister run: the variants they are served
 
 
 def file_entry(root: Path, relative: str, role: str, **extra: Any) -> dict[str, Any]:
@@ -47,7 +53,31 @@ def read_manifest(root: Path) -> dict[str, Any]:
         raise UserError(f"{path} is not valid JSON: {exc}") from None
     if manifest.get("format") != FORMAT:
         raise UserError(f"{path} is not an {FORMAT} manifest")
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise UserError(f"{path} is format version {manifest.get('format_version')}, this icchat reads "
+                        f"{FORMAT_VERSION}: rebuild it with `{rebuild_command(root, manifest)}`")
     return manifest
+
+
+def is_current(root: Path) -> bool:
+    """Whether `root` holds a bundle this icchat reads (one of an older format is rebuilt)."""
+    try:
+        read_manifest(root)
+    except UserError:
+        return False
+    return True
+
+
+def rebuild_command(root: Path, manifest: dict[str, Any]) -> str:
+    """The icchat command that makes the bundle at `root` again, from its provenance."""
+    provenance = manifest.get("provenance", {})
+    if provenance.get("source") == "trained":
+        return f"icchat model train --preset demo --out {root} --force"
+    if provenance.get("source") == "config":
+        what = f"--config {provenance.get('config')} --seed {provenance.get('seed', 0)}"
+    else:
+        what = f"--from-pretrained {provenance.get('pretrained', 'gpt2')}"
+    return f"icchat model export {what} --out {root} --force"
 
 
 def verify_bundle(root: Path) -> dict[str, Any]:

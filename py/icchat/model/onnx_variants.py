@@ -24,13 +24,16 @@ from pathlib import Path
 from icchat.model.source import Dimensions
 
 ONNX_DIR = "onnx"
-# transformers.js names: '' = fp32, '_quantized' = q8, '_q4' = q4.
+# The manifest's variant -> its file. The file names are transformers.js's (suffix '' = f32,
+# '_quantized' = q8, '_q4' = q4), so peers load the same files.
 VARIANT_FILES = {
-    "fp32": "decoder_model_merged.onnx",
-    "fp32-optimized": "decoder_model_merged_optimized.onnx",
+    "f32": "decoder_model_merged.onnx",
+    "f32-optimized": "decoder_model_merged_optimized.onnx",
     "q8": "decoder_model_merged_quantized.onnx",
     "q4": "decoder_model_merged_q4.onnx",
 }
+# The data type of each variant's weights, as the manifest's `dtype` records it (ONNX's names).
+VARIANT_DTYPES = {"f32": "float32", "f32-optimized": "float32", "q8": "int8", "q4": "int4"}
 Q4_BLOCK_SIZE = 32
 
 

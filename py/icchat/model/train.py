@@ -64,7 +64,7 @@ class TrainConfig:
     seed: int = 0
     threads: int = 2
     checkpoint_every: int = 200
-    precision: str = "auto"   # matrix products in training: "bf16" (autocast), "fp32", or auto: bf16 where the CPU has bf16 units
+    precision: str = "auto"   # matrix products in training: "bf16" (autocast), "f32", or auto: bf16 where the CPU has bf16 units
     compile: bool = True      # torch.compile the loss's forward and backward (1.7x here, ~30 s to compile; eager if it cannot)
     max_chats: int = 0        # 0: all chats (tests use a few hundred)
 
@@ -221,14 +221,14 @@ def matmul_precision(config: TrainConfig) -> str:
     """bf16 autocast where the CPU multiplies bfloat16 natively (AVX512-BF16 or AMX: 1.6x the
     tokens per second here, the same loss per token); elsewhere bf16 is emulated and slower."""
     if config.precision != "auto":
-        if config.precision not in ("bf16", "fp32"):
-            raise UserError(f"precision {config.precision!r}: not auto, bf16 or fp32")
+        if config.precision not in ("bf16", "f32"):
+            raise UserError(f"precision {config.precision!r}: not auto, bf16 or f32")
         return config.precision
     try:
         flags = Path("/proc/cpuinfo").read_text()
     except OSError:
-        return "fp32"
-    return "bf16" if " avx512_bf16" in flags or " amx_bf16" in flags else "fp32"
+        return "f32"
+    return "bf16" if " avx512_bf16" in flags or " amx_bf16" in flags else "f32"
 
 
 def learning_rate(config: TrainConfig, step: int, total: int) -> float:
@@ -458,7 +458,7 @@ def full_model(model: Any, vocab: CompactVocab) -> Any:
 
 
 def train_bundle(out: Path, config: TrainConfig, *, work: Path | None = None, force: bool = False,
-                 variants: tuple[str, ...] = ("fp32", "q8"), log: Callable[[str], None] = print,
+                 variants: tuple[str, ...] = ("f32", "q8"), log: Callable[[str], None] = print,
                  progress_stream: Any = None, dataset: Path | None = None) -> Result:
     """Train (resuming if a checkpoint is there), validate, and export a bundle to `out`."""
     from icchat.model.export import export_bundle

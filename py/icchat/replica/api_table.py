@@ -169,10 +169,6 @@ class Mode(enum.Enum):
         return self in (Mode.START, Mode.INIT, Mode.PRE_UPGRADE, Mode.UPDATE, Mode.HEARTBEAT, Mode.GLOBAL_TIMER)
 
     @property
-    def can_reply(self) -> bool:
-        return self in (Mode.UPDATE, Mode.REPLICATED_QUERY, Mode.NON_REPLICATED_QUERY, Mode.COMPOSITE_QUERY)
-
-    @property
     def stable_limit_kind(self) -> str:
         if self in (Mode.INIT, Mode.PRE_UPGRADE):
             return "upgrade"

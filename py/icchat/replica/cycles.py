@@ -23,14 +23,11 @@ missing amount is shown to controllers only ("reveal_top_up").
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from icchat.ic import prices
 from icchat.ic.principal import Principal
 from icchat.replica.errors import ErrorCode, Reject
-
-if TYPE_CHECKING:
-    from icchat.replica.canister import Canister
 
 ALLOCATION_CHARGE_INTERVAL_NS = 10 * 1_000_000_000  # duration_between_allocation_charges
 NS_PER_SECOND = 1_000_000_000
@@ -62,10 +59,28 @@ def _underscored(n: int) -> str:
     return f"{n:_}"
 
 
+class Account(Protocol):
+    """What charging reads and writes of a canister (replica/canister.py's `Canister` is one)."""
+
+    id: Principal
+    cycles: int
+    idle_charged_ns: int
+    settings: Any  # compute_allocation, memory_allocation, freezing_threshold
+    module: Any  # CanisterModule | None
+    instance: Any  # Instance | None: its heap's size
+    stable: Any  # StableMemory: its size
+    chunks: dict[bytes, bytes]
+
+    @property
+    def controllers(self) -> list[Principal]: ...
+
+    def touch(self) -> None: ...
+
+
 # --- what a canister holds -----------------------------------------------------------------------------
 
 
-def memory_metrics(canister: Canister) -> dict[str, int]:
+def memory_metrics(canister: Account) -> dict[str, int]:
     """The parts of the canister's memory usage (canister_status's memory_metrics)."""
     module = canister.module
     return {
@@ -80,43 +95,43 @@ def memory_metrics(canister: Canister) -> dict[str, int]:
     }
 
 
-def memory_usage(canister: Canister) -> int:
+def memory_usage(canister: Account) -> int:
     return sum(memory_metrics(canister).values())
 
 
-def idle_cycles_per_day(canister: Canister) -> int:
+def idle_cycles_per_day(canister: Account) -> int:
     settings = canister.settings
     return prices.idle_cycles_per_day(memory_usage(canister), settings.compute_allocation, settings.memory_allocation)
 
 
-def freezing_threshold(canister: Canister) -> int:
+def freezing_threshold(canister: Account) -> int:
     """Cycles the canister must keep: its idle burn over `freezing_threshold` seconds."""
     settings = canister.settings
     return prices.freezing_threshold_cycles(settings.freezing_threshold, memory_usage(canister),
                                             settings.compute_allocation, settings.memory_allocation)
 
 
-def is_controller(canister: Canister, sender: Principal) -> bool:
+def is_controller(canister: Account, sender: Principal) -> bool:
     return sender in canister.controllers
 
 
 # --- charging ----------------------------------------------------------------------------------------
 
 
-def ensure_can_pay(canister: Canister, cycles: int, sender: Principal) -> None:
+def ensure_can_pay(canister: Account, cycles: int, sender: Principal) -> None:
     """Raise OutOfCycles unless `cycles` can leave the balance at or above the freezing threshold."""
     threshold = freezing_threshold(canister)
     if canister.cycles < threshold + cycles:
         raise OutOfCycles(canister.id, canister.cycles, cycles, threshold, is_controller(canister, sender))
 
 
-def _withdraw(canister: Canister, cycles: int, sender: Principal) -> None:
+def _withdraw(canister: Account, cycles: int, sender: Principal) -> None:
     ensure_can_pay(canister, cycles, sender)
     canister.cycles -= cycles
     canister.touch()
 
 
-def check_ingress(canister: Canister, message_bytes: int, sender: Principal) -> None:
+def check_ingress(canister: Account, message_bytes: int, sender: Principal) -> None:
     """The ingress filter: refuse (IC0207) a message the canister could not pay to receive."""
     try:
         ensure_can_pay(canister, prices.ingress_induction_cycles(message_bytes), sender)
@@ -124,7 +139,7 @@ def check_ingress(canister: Canister, message_bytes: int, sender: Principal) -> 
         raise exc.reject() from None
 
 
-def charge_ingress(canister: Canister, message_bytes: int, sender: Principal) -> None:
+def charge_ingress(canister: Account, message_bytes: int, sender: Principal) -> None:
     """Induct an ingress message: its reception fee, or IC0207 (the message then never runs)."""
     try:
         _withdraw(canister, prices.ingress_induction_cycles(message_bytes), sender)
@@ -132,14 +147,14 @@ def charge_ingress(canister: Canister, message_bytes: int, sender: Principal) ->
         raise exc.reject() from None
 
 
-def prepay_execution(canister: Canister, limit: int, caller: Principal) -> int:
+def prepay_execution(canister: Account, limit: int, caller: Principal) -> int:
     """Withdraw 5M + `limit` instructions before running; raises OutOfCycles. Returns the prepayment."""
     prepaid = prices.update_execution_cycles(limit)
     _withdraw(canister, prepaid, caller)
     return prepaid
 
 
-def settle_execution(canister: Canister, prepaid: int, limit: int, used: int) -> int:
+def settle_execution(canister: Account, prepaid: int, limit: int, used: int) -> int:
     """Refund the instructions not executed; returns what the execution cost (5M + used)."""
     refund = min(prepaid, prices.instructions_cycles(max(0, limit - min(used, limit))))
     canister.cycles += refund
@@ -147,7 +162,7 @@ def settle_execution(canister: Canister, prepaid: int, limit: int, used: int) ->
     return prepaid - refund
 
 
-def charge_final_instructions(canister: Canister, instructions: int, sender: Principal) -> None:
+def charge_final_instructions(canister: Account, instructions: int, sender: Principal) -> None:
     """A management canister operation's instructions (e.g. upload_chunk): no base fee, no refund."""
     try:
         _withdraw(canister, prices.instructions_cycles(instructions), sender)
@@ -155,7 +170,7 @@ def charge_final_instructions(canister: Canister, instructions: int, sender: Pri
         raise exc.reject() from None
 
 
-def check_query(canister: Canister) -> None:
+def check_query(canister: Account) -> None:
     """A frozen canister answers no queries (the IC's query handler, IC0207)."""
     if freezing_threshold(canister) > canister.cycles:
         raise Reject.of(
@@ -165,7 +180,7 @@ def check_query(canister: Canister) -> None:
         )
 
 
-def charge_idle(canister: Canister, now_ns: int) -> bool:
+def charge_idle(canister: Account, now_ns: int) -> bool:
     """Charge the storage held since the last charge (whole seconds, every >= 10 s of replica time).
 
     Returns False when the canister could not pay: the caller uninstalls it. The first call

@@ -20,10 +20,9 @@ from icchat.replica.execution import Execution
 from icchat.replica.fast_global import fast_global
 from icchat.replica.heap import Heap, Shadow
 from icchat.replica.meter import Meter, OutOfInstructions
-from icchat.replica.system_api import SystemApi
+from icchat.replica.system_api import CanisterView, SystemApi
 
 if TYPE_CHECKING:
-    from icchat.replica.canister import Canister
     from icchat.replica.module import CanisterModule
 
 log = logging.getLogger("icchat.replica")
@@ -43,7 +42,7 @@ class Instance:
         self,
         engine: wasmtime.Engine,
         module: CanisterModule,
-        canister: Canister,
+        canister: CanisterView,
         start: Execution,
         limit: int,
         shadow: Shadow | None = None,
@@ -80,9 +79,6 @@ class Instance:
         self.api.heap = self.heap
         self.initial_heap_size = self.heap.live_size
         self.instructions_at_start = self.meter.used()
-
-    def has_export(self, name: str) -> bool:
-        return isinstance(self._exports.get(name), wasmtime.Func)
 
     def run(self, export: str, execution: Execution, limit: int, report_limit: int | None = None) -> int:
         """Call `export` as `execution` within `limit` instructions; returns those used.

@@ -16,7 +16,7 @@ import hashlib
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from icchat.ic import candid
 from icchat.ic.principal import Principal
@@ -30,9 +30,20 @@ from icchat.replica.limits import (
     MAX_WASM_MODULE_SIZE,
     WASM_CHUNK_SIZE,
 )
+from icchat.replica.module import CanisterModule
 
-if TYPE_CHECKING:
-    from icchat.replica.replica import Replica
+
+class CanisterDirectory(Protocol):
+    """What the management canister needs of the replica it serves (replica/replica.py's `Replica`
+    is one): the canisters by id, the time, and modules."""
+
+    def canister(self, canister_id: Principal) -> Canister: ...
+    def time_ns(self) -> int: ...
+    def allocate_canister_id(self, specified: Principal | None = None) -> Principal: ...
+    def add_canister(self, canister_id: Principal, settings: Settings, cycles: int) -> Canister: ...
+    def remove_canister(self, canister_id: Principal) -> None: ...
+    def load_module(self, wasm: bytes) -> CanisterModule: ...
+
 
 DID = candid.parse_did((Path(__file__).with_name("management.did")).read_text())
 METHODS: dict[str, candid.Func] = dict(DID.service.methods)
@@ -47,7 +58,7 @@ MAX_HISTORY = 20
 
 
 class ManagementCanister:
-    def __init__(self, replica: Replica) -> None:
+    def __init__(self, replica: CanisterDirectory) -> None:
         self.replica = replica
         self._handlers: dict[str, Callable[[dict[str, Any], Principal], Any]] = {
             name: getattr(self, f"_{name}") for name in METHODS

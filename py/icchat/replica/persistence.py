@@ -30,18 +30,18 @@ import os
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from icchat.errors import UserError
 from icchat.ic.principal import Principal
 from icchat.replica.canister import Canister, Settings, Status
 from icchat.replica.dirty_pages import PAGE as HEAP_PAGE
 from icchat.replica.heap import is_zero
+from icchat.replica.module import CanisterModule
 from icchat.replica.stable_memory import PAGE as STABLE_PAGE
 
 if TYPE_CHECKING:
     from icchat.replica.heap import Shadow
-    from icchat.replica.replica import Replica
 
 FORMAT = 1
 MAGIC_BASE = b"ICHB0001"
@@ -52,6 +52,15 @@ ZERO_RUN_PAGES = 16  # heap delta granularity for detecting zero runs (64 KiB)
 MAX_DELTAS = 32
 MIN_COMPACTION_BYTES = 64 << 20
 ZERO_BLOCK = 1 << 20  # heap base images: all-zero MiB blocks become file holes
+
+
+class ReplicaState(Protocol):
+    """What a checkpoint reads of the replica and what loading one needs of it (replica/replica.py's
+    `Replica` is one): its own persistent fields, and canisters and modules made its way."""
+
+    def persistent_meta(self) -> dict[str, Any]: ...
+    def make_canister(self, canister_id: Principal, settings: Settings, cycles: int) -> Canister: ...
+    def load_module(self, wasm: bytes) -> CanisterModule: ...
 
 
 class StateError(UserError):
@@ -213,7 +222,7 @@ class StateStore:
 
     # --- checkpoint ----------------------------------------------------------------------------------
 
-    def checkpoint(self, replica: Replica, canisters: list[Canister]) -> None:
+    def checkpoint(self, replica: ReplicaState, canisters: list[Canister]) -> None:
         """Write everything changed since the last checkpoint, then switch the manifest. If a
         write fails (a full disk) the previous checkpoint stays the state on disk, the canisters
         this attempt wrote are written in full next time (it consumed their dirty-page records),
@@ -231,7 +240,7 @@ class StateStore:
                              f"{exc.strerror or exc}{where}; the last complete checkpoint (generation "
                              f"{self.manifest.get('generation', 0)}) is kept") from exc
 
-    def _checkpoint(self, replica: Replica, canisters: list[Canister], attempted: list[Canister]) -> None:
+    def _checkpoint(self, replica: ReplicaState, canisters: list[Canister], attempted: list[Canister]) -> None:
         generation = self.manifest.get("generation", 0) + 1
         previous = self.manifest.get("canisters", {})
         entries: dict[str, Any] = {}
@@ -351,7 +360,7 @@ class StateStore:
 
     # --- loading --------------------------------------------------------------------------------------
 
-    def load(self, replica: Replica) -> list[Canister]:
+    def load(self, replica: ReplicaState) -> list[Canister]:
         canisters = []
         for key, entry in self.manifest.get("canisters", {}).items():
             canister_id = Principal.from_text(key)

@@ -17,7 +17,6 @@ from icchat.replica.limits import MAX_STABLE_MEMORY, OS_PAGE, WASM_PAGE
 
 PAGE = WASM_PAGE  # storage granularity
 PageBuffer = ctypes.c_char * PAGE
-OS_PAGES_PER_PAGE = PAGE // OS_PAGE
 
 
 class StableMemory:
@@ -63,10 +62,6 @@ class StableMemory:
         self.size_pages = self._size_before
         self._journal = None
 
-    @property
-    def in_transaction(self) -> bool:
-        return self._journal is not None
-
     # --- the System API's operations ------------------------------------------------------------
 
     @property
@@ -106,9 +101,6 @@ class StableMemory:
             if page is not None:
                 ctypes.memmove(ctypes.addressof(out) + done, ctypes.addressof(page) + start, length)
         return out.raw
-
-    def in_bounds(self, offset: int, size: int) -> bool:
-        return offset + size <= self.size_bytes
 
     # --- persistence ------------------------------------------------------------------------------
 

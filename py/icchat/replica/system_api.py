@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ctypes
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import wasmtime
 
@@ -28,7 +28,6 @@ from icchat.replica.limits import (
 )
 
 if TYPE_CHECKING:
-    from icchat.replica.canister import Canister
     from icchat.replica.heap import Heap
 
 U32 = 0xFFFFFFFF
@@ -46,10 +45,28 @@ def _signed64(value: int) -> int:
     return value - (1 << 64) if value >= 1 << 63 else value
 
 
+class CanisterView(Protocol):
+    """What the System API reads and grows of the canister it runs in (replica/canister.py's
+    `Canister` is one): it depends on this shape, not on the canister's module."""
+
+    id: Principal
+    cycles: int
+    environment: Any  # root_key_der, subnet_id
+    global_timer: int
+    stable: Any  # StableMemory: size_pages, grow, read/write
+    status: Any  # .code
+    version: int
+
+    @property
+    def controllers(self) -> list[Principal]: ...
+
+    def log_debug(self, text: str) -> None: ...
+
+
 class SystemApi:
     """The `ic0` functions of one canister instance (one wasmtime store)."""
 
-    def __init__(self, canister: Canister, meter: Any) -> None:
+    def __init__(self, canister: CanisterView, meter: Any) -> None:
         self.canister = canister
         self.meter = meter
         self.execution: Execution | None = None
@@ -473,6 +490,3 @@ def _check_slice(what: str, start: int, size: int, length: int) -> None:
     if start + size > length:
         raise errors.contract_violation(f"{what}: src={start} + length={size} exceeds the slice size={length}")
 
-
-def supported_names() -> set[str]:
-    return {name for name, api in SYSTEM_API.items() if api.supported}

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from icchat.ic import candid
+from icchat.ic import candid, prices
 from icchat.ic.principal import Principal
 
 B = 1_000_000_000
@@ -61,22 +61,21 @@ class WorstCase:
     cycles_any_24h: int          # in any 24 hours: the end of one window and the start of the next
 
     def describe(self) -> str:
-        from icchat.stack import costs
-
         return (f"at most {self.cycles_per_day / 1e12:.3f} T cycles a day on onchain inference "
-                f"(${costs.usd(self.cycles_per_day):.2f}; {self.cycles_any_24h / 1e12:.3f} T in any 24 hours), "
+                f"(${prices.usd(self.cycles_per_day):.2f}; {self.cycles_any_24h / 1e12:.3f} T in any 24 hours), "
                 f"whoever calls")
 
 
 def worst_case(policy: InferencePolicy) -> WorstCase:
     """The bound the canister enforces: its budget counts instructions and message fees alike
-    (1 cycle per instruction), and a call stops before the budget by at most one token."""
+    (fees as the instructions that cost as much), and a call stops before the budget by at most
+    one token."""
     full = policy.over(DEFAULTS)
     assert full.window_seconds and full.window_instructions is not None
+    per_window = prices.instructions_cycles(full.window_instructions)
     per_day = DAY_S / full.window_seconds
     windows_in_24h = -(-DAY_S // full.window_seconds) + 1  # a 24-hour span overlaps at most this many
-    return WorstCase(full.window_instructions, per_day, round(full.window_instructions * per_day),
-                     full.window_instructions * windows_in_24h)
+    return WorstCase(per_window, per_day, round(per_window * per_day), per_window * windows_in_24h)
 
 
 # --- the wire ------------------------------------------------------------------------------------
@@ -144,7 +143,7 @@ def describe_usage(usage: dict[str, Any]) -> list[str]:
         f"spent          {spent / B:,.1f}B of {budget / B:,.1f}B instructions ({100 * spent / budget if budget else 100:.1f} %), "
         f"by {usage['callers']} callers; {usage['refused']} calls refused",
         f"per caller     {usage['caller_instructions'] / B:,.1f}B instructions a window (you: {usage['caller_spent'] / B:,.1f}B)",
-        f"since install  {usage['spent_total'] / B:,.1f}B instructions ({costs.describe(usage['spent_total'])})",
+        f"since install  {usage['spent_total'] / B:,.1f}B instructions ({costs.describe(prices.instructions_cycles(usage['spent_total']))})",
         f"worst case     {worst_case(policy_of(usage)).describe()}",
     ]
 

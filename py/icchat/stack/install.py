@@ -1,4 +1,10 @@
-"""Install or upgrade a module, in one install_code message or chunked when it does not fit.
+"""The one installer: what a canister runs, and installing or upgrading a module, in one
+install_code message or chunked when it does not fit. The app deploy (icchat.stack.app) decides
+which canister gets which module; this module sends it.
+
+The module hash the IC reports is the SHA-256 of the module as it was sent (gzipped or not); the
+build gzips deterministically, so the same build gives the same hash and a deploy compares hashes
+to skip an install that would change nothing.
 
 A module (gzipped or not) plus its argument must fit one 2 MiB ingress message; larger ones go
 through the canister's wasm chunk store (interface spec, "IC method upload_chunk" and
@@ -44,6 +50,12 @@ class InstallPlan:
         return ["clear_chunk_store",
                 f"upload_chunk x {len(self.chunk_sizes)} ({self.size:,} bytes, <= {CHUNK_BYTES:,} each)",
                 f"install_chunked_code (mode {mode}, {len(self.chunk_sizes)} chunk hashes)"]
+
+
+def module_sha256(agent: Any, canister_id: Principal) -> str:
+    """Hex SHA-256 of the installed module, "" when the canister is empty."""
+    module_hash = management.canister_status(agent, canister_id).get("module_hash")
+    return module_hash.hex() if module_hash else ""
 
 
 def running_kind(agent: Any, canister_id: Principal) -> str | None:

@@ -5,7 +5,8 @@ build/models/gpt2. When the hub cannot be reached the default falls back, and sa
 `demo` model: a small GPT-2 trained here on a chat corpus (icchat.model.train, ≤ 10 minutes the
 first time, then cached under build/models/demo); it chats in English but knows nothing, and the
 page says so. `demo`, `tiny` and `small` (the last two: seeded random weights, whose text is not
-meaningful: the page warns) can also be asked for by name.
+meaningful: the page warns) can also be asked for by name. A cached bundle of an older format
+(icchat.model.manifest.FORMAT_VERSION) is made again the same way, with no step by hand.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from icchat.errors import UserError
+from icchat.model.manifest import is_current
 from icchat.paths import BUILD
 
 MODELS = BUILD / "models"
@@ -37,9 +39,9 @@ def _seeded(name: str, log: Callable[[str], None]) -> Path:
     from icchat.model.export import export_bundle
 
     out = MODELS / SEEDED[name]
-    if not (out / "manifest.json").is_file():
+    if not is_current(out):
         log(f"exporting the seeded {name} model to {out} (once)")
-        export_bundle(out, config=name, seed=0, variants=["fp32", "q8"], log=log)
+        export_bundle(out, config=name, seed=0, variants=["f32", "q8"], force=True, log=log)
     return out
 
 
@@ -47,15 +49,15 @@ def _pretrained_gpt2(log: Callable[[str], None]) -> Path:
     from icchat.model.export import export_bundle
 
     out = MODELS / "gpt2"
-    if not (out / "manifest.json").is_file():
+    if not is_current(out):
         log(f"exporting GPT-2 from the Hugging Face hub to {out} (once)")
-        export_bundle(out, pretrained="gpt2", variants=["fp32", "q8"], log=log)
+        export_bundle(out, pretrained="gpt2", variants=["f32", "q8"], force=True, log=log)
     return out
 
 
 def _demo(log: Callable[[str], None]) -> Path:
     out = MODELS / "demo"
-    if not (out / "manifest.json").is_file():
+    if not is_current(out):
         from icchat.model.train import PRESETS, train_bundle
 
         minutes = PRESETS["demo"].minutes
@@ -86,7 +88,7 @@ def choose_model(name: str | None, log: Callable[[str], None] = print) -> ModelC
     if name == "demo":
         return _demo_choice(log, "the demo model (trained here on a small chat corpus)")
     if name == "gpt2":
-        if not (MODELS / "gpt2" / "manifest.json").is_file() and not hub_reachable():
+        if not is_current(MODELS / "gpt2") and not hub_reachable():
             raise UserError("--model gpt2 needs the Hugging Face hub once (to export the weights), and it "
                             "is unreachable; use --model tiny, or --model PATH with an exported bundle")
         return ModelChoice(_pretrained_gpt2(log), "GPT-2 (124M)", True, "the real GPT-2")

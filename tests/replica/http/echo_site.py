@@ -1,4 +1,4 @@
-"""The http_echo test canister (tests/canisters/http_echo.c) and the Candid types of its
+"""The http_echo test canister (canister/probes/http_echo.c) and the Candid types of its
 streaming answers: the callback takes and returns a `nat32` token."""
 
 from __future__ import annotations
@@ -19,4 +19,4 @@ CHUNK = candid.parse_type("Chunk", _STREAMING_DID)
 
 
 def http_echo_wasm() -> bytes:
-    return compile_c([REPO / "tests" / "canisters" / "http_echo.c"], BUILD / "test-canisters" / "http_echo.wasm").read_bytes()
+    return compile_c([REPO / "canister" / "probes" / "http_echo.c"], BUILD / "test-canisters" / "http_echo.wasm").read_bytes()

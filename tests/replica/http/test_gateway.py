@@ -11,6 +11,7 @@ import urllib.parse
 import urllib.request
 
 from echo_site import CHUNK, STREAMED_RESPONSE
+from support.browser import chromium
 
 from icchat.ic import candid
 from icchat.ic.hashtree import from_dict, to_cbor
@@ -160,8 +161,6 @@ def test_streaming_callbacks_are_followed(http_replica, site):
 def test_browser_loads_a_certified_page_that_calls_its_canister_with_the_js_agent(http_replica, site, tmp_path):
     import subprocess
 
-    from playwright.sync_api import sync_playwright
-
     bundle = tmp_path / "page.js"
     subprocess.run([str(REPO / "node_modules" / ".bin" / "esbuild"), str(REPO / "tests" / "web" / "agent_page.js"),
                     "--bundle", "--format=iife", "--platform=browser", "--log-level=warning", f"--outfile={bundle}"],
@@ -172,18 +171,12 @@ def test_browser_loads_a_certified_page_that_calls_its_canister_with_the_js_agen
                                                     ("Cross-Origin-Opener-Policy", "same-origin"),
                                                     ("Cross-Origin-Embedder-Policy", "require-corp")])
     http_replica.replica.update(site, "set_chunk", struct.pack("<I", 1) + candid.encode([CHUNK], [{"body": b"hello from the canister", "token": None}]))
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
-        try:
-            tab = browser.new_page()
-            tab.goto(page(http_replica, site))
-            tab.wait_for_function("document.querySelector('#out').textContent !== 'loading'", timeout=60_000)
-            assert tab.text_content("#out") == "hello from the canister"
-            assert tab.text_content("#isolated") == "true"
-        finally:
-            browser.close()
+    with chromium() as browser:
+        tab = browser.new_page()
+        tab.goto(page(http_replica, site))
+        tab.wait_for_function("document.querySelector('#out').textContent !== 'loading'", timeout=60_000)
+        assert tab.text_content("#out") == "hello from the canister"
+        assert tab.text_content("#isolated") == "true"
 
 
 def test_gateway_and_the_official_verifier_agree(http_replica, site):

@@ -12,7 +12,7 @@ from icchat.ic.principal import Principal
 from icchat.paths import BUILD, REPO
 from icchat.replica import Replica
 
-MATMUL = REPO / "tests" / "canisters" / "c" / "matmul.c"
+MATMUL = REPO / "canister" / "probes" / "matmul.c"
 
 
 @pytest.fixture(scope="module")

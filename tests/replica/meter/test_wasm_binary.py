@@ -21,7 +21,7 @@ from icchat.replica.wasm.opcodes import Imm
 from icchat.replica.wasm.reader import Reader, WasmDecodeError
 
 FUZZ_EXAMPLES = int(os.environ.get("ICCHAT_FUZZ_EXAMPLES", "300"))  # more for a long fuzz run
-C_CANISTERS = [REPO / "tests" / "canisters" / "sysapi.c", REPO / "tests" / "canisters" / "c" / "matmul.c"]
+C_CANISTERS = [REPO / "canister" / "probes" / "sysapi.c", REPO / "canister" / "probes" / "matmul.c"]
 
 WAT_FIXTURES = {
     "globals_tables_elements": """(module

@@ -235,8 +235,6 @@ for _entry in _SIMD_PLAIN.replace("\n", "|").split("|"):
         _sub, _name, _cost = _entry.split()
         _add(SIMD | int(_sub), _name, cost=int(_cost))
 
-BY_NAME: dict[str, int] = {op.name: key for key, op in OPS.items()}
-
 # Control-flow operators that end the current basic block for metering.
 LOOP, IF, ELSE, END = 0x03, 0x04, 0x05, 0x0B
 BRANCHES = frozenset({0x0C, 0x0D, 0x0E})  # br, br_if, br_table

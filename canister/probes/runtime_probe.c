@@ -1,6 +1,6 @@
 /* runtime_probe.c: a test canister for the C runtime (canister/runtime): SHA-256 split at given
  * offsets and its cost, a Candid echo that reads a rich argument with the reader and writes it
- * back with the typed writer (type in ECHO_DID of tests/runtime/test_runtime.py), allocator and
+ * back with the typed writer (type in ECHO_DID of tests/runtime/test_runtime_candid.py), allocator and
  * formatter probes, the caller, and writer misuse. Raw (non-Candid) arguments are little-endian. */
 #include "candid.h"
 #include "rt.h"

@@ -4,7 +4,9 @@
 
 dfx writes it at the project root for persistent networks (`dfx canister create --network ic`);
 icp-cli keeps the same mapping per environment in .icp/data/mappings/<env>.ids.json
-({"frontend": "<id>", ...}), which is read as a fallback for `ic`. Written atomically.
+({"frontend": "<id>", ...}), which is read as a fallback. The local stack (`icchat up`) keeps its
+own in .state/canister_ids.json under `local`, as dfx keeps .dfx/local/canister_ids.json.
+Written atomically.
 """
 
 from __future__ import annotations

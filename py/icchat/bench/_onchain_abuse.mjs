@@ -1,7 +1,7 @@
 // An attacker (and a few honest callers) against the gpt2 canister, through the official JS agent
 // (@icp-sdk/core) over the local replica's real HTTP interface, certificates verified.
 //
-// Usage: node onchain_abuse.mjs < request.json > result.json
+// Usage: node _onchain_abuse.mjs < request.json > result.json
 //
 // Request (one JSON object on stdin):
 //   {"url": "http://localhost:PORT", "canister": "<id>",

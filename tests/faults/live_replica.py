@@ -33,7 +33,8 @@ class FaultCheckFailed(AssertionError):
 
 @dataclass
 class ScenarioRecord:
-    """What one scenario checked and how it went (a section entry of reliability.json)."""
+    """What one fault scenario checked and how it went: `check` raises FaultCheckFailed on the first
+    check that fails; `figures` keeps what the scenario observed (chunks accepted, seconds to recover)."""
 
     scenario: str
     fault: str
@@ -53,10 +54,6 @@ class ScenarioRecord:
     def done(self) -> ScenarioRecord:
         self.outcome = "survived"
         return self
-
-    def as_json(self) -> dict[str, Any]:
-        return {"scenario": self.scenario, "fault": self.fault, "outcome": self.outcome,
-                "checks": self.checks, **self.figures}
 
 
 class LiveReplica:

@@ -10,8 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from icchat.bench import free_port
-from icchat.bench._faults_live import (
+from live_replica import (
     LiveReplica,
     ScenarioRecord,
     create_and_install,
@@ -23,6 +22,8 @@ from icchat.bench._faults_live import (
     one_line_error,
     sha256,
 )
+
+from icchat.bench._host import free_port, tiny_bundle
 from icchat.gpt2_canister import Gpt2Canister
 from icchat.ic.principal import Principal
 
@@ -39,14 +40,6 @@ class AgentReplica:
 
     def query(self, canister_id: Principal, method: str, arg: bytes, *, sender: Any = None) -> bytes:
         return self.agent.query(canister_id, method, arg)
-
-
-def tiny_bundle() -> Path:
-    """The tiny seeded bundle (2 layers, 128 wide), exported once (shared with the e2e tests)."""
-    from icchat.model.export import cached_seeded_bundle
-    from icchat.paths import BUILD
-
-    return cached_seeded_bundle(BUILD / "e2e-model" / "tiny-s0")
 
 
 def _gpt2_modules() -> tuple[bytes, bytes]:

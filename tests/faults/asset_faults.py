@@ -10,8 +10,7 @@ import shutil
 import time
 from pathlib import Path
 
-from icchat.bench import free_port
-from icchat.bench._faults_live import (
+from live_replica import (
     LiveReplica,
     ScenarioRecord,
     assets_wasm,
@@ -23,6 +22,8 @@ from icchat.bench._faults_live import (
     journal_chunks,
     one_line_error,
 )
+
+from icchat.bench._host import free_port
 from icchat.ic.principal import Principal
 
 CHUNK = 1_900_000  # icchat.deploy.sync.CHUNK_BYTES
@@ -67,19 +68,26 @@ def served_exactly(replica: LiveReplica, canister_id: Principal, files: dict[str
     return True, "all files byte-identical"
 
 
+def _v0_deployed(replica: LiveReplica, root: Path, record: ScenarioRecord) -> tuple[Principal, Path, Path, Path]:
+    """Start the replica, install an asset canister and `icchat deploy` site v0 to it (checked):
+    (its id, the deploying identity's PEM, the site folder, the deploy journal)."""
+    identity, pem = identity_pem(root)
+    replica.start()
+    canister_id = create_and_install(replica, identity, assets_wasm())
+    folder, journal = root / "site", root / "deploy.jsonl"
+    write_site(folder, site(0))
+    first = icchat("deploy", str(folder), *deploy_args(replica, canister_id, pem, journal))
+    record.check("v0 deploys", first.returncode == 0, None if first.returncode == 0 else one_line_error(first.stderr))
+    return canister_id, pem, folder, journal
+
+
 def sigkill_mid_asset_batch(root: Path) -> ScenarioRecord:
     record = ScenarioRecord("sigkill_mid_asset_batch",
                             "replica SIGKILLed while `icchat deploy` uploads a several-MB site into a batch")
-    identity, pem = identity_pem(root)
     replica = LiveReplica(root / "stack", free_port())
     try:
-        replica.start()
-        canister_id = create_and_install(replica, identity, assets_wasm())
-        folder, journal = root / "site", root / "deploy.jsonl"
+        canister_id, pem, folder, journal = _v0_deployed(replica, root, record)
         v0, v1 = site(0), site(1)
-        write_site(folder, v0)
-        first = icchat("deploy", str(folder), *deploy_args(replica, canister_id, pem, journal))
-        record.check("v0 deploys", first.returncode == 0, None if first.returncode == 0 else one_line_error(first.stderr))
         # Kill right after v0's commit replied (no time for a debounced checkpoint) ...
         replica.kill()
         record.figures["restart_after_commit_s"] = round(replica.start(), 2)
@@ -158,16 +166,10 @@ def full_disk_live_replica(root: Path) -> ScenarioRecord:
     record = ScenarioRecord("full_disk_live_replica",
                             "a running replica's state writes fail (RLIMIT_FSIZE via prlimit: EFBIG) during "
                             "`icchat deploy`, then a SIGKILL, then space comes back")
-    identity, pem = identity_pem(root)
     replica = LiveReplica(root / "stack", free_port())
     try:
-        replica.start()
-        canister_id = create_and_install(replica, identity, assets_wasm())
-        folder, journal = root / "site", root / "deploy.jsonl"
+        canister_id, pem, folder, journal = _v0_deployed(replica, root, record)
         v0, v1 = site(0), site(1)
-        write_site(folder, v0)
-        first = icchat("deploy", str(folder), *deploy_args(replica, canister_id, pem, journal))
-        record.check("v0 deploys", first.returncode == 0, None if first.returncode == 0 else one_line_error(first.stderr))
         write_site(folder, v1)
         for attempt in ("before a restart", "after a restart"):
             _fill_disk(replica)

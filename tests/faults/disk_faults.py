@@ -13,7 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from icchat.bench._faults_live import ScenarioRecord, assets_wasm
+from live_replica import ScenarioRecord, assets_wasm
+
 from icchat.ic.principal import Principal
 
 

@@ -1,139 +1,86 @@
-"""`icchat deploy --app`: the whole app on a network — mainnet (`ic`) or any replica URL.
+"""The app deploy, one for every network: `icchat deploy --app` on mainnet (`ic`) or a replica URL,
+and `icchat up` on the local replica.
 
-    plan = AppDeploy(AppOptions(network="ic", identity=Path("id.pem"))).run()
+    result = AppDeploy(AppOptions(network="ic", identity=Path("id.pem"))).run()
 
-Steps, each reusing icchat.stack's parts (the same ones `icchat up` runs locally):
+Steps, the same on every network:
 
-  1. build (hash-checked) — the modules with candid:service metadata (build/canisters/*.ic.wasm.gz)
-  2. canisters — the ids in canister_ids.json (dfx's format). On `ic` they must exist: creating a
-     canister there costs cycles through the cycles ledger, so it is `dfx canister create --all
-     --network ic` (or `icp canister create -e ic`); on a replica URL missing ones are created with
-     provisional_create_canister_with_cycles and recorded.
+  1. build (hash-checked, icchat.build.pipeline) — among its outputs the modules with their
+     metadata (build/canisters/*.ic.wasm.gz) and build/web; then the model bundle to serve
+  2. canisters — the ids in canister_ids.json (dfx's format; the local stack keeps its own in
+     .state/canister_ids.json). On `ic` they must exist: creating a canister there costs cycles
+     through the cycles ledger, so it is `dfx canister create --all --network ic` (or `icp canister
+     create -e ic`); on a replica missing ones (or recorded ones the replica no longer has) are
+     created with provisional_create_canister_with_cycles and recorded.
   3. modules — install into an empty canister, upgrade one that runs ours (its public
-     `icchat:canister` metadata), leave a foreign frontend module (dfx's asset canister) in place;
-     chunked when the module does not fit one message. The gpt2 canister's install argument is its
-     inference policy (who may call, the instruction budget per window: the worst case the owner
-     pays); then each canister's settings (freezing threshold, Wasm memory limit).
+     `icchat:canister` metadata, or a module this checkout installed there), leave a foreign
+     frontend module (dfx's asset canister) in place; chunked when the module does not fit one
+     message (icchat.stack.install). The gpt2 canister's install argument is its inference policy
+     (who may call, the instruction budget per window: the worst case the owner pays); then each
+     canister's settings (freezing threshold, Wasm memory limit).
   4. model — the served part of the bundle to the gpt2 canister under /model/ (one batch, resumable)
   5. page — build/web + config.json for this network + its .ic-assets.json5 (CSP naming the model
-     and API hosts) to the frontend canister (one batch, resumable)
+     and API hosts) to the frontend canister (one batch, resumable); the folders: icchat.build.site
 
-Mainnet's root key is built in (never fetched); a replica URL's is fetched. `dry_run` prints every
+What a run leaves in .state/app/<network>/: the folders it uploaded, the upload journals, the
+module hashes it installed per canister (modules.json) and the model it deployed (model.json).
+Mainnet's root key is built in (never fetched); a replica's is fetched. `dry_run` prints every
 step, call and byte count and opens no connection at all.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import sys
-import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from icchat.build.site import MODEL_PREFIX, prepare_model_folder, prepare_site
+from icchat.deploy import canister_ids
+from icchat.deploy.canister_ids import CANISTER_IDS, ICP_CLI_MAPPINGS
+from icchat.deploy.network import Network
 from icchat.errors import UserError
+from icchat.ic import management
+from icchat.ic.agent import Agent
+from icchat.ic.identity import Identity
 from icchat.ic.principal import Principal
+from icchat.model.manifest import is_current
 from icchat.paths import BUILD, REPO
-from icchat.stack import canister_ids, canister_settings, inference_policy
+from icchat.stack import canister_settings, inference_policy, install
 from icchat.stack.inference_policy import InferencePolicy
 from icchat.stack.install import InstallPlan
+from icchat.stack.models import ModelChoice, choose_model
 
-MAINNET_API = "https://icp-api.io"
-MAINNET_GATEWAY_DOMAIN = "icp0.io"
-LOCAL_URL = "http://127.0.0.1:4943"
 CANISTERS = {"gpt2": "gpt2", "frontend": "assets"}  # name -> module kind (icchat:canister)
-IC_SITE = BUILD / "ic" / "web"  # what dfx.json / icp.yaml upload to the frontend canister
 
 
-@dataclass(frozen=True)
-class Network:
-    """Where the app goes: its API URL, how its root key is trusted, and its gateway URLs."""
-    key: str  # the network's name in canister_ids.json: "ic", "local" or the URL
-    url: str
-    mainnet: bool
-
-    @classmethod
-    def parse(cls, spec: str) -> Network:
-        from icchat.ic.agent import is_mainnet
-
-        if spec == "ic":
-            return cls("ic", MAINNET_API, True)
-        if spec == "local":
-            return cls("local", LOCAL_URL, False)
-        if re.match(r"^https?://[^/]+/?$", spec):
-            url = spec.rstrip("/")
-            return cls("ic" if is_mainnet(url) else url, url, is_mainnet(url))
-        raise UserError(f"--network must be ic, local or an http(s)://host[:port] URL, not {spec!r}")
-
-    def gateway(self, canister: Principal | str) -> str:
-        """https://<id>.icp0.io on mainnet; scheme://<id>.<host>[:port] on a replica (our
-        replica's gateway answers <id>.localhost for 127.0.0.1)."""
-        if self.mainnet:
-            return f"https://{canister}.{MAINNET_GATEWAY_DOMAIN}"
-        parts = urllib.parse.urlsplit(self.url)
-        host = parts.hostname or ""
-        host = "localhost" if host in ("127.0.0.1", "::1", "localhost") else host
-        port = f":{parts.port}" if parts.port else ""
-        return f"{parts.scheme}://{canister}.{host}{port}"
-
-    def page_config(self, gpt2: Principal | str, model: dict[str, Any]) -> dict[str, Any]:
-        """config.json for the page (the fields `icchat up` writes; network, hosts and canister are
-        fallbacks: web/network.mjs derives them from the page's URL). `model`: label, meaningful,
-        and optionally manifest_sha256 and onchain_dtype."""
-        from icchat.stack.deploy_steps import page_prices
-
-        config = {"model_base": f"{self.gateway(gpt2)}/model/", "network": "ic" if self.mainnet else "local",
-                  "api_host": self.url, "gpt2_canister": str(gpt2), "model_label": model.get("label", ""),
-                  "model_meaningful": bool(model.get("meaningful", False))}
-        config.update({k: model[k] for k in ("manifest_sha256", "onchain_dtype") if model.get(k)})
-        if model.get("notice"):
-            config["model_notice"] = model["notice"]
-        config["ic_prices"] = page_prices()
-        return config
+def work_dir(state_dir: Path, network: Network) -> Path:
+    """.state/app/<network>: what the app deploy keeps for one network."""
+    return state_dir / "app" / re.sub(r"[^A-Za-z0-9]+", "_", network.key).strip("_")
 
 
-def site_ic_assets(network: Network, gpt2: Principal | str | None) -> str:
-    """The page's .ic-assets.json5 for `network`: the CSP names the gpt2 canister's origin (every
-    canister's on mainnet while its id is unknown) and the API host."""
-    from icchat.build.web import render_ic_assets
-
-    model_origin = network.gateway(gpt2) if gpt2 else f"https://*.{MAINNET_GATEWAY_DOMAIN}"
-    return render_ic_assets(model_origin, network.url)
-
-
-def prepare_site(folder: Path, network: Network, gpt2: Principal | str | None, model: dict[str, Any]) -> Path:
-    """`folder` = build/web (hard links) + config.json and .ic-assets.json5 for `network`."""
-    from icchat.build.web import WEB_OUT
-    from icchat.stack.deploy_steps import _link_tree, _write_new
-
-    files = {str(p.relative_to(WEB_OUT)): p for p in WEB_OUT.rglob("*")
-             if p.is_file() and p.name not in ("config.json", ".ic-assets.json5")}
-    _link_tree(files, folder)
-    if gpt2 is not None:
-        _write_new(folder / "config.json", json.dumps(network.page_config(gpt2, model), indent=2) + "\n")
-    _write_new(folder / ".ic-assets.json5", site_ic_assets(network, gpt2))
-    return folder
-
-
-def build_ic_site() -> Path:
-    """build/ic/web: the page as dfx.json and icp.yaml upload it to mainnet (an `icchat build`
-    step). config.json is written once canister_ids.json (or icp-cli's mapping) knows the gpt2
-    canister; until then the page derives everything it can from its URL."""
-    network = Network.parse("ic")
-    gpt2 = canister_ids.lookup(canister_ids.CANISTER_IDS, "gpt2", "ic")
-    return prepare_site(IC_SITE, network, gpt2, {"label": "GPT-2 (124M)", "meaningful": True})
+def deployed_model(state_dir: Path, network: Network) -> dict[str, Any]:
+    """The model the last deploy to `network` uploaded ({} if none): label, path, meaningful,
+    notice, manifest_sha256, onchain_dtype."""
+    try:
+        return dict(json.loads((work_dir(state_dir, network) / "model.json").read_text()))
+    except (OSError, ValueError):
+        return {}
 
 
 @dataclass
 class AppOptions:
-    network: str = "ic"
-    identity: Path | None = None      # a dfx/icp PEM; required on mainnet
-    model: str = "gpt2"               # gpt2, tiny, small or a bundle directory
+    network: str | Network = "ic"     # ic, local, a replica URL, or a Network
+    identity: Path | None = None      # a dfx/icp PEM; required on mainnet (else: this checkout's key)
+    model: str | None = "gpt2"        # gpt2, demo, tiny, small or a bundle directory (None: gpt2 if the hub answers, else demo)
     onchain_dtype: str = "q8"
     policy: InferencePolicy = field(default_factory=InferencePolicy)  # the gpt2 canister's (at upgrade: only what it names)
-    canister_ids: Path = canister_ids.CANISTER_IDS
+    canister_ids: Path = CANISTER_IDS
+    icp_mappings: Path | None = ICP_CLI_MAPPINGS  # icp-cli's ids, the fallback (None: none)
     state_dir: Path = REPO / ".state"
     dry_run: bool = False
     log: Callable[[str], None] = print
@@ -143,6 +90,7 @@ class AppOptions:
 class AppResult:
     network: Network
     ids: dict[str, Principal | None]
+    model: ModelChoice
     modules: dict[str, str] = field(default_factory=dict)  # name -> installed/upgraded/unchanged/kept
     calls: list[str] = field(default_factory=list)         # the dry run's call list
 
@@ -155,15 +103,18 @@ class AppResult:
 class AppDeploy:
     def __init__(self, options: AppOptions) -> None:
         self.options = options
-        self.network = Network.parse(options.network)
+        self.network = options.network if isinstance(options.network, Network) else Network.parse(options.network)
         self.log = options.log
-        self.work = options.state_dir / "app" / re.sub(r"[^A-Za-z0-9]+", "_", self.network.key).strip("_")
+        self.work = work_dir(options.state_dir, self.network)
 
     # --- the steps ----------------------------------------------------------------------------
 
     def run(self) -> AppResult:
-        from icchat.cli.build import build_all
-        from icchat.stack.models import choose_model
+        return self.deploy(self.build())
+
+    def build(self) -> ModelChoice:
+        """Step 1, which needs no network: the build, and the model bundle to serve."""
+        from icchat.build.pipeline import build_all
 
         options, network = self.options, self.network
         if network.mainnet and options.identity is None:
@@ -171,46 +122,44 @@ class AppDeploy:
                             "canister_ids.json, e.g. ~/.config/dfx/identity/<name>/identity.pem)")
         self.log(f"{'dry run: ' if options.dry_run else ''}deploying icchat to {network.key} ({network.url})")
         self.log("1. build")
-        build_all(verbose=False)
-        if options.dry_run and options.model == "gpt2" and not (BUILD / "models" / "gpt2" / "manifest.json").is_file():
-            raise UserError("the gpt2 bundle is not exported yet (that needs the Hugging Face hub, and a dry "
+        build_all(log=None)
+        if options.dry_run and options.model == "gpt2" and not is_current(BUILD / "models" / "gpt2"):
+            raise UserError("the gpt2 bundle is not exported yet, or is of an older format (that needs the Hugging Face hub, and a dry "
                             "run opens no connection): run `icchat model export` first, or pass --app-model tiny")
         model = choose_model(options.model, self.log)
-        ids = {name: canister_ids.lookup(options.canister_ids, name, network.key) for name in CANISTERS}
+        self.log(f"  model: {model.label} — {model.note}")
+        return model
+
+    def deploy(self, model: ModelChoice) -> AppResult:
+        """Steps 2 to 5: canisters, modules and settings, model, page."""
+        options, network = self.options, self.network
+        ids = {name: canister_ids.lookup(options.canister_ids, name, network.key, options.icp_mappings)
+               for name in CANISTERS}
         missing = [name for name, cid in ids.items() if cid is None]
         if missing and network.mainnet:
             raise UserError(f"{options.canister_ids} has no {network.key} id for {', '.join(missing)}: create "
                             f"them first (it costs cycles) with `dfx canister create --all --network ic` "
                             f"or `icp canister create <name> -e ic`, or write their ids there")
-        result = AppResult(network, dict(ids))
+        result = AppResult(network, dict(ids), model)
         identity = self._identity()
         self.log(f"  signing as {identity.principal}")
         agent = None if options.dry_run else self._agent(identity)
         self.log("2. canisters")
         for name in CANISTERS:
-            if ids[name] is not None:
-                self.log(f"  {name}: {ids[name]} (from {options.canister_ids.name})")
-            elif agent is None:
-                self._plan(result, f"{name}: provisional_create_canister_with_cycles, then record it in "
-                                   f"{options.canister_ids}")
-            else:
-                from icchat.ic import management
-
-                cid = management.create_canister(agent, controllers=[agent.identity.principal])
-                canister_ids.record(options.canister_ids, name, network.key, cid)
-                result.ids[name] = ids[name] = cid
-                self.log(f"  {name}: created {cid}, recorded in {options.canister_ids}")
+            self._canister(agent, result, name)
         self.log("3. modules and settings")
         for name, kind in CANISTERS.items():
             self._module(agent, result, name, kind)
             self._settings(agent, result, name)
         self._policy(agent, result)
         gpt2 = result.ids["gpt2"]
-        self.log(f"4. model: {model.label} -> gpt2 /model/")
+        self.log(f"4. model: {model.label} -> gpt2 {MODEL_PREFIX}")
         manifest_sha256 = self._model(agent, result, model.path, gpt2)
-        model_info = {"label": model.label, "meaningful": model.meaningful, "notice": model.notice,
-                      "manifest_sha256": manifest_sha256,
+        model_info = {"label": model.label, "path": str(model.path), "meaningful": model.meaningful,
+                      "notice": model.notice, "manifest_sha256": manifest_sha256,
                       "onchain_dtype": options.onchain_dtype}
+        if agent is not None:
+            self._write_record("model.json", model_info)
         self.log("5. page -> frontend /")
         site = prepare_site(self.work / "site", network, gpt2 or "<gpt2 id>", model_info)
         self._sync(agent, result, "frontend", site, "/")
@@ -218,8 +167,31 @@ class AppDeploy:
             self.log(f"\nicchat on {network.key}: {result.page_url}")
         return result
 
-    def _identity(self) -> Any:
-        """The PEM's identity; on a replica URL without one, this checkout's local key."""
+    def _canister(self, agent: Agent | None, result: AppResult, name: str) -> None:
+        """The recorded canister; on a replica, a new one (recorded) when there is none or the
+        replica no longer has it (or we no longer control it)."""
+        from icchat.ic.agent import CanisterReject
+
+        options, cid = self.options, result.ids[name]
+        if cid is not None and agent is not None and not self.network.mainnet:
+            try:
+                management.canister_status(agent, cid)
+            except CanisterReject as reject:
+                self.log(f"  {name}: recorded canister {cid} is gone ({reject.message}); creating a new one")
+                cid = None
+        if cid is not None:
+            self.log(f"  {name}: {cid} (from {options.canister_ids.name})")
+        elif agent is None:
+            self._plan(result, f"{name}: provisional_create_canister_with_cycles, then record it in "
+                               f"{options.canister_ids}")
+        else:
+            cid = management.create_canister(agent, controllers=[agent.identity.principal])
+            canister_ids.record(options.canister_ids, name, self.network.key, cid)
+            result.ids[name] = cid
+            self.log(f"  {name}: created {cid}, recorded in {options.canister_ids}")
+
+    def _identity(self) -> Identity:
+        """The PEM's identity; on a replica without one, this checkout's local key."""
         from icchat.ic.identity import IdentityError, load_or_create, load_pem
 
         try:
@@ -228,19 +200,11 @@ class AppDeploy:
         except (IdentityError, OSError) as exc:
             raise UserError(f"--identity {self.options.identity}: {exc}") from None
 
-    def _agent(self, identity: Any = None) -> Any:
-        from icchat.ic.agent import Agent
+    def _agent(self, identity: Identity | None = None) -> Agent:
+        return self.network.agent(identity or self._identity())
 
-        agent = Agent(self.network.url, identity or self._identity())  # mainnet: the built-in root key
-        if not self.network.mainnet:
-            agent.fetch_root_key()  # a replica's own key; never done for mainnet hosts
-        return agent
-
-    def _module(self, agent: Any, result: AppResult, name: str, kind: str) -> None:
-        import hashlib
-
+    def _module(self, agent: Agent | None, result: AppResult, name: str, kind: str) -> None:
         from icchat.build.metadata import ic_module_path
-        from icchat.stack import canisters, install
 
         module = ic_module_path(kind).read_bytes()
         plan = InstallPlan.of(module)
@@ -253,7 +217,7 @@ class AppDeploy:
             for call in plan.describe("install (empty) | upgrade (runs ours)"):
                 self._plan(result, f"    {call}")
             return
-        current = canisters.module_sha256(agent, cid)
+        current = install.module_sha256(agent, cid)
         ours = self._installed_here()
         if current == hashlib.sha256(module).hexdigest():
             result.modules[name] = "unchanged"
@@ -277,7 +241,7 @@ class AppDeploy:
         how = " (chunked)" if plan.chunked and result.modules[name] in ("installed", "upgraded") else ""
         self.log(f"  {name}: module {result.modules[name]}{how} ({len(module):,} bytes)")
 
-    def _settings(self, agent: Any, result: AppResult, name: str) -> None:
+    def _settings(self, agent: Agent | None, result: AppResult, name: str) -> None:
         cid = result.ids[name]
         if agent is None:
             self._plan(result, f"{name} {cid or f'<new {name}>'}: {canister_settings.describe(name)}")
@@ -285,7 +249,7 @@ class AppDeploy:
         changed = canister_settings.ensure(agent, name, cid)
         self.log(f"  {name}: {canister_settings.describe(name)}{'' if changed else ' (already)'}")
 
-    def _policy(self, agent: Any, result: AppResult) -> None:
+    def _policy(self, agent: Agent | None, result: AppResult) -> None:
         """Say what onchain inference may cost: the policy the canister runs (or will run)."""
         policy = self.options.policy
         if agent is None:
@@ -316,19 +280,20 @@ class AppDeploy:
     def _record_installed(self, cid: Principal, sha256: str) -> None:
         installed = self._installed_here()
         installed.setdefault(str(cid), []).append(sha256)
+        self._write_record("modules.json", installed)
+
+    def _write_record(self, name: str, record: dict[str, Any]) -> None:
         self.work.mkdir(parents=True, exist_ok=True)
-        (self.work / "modules.json").write_text(json.dumps(installed, indent=2) + "\n")
+        (self.work / name).write_text(json.dumps(record, indent=2) + "\n")
 
-    def _model(self, agent: Any, result: AppResult, bundle: Path, gpt2: Principal | None) -> str:
+    def _model(self, agent: Agent | None, result: AppResult, bundle: Path, gpt2: Principal | None) -> str:
         """Upload the served bundle; its manifest's SHA-256 (the page checks the canister certifies it)."""
-        from icchat.stack.deploy_steps import MODEL_PREFIX, prepare_model_folder
-
         folder = self.work / "model"
         manifest_sha256 = prepare_model_folder(bundle, self.options.onchain_dtype, folder)
         self._sync(agent, result, "gpt2", folder, MODEL_PREFIX)
         return manifest_sha256
 
-    def _sync(self, agent: Any, result: AppResult, name: str, folder: Path, prefix: str) -> None:
+    def _sync(self, agent: Agent | None, result: AppResult, name: str, folder: Path, prefix: str) -> None:
         from icchat.deploy import TerminalProgress, sync_folder
         from icchat.deploy.scan import scan_folder
         from icchat.deploy.sync import CHUNK_BYTES
