@@ -9,6 +9,7 @@
 
 import { speedKey } from "./engine.mjs";
 import { IdleScheduler, yieldToMessages } from "./idle.mjs";
+import { TO_WORKER } from "./protocol.mjs";
 import { snapshotJob } from "./python-snapshot.mjs";
 import { bundlePrecisions, ModelError } from "./weights.js";
 import { absolute, bootOrt, bootPython, deviceThreads, pyodideOptions, readConfig } from "./worker-boot.mjs";
@@ -275,7 +276,7 @@ async function forget() {
 const handlers = { init, generate, stop, switch: switchModel, usage, forget };
 
 self.onmessage = async ({ data }) => {
-  const handler = handlers[data?.type];
+  const handler = TO_WORKER.includes(data?.type) ? handlers[data.type] : null;
   if (!handler) return post({ type: "error", kind: "runtime", message: `unknown message ${data?.type}`, fatal: false, during: data?.type });
   try {
     await handler(data);
