@@ -1,6 +1,7 @@
 """icchat.chat.worker.ChatWorker, the page worker's Python half, in CPython on real parts: the real
 tokenizer, the icchat engine module in wasmtime as the device, the gpt2 canister in the
-in-process replica onchain. Its messages are web/protocol.mjs's `delta`, `done` and `error`."""
+in-process replica onchain. Its messages are web/protocol.mjs's `delta`, `done` and `error`. And
+its JS boundary, JsChatWorker, in Pyodide under Node (tests/chat/pyodide_worker.mjs)."""
 
 from __future__ import annotations
 
@@ -191,3 +192,37 @@ def test_web_protocol_lists_are_pythons():
     assert {"delta", "done", "error"} <= set(protocol["TO_PAGE"])
     assert {"generate", "onchain"} <= set(protocol["ERROR_KINDS"])  # the kinds a reply's error has
     assert protocol["PRECISIONS"] == ["q8", "f32"]
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs Node")
+def test_js_chat_worker_in_pyodide_takes_and_posts_plain_js_objects(tokenizer, engine_wasm, weights):
+    """The JS boundary as web/worker.js uses it, in Pyodide under Node over web/engine.mjs: plain
+    JS objects posted (not JSON strings), a pause after every delta, a stop within one token."""
+    from icchat.build.web import ICCHAT_WHEEL_PARTS
+    from icchat.model.vocab import ensure_tokenizer_dir
+
+    root = Path(__file__).resolve().parents[2]
+    package = root / "py" / "icchat"
+    wheel = {f"icchat/{p.relative_to(package).as_posix()}": str(p) for part in ICCHAT_WHEEL_PARTS
+             for p in ([package / part] if part.endswith(".py") else sorted((package / part).rglob("*.py")))}
+    weight_file = seeded_weight_file("tiny", 0, "f32")
+    done = subprocess.run(["node", str(Path(__file__).parent / "pyodide_worker.mjs"), json.dumps(wheel),
+                           str(engine_wasm), str(weight_file), str(ensure_tokenizer_dir())],
+                          capture_output=True, text=True, cwd=root, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads(done.stdout)
+    assert out["plain"] is True
+    whole = out["replies"]["whole"]
+    assert whole[-1]["type"] == "done" and whole[-1]["id"] == "r1"
+    assert out["pauses"] == sum(m["type"] == "delta" for m in whole) > 0
+    # the same messages as ChatWorker's in CPython over the same engine module (wasmtime)
+    chat = ChatWorker(tokenizer, N_CTX)
+    chat.use_engine(WasmtimeEngine(engine_wasm, weights))
+    cpython = run(messages(chat, conversation={"messages": [{"role": "user", "text": "Hello there, how are you today?"}]},
+                           settings={"temperature": 0.8, "top_k": 40, "top_p": 0.95, "max_new_tokens": 16, "seed": 7}))
+    assert tokens_of(whole) == tokens_of(cpython)
+    assert whole[-1]["text"] == cpython[-1]["text"] and whole[-1]["stop_reason"] == cpython[-1]["stop_reason"]
+    stopped = out["replies"]["stopped"]
+    assert stopped[-1]["type"] == "done" and stopped[-1]["stop_reason"] == "cancelled"
+    assert len(tokens_of(stopped)) == 2  # the stop posted after the second token landed before the third
+    assert out["refused"] == "ValueError: answers computed onchain-fast are not available on this page"
