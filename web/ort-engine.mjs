@@ -10,11 +10,12 @@
 // The KV cache stays here as ORT tensors (each run's present.* fed back as past_key_values.*).
 // Feeding at pos keeps positions 0..pos-1 and drops the rest: the cached keys and values are
 // sliced to pos (no recomputation; pos past what is held is refused). Tokens are chosen by the
-// gpt2 canister's sampler (web/sampler.mjs over the last position's logits), so a seed gives the
-// same draws as on the icchat engine and on chain; the logits themselves are onnxruntime's.
+// gpt2 canister's sampler, its C in icchat-sampler.wasm (web/sampler.mjs over the last position's
+// logits), so a seed gives the same draws as on the icchat engine and on chain; the logits
+// themselves are onnxruntime's.
 // Errors are Errors with one line.
 
-import { nextToken } from "./sampler.mjs";
+import { loadSampler } from "./sampler.mjs";
 
 /** Prompt tokens per session.run: bounds the [1, T, vocab] logits output (128 x 50257 floats: 26 MB). */
 export const RUN_TOKENS = 128;
@@ -27,10 +28,12 @@ export class OrtEngine {
   /** Create the session from the decoder's bytes and run it once. `ort`: the onnxruntime-web
    * module; dims: {n_layer, n_head, n_embd, n_ctx (or n_positions), vocab_size} (the manifest's
    * "model"). threads: onnxruntime's thread count, set as ort.env.wasm.numThreads before its WASM
-   * starts (it reads it once, at the first session). */
-  static async create(ort, modelBytes, dims, { threads } = {}) {
+   * starts (it reads it once, at the first session). sampler: icchat-sampler.wasm as a
+   * WebAssembly.Module, bytes or URL (default: the page build's; web/sampler.mjs). */
+  static async create(ort, modelBytes, dims, { threads, sampler } = {}) {
     if (threads !== undefined) ort.env.wasm.numThreads = threads;
     const engine = new OrtEngine(ort, dims);
+    engine.sampler = await loadSampler(sampler);
     try {
       engine.session = await ort.InferenceSession.create(modelBytes, { executionProviders: ["wasm"], graphOptimizationLevel: "all" });
     } catch (error) {
@@ -60,7 +63,6 @@ export class OrtEngine {
     this.past = this.emptyPast();
     this.held = 0; // positions whose keys and values `past` holds
     this.last = null; // the last fed position's logits (a Float32Array), until next() consumes them
-    this.scratch = new Float32Array(this.info.vocab_size); // the sampler's work array
   }
 
   /**
@@ -151,8 +153,8 @@ export class OrtEngine {
    * < 2^64; position: the token's absolute position (the draw is keyed by (seed, position)). */
   next(temperature, topK, topP, seed, position) {
     if (!this.last) throw new Error("no logits: feed a token first");
-    const token = nextToken(this.last, temperature, topK, topP, seed, position, this.scratch);
-    this.last = null; // consumed: the sampler scribbled on them (settings it refuses consume nothing)
+    const token = this.sampler.next(this.last, temperature, topK, topP, seed, position);
+    this.last = null; // consumed, as on the icchat engine (settings the sampler refuses consume nothing)
     return token;
   }
 

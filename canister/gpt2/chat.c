@@ -104,12 +104,9 @@ static int read_request(request *q, int prefill_only) {
     rt_rejectf("invalid argument: %s", r.error);
     return 0;
   }
-  if (!(q->temperature >= 0.0f) || q->temperature > 100.0f) {
-    rt_reject("temperature must be between 0 and 100");
-    return 0;
-  }
-  if (!(q->top_p > 0.0f && q->top_p <= 1.0f)) {
-    rt_reject("top_p must be greater than 0 and at most 1");
+  const char *refused = sampling_refusal(q->temperature, q->top_p);
+  if (refused) {
+    rt_reject(refused);
     return 0;
   }
   if ((uint64_t)q->n_prompt + q->max_new > model.n_ctx) { /* 64-bit: size_t is 32 bits on wasm32 */
@@ -129,8 +126,7 @@ static int is_stop(uint32_t token, const uint32_t *stop, size_t n_stop) {
 }
 
 static uint32_t next_token(const request *q, float *logits, float *scratch, size_t pos) {
-  if (q->temperature == 0.0f) return argmax(logits, model.vocab_size);
-  return sample(logits, model.vocab_size, q->temperature, q->top_k, q->top_p, draw_at(q->seed, (uint32_t)pos), scratch);
+  return choose_token(logits, model.vocab_size, q->temperature, q->top_k, q->top_p, q->seed, (uint32_t)pos, scratch);
 }
 
 /* Instructions left before `limit`, keeping a reserve (1/50 of it: 800M for an update, 100M for

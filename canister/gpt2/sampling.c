@@ -150,3 +150,15 @@ uint32_t sample(float *logits, int n, float temperature, uint32_t top_k, float t
    * likely token, not the last one (far-below-max logits keep weights of ~1e-38, not 0) */
   return best;
 }
+
+const char *sampling_refusal(float temperature, float top_p) {
+  if (!(temperature >= 0.0f) || temperature > 100.0f) return "temperature must be between 0 and 100";
+  if (!(top_p > 0.0f && top_p <= 1.0f)) return "top_p must be greater than 0 and at most 1";
+  return 0;
+}
+
+uint32_t choose_token(float *logits, int n, float temperature, uint32_t top_k, float top_p, uint64_t seed, uint32_t pos,
+                      float *scratch) {
+  if (temperature == 0.0f) return argmax(logits, n);
+  return sample(logits, n, temperature, top_k, top_p, draw_at(seed, pos), scratch);
+}

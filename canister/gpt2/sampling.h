@@ -14,5 +14,13 @@ float draw_at(uint64_t seed, uint32_t pos);
  * likely tokens whose probability reaches top_p (1: no cut; tokens tied with the last one kept
  * are kept too). `u` from draw_at. scratch: n floats. Scribbles on logits. */
 uint32_t sample(float *logits, int n, float temperature, uint32_t top_k, float top_p, float u, float *scratch);
+/* Why the settings are refused (one line), or NULL: temperature in [0, 100], top_p in (0, 1]. */
+const char *sampling_refusal(float temperature, float top_p);
+/* The next token from logits[0..n) for settings sampling_refusal accepts, as the gpt2 canister
+ * chooses it (the one path of the canister, the icchat engine and icchat-sampler.wasm): argmax at
+ * temperature 0, else sample() with draw_at(seed, pos), pos the absolute position of the token
+ * chosen. scratch: n floats. Scribbles on logits. */
+uint32_t choose_token(float *logits, int n, float temperature, uint32_t top_k, float top_p, uint64_t seed, uint32_t pos,
+                      float *scratch);
 
 #endif

@@ -1,24 +1,26 @@
 // Run icchat.chat (runtime, DeviceBackend, sampler) inside Pyodide (Python 3.14) under Node, over
 // web/ort-engine.mjs with onnxruntime-web's WASM backend: the page's stack without the page.
 // argv: <package dir (py/icchat)> <bundle dir> <chat_cases.py> <spec JSON>
-// spec = {"variants": [...], "threads": 1, "vocab": n, "rows": n, "timing": {...} | null}
+// spec = {"variants": [...], "threads": 1, "vocab": n, "rows": n, "timing": {...} | null, "sampler": icchat-sampler.wasm's path}
 // prints {"version", "sampler": {js, python}, "replies": {variant: [...]}, "timing": {...}}.
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import * as ort from "onnxruntime-web";
 import { loadPyodide } from "pyodide";
 import { OrtEngine } from "../../web/ort-engine.mjs";
-import { nextToken } from "../../web/sampler.mjs";
+import { loadSampler } from "../../web/sampler.mjs";
 
 const [pkgDir, bundleDir, casesPath, specJson] = process.argv.slice(2);
 const spec = JSON.parse(specJson);
 const manifest = JSON.parse(readFileSync(join(bundleDir, "manifest.json"), "utf8"));
 globalThis.readBundleFile = (path) => new Uint8Array(readFileSync(join(bundleDir, path)));
 globalThis.chatSpec = spec;
+const samplerModule = await WebAssembly.compile(readFileSync(spec.sampler));
+const sampler = await loadSampler(samplerModule); // the engines' own (one instance per module)
 // the engine for a bundle file (or any bytes), as the worker creates it
-globalThis.createEngine = (bytes) => OrtEngine.create(ort, bytes, manifest.model, { threads: spec.threads ?? 1 });
-// web/sampler.mjs over a copy of a row (nextToken consumes its logits)
-globalThis.sampleInJs = (row, temperature, topK, topP, seed, position) => nextToken(row.slice(), temperature, topK, topP, seed, position);
+globalThis.createEngine = (bytes) => OrtEngine.create(ort, bytes, manifest.model, { threads: spec.threads ?? 1, sampler: samplerModule });
+// web/sampler.mjs over a row
+globalThis.sampleInJs = (row, temperature, topK, topP, seed, position) => sampler.next(row, temperature, topK, topP, seed, position);
 
 const pyodide = await loadPyodide();
 const fs = pyodide.FS;

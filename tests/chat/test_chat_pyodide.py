@@ -14,6 +14,7 @@ import pytest
 from chat_cases import logit_rows, reply_tokens, sampler_tokens
 
 import icchat
+from icchat.build.engine import build_sampler_wasm
 from icchat.chat import ChatRuntime, next_token
 from icchat.model.native_backend import NativeOnnxBackend
 from icchat.paths import REPO
@@ -26,7 +27,8 @@ VOCAB, ROWS = 2000, 6
 def run_pyodide(bundle: Path, **spec) -> dict:
     proc = subprocess.run(
         ["node", str(HERE / "pyodide_chat.mjs"), str(Path(icchat.__file__).parent), str(bundle),
-         str(HERE / "chat_cases.py"), json.dumps({"vocab": VOCAB, "rows": ROWS, **spec})],
+         str(HERE / "chat_cases.py"),
+         json.dumps({"vocab": VOCAB, "rows": ROWS, "sampler": str(build_sampler_wasm()), **spec})],
         capture_output=True, text=True, cwd=REPO, timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]

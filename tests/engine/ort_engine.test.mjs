@@ -1,5 +1,6 @@
 // web/ort-engine.mjs under Node with onnxruntime-web, on a seeded tiny bundle (run by
-// tests/engine/test_ort_engine_js.py: BUNDLE = the bundle's directory, ENGINE_WASM = icchat-engine.wasm).
+// tests/engine/test_ort_engine_js.py: BUNDLE = the bundle's directory, ENGINE_WASM = icchat-engine.wasm,
+// SAMPLER_WASM = icchat-sampler.wasm).
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -14,7 +15,8 @@ const manifest = JSON.parse(readFileSync(join(bundle, "manifest.json"), "utf8"))
 const file = (role, precision) => new Uint8Array(readFileSync(join(bundle, manifest.files.find((f) => f.role === role && [precision, { f32: "fp32" }[precision]].includes(f.variant)).path)));
 const PROMPT = [15496, 11, 616, 1438, 318, 257, 1332, 286, 262, 3992, 13];
 
-const ortEngine = (variant) => OrtEngine.create(ort, file("onnx-decoder", variant), manifest.model, { threads: 1 });
+const sampler = await WebAssembly.compile(readFileSync(process.env.SAMPLER_WASM));
+const ortEngine = (variant) => OrtEngine.create(ort, file("onnx-decoder", variant), manifest.model, { threads: 1, sampler });
 const icchatEngine = async (variant) => Engine.create(await WebAssembly.compile(readFileSync(process.env.ENGINE_WASM)), file("canister-weights", variant));
 
 /** n tokens after the prompt, fed one at a time, chosen by the engine's next(). */
@@ -125,10 +127,11 @@ test("bad input is refused with one line and loses nothing", async () => {
   await refused((async () => engine.next(-1, 0, 1, "0", 11))(), /^temperature must be between 0 and 100$/);
   await refused((async () => engine.next(0.5, 0, 1, "x", 11))(), /^the seed must be an integer/);
   assert.equal(typeof engine.next(0, 0, 1, "0", 11), "number"); // refused settings consumed nothing
-  await refused(OrtEngine.create(ort, new TextEncoder().encode("not an onnx file"), manifest.model), /^onnxruntime-web could not load the model: /);
-  await refused(OrtEngine.create(ort, new Uint8Array(1), { ...manifest.model, n_head: 0 }), /^the model's n_head must be a positive integer, not 0$/);
+  await refused(OrtEngine.create(ort, new TextEncoder().encode("not an onnx file"), manifest.model, { sampler }), /^onnxruntime-web could not load the model: /);
+  await refused(OrtEngine.create(ort, new Uint8Array(1), { ...manifest.model, n_head: 0 }, { sampler }), /^the model's n_head must be a positive integer, not 0$/);
   // dims that do not match the graph: the warm-up run fails, and says so
-  await refused(OrtEngine.create(ort, file("onnx-decoder", "q8"), { ...manifest.model, n_layer: 1 }), /^onnxruntime-web failed: /);
+  await refused(OrtEngine.create(ort, file("onnx-decoder", "q8"), { ...manifest.model, n_layer: 1 }, { sampler }), /^onnxruntime-web failed: /);
+  await refused(OrtEngine.create(ort, file("onnx-decoder", "q8"), manifest.model, { sampler: new Uint8Array(8) }), /^could not load the sampler \(icchat-sampler.wasm\): /);
   await engine.close();
   await refused(engine.forward(PROMPT, 0), /^onnxruntime-web failed: the engine is closed$/);
 });

@@ -1,7 +1,7 @@
 """ONE sampler: for the same logits, settings, seed and position, the gpt2 canister's C sampler
-(sampling.c inside icchat-engine.wasm, both instruction sets), its JavaScript port
-(web/sampler.mjs, onnxruntime-web's engine) and its Python port (icchat.chat.sampling, host
-backends) choose the same token."""
+inside icchat-engine.wasm (both instruction sets) and inside icchat-sampler.wasm as web/sampler.mjs
+runs it for onnxruntime-web's engine, and its Python port (icchat.chat.sampling, host backends),
+choose the same token."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from engine_wasmtime import WasmtimeEngine
 
+from icchat.build.engine import build_sampler_wasm
 from icchat.chat.sampling import next_token
 
 HERE = Path(__file__).parent
@@ -76,7 +77,7 @@ def js_tokens(rows, todo, tmp_path) -> list:
     assert node, "node is needed for web/sampler.mjs"
     (tmp_path / "rows.f32").write_bytes(b"".join(row.tobytes() for row in rows))
     (tmp_path / "cases.json").write_text(json.dumps([[*c[:4], str(c[4]), c[5]] for c in todo]))
-    done = subprocess.run([node, str(HERE / "sampler_tokens.mjs"), str(tmp_path / "rows.f32"), str(N),
+    done = subprocess.run([node, str(HERE / "sampler_tokens.mjs"), str(build_sampler_wasm()), str(tmp_path / "rows.f32"), str(N),
                            str(tmp_path / "cases.json")], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout)

@@ -44,6 +44,9 @@ def test_layout_and_build_json(web):
     for page in ("index.html", "app.js", "worker.js", "weights.js", "style.css"):
         assert (web / page).is_file()
     assert not (web / "agent-entry.js").exists()
+    # the engine modules and the sampler (web/sampler.mjs reads its key) in one hashed directory
+    assert {info[key].rsplit("/", 1)[0] for key in ("engine", "engine_relaxed", "sampler")} == {info["engine"].rsplit("/", 1)[0]}
+    assert (web / info["sampler"]).name == "icchat-sampler.wasm" and (web / info["sampler"]).is_file()
     # Content-hashed directories: the name is a function of what is inside.
     for kind in ("pyodide", "py", "ort", "agent"):
         assert [p.name for p in (web / kind).iterdir()] == [info[kind if kind != "py" else "lock"].split("/")[1]]

@@ -11,7 +11,7 @@
  * token ids into engine_tokens() and reads back one token id (or the logits) per step. Sampling
  * is the canister's: argmax for temperature 0, else sample() with the draw draw_at(seed, position),
  * position = the absolute position of the token being chosen, so the same seed gives the same
- * tokens as the gpt2 canister's generate / generate_query (chat.c next_token). */
+ * tokens as the gpt2 canister's generate / generate_query (sampling.c choose_token, for both). */
 #include "engine_linear.h"
 #include "model.h"
 #include "rt.h"
@@ -106,16 +106,15 @@ EXPORT(engine_forward) int engine_forward(int T, int pos) {
   return 0;
 }
 
-/* The next token from the kept logits, as the canister chooses it (chat.c next_token): temperature
- * 0 is argmax; else sample() with draw_at(seed, position). Consumes the logits (sample scribbles
- * on them). A token id, or -1 and engine_error(). */
+/* The next token from the kept logits, as the canister chooses it (sampling.c choose_token):
+ * temperature 0 is argmax; else sample() with draw_at(seed, position). Consumes the logits (sample
+ * scribbles on them). A token id, or -1 and engine_error(). */
 EXPORT(engine_next) int engine_next(float temperature, uint32_t top_k, float top_p, uint32_t seed_lo, uint32_t seed_hi,
                                     uint32_t position) {
   if (!have_logits) return fail("no logits: feed a token first");
-  if (!(temperature >= 0.0f) || temperature > 100.0f) return fail("temperature must be between 0 and 100");
-  if (!(top_p > 0.0f && top_p <= 1.0f)) return fail("top_p must be greater than 0 and at most 1");
+  const char *refused = sampling_refusal(temperature, top_p);
+  if (refused) return fail(refused);
   have_logits = 0;
-  if (temperature == 0.0f) return (int)argmax(logits, model.vocab_size);
-  uint64_t seed = (uint64_t)seed_hi << 32 | seed_lo;
-  return (int)sample(logits, model.vocab_size, temperature, top_k, top_p, draw_at(seed, position), scratch);
+  return (int)choose_token(logits, model.vocab_size, temperature, top_k, top_p, (uint64_t)seed_hi << 32 | seed_lo,
+                           position, scratch);
 }

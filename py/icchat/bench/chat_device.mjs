@@ -1,22 +1,24 @@
 // Where an on-device token's time goes: the Python runtime driving web/ort-engine.mjs through
 // Pyodide's FFI (icchat.chat.device.DeviceBackend) vs the same decoding loop written in JS, on
 // one OrtEngine, runs interleaved. argv: <package dir> <bundle dir> <spec JSON>
-// spec = {variant, tokens, repeats, threads, settings: [{name, temperature, top_k, top_p}]}
+// spec = {variant, tokens, repeats, threads, settings: [{name, temperature, top_k, top_p}], sampler: icchat-sampler.wasm's path}
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import * as ort from "onnxruntime-web";
 import { loadPyodide } from "pyodide";
 import { OrtEngine } from "../../../web/ort-engine.mjs";
-import { nextToken } from "../../../web/sampler.mjs";
+import { loadSampler } from "../../../web/sampler.mjs";
 
 const [pkgDir, bundleDir, specJson] = process.argv.slice(2);
 const spec = JSON.parse(specJson);
 const manifest = JSON.parse(readFileSync(join(bundleDir, "manifest.json"), "utf8"));
 const file = manifest.files.find((f) => f.role === "onnx-decoder" && f.variant === spec.variant);
-const engine = await OrtEngine.create(ort, readFileSync(join(bundleDir, file.path)), manifest.model, { threads: spec.threads ?? 1 });
+const samplerModule = await WebAssembly.compile(readFileSync(spec.sampler));
+const sampler = await loadSampler(samplerModule); // the engine's own (one instance per module)
+const engine = await OrtEngine.create(ort, readFileSync(join(bundleDir, file.path)), manifest.model, { threads: spec.threads ?? 1, sampler: samplerModule });
 
 const samplerMs = {};
-const samplerRuns = [ // web/sampler.mjs on a copy of real logits: [temperature, top_k, top_p]
+const samplerRuns = [ // web/sampler.mjs on real logits: [temperature, top_k, top_p]
   ["argmax", [0, 0, 1]],
   ["top_k 40, top_p 0.95", [0.8, 40, 0.95]],
   ["whole vocabulary", [1, 0, 1]],
@@ -35,7 +37,7 @@ async function jsDecode(prompt, steps, timeSampler) {
       for (const [name, [temperature, topK, topP]] of samplerRuns) {
         const logits = engine.logits();
         const t = performance.now();
-        nextToken(logits, temperature, topK, topP, "1", position + ids.length);
+        sampler.next(logits, temperature, topK, topP, "1", position + ids.length);
         (samplerMs[name] ??= []).push(performance.now() - t);
       }
     }

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import icchat
+from icchat.build.engine import build_sampler_wasm
 from icchat.errors import UserError
 from icchat.model.manifest import read_manifest
 from icchat.paths import REPO
@@ -47,7 +48,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         f"small --seed 0 --out {args.bundle}` first")
     read_manifest(args.bundle)  # refuses, in one line, a bundle of another format version
     spec = {"variant": args.variant, "tokens": args.tokens, "repeats": args.repeats,
-            "threads": args.threads, "settings": SETTINGS}
+            "threads": args.threads, "settings": SETTINGS, "sampler": str(build_sampler_wasm())}
     proc = subprocess.run(["node", str(DRIVER), str(Path(icchat.__file__).parent), str(args.bundle),
                            json.dumps(spec)], capture_output=True, text=True, cwd=REPO)
     if proc.returncode != 0:

@@ -11,7 +11,11 @@ way (docs/on-device-engine.md).
 `engine_*` exports stay, and the linker drops what they cannot reach, with its ic0 imports: the
 module imports just `ic0.trap` and `ic0.debug_print`, which engine.mjs provides.
 
-Each module comes in two instruction sets: plain SIMD128, and relaxed SIMD (`-mrelaxed-simd`,
+icchat-sampler.wasm is the canister's token choice alone (sampling.c, mathf.c, rt.c and
+canister/gpt2/browser/sampler.c), for the engine whose logits are not computed in canister code:
+web/sampler.mjs runs it over onnxruntime-web's logits, so every engine samples with the same C.
+
+Each engine module comes in two instruction sets: plain SIMD128, and relaxed SIMD (`-mrelaxed-simd`,
 `*-relaxed.wasm`: the q8 products use i32x4.relaxed_dot_i8x16_i7x16_add, one VNNI instruction per
 16 weights; kernels_browser.h says why the sums stay exact). A browser that validates relaxed SIMD
 gets the relaxed module (web/engine.mjs engineModulePath), any other the plain one: the same tokens either way.
@@ -28,6 +32,9 @@ GPT2_SRC = CANISTER_SRC / "gpt2"
 BROWSER_SRC = GPT2_SRC / "browser"
 MODEL_SOURCES = ("model.c", "sampling.c", "mathf.c")  # kernels.c: included by kernels_browser.c
 BROWSER_SOURCES = ("kernels_browser.c", "engine_linear.c", "engine.c")
+SAMPLER_SOURCES = (GPT2_SRC / "sampling.c", GPT2_SRC / "mathf.c", CANISTER_SRC / "runtime" / "rt.c",
+                   BROWSER_SRC / "sampler.c")
+SAMPLER_FILE = "icchat-sampler.wasm"
 ENGINE_DIR = BUILD / "engine"
 ENGINE_FLAGS = ("-fvisibility=hidden", "-Wl,--strip-debug")
 RELAXED_FLAGS = ("-mrelaxed-simd",)
@@ -67,3 +74,8 @@ def build_engine_wasm(out: Path | None = None, *, relaxed: bool = False) -> Path
 def build_engine_modules() -> dict[str, Path]:
     """All four modules, by build.json key (ENGINE_MODULES); each file is named by engine_file_name."""
     return {key: _build(None, threads, relaxed) for key, (threads, relaxed) in ENGINE_MODULES.items()}
+
+
+def build_sampler_wasm(out: Path | None = None) -> Path:
+    """icchat-sampler.wasm: sampling.c's choose_token for logits computed elsewhere (web/sampler.mjs)."""
+    return compile_c(SAMPLER_SOURCES, out or ENGINE_DIR / SAMPLER_FILE, include_dirs=[GPT2_SRC], extra_flags=ENGINE_FLAGS)

@@ -12,6 +12,7 @@ Layout (every runtime file under a directory named by its content hash, so it ca
     agent/<hash>/     agent.js (esbuild bundle of @icp-sdk/core, web/agent-entry.js)
     engine/<hash>/    icchat-engine[-threads][-relaxed].wasm (the gpt2 canister's C model for the
                       browser, one thread / shared memory, SIMD128 / relaxed SIMD: icchat.build.engine)
+                      and icchat-sampler.wasm (its sampler alone, for onnxruntime-web's logits)
 
 A deploy uploads this folder plus config.json and a `.ic-assets.json5` that names the model's and
 the API's origins (the CSP allows exactly those besides 'self'): icchat.build.site.
@@ -30,7 +31,7 @@ import zipfile
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from icchat.build.engine import build_engine_modules
+from icchat.build.engine import build_engine_modules, build_sampler_wasm
 from icchat.digest import sha256_file
 from icchat.errors import UserError
 from icchat.paths import BUILD, NODE_MODULES, REPO
@@ -330,13 +331,14 @@ def build_web(out: Path = WEB_OUT) -> Path:
 
     wheel_name, wheel_bytes = icchat_wheel()
     engine_modules = build_engine_modules()
+    sampler = build_sampler_wasm()
     wheels: dict[str, bytes | Path] = {**pypi_wheels(), wheel_name: wheel_bytes}
     dirs = {
         "pyodide": hashed_dir("pyodide", {n: pyodide_src / n for n in PYODIDE_FILES}),
         "py": hashed_dir("py", {**wheels, "pyodide-lock.json": lock_file(wheels)}),
         "ort": hashed_dir("ort", {n: ort_src / n for n in ORT_FILES}),
         "agent": hashed_dir("agent", {"agent.js": agent_bundle()}),
-        "engine": hashed_dir("engine", {path.name: path for path in engine_modules.values()}),
+        "engine": hashed_dir("engine", {path.name: path for path in [*engine_modules.values(), sampler]}),
     }
     out.mkdir(parents=True, exist_ok=True)
     for rel_dir, files in dirs.values():
@@ -352,6 +354,7 @@ def build_web(out: Path = WEB_OUT) -> Path:
         "agent": dirs["agent"][0] + "/agent.js",
         # the icchat engine: one thread / shared memory, each also with relaxed SIMD
         **{key: f"{dirs['engine'][0]}/{path.name}" for key, path in engine_modules.items()},
+        "sampler": f"{dirs['engine'][0]}/{sampler.name}",  # web/sampler.mjs finds it here
     }
     write_if_changed(out / "build.json", (json.dumps(build_info, indent=2) + "\n").encode())
     write_ic_assets(out, None, None)  # same-origin only; a deploy renders the real origins (icchat.build.site)

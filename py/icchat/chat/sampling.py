@@ -1,10 +1,10 @@
 """Choosing the next token: ONE sampler for every engine, the gpt2 canister's.
 
 The algorithm is canister/gpt2/sampling.c's, and it is the only one: the icchat engine runs that C
-code (web/engine.mjs), onnxruntime-web's engine runs its JavaScript port over its logits
-(web/sampler.mjs), and host backends (icchat.model.native_backend) run this Python port. For the
-same logits, settings, seed and position the three choose the same token (tests/engine's
-test_sampler_parity.py), so a seed means the same thing on every engine and on chain.
+code (web/engine.mjs), onnxruntime-web's engine runs the same C over its logits (compiled alone as
+icchat-sampler.wasm, loaded by web/sampler.mjs), and host backends (icchat.model.native_backend)
+run this Python port. For the same logits, settings, seed and position they choose the same token
+(tests/engine's test_sampler_parity.py), so a seed means the same thing on every engine and on chain.
 
 For one token, from the float32 logits of the position before it:
 1. temperature 0: argmax, the first index of the largest logit (NaN never wins). Nothing drawn.
