@@ -2,7 +2,7 @@
 // icchat engine's shape (web/engine.mjs), so Python drives both the same way
 // (icchat.chat.device.DeviceBackend) and never builds an ORT tensor.
 //
-//   const engine = await OrtEngine.create(ort, modelBytes, manifest.model, { threads });
+//   const engine = await OrtEngine.create(ort, modelBytes, manifest.model, { threads, sampler: samplerUrl });
 //   await engine.forward(tokens, pos);  // feed tokens at positions pos.. (async: session.run is)
 //   engine.next(temperature, topK, topP, seed, position)  // -> the next token id (web/sampler.mjs)
 //   engine.close();
@@ -29,7 +29,7 @@ export class OrtEngine {
    * module; dims: {n_layer, n_head, n_embd, n_ctx (or n_positions), vocab_size} (the manifest's
    * "model"). threads: onnxruntime's thread count, set as ort.env.wasm.numThreads before its WASM
    * starts (it reads it once, at the first session). sampler: icchat-sampler.wasm as a
-   * WebAssembly.Module, bytes or URL (default: the page build's; web/sampler.mjs). */
+   * WebAssembly.Module, bytes or URL (the page's: build.json's "sampler"; web/sampler.mjs). */
   static async create(ort, modelBytes, dims, { threads, sampler } = {}) {
     if (threads !== undefined) ort.env.wasm.numThreads = threads;
     const engine = new OrtEngine(ort, dims);

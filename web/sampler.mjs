@@ -4,7 +4,7 @@
 // icchat.build.engine), so the same logits, settings, seed and position give the same token as
 // the icchat engine and the gpt2 canister (tests/engine/test_sampler_parity.py).
 //
-//   const sampler = await loadSampler();   // the build's module (build.json's "sampler"), once per worker
+//   const sampler = await loadSampler(url);   // icchat-sampler.wasm (build.json's "sampler"), once per source
 //   sampler.next(logits, temperature, topK, topP, seed, position)  // -> a token id
 
 const decoder = new TextDecoder();
@@ -19,25 +19,16 @@ function seedBits(seed) {
   }
 }
 
-/** The sampler for `source`: a WebAssembly.Module, the module's bytes, or its URL; by default the
- * build's, found through build.json next to this file (the page's layout: icchat.build.web). */
-export function loadSampler(source = undefined) {
-  const key = source ?? "build.json";
-  if (!loaded.has(key)) {
-    const sampler = Sampler.instantiate(source ?? builtModule());
-    loaded.set(key, sampler);
-    sampler.catch(() => loaded.delete(key)); // a failed load is tried again by the next caller
+/** The sampler for `source`: a WebAssembly.Module, the module's bytes, or its URL (the page's:
+ * build.json's "sampler", which the worker passes), instantiated once per source. */
+export function loadSampler(source) {
+  if (source === undefined) throw new Error("loadSampler needs icchat-sampler.wasm (build.json's \"sampler\")");
+  if (!loaded.has(source)) {
+    const sampler = Sampler.instantiate(source);
+    loaded.set(source, sampler);
+    sampler.catch(() => loaded.delete(source)); // a failed load is tried again by the next caller
   }
-  return loaded.get(key);
-}
-
-async function builtModule() {
-  const where = new URL("build.json", import.meta.url);
-  const response = await fetch(where);
-  if (!response.ok) throw new Error(`could not read ${where}: HTTP ${response.status}`);
-  const { sampler } = await response.json();
-  if (!sampler) throw new Error(`${where} names no sampler module: rebuild the page`);
-  return new URL(sampler, where);
+  return loaded.get(source);
 }
 
 export class Sampler {

@@ -67,7 +67,7 @@ export async function startEngine(loaded, { precision, build, ort, manifest, thr
     } else {
       const m = manifest.model;
       const dims = { n_layer: m.n_layer, n_head: m.n_head, n_embd: m.n_embd, n_ctx: m.n_ctx, vocab_size: m.vocab_size };
-      decoder = await OrtEngine.create(ort, bytes, dims, { threads });
+      decoder = await OrtEngine.create(ort, bytes, dims, { threads, sampler: absolute(build.sampler) });
     }
   } catch (error) {
     const message = String(error?.message ?? error);
