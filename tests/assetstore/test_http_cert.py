@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import http.client
 import json
 import struct
 import subprocess
@@ -17,6 +16,7 @@ import pytest
 from certtree_helpers import blob, path_arg, read_labels, u32
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support.gateway import gateway_get
 
 from icchat.ic import candid
 from icchat.ic.hashtree import LookupStatus, from_cbor, lookup_path
@@ -167,13 +167,7 @@ def official(probe, cases: list[tuple[str, dict, int]]) -> list[dict]:
 
 
 def gateway_fetch(server, probe, url: str) -> tuple[int, dict[str, str], bytes]:
-    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
-    try:
-        connection.request("GET", url, headers={"Host": f"{probe.canister_id}.localhost:{server.port}"})
-        response = connection.getresponse()
-        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
-    finally:
-        connection.close()
+    return gateway_get(server.port, f"{probe.canister_id}.localhost", url)
 
 
 @pytest.fixture(scope="module")

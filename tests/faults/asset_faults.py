@@ -14,9 +14,9 @@ from live_replica import (
     LiveReplica,
     ScenarioRecord,
     assets_wasm,
+    canister_get,
     create_and_install,
     deploy_args,
-    gateway_get,
     icchat,
     identity_pem,
     journal_chunks,
@@ -58,11 +58,11 @@ def served_exactly(replica: LiveReplica, canister_id: Principal, files: dict[str
                    absent: tuple[str, ...] = ()) -> tuple[bool, str]:
     """Every file served byte-identical through the certifying gateway; `absent` ones 404."""
     for name, data in files.items():
-        status, _, body = gateway_get(replica.port, canister_id, "/" + name)
+        status, _, body = canister_get(replica.port, canister_id, "/" + name)
         if status != 200 or body != data:
             return False, f"/{name}: status {status}, {len(body)} bytes, equal: {body == data}"
     for name in absent:
-        status, _, _ = gateway_get(replica.port, canister_id, "/" + name)
+        status, _, _ = canister_get(replica.port, canister_id, "/" + name)
         if status != 404:
             return False, f"/{name} should not exist yet: status {status}"
     return True, "all files byte-identical"

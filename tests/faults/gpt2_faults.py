@@ -13,9 +13,9 @@ from typing import Any
 from live_replica import (
     LiveReplica,
     ScenarioRecord,
+    canister_get,
     create_and_install,
     deploy_args,
-    gateway_get,
     icchat,
     identity_pem,
     journal_chunks,
@@ -68,12 +68,12 @@ def _model_deploy(replica: LiveReplica, canister_id: Principal, pem: Path, journ
 def bundle_consistent(replica: LiveReplica, canister_id: Principal, manifest_text: bytes) -> tuple[bool, str]:
     """The served manifest is `manifest_text`, every file it lists is served with its size and
     SHA-256, and the model the canister runs is the manifest's weight file."""
-    status, _, served = gateway_get(replica.port, canister_id, "/model/manifest.json")
+    status, _, served = canister_get(replica.port, canister_id, "/model/manifest.json")
     if status != 200 or served != manifest_text:
         return False, f"manifest: status {status}, the expected one: {served == manifest_text}"
     manifest = json.loads(manifest_text)
     for entry in manifest["files"]:
-        status, _, body = gateway_get(replica.port, canister_id, "/model/" + entry["path"])
+        status, _, body = canister_get(replica.port, canister_id, "/model/" + entry["path"])
         if status != 200 or len(body) != entry["size"] or sha256(body) != entry["sha256"]:
             return False, f"{entry['path']}: status {status}, {len(body)} bytes, hash matches: {sha256(body) == entry['sha256']}"
     weights = next(e for e in manifest["files"] if e["role"] == "canister-weights")
@@ -116,7 +116,7 @@ def sigkill_mid_model_upload(root: Path) -> ScenarioRecord:
         ok, why = bundle_consistent(replica, canister_id, old_manifest)
         record.figures["recover_s"] = round(time.monotonic() - t0, 2)
         record.check("after restart the old bundle is served whole: manifest, files and model agree", ok, why)
-        status, _, _ = gateway_get(replica.port, canister_id, "/model/canister/gpt2-f32.bin")
+        status, _, _ = canister_get(replica.port, canister_id, "/model/canister/gpt2-f32.bin")
         record.check("nothing of the new weight file is visible", status == 404, f"status {status}")
         after = _gpt2(replica, identity, canister_id).generate_query(prompt, max_new_tokens=6)["tokens"]
         record.check("the old model answers as before", after == before, {"before": before, "after": after})

@@ -10,7 +10,6 @@ after a sleep.
 from __future__ import annotations
 
 import hashlib
-import http.client
 import os
 import signal
 import subprocess
@@ -21,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from support.gateway import gateway_get
 
 from icchat.ic.principal import Principal
 from icchat.paths import REPO
@@ -144,15 +145,9 @@ def journal_chunks(path: Path) -> int:
         return 0
 
 
-def gateway_get(port: int, canister_id: Principal, path: str, timeout: float = 60) -> tuple[int, dict[str, str], bytes]:
+def canister_get(port: int, canister_id: Principal, path: str, timeout: float = 60) -> tuple[int, dict[str, str], bytes]:
     """GET through the replica's HTTP gateway (which verifies the canister's certification)."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        connection.request("GET", path, headers={"Host": f"{canister_id}.localhost"})
-        response = connection.getresponse()
-        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
-    finally:
-        connection.close()
+    return gateway_get(port, f"{canister_id}.localhost", path, timeout)
 
 
 def sha256(data: bytes) -> str:

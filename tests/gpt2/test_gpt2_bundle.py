@@ -8,7 +8,6 @@ official JS agent, web/verify-manifest.mjs)."""
 from __future__ import annotations
 
 import hashlib
-import http.client
 import json
 import random
 import subprocess
@@ -19,6 +18,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from support.gateway import gateway_get
 
 from icchat.assets_canister import AssetsCanister, Upload
 from icchat.gpt2_canister import Gpt2Canister
@@ -51,13 +51,7 @@ class Stack:
 
     def fetch(self, canister: Gpt2Canister, path: str) -> tuple[int, dict[str, str], bytes]:
         """GET through the replica's HTTP gateway, which verifies the response's certification."""
-        connection = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=120)
-        try:
-            connection.request("GET", path, headers={"Host": f"{canister.id}.localhost:{self.server.port}"})
-            response = connection.getresponse()
-            return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
-        finally:
-            connection.close()
+        return gateway_get(self.server.port, f"{canister.id}.localhost", path, timeout=120)
 
 
 @pytest.fixture(scope="module")

@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 import hashlib
-import http.client
 import json
 import socket
 
 import pytest
+from support.gateway import gateway_get
 
 from icchat.build.metadata import ic_module_path
 from icchat.deploy import canister_ids
@@ -22,13 +22,7 @@ from icchat.stack.app import AppDeploy, AppOptions
 
 
 def fetch(port: int, cid: Principal, path: str) -> tuple[int, dict[str, str], bytes]:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-    try:
-        connection.request("GET", path, headers={"Host": f"{cid}.localhost:{port}"})
-        response = connection.getresponse()
-        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
-    finally:
-        connection.close()
+    return gateway_get(port, f"{cid}.localhost", path, timeout=120)
 
 
 def agent_for(server, pem) -> Agent:

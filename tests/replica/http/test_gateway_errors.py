@@ -9,6 +9,7 @@ import struct
 
 import pytest
 from echo_site import http_echo_wasm
+from support.gateway import gateway_get
 
 from icchat.ic import candid
 from icchat.ic.hashtree import from_dict, to_cbor
@@ -47,13 +48,7 @@ def store(replica, cid, root: bytes, prefix: bytes, tree_b64: bytes = b"", suffi
 
 
 def get(http_replica, host: str, path: str = "/index.html") -> tuple[int, dict[str, str], bytes]:
-    connection = http.client.HTTPConnection("127.0.0.1", http_replica.port, timeout=30)
-    try:
-        connection.request("GET", path, headers={"Host": f"{host}:{http_replica.port}"})
-        response = connection.getresponse()
-        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
-    finally:
-        connection.close()
+    return gateway_get(http_replica.port, host, path, timeout=30)
 
 
 def manage(replica, method: str, cid: Principal) -> None:
