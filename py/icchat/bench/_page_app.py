@@ -120,7 +120,7 @@ def ask(page: Any, text: str, timeout_ms: int = 600_000) -> dict[str, Any]:
             "run_ms": [b - a for a, b in itertools.pairwise(runs)],
             "tokens": [t for d in deltas for t in d["tokens"]],
             "prompt_tokens": deltas[0]["prompt_tokens"] if deltas else None,
-            "stop_reason": done.get("stopReason")}
+            "stop_reason": done.get("stop_reason")}
 
 
 def decode(browser: Any, stack: PageStack, profile: Path, precision: str, threads: int, text: str,
