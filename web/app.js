@@ -35,7 +35,7 @@ const fromWorker = {
     showReady(message);
     if (state.device.available && message.engine && state.prefs.engine === "auto") {
       // auto's figures from an earlier visit (the worker's `engines` key)
-      const known = loadEngineSpeeds()[`${message.model.manifestSha256}:${message.precision}:${message.threads}`];
+      const known = message.speedKey && loadEngineSpeeds()[message.speedKey];
       if (known) showEngineSpeeds("measured", message.engine, known);
     }
     renderControls();

@@ -1,6 +1,7 @@
 // The gpt2 canister's chat methods (canister/gpt2.did) through the official JS agent
-// (@icp-sdk/core), for the worker's Python (icchat.chat.onchain): JSON in, JSON out, so nothing
-// but strings crosses the FFI. Bundled into agent/<hash>/agent.js by the web build.
+// (@icp-sdk/core), for the worker's Python (icchat.chat.onchain, through icchat.chat.worker's
+// JsGpt2Client): plain objects in and out, Candid stays on this side. Bundled into
+// agent/<hash>/agent.js by the web build.
 //
 // Calls go through agent.update / agent.query rather than an Actor: @icp-sdk/core 6.1's Actor
 // throws a TypeError while re-wrapping a reject that arrived by polling, which hid the
@@ -53,7 +54,7 @@ const METHODS = {
 
 const opt = (value, convert = (v) => v) => (value === null || value === undefined ? [] : [convert(value)]);
 
-/** A plain request (JSON: nulls for defaults) as the Candid record the method takes. */
+/** A plain request object (nulls for defaults) as the Candid record the method takes. */
 function toCandid(method, request) {
   const prompt = Uint32Array.from(request.prompt ?? []);
   if (method === "prefill") return { prompt };
@@ -68,7 +69,7 @@ function toCandid(method, request) {
   };
 }
 
-/** The reply as plain JSON: nat64 counters as numbers (exact below 2^53; a call stops at 40B). */
+/** The reply as a plain object: nat64 counters as numbers (exact below 2^53; a call stops at 40B). */
 function fromCandid(reply) {
   return {
     tokens: Array.from(reply.tokens),
@@ -163,7 +164,7 @@ function usageFromCandid(usage) {
 
 /**
  * A client for the gpt2 canister. `rootKey`: the IC root key (DER) to verify replies with
- * (omit it on mainnet: the agent's built-in key). Returns {principal, call(method, json),
+ * (omit it on mainnet: the agent's built-in key). Returns {principal, call(method, request) -> reply (plain objects),
  * usage(), forget(), lastFailure}: `lastFailure` is the last failed call's failureOf (with its
  * method), for the worker to tell a refusal from a failure without reading the message.
  */
@@ -191,12 +192,12 @@ export async function connectGpt2({ host, canisterId, identity, rootKey }) {
     throw new Error(failure.refused ? failure.line : `the gpt2 canister did not answer ${method}: ${failure.line}`);
   }
 
-  client.call = async (method, requestJson) => {
+  client.call = async (method, request) => {
     const spec = METHODS[method];
     if (!spec) throw new Error(`unknown gpt2 method ${method}`);
-    const arg = IDL.encode([spec.arg], [toCandid(method, JSON.parse(requestJson))]);
+    const arg = IDL.encode([spec.arg], [toCandid(method, request)]);
     const [reply] = IDL.decode([GenerateReply], await raw(method, arg, spec.query));
-    return JSON.stringify({ ...fromCandid(reply), arg_bytes: arg.byteLength });
+    return { ...fromCandid(reply), arg_bytes: arg.byteLength };
   };
   /** The canister's inference policy and what is spent of its window (a query: free, anyone). */
   client.usage = async () => usageFromCandid(IDL.decode([Usage], await raw("usage", IDL.encode([], []), true))[0]);

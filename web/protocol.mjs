@@ -1,4 +1,4 @@
-// The chat worker's protocol: every message between the page (app.js) and the chat worker
+// The chat worker's protocol: every message between the page (page-worker-client.mjs) and the chat worker
 // (worker.js) is a plain object with a `type`, described here once. The worker's reply events
 // (`delta`, `done`) are icchat.chat's own dicts (py/icchat/chat/worker.py), passed on as JS
 // objects with their snake_case fields unrenamed.
@@ -162,6 +162,7 @@ export const STOP_REASONS = ["eot", "stop_string", "max_tokens", "context", "can
  * @property {Engine | null} engine  what answers on this device
  * @property {number} threads
  * @property {boolean} isolated  cross-origin isolated (threads need it)
+ * @property {string | null} speedKey  where auto's figures for the running model are kept (an `engines` message's `key`)
  */
 
 /**

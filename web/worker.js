@@ -203,6 +203,7 @@ function postReady(timings) {
     precision: w.model?.precision ?? w.precision, backends: backends(), device: w.device,
     principal: w.gpt2?.principal ?? null, prices: w.config.ic_prices ?? null, timings,
     engine: w.model?.engine ?? null, threads: w.model?.threads ?? 0, isolated: self.crossOriginIsolated,
+    speedKey: w.model ? w.speedKey(w.model.precision) : null,
   });
 }
 

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from chat_helpers import collect
 
-from icchat.bench.gpt2 import IC_PRICES, update_cycles
 from icchat.chat import BackendError, ChatRuntime, Conversation, Message, Settings
 from icchat.chat.onchain import OnchainBackend
 from icchat.gpt2_canister import Gpt2Canister, answer
+from icchat.ic.prices import IC_PRICES, update_cycles
 from icchat.ic.principal import Principal
 
 

@@ -39,7 +39,8 @@ from icchat.bench._host import LocalStack, tiny_bundle
 PROMPTS = [[464, 3290, 318, 257], [40, 1101, 257, 1310, 13], [15496, 11, 703, 389, 345, 30], [1212, 318, 257, 1332]]
 NEW_TOKENS = 8
 BIG_BYTES = 100 * 1024 * 1024
-PAGE_FILES = ("index.html", "app.js", "style.css", "worker.js", "config.json", "weights.js", "pyodide/*/pyodide.mjs",
+# A visit: every module of the page itself, then the interpreter and runtime files it starts with.
+PAGE_FILES = ("index.html", "*.js", "*.mjs", "style.css", "config.json", "pyodide/*/pyodide.mjs",
               "py/*/pyodide-lock.json", "ort/*/ort.wasm.min.mjs", "pyodide/*/python_stdlib.zip")
 
 

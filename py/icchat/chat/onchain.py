@@ -9,13 +9,12 @@ Two modes, the same tokens (the canister samples by (seed, position), however ca
 
 Each call's tokens are one `TokenBatch` (the page streams call by call); `cancelled` is read
 before every call, so a stop takes effect at the next call boundary. The client is anything
-with `async call(method, request) -> reply` over plain dicts: `JsGpt2Client` wraps the page's
-web/onchain.mjs (the official JS agent) in Pyodide; CPython tests use the in-process replica.
+with `async call(method, request) -> reply` over plain dicts: in Pyodide the page's web/onchain.mjs
+(the official JS agent) behind icchat.chat.worker's boundary; CPython tests use the in-process replica.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, Protocol
@@ -31,21 +30,6 @@ class Gpt2Client(Protocol):
         """One gpt2 canister call (generate, generate_query or prefill): the GenerateReply as a
         dict, plus `arg_bytes` (the encoded argument's size); raises BackendError on a reject."""
         ...
-
-
-class JsGpt2Client:
-    """Pyodide: web/onchain.mjs's client (a JsProxy), JSON strings across the FFI."""
-
-    def __init__(self, js_client: Any) -> None:
-        self.js_client = js_client
-
-    async def call(self, method: str, request: dict[str, Any]) -> dict[str, Any]:
-        try:
-            reply = await self.js_client.call(method, json.dumps(request))
-        except Exception as exc:  # a JsException: its message is the canister's reason
-            lines = [line for line in str(exc).splitlines() if line.strip()]
-            raise BackendError(lines[-1].removeprefix("Error: ") if lines else f"{method} failed") from None
-        return json.loads(reply)
 
 
 class OnchainBackend:

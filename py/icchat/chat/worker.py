@@ -3,7 +3,8 @@ backends that can answer on this page, by label ("device", "onchain-fast", "onch
 and a measurement's probe). It takes and returns plain Python data, the worker<->page messages
 of web/protocol.mjs as dicts, so it runs, and is tested, in CPython as in Pyodide.
 
-`JsChatWorker` is the one place where JS objects become Python data and back (Pyodide only).
+`JsChatWorker` and `JsGpt2Client` are the one place where JS objects become Python data and back
+(Pyodide only).
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 from icchat.chat import speed
-from icchat.chat.backend import Backend
+from icchat.chat.backend import Backend, BackendError
 from icchat.chat.conversation import Conversation
 from icchat.chat.device import DeviceBackend
-from icchat.chat.onchain import MODES, Gpt2Client, JsGpt2Client, OnchainBackend
+from icchat.chat.onchain import MODES, Gpt2Client, OnchainBackend
 from icchat.chat.runtime import ChatRuntime
 from icchat.chat.settings import Settings
 from icchat.chat.tokenizer import GPT2Tokenizer
@@ -134,6 +135,25 @@ class JsChatWorker:
     def _refused(self) -> bool:
         failure = self.gpt2.lastFailure if self.gpt2 is not None else None
         return bool(failure and failure.refused)
+
+
+class JsGpt2Client:
+    """web/onchain.mjs's client (a JsProxy) as a `Gpt2Client`: the request goes as a JS object,
+    the reply comes back as a dict."""
+
+    def __init__(self, js_client: Any) -> None:
+        self.js_client = js_client
+
+    async def call(self, method: str, request: dict[str, Any]) -> dict[str, Any]:
+        from js import Object
+        from pyodide.ffi import to_js
+
+        try:
+            reply = await self.js_client.call(method, to_js(request, dict_converter=Object.fromEntries))
+        except Exception as exc:  # a JsException: its message is the canister's reason
+            lines = [line for line in str(exc).splitlines() if line.strip()]
+            raise BackendError(lines[-1].removeprefix("Error: ") if lines else f"{method} failed") from None
+        return _py(reply)
 
 
 def _py(value: Any) -> Any:
