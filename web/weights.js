@@ -50,6 +50,12 @@ export class ModelError extends Error {
   }
 }
 
+/** Whether `error` (from WebAssembly, onnxruntime-web or the icchat engine, which give no kind of
+ * their own) says the memory ran out: a RangeError, or a WASM allocation failure by its words. */
+export function outOfMemory(error) {
+  return error instanceof RangeError || /out of memory|memory access out of bounds|Aborted\(OOM\)|allocat/i.test(String(error?.message ?? error));
+}
+
 export async function sha256Hex(bytes) {
   const digest = await crypto.subtle.digest("SHA-256", bytes);
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");

@@ -5,7 +5,7 @@
 
 import { Engine, engineModulePath } from "./engine.mjs";
 import { OrtEngine } from "./ort-engine.mjs";
-import { ModelError } from "./weights.js";
+import { ModelError, outOfMemory } from "./weights.js";
 import { absolute } from "./worker-boot.mjs";
 
 /** The chat worker's handle on the loader thread: requests by id, progress relayed to `post`
@@ -71,7 +71,7 @@ export async function startEngine(loaded, { precision, build, ort, manifest, thr
     }
   } catch (error) {
     const message = String(error?.message ?? error);
-    if (/memory|allocat|RangeError/i.test(message)) throw new ModelError("memory", `Out of memory while preparing the model: ${message}`);
+    if (outOfMemory(error)) throw new ModelError("memory", `Out of memory while preparing the model: ${message}`);
     // ort-engine.mjs's errors say "onnxruntime-web could not load the model: ..." themselves
     throw new ModelError("runtime", loaded.engine === "icchat" ? `the icchat engine could not load ${loaded.path}: ${message}` : `${message} (${loaded.path})`);
   }

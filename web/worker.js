@@ -11,7 +11,7 @@ import { speedKey } from "./engine.mjs";
 import { IdleScheduler, yieldToMessages } from "./idle.mjs";
 import { TO_WORKER } from "./protocol.mjs";
 import { snapshotJob } from "./python-snapshot.mjs";
-import { bundlePrecisions, ModelError } from "./weights.js";
+import { bundlePrecisions, ModelError, outOfMemory } from "./weights.js";
 import { absolute, bootOrt, bootPython, deviceThreads, pyodideOptions, readConfig } from "./worker-boot.mjs";
 import { measureJob, wantsMeasuring } from "./worker-auto.mjs";
 import { ModelLoader, startEngine } from "./worker-model.mjs";
@@ -103,9 +103,7 @@ function explain(error) {
   let message = String(error?.message ?? error);
   // A Python exception's message is its whole traceback: the last line says what happened.
   if (error?.constructor?.name === "PythonError") message = message.trim().split("\n").pop();
-  if (error instanceof RangeError || /out of memory|memory access out of bounds|Aborted\(OOM\)/i.test(message)) {
-    return { kind: "memory", message: `Out of memory: ${message}` };
-  }
+  if (outOfMemory(error)) return { kind: "memory", message: `Out of memory: ${message}` };
   return { kind: "runtime", message };
 }
 
