@@ -3,7 +3,7 @@
 // its state in one place (page-state.mjs) and in this browser (page-store.mjs), and talks to the
 // worker only through page-worker-client.mjs.
 
-import { autosize, failReply, newChat, onDelta, onDone, onPromptInput, renderChat, send, setBackend, stop } from "./page-chat.mjs";
+import { answerPending, autosize, failReply, newChat, onDelta, onDone, onPromptInput, renderChat, send, setBackend, stop } from "./page-chat.mjs";
 import { els } from "./page-dom.mjs";
 import { closeOverlays, explainError, hideError, renderControls, setProgress, setState, setStatus, showError, showModelNotice, showProgress, showReady, showStopped } from "./page-render.mjs";
 import { checkUsage, engineChoiceDetail, fillSettings, forgetOnchain, onForgotten, onSettingsInput, onUsage, openSettings, resetSettings, showEngineSpeeds } from "./page-settings.mjs";
@@ -39,6 +39,7 @@ const fromWorker = {
       if (known) showEngineSpeeds("measured", message.engine, known);
     }
     renderControls();
+    answerPending(); // a message sent while the page started: answered now, if its backend can
   },
   engines({ phase, engine, key, speeds }) {
     // auto: the worker timed both on-device engines here; kept so the next visit starts on the faster one
@@ -57,6 +58,7 @@ const fromWorker = {
     if (id && state.reply && state.reply.id === id) failReply();
     if (fatal) {
       state.ready = false;
+      state.stopped = true;
       showStopped(kind);
     }
     showError(explainError(kind, message), kind, fatal);
@@ -82,10 +84,12 @@ function switchFailed() {
   setProgress(100);
   setStatus(`Ready · ${running.precision}`, "the other model could not be loaded");
   setState("ready");
+  answerPending();
 }
 
 function start() {
   state.ready = false;
+  state.stopped = false;
   setState("loading");
   setStatus("Starting…", "");
   setProgress(0);
@@ -95,6 +99,7 @@ function start() {
 
 function onCrash(message) {
   state.ready = false;
+  state.stopped = true;
   failReply();
   dropWorker();
   setStatus("The model stopped", "");

@@ -2,7 +2,7 @@
 // from the question sent to the worker to its `delta`s and its `done` (or its failure).
 
 import { els } from "./page-dom.mjs";
-import { closeOverlays, hideError, messageNode, renderControls, renderConversations, renderMessage, renderTranscript, scrollToEnd, setState, showSpeed } from "./page-render.mjs";
+import { closeOverlays, hideError, messageNode, renderControls, renderConversations, renderMessage, renderTranscript, scrollToEnd, setState, showHint, showSpeed } from "./page-render.mjs";
 import { state } from "./page-state.mjs";
 import { saveConversations, saveDraft, savePrefs } from "./page-store.mjs";
 import * as worker from "./page-worker-client.mjs";
@@ -33,7 +33,7 @@ export function renderChat() {
 }
 
 function openConversation(id) {
-  if (state.reply) return; // finish or stop the answer first
+  if (state.reply || state.pending) return; // finish or stop the answer (or the waiting message) first
   state.conversations.current = id;
   saveConversations(state.conversations);
   renderChat();
@@ -41,7 +41,7 @@ function openConversation(id) {
 }
 
 function deleteConversation(id) {
-  if (state.reply && state.reply.conversation.id === id) return;
+  if ((state.reply && state.reply.conversation.id === id) || state.pending === id) return;
   const conversations = state.conversations;
   conversations.list = conversations.list.filter((c) => c.id !== id);
   if (conversations.current === id) conversations.current = conversations.list[0]?.id ?? null;
@@ -50,7 +50,7 @@ function deleteConversation(id) {
 }
 
 export function newChat() {
-  if (state.reply) return;
+  if (state.reply || state.pending) return;
   const conversations = state.conversations;
   const current = conversations.list.find((c) => c.id === conversations.current);
   if (!current || current.messages.length > 0) {
@@ -70,6 +70,7 @@ export function setBackend(value) {
   savePrefs(state.prefs);
   hideError();
   renderControls();
+  answerPending(); // a message waiting for the model: answered now if this backend can
 }
 
 export function autosize() {
@@ -84,19 +85,77 @@ export function onPromptInput() {
   renderControls();
 }
 
+/** Whether the backend the user chose can answer now. */
+const canAnswer = () => state.ready && state.available.includes(state.prefs.backend);
+
+/** The box's text, sent: answered at once when the chosen backend can answer; taken as the
+ * pending message while the page is still starting (answered by `answerPending` once it can);
+ * refused, with the reason in the hint, while a message already waits. */
 export function send() {
   const text = els.prompt.value.trim();
-  const { prefs, settings } = state;
-  if (!text || !state.ready || state.reply || !state.available.includes(prefs.backend)) return;
+  if (!text || state.reply || state.stopped) return;
+  if (state.pending) {
+    showHint("One message already waits for the model: this one stays in the box until it is answered (Stop cancels the waiting one).");
+    return;
+  }
+  const waits = !canAnswer();
+  if (waits && state.ready) return; // the page has started and this backend cannot answer (the Send button says so)
   hideError();
   const conversation = currentConversation();
-  const user = { role: "user", text };
+  const user = waits ? { role: "user", text, pending: true } : { role: "user", text };
   conversation.messages.push(user);
   conversation.updated = Date.now();
   if (!conversation.title) conversation.title = text.slice(0, 60);
   saveConversations(state.conversations);
   els.empty.hidden = true;
   els.messages.append(renderMessage(user));
+  const userText = els.prompt.value;
+  els.prompt.value = "";
+  autosize();
+  saveDraft("");
+  if (waits) {
+    state.pending = conversation.id;
+    renderControls();
+    renderConversations({ open: openConversation, remove: deleteConversation });
+    scrollToEnd();
+    return;
+  }
+  startReply(conversation, userText);
+}
+
+/** The pending message, no longer waiting: stored and drawn as a plain user message. Its
+ * conversation, or null if none waits. */
+function takePending() {
+  const conversation = state.conversations.list.find((c) => c.id === state.pending);
+  const user = conversation?.messages.at(-1);
+  state.pending = null;
+  if (!user?.pending) return null;
+  delete user.pending;
+  saveConversations(state.conversations);
+  const node = els.messages.querySelector(".msg.user[data-state=pending]");
+  if (node) renderMessage(user, node);
+  return conversation;
+}
+
+/** The pending message, answered now if the chosen backend can (after `ready`, or a switch to a
+ * backend that can answer). */
+export function answerPending() {
+  if (!state.pending || state.reply || !canAnswer()) return;
+  const conversation = takePending();
+  if (conversation) startReply(conversation, conversation.messages.at(-1).text);
+  else renderControls();
+}
+
+/** The pending message, cancelled (Stop): it stays in its conversation as the user's, unanswered. */
+function cancelPending() {
+  takePending();
+  renderControls();
+}
+
+/** The answer to `conversation`'s last message (the user's `userText`), asked of the worker. */
+function startReply(conversation, userText) {
+  const { prefs, settings } = state;
+  hideError();
   const node = messageNode("assistant");
   node.dataset.state = "waiting";
   els.messages.append(node);
@@ -104,10 +163,7 @@ export function send() {
     prefs.onchainUsed = true; // the conversation goes to the canister now: offer to forget it
     savePrefs(prefs);
   }
-  state.reply = { id: newId(), conversation, userText: els.prompt.value, node, textNode: node.querySelector(".text"), text: "", tokens: 0, ids: [], deltas: 0, tokensPerSecond: 0, backend: prefs.backend, drawTimer: 0, drawnAt: 0 };
-  els.prompt.value = "";
-  autosize();
-  saveDraft("");
+  state.reply = { id: newId(), conversation, userText, node, textNode: node.querySelector(".text"), text: "", tokens: 0, ids: [], deltas: 0, tokensPerSecond: 0, backend: prefs.backend, drawTimer: 0, drawnAt: 0 };
   setState("generating");
   showSpeed(0);
   renderControls();
@@ -123,9 +179,11 @@ export function send() {
   );
 }
 
-/** Stop the answer being written (the worker answers with its `done`, stop_reason "cancelled"). */
+/** Stop the answer being written (the worker answers with its `done`, stop_reason "cancelled"),
+ * or cancel the message waiting for the model. */
 export function stop() {
   if (state.reply) worker.stop(state.reply.id);
+  else if (state.pending) cancelPending();
 }
 
 /** The answer failed: take the question back out of the conversation and into the box. */

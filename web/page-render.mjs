@@ -27,7 +27,11 @@ const EMPTY_TEXT = {
   device: "The model runs on this device in your browser. What you type is not sent anywhere.",
   onchain: "The model runs onchain, in the gpt2 canister on the Internet Computer: what you type is sent to it.",
 };
-const HINTS = { device: "Enter sends · Shift+Enter adds a line", onchain: "Enter sends · Stop stops after the current call" };
+const HINTS = {
+  device: "Enter sends · Shift+Enter adds a line",
+  onchain: "Enter sends · Stop stops after the current call",
+  pending: "Your message waits for the model and is answered once it is ready · Stop cancels it",
+};
 const STOP_LABELS = { eot: "", stop_string: "", max_tokens: "max tokens reached", context: "context full", cancelled: "stopped", error: "error" };
 
 // --- status, progress, errors ---------------------------------------------------------------
@@ -132,6 +136,11 @@ export function explainError(kind, message) {
   }
 }
 
+/** A word under the box until the controls are drawn again (the hint line). */
+export function showHint(text) {
+  els.hint.textContent = text;
+}
+
 /** THE tokens/s figure (the worker's stats.tokens_per_s) under the composer. */
 export function showSpeed(tokensPerSecond) {
   els.speed.textContent = tokensPerSecond > 0 ? `${tokensPerSecond.toFixed(1)} tokens/s` : "";
@@ -158,8 +167,9 @@ export function messageNode(role) {
 /** A stored message, finished: its text and, for an answer, where it came from and its stats. */
 export function renderMessage(message, node = messageNode(message.role)) {
   node.querySelector(".text").textContent = message.text;
-  node.dataset.state = "done";
+  node.dataset.state = message.pending ? "pending" : "done";
   node.querySelector(".meta")?.remove();
+  if (message.pending) node.append(span("waiting for the model…", "meta pending-note"));
   if (message.role === "assistant") {
     const meta = document.createElement("div");
     meta.className = "meta";
@@ -278,11 +288,13 @@ export function closeOverlays() {
 export function renderControls() {
   const { reply, ready, available, prefs, device, model } = state;
   const busy = reply !== null;
-  els.send.hidden = busy;
-  els.stop.hidden = !busy;
-  els.send.disabled = !ready || els.prompt.value.trim() === "" || !available.includes(prefs.backend);
-  els.send.title = ready ? "" : "The model is still loading";
-  els.newChat.disabled = busy;
+  const waiting = state.pending !== null; // a message sent while the page started waits for the model
+  els.send.hidden = busy || waiting;
+  els.stop.hidden = !busy && !waiting;
+  // While the page starts, a message sent is taken and waits; once started, only a backend that can answer takes one.
+  els.send.disabled = state.stopped || els.prompt.value.trim() === "" || (ready && !available.includes(prefs.backend));
+  els.send.title = ready ? "" : "The model is still loading: a message sent now is answered once it is ready";
+  els.newChat.disabled = busy || waiting;
   // Where answers come from is switched between answers, never during one.
   for (const input of els.where.querySelectorAll("input")) {
     input.checked = input.value === prefs.backend;
@@ -296,8 +308,8 @@ export function renderControls() {
   els.forget.disabled = busy || state.forgetting || !available.includes("onchain-fast");
   const onchain = prefs.backend !== "device";
   els.emptyText.textContent = EMPTY_TEXT[onchain ? "onchain" : "device"];
-  els.hint.textContent = onchain ? HINTS.onchain : HINTS.device;
-  els.stop.title = busy && reply.backend !== "device" ? "Stops after the current call" : "";
+  els.hint.textContent = waiting ? HINTS.pending : onchain ? HINTS.onchain : HINTS.device;
+  els.stop.title = busy && reply.backend !== "device" ? "Stops after the current call" : waiting ? "Cancels the waiting message (it stays in the conversation, unanswered)" : "";
   els.modelWhere.textContent = ORIGIN_LABELS[prefs.backend];
   // The on-device model is not swapped while it writes an answer.
   for (const input of els.settingsForm.elements.precision) input.disabled = busy || (model ? !model.precisions.includes(input.value) : false);

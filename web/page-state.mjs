@@ -5,6 +5,10 @@ import { loadConversations, loadPrefs, loadSettings } from "./page-store.mjs";
 
 const conversations = loadConversations();
 const prefs = loadPrefs();
+// A message sent before the chosen backend could answer waits in its conversation (`pending`) and
+// survives a reload; only one waits at a time, and its conversation is the one shown.
+const pending = conversations.list.find((c) => c.messages.at(-1)?.pending)?.id ?? null;
+if (pending) conversations.current = pending;
 // "Forget my onchain conversation" is offered once this browser has sent one onchain (kept in
 // prefs; a store from before that flag tells by its answers' origins).
 prefs.onchainUsed ??= conversations.list.some((c) => c.messages.some((m) => String(m.origin ?? "").startsWith("onchain")));
@@ -20,6 +24,8 @@ export const state = {
   device: { available: false, reason: null }, // whether this device runs the model, and why not
   prices: null, // the IC price table's few numbers (config.json via the worker)
   reply: null, // the answer being written (page-chat.mjs)
+  pending: pending, // the conversation whose last message waits for the model (page-chat.mjs), or null
+  stopped: false, // the worker stopped (a fatal error or a crash): nothing is taken until a restart
   forgetting: false, // a forget_conversations call is on its way
   usageAsked: 0, // numbers the usage requests: only the newest one's answer is shown
 };
