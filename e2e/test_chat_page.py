@@ -367,3 +367,72 @@ def test_a_manifest_tampered_in_flight_is_refused_as_not_certified(browser, stac
         assert chat.page.input_value("#prompt") == "kept words"
     finally:
         context.close()
+
+
+# Installed before the page's scripts: the texts of the user messages seen waiting for the model
+# (data-state=pending) in this page load.
+PENDING_SEEN = """
+window.__pendingSeen = [];
+new MutationObserver(() => {
+  for (const node of document.querySelectorAll('#messages .msg.user[data-state=pending] .text')) {
+    if (!window.__pendingSeen.includes(node.textContent)) window.__pendingSeen.push(node.textContent);
+  }
+}).observe(document, { subtree: true, childList: true, attributes: true });
+"""
+
+
+def _send_while_starting(chat, text: str) -> None:
+    """Type and send `text` as soon as the page's scripts run, before it is ready."""
+    assert chat.state() == "loading"
+    chat.page.fill("#prompt", text)
+    chat.page.press("#prompt", "Enter")
+
+
+def test_a_message_sent_while_the_page_starts_waits_and_is_answered(browser, stack, artifacts):
+    context = browser.new_context(viewport={"width": 1200, "height": 820})
+    try:
+        chat = ChatPage(context, stack)
+        chat.page.add_init_script(PENDING_SEEN)
+        users = chat.page.locator("#messages .msg.user")
+        answers = chat.page.locator("#messages .msg.assistant")
+        # Sent while the model loads: taken, shown waiting, the box emptied.
+        chat.page.goto(stack.page_url)
+        _send_while_starting(chat, "Hello before you are ready")
+        pending = chat.page.locator("#messages .msg.user[data-state=pending]")
+        assert pending.count() == 1 and pending.locator(".text").text_content() == "Hello before you are ready"
+        assert "waiting for the model" in pending.text_content()
+        assert chat.page.input_value("#prompt") == ""
+        assert chat.page.is_visible("#stop") and "waits for the model" in chat.page.text_content("#hint")
+        chat.shot(artifacts, "15-pending-while-loading")
+        # answered on this device once ready, with no second press
+        chat.wait_done(0)
+        assert chat.last_answer()["origin"] == "device" and chat.last_answer()["tokens"] > 0
+        assert users.count() == 1 and users.nth(0).get_attribute("data-state") == "done"
+
+        # Sent while the page starts again, then the page reloaded: still there, waiting, answered.
+        chat.page.reload()
+        _send_while_starting(chat, "Still waiting after a reload?")
+        chat.page.fill("#prompt", "A second one meanwhile")  # one waits at a time: this one stays in the box
+        chat.page.press("#prompt", "Enter")
+        assert users.count() == 2 and chat.page.input_value("#prompt") == "A second one meanwhile"
+        assert "already waits" in chat.page.text_content("#hint")
+        chat.page.fill("#prompt", "")
+        chat.page.reload()
+        assert chat.page.evaluate("window.__pendingSeen") == ["Still waiting after a reload?"]
+        chat.wait_done(1)
+        assert chat.last_answer()["origin"] == "device"
+        assert users.count() == 2 and chat.page.locator("#messages .msg[data-state=pending]").count() == 0
+        stored = chat.page.evaluate("JSON.parse(localStorage.getItem('icchat.conversations.v1'))")
+        assert not any(m.get("pending") for c in stored["list"] for m in c["messages"])
+
+        # Stop cancels a waiting message: it stays as the user's, unanswered, also once ready.
+        chat.page.reload()
+        _send_while_starting(chat, "Never mind")
+        chat.page.click("#stop")
+        assert users.nth(2).get_attribute("data-state") == "done" and users.nth(2).locator(".text").text_content() == "Never mind"
+        assert chat.page.is_hidden("#stop")
+        chat.page.locator(READY).wait_for(timeout=BOOT_TIMEOUT)
+        assert answers.count() == 2 and users.count() == 3
+        assert chat.errors == []
+    finally:
+        context.close()
