@@ -34,10 +34,13 @@ export async function readConfig(pageUrl) {
   return { config: deployed, build };
 }
 
-/** Threads for either engine: they need cross-origin isolation (SharedArrayBuffer); `asked`
+/** Threads for either engine: they share memory with their helper workers, which takes
+ * SharedArrayBuffer itself, not just cross-origin isolation (WebKitGTK is isolated, yet has no
+ * SharedArrayBuffer and cannot send shared memory to a worker: one thread there). `asked`
  * (init's `threads`, a benchmark's choice) wins; else 2..4 (ORT alone would pick 1 on 2 cores). */
 export function deviceThreads(asked) {
-  return self.crossOriginIsolated ? asked ?? Math.max(2, Math.min(4, navigator.hardwareConcurrency || 2)) : 1;
+  const shared = self.crossOriginIsolated && typeof SharedArrayBuffer === "function";
+  return shared ? asked ?? Math.max(2, Math.min(4, navigator.hardwareConcurrency || 2)) : 1;
 }
 
 /** loadPyodide's options for this build (a boot, a restore and the snapshot's boot alike). */
