@@ -39,6 +39,10 @@ export const TO_WORKER = ["init", "generate", "stop", "switch", "usage", "forget
 /** Messages the worker sends to the page. */
 export const TO_PAGE = ["log", "config", "status", "progress", "ready", "engines", "snapshot", "delta", "done", "error", "usage", "forgotten"];
 
+/** The start-up phases a `status` names, in init's order (the device's weights and session run
+ * beside the chat's python); "ready" ends them. */
+export const STATUS_PHASES = ["config", "runtime", "weights", "session", "python", "ready"];
+
 /** Why a reply ended (`done.stop_reason`): icchat.chat.runtime.STOP_REASONS (a test keeps them equal). */
 export const STOP_REASONS = ["eot", "stop_string", "max_tokens", "context", "cancelled", "error"];
 
@@ -53,8 +57,10 @@ export const STOP_REASONS = ["eot", "stop_string", "max_tokens", "context", "can
  */
 
 /**
- * Start: read config.json, certify the manifest, load the model, boot Python. Progress of the
- * model files' download arrives on `progressPort` (from web/weights-worker.js's thread).
+ * Start: read config.json, certify the manifest, boot Python on the tokenizer and connect to the
+ * gpt2 canister (a first `ready`: onchain answers), load the model (a second `ready`: the
+ * device's). Progress of the model file's download arrives on `progressPort` (from
+ * web/weights-worker.js's thread).
  * @typedef {object} InitMessage
  * @property {"init"} type
  * @property {Precision} precision
@@ -119,7 +125,10 @@ export const STOP_REASONS = ["eot", "stop_string", "max_tokens", "context", "can
 /**
  * @typedef {{type: "log", level: "log" | "info" | "warn" | "error", text: string}} LogMessage  (init's debug)
  * @typedef {{type: "config", label: string, meaningful: boolean, notice: string}} ConfigMessage  as soon as config.json is read
- * @typedef {{type: "status", phase: string, text: string}} StatusMessage  phase, in the order init goes through them: config | runtime | weights | session | python | ready
+ * @typedef {{type: "status", phase: string, text: string}} StatusMessage  phase: one of STATUS_PHASES.
+ *   init goes through config and runtime, then the device's weights and session beside the
+ *   chat's python (the device's last one is said again after the first `ready`); the page's
+ *   watchdog (page-watchdog.mjs) names what each phase waits for
  */
 
 /**
@@ -149,16 +158,27 @@ export const STOP_REASONS = ["eot", "stop_string", "max_tokens", "context", "can
  */
 
 /**
+ * @typedef {object} DeviceState  whether this device runs the model
+ * @property {boolean} available
+ * @property {boolean} loading  the model is still loading (a start-up's first `ready`): its outcome comes with the next
+ * @property {string | null} reason  why this device cannot run the model (while loading: "the model is still loading")
+ */
+
+/**
  * The chat can answer: after init, a switch, or when auto's measurement changed the engine.
+ * Init's may come twice: first as soon as Python runs the chat and the gpt2 canister is connected
+ * (or could not be), the device model still loading (`device.loading`: backends are the onchain
+ * ones, or none; engine null), then again once the device model runs or cannot (loading false).
+ * When the device's outcome is known before the chat runs, only that second one comes.
  * @typedef {object} ReadyMessage
  * @property {"ready"} type
  * @property {ModelSummary} model
  * @property {Precision} precision
  * @property {Backend[]} backends  what can answer now
- * @property {{available: boolean, reason: string | null}} device  reason: why this device cannot run the model
+ * @property {DeviceState} device
  * @property {string | null} principal  the page's onchain identity
  * @property {object | null} prices  config.json's ic_prices
- * @property {object} timings  seconds since init of each step
+ * @property {object} timings  seconds since init of each step (init: `onchain` until the first `ready`, `total` until the device model runs)
  * @property {Engine | null} engine  what answers on this device
  * @property {number} threads
  * @property {boolean} isolated  cross-origin isolated (threads need it)

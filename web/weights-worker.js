@@ -7,17 +7,20 @@
 //
 //   chat worker → here   {type: "port", port}                 where progress goes (the page)
 //                        {type: "manifest", id, config, agentUrl}
-//                        {type: "model", id, precision, engine, speeds, threads, tokenizer}
+//                        {type: "tokenizer", id}
+//                            vocab.json and merges.txt alone, checked like every file: the chat
+//                            (and onchain answers) start on them while the model still loads
+//                        {type: "model", id, precision, engine, speeds, threads}
 //                            engine: the setting (auto | icchat | onnxruntime-web); speeds: the
-//                            page's measurements by speedKey; tokenizer: load vocab.json and
-//                            merges.txt too. Waits for the manifest (sent first) to be certified;
-//                            `prefetched`: it was asked before that, so its files started loading
-//                            the moment the manifest was certified (init asks at once).
+//                            page's measurements by speedKey. Both wait for the manifest (sent
+//                            first) to be certified; `prefetched`: asked before that, so the
+//                            files started loading the moment it was certified (init asks at once).
 //   here → chat worker   {type: "manifest", id, manifest, sha256, rootKey}
+//                        {type: "tokenizer", id, files: [[path, Uint8Array]], networkBytes, seconds, prefetched}
 //                        {type: "model", id, engine, path, files: [[path, Uint8Array]], obstacle,
 //                         networkBytes, seconds, prefetched}
 //                            engine + path: what was chosen and loaded (null with `obstacle`, why
-//                            this device cannot run the model; the tokenizer's files still come)
+//                            this device cannot run the model)
 //                        {type: "failed", id, kind, message}
 //   here → port          {type: "progress", loaded, total, networkBytes, rate, eta, file, fromCache, done}
 
@@ -25,18 +28,21 @@ import { certifiedManifest } from "./certify.mjs";
 import { chooseEngine, speedKey } from "./engine.mjs";
 import { deviceObstacle, loadFiles, modelFile, TOKENIZER_FILES } from "./weights.js";
 
-/** Failures that stop everything: a model this device cannot hold leaves onchain answers. */
-const FATAL = new Set(["integrity", "uncertified", "unreachable", "manifest", "config"]);
-
 let port = null;
 let certified = null; // Promise<{manifest, sha256, rootKey, config}> once "manifest" was asked
 let manifestKnown = false; // certified has settled
 const onProgress = (p) => (port ?? self).postMessage({ type: "progress", ...p });
 
-async function load(paths) {
-  if (!paths.length) return { files: new Map(), networkBytes: 0, seconds: 0 };
-  const { manifest, sha256, config } = await certified;
-  return loadFiles({ modelBase: config.model_base, manifest, manifestSha256: sha256, paths, onProgress });
+/** The certified manifest: every file request waits for it (the manifest is asked first). */
+function manifestFirst() {
+  if (!certified) throw new Error("the manifest must be asked for first");
+  return certified;
+}
+
+/** `paths`, checked (the tokenizer's few files quietly: the progress shown is the model's). */
+async function load(paths, report = onProgress) {
+  const { manifest, sha256, config } = await manifestFirst();
+  return loadFiles({ modelBase: config.model_base, manifest, manifestSha256: sha256, paths, onProgress: report });
 }
 
 /** The engine for the setting `engine` at `precision` and its file, or why this device cannot run it. */
@@ -52,19 +58,13 @@ function choose(manifest, sha256, { precision, engine, speeds, threads }) {
 }
 
 async function loadModel(request) {
-  if (!certified) throw new Error("the manifest must be asked for first");
-  const { manifest, sha256 } = await certified;
-  const tokenizer = request.tokenizer ? TOKENIZER_FILES : [];
+  const { manifest, sha256 } = await manifestFirst();
   const { engine, path, obstacle } = choose(manifest, sha256, request);
-  const without = async (reason) => ({ ...(await load(tokenizer)), engine: null, path: null, obstacle: reason });
-  if (obstacle) return without(obstacle);
-  try {
-    return { ...(await load([...tokenizer, path])), engine, path, obstacle: null };
-  } catch (error) {
-    if (!request.tokenizer || FATAL.has(error.kind)) throw error;
-    return without(`the model could not be loaded here: ${error.message}`);
-  }
+  if (obstacle) return { files: new Map(), networkBytes: 0, seconds: 0, engine: null, path: null, obstacle };
+  return { ...(await load([path])), engine, path, obstacle: null };
 }
+
+const loadTokenizer = () => load(TOKENIZER_FILES, () => {});
 
 const fail = (id, error) => self.postMessage({ type: "failed", id, kind: error.kind ?? "runtime", message: String(error?.message ?? error) });
 
@@ -80,13 +80,12 @@ self.onmessage = async ({ data }) => {
     } catch (error) {
       fail(data.id, error);
     }
-  } else if (data.type === "model") {
+  } else if (data.type === "model" || data.type === "tokenizer") {
     const prefetched = !manifestKnown;
     try {
-      const { files, networkBytes, seconds, engine, path, obstacle } = await loadModel(data);
+      const { files, ...loaded } = await (data.type === "model" ? loadModel(data) : loadTokenizer());
       const entries = [...files.entries()];
-      self.postMessage({ type: "model", id: data.id, engine, path, obstacle, files: entries, networkBytes, seconds, prefetched },
-        entries.map(([, bytes]) => bytes.buffer));
+      self.postMessage({ type: data.type, id: data.id, ...loaded, files: entries, prefetched }, entries.map(([, bytes]) => bytes.buffer));
     } catch (error) {
       fail(data.id, error);
     }

@@ -45,8 +45,14 @@ export class ModelLoader {
   /** The model at `precision` for the engine setting `engine`, as the loader chose and loaded it:
    * -> {engine, path, files: Map, obstacle, networkBytes, seconds, prefetched} (engine null and
    * `obstacle` set: this device cannot run it). */
-  async model({ precision, engine, speeds, threads, tokenizer = false }) {
-    const reply = await this.ask({ type: "model", precision, engine, speeds, threads, tokenizer });
+  async model({ precision, engine, speeds, threads }) {
+    const reply = await this.ask({ type: "model", precision, engine, speeds, threads });
+    return { ...reply, files: new Map(reply.files) };
+  }
+
+  /** The tokenizer's files, apart from the model's: the chat starts on them. -> {files: Map, ...} */
+  async tokenizer() {
+    const reply = await this.ask({ type: "tokenizer" });
     return { ...reply, files: new Map(reply.files) };
   }
 }

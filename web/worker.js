@@ -2,12 +2,12 @@
 // them. It starts the rest (worker-boot.mjs: configuration, Pyodide, onnxruntime-web), has the
 // model loaded (worker-model.mjs, through the loader thread weights-worker.js, which certifies
 // the manifest and chooses the engine), connects to the gpt2 canister for onchain answers
-// (onchain.mjs), and runs the chat in Python: icchat.chat.worker's JsChatWorker, the same runtime
+// (onchain.mjs: they start before the on-device model has loaded), and runs the chat in Python: icchat.chat.worker's JsChatWorker, the same runtime
 // for every backend. Work done only while the chat is quiet (auto's engine measurement,
 // worker-auto.mjs; the interpreter snapshot, python-snapshot.mjs) goes through one idle
 // scheduler (idle.mjs). The page only sends messages and shows what comes back.
 
-import { speedKey } from "./engine.mjs";
+import { hasRelaxedSimd, speedKey } from "./engine.mjs";
 import { IdleScheduler, yieldToMessages } from "./idle.mjs";
 import { TO_WORKER } from "./protocol.mjs";
 import { snapshotJob } from "./python-snapshot.mjs";
@@ -36,7 +36,7 @@ const w = {
   chat: null, // the Python JsChatWorker
   model: null, // the model answering on this device: startEngine's record
   precision: null, // the precision asked for (the model's once one runs)
-  device: { available: false, reason: "the model is still loading" },
+  device: { available: false, loading: true, reason: "the model is still loading" },
   gpt2: null, // onchain.mjs's client, once connected
   idle: new IdleScheduler(),
   reply: null, // {id, cancelled} of the reply being written
@@ -60,9 +60,9 @@ async function useDeviceModel(model) {
 }
 
 /** The model at `precision` on the engine the loader chooses for the engine setting, as loaded:
- * {engine, path, files, obstacle, ...} (tokenizer: with the tokenizer's files). */
-function askModel(precision, tokenizer = false) {
-  return w.loader.model({ precision, engine: w.enginePref, speeds: w.speeds, threads: w.threads, tokenizer });
+ * {engine, path, files, obstacle, ...}. */
+function askModel(precision) {
+  return w.loader.model({ precision, engine: w.enginePref, speeds: w.speeds, threads: w.threads });
 }
 
 /** The engine started on a loaded model (`report` shows the phase; auto's measurement: none). */
@@ -118,6 +118,35 @@ function relayConsole() {
   }
 }
 
+/** What this browser lacks for the fastest on-device model, in the status line's words (empty
+ * when nothing): one thread without shared memory, SIMD128 for q8 without relaxed SIMD. */
+function featureSteps(engine, precision) {
+  const steps = [];
+  if (!(self.crossOriginIsolated && typeof SharedArrayBuffer === "function")) steps.push("one thread (this browser shares no memory between threads)");
+  if (engine === "icchat" && precision === "q8" && !hasRelaxedSimd()) steps.push("SIMD128 (no relaxed SIMD here)");
+  return steps.map((step) => ` · ${step}`).join("");
+}
+
+/** The on-device model at init: loaded (asked of the loader at once) and started, while the chat
+ * starts beside it. -> {model} or {reason} (this device cannot run it); rejects on the loader's
+ * failures that stop everything (a file that fails its check, an unreachable host). */
+async function startDevice(precision, modelPromise, deviceStatus) {
+  const loaded = await modelPromise;
+  if (loaded.obstacle) return { reason: loaded.obstacle };
+  try {
+    return { model: await startModel(precision, loaded, (phase, text) => deviceStatus(phase, text + featureSteps(loaded.engine, precision))) };
+  } catch (error) {
+    return { reason: `the model could not be loaded here: ${explain(error).message}` };
+  }
+}
+
+/** The loader's failures that stop everything; any other leaves onchain answers. */
+const FATAL = new Set(["integrity", "uncertified", "unreachable", "manifest", "config"]);
+
+/** Start-up, in two steps: onchain answers as soon as Python runs the chat on the tokenizer and
+ * the gpt2 canister is connected (a first `ready`, device loading), then the on-device model
+ * once its file is loaded and its engine started (a second `ready`; one `ready` only when it
+ * was settled before the chat). */
 async function init({ precision, engine, speeds, debug, progressPort, identitySeed, pageUrl, threads }) {
   w.enginePref = engine ?? "auto";
   w.precision = precision;
@@ -136,52 +165,64 @@ async function init({ precision, engine, speeds, debug, progressPort, identitySe
     throw new ModelError("runtime", `Could not load the IC agent (${w.build.agent}): ${error.message}`);
   });
   // Nothing the manifest lists is used before it is known to be the one the canister certifies;
-  // the model is asked for at once: the loader starts on it the moment the manifest is certified,
-  // while this thread boots Pyodide.
+  // the tokenizer and the model are asked for at once: the loader starts on them the moment the
+  // manifest is certified, while this thread boots Pyodide.
   const manifestPromise = w.loader.manifest(w.config, absolute(w.build.agent));
-  const modelPromise = askModel(precision, true);
-  modelPromise.catch(() => {}); // awaited below, after the manifest
+  const tokenizerPromise = w.loader.tokenizer();
+  const modelPromise = askModel(precision).catch((error) => {
+    if (FATAL.has(error.kind)) throw error;
+    return { obstacle: `the model could not be loaded here: ${error.message}` };
+  });
   const pythonPromise = bootPython(w.build).then((p) => { timings.python = since(); return p; });
   w.ortBoot = bootOrt(w.build, w.threads).then((o) => { timings.ort = since(); return o; });
   w.ortBoot.catch(() => {}); // awaited only if onnxruntime-web runs the model
+  for (const later of [tokenizerPromise, modelPromise, pythonPromise]) later.catch(() => {}); // awaited below, after the manifest
   ({ manifest: w.manifest, sha256: w.manifestSha256, rootKey: w.rootKey } = await manifestPromise);
   timings.manifest = since();
   const onchain = agentPromise.then((agent) => connectOnchain(agent, identitySeed)).catch((error) => error);
-  status("weights", `Loading the ${precision} model`);
-  // A file that fails its check, or an unreachable host, stops everything (the loader's
-  // failures); a model this device cannot hold or run leaves onchain answers.
-  const loaded = await modelPromise;
-  let model = null;
-  if (loaded.obstacle) {
-    w.device = { available: false, reason: loaded.obstacle };
-  } else {
-    try {
-      model = await startModel(precision, loaded);
-      Object.assign(timings, { model: since(), download: model.downloadSeconds, session: model.sessionSeconds, networkBytes: model.networkBytes, prefetched: model.prefetched });
-      w.device = { available: true, reason: null };
-    } catch (error) {
-      w.device = { available: false, reason: `the model could not be loaded here: ${explain(error).message}` };
+  let devicePhase = null; // the device's last status: said again after the first ready
+  const deviceStatus = (phase, text) => { devicePhase = { phase, text }; status(phase, text); };
+  deviceStatus("weights", `Loading the on-device model (${precision})`);
+  let deviceSettled = false;
+  let chatStarted = false;
+  const device = startDevice(precision, modelPromise, deviceStatus).then((outcome) => {
+    deviceSettled = true;
+    if (outcome.reason && !chatStarted) status("runtime", `Starting onchain answers: ${outcome.reason}`); // offered at once
+    if (outcome.model) Object.assign(timings, { model: since(), download: outcome.model.downloadSeconds, session: outcome.model.sessionSeconds, networkBytes: outcome.model.networkBytes, prefetched: outcome.model.prefetched });
+    return outcome;
+  });
+  const chat = (async () => {
+    const [python, tokenizer] = await Promise.all([pythonPromise, tokenizerPromise]);
+    w.pythonFrom = python.from;
+    timings.pythonReady = since();
+    timings.pythonFrom = python.from; // "snapshot" | "boot"
+    status("python", "Starting the chat");
+    startChat(python.pyodide, tokenizer.files);
+    const client = await onchain;
+    if (client instanceof Error) {
+      console.warn("onchain answers are unavailable:", client.message);
+    } else {
+      w.gpt2 = client;
+      w.chat.use_onchain(client, w.config.ic_prices ?? null);
     }
+    chatStarted = true;
+  })();
+  for (const either of [chat, device]) either.catch(() => {}); // the race below reports the first failure
+  // A failure that stops everything stops it at once, whichever of the two comes first.
+  await Promise.race([chat, device.then(() => chat)]);
+  timings.onchain = since();
+  if (!deviceSettled) {
+    postReady(timings);
+    if (devicePhase) status(devicePhase.phase, devicePhase.text);
   }
-  const python = await pythonPromise;
-  w.pythonFrom = python.from;
-  timings.pythonReady = since();
-  timings.pythonFrom = python.from; // "snapshot" | "boot"
-  status("python", "Starting the chat");
-  startChat(python.pyodide, loaded.files);
+  const { model, reason } = await device;
   if (model) await useDeviceModel(model);
-  const client = await onchain;
-  if (client instanceof Error) {
-    console.warn("onchain answers are unavailable:", client.message);
-  } else {
-    w.gpt2 = client;
-    w.chat.use_onchain(client, w.config.ic_prices ?? null);
-  }
+  w.device = model ? { available: true, loading: false, reason: null } : { available: false, loading: false, reason };
   timings.total = since();
   console.log("timings", JSON.stringify(timings));
   status("ready", "Ready");
   postReady(timings);
-  w.idle.quiet(); // the idle work waits for a quiet chat from here
+  if (!w.busy) w.idle.quiet(); // the idle work waits for a quiet chat from here (an onchain reply may be running)
   scheduleIdleWork();
 }
 
@@ -208,6 +249,7 @@ function postReady(timings) {
 async function switchModel({ precision, engine }) {
   const enginePref = engine ?? w.enginePref;
   if (precision === w.model?.precision && enginePref === w.enginePref) return;
+  if (w.device.loading) throw new Error("the model is still loading: switch once it runs");
   if (w.busy) throw new Error("finish or stop the answer before switching the model");
   w.busy = true;
   w.idle.callOff("measure");
@@ -226,7 +268,7 @@ async function switchModel({ precision, engine }) {
     w.busy = false;
     w.idle.quiet();
   }
-  w.device = { available: true, reason: null };
+  w.device = { available: true, loading: false, reason: null };
   status("ready", "Ready");
   postReady({ download: w.model.downloadSeconds, session: w.model.sessionSeconds, networkBytes: w.model.networkBytes });
   scheduleIdleWork();

@@ -83,9 +83,10 @@ def open_page(context: Any, stack: PageStack, precision: str, threads: int, max_
     page = context.new_page()
     console_to(page, console)
     page.goto(stack.page_url)
-    wait_until(page, "window.__bench.events.some(e => e.type === 'ready' || (e.type === 'error' && e.fatal))",
+    # the first `ready` may come with the device model still loading (onchain answers first)
+    wait_until(page, "window.__bench.events.some(e => (e.type === 'ready' && !e.device?.loading) || (e.type === 'error' && e.fatal))",
                BOOT_TIMEOUT_S, "the page to be ready")
-    ready = next(e for e in _events(page) if e["type"] in ("ready", "error"))
+    ready = next(e for e in _events(page) if (e["type"] == "ready" and not e["device"].get("loading")) or e["type"] == "error")
     if ready["type"] == "error":
         raise RuntimeError(f"the page did not start: {ready.get('message')}")
     if "device" not in ready.get("backends", []):
