@@ -5,11 +5,18 @@
 
 import { answerPending, autosize, failReply, newChat, onDelta, onDone, onPromptInput, renderChat, send, setBackend, stop } from "./page-chat.mjs";
 import { els } from "./page-dom.mjs";
-import { closeOverlays, explainError, hideError, renderControls, setProgress, setState, setStatus, showError, showModelNotice, showProgress, showReady, showStopped } from "./page-render.mjs";
+import { closeOverlays, explainError, hideError, renderControls, setLoadingStatus, setProgress, setRestingState, setState, setStatus, showError, showModelNotice, showProgress, showReady, showStopped } from "./page-render.mjs";
 import { checkUsage, engineChoiceDetail, fillSettings, forgetOnchain, onForgotten, onSettingsInput, onUsage, openSettings, resetSettings, showEngineSpeeds } from "./page-settings.mjs";
 import { state } from "./page-state.mjs";
 import { identitySeed, loadDraft, loadEngineSpeeds, savePrefs, saveEngineSpeeds } from "./page-store.mjs";
+import { Watchdog } from "./page-watchdog.mjs";
 import { dropWorker, startWorker } from "./page-worker-client.mjs";
+
+// Start-up's watchdog: a phase that hears nothing for a while is said, with the ways out (#stall).
+const watchdog = new Watchdog((stall) => {
+  state.stall = stall;
+  renderControls();
+});
 
 // What each message from the worker (web/protocol.mjs: TO_PAGE) does to the page.
 const fromWorker = {
@@ -21,17 +28,21 @@ const fromWorker = {
     showModelNotice(meaningful, notice);
   },
   status({ phase, text }) {
-    if (phase !== "ready") setStatus(text, phase === "weights" ? els.detail.textContent : "");
+    if (phase !== "ready") setLoadingStatus(text, phase === "weights" ? els.detail.textContent : "");
   },
   progress(p) {
-    if (!state.ready) showProgress(p); // else a late message from the loader thread
+    if (!state.ready || state.device.loading) showProgress(p); // else a late message from the loader thread
   },
   ready(message) {
+    // A start-up's first `ready` may come while the device model still loads (device.loading):
+    // onchain answers run from here, the device's come with the next `ready`.
     Object.assign(state, {
       ready: true, model: message.model, available: message.backends, prices: message.prices, device: message.device,
     });
     state.running.precision = message.precision;
-    setState(state.reply ? "generating" : "ready");
+    if (!state.device.loading) watchdog.stop();
+    if (state.reply) setState("generating");
+    else setRestingState();
     showReady(message);
     if (state.device.available && message.engine && state.prefs.engine === "auto") {
       // auto's figures from an earlier visit (the worker's `engines` key)
@@ -59,10 +70,11 @@ const fromWorker = {
     if (fatal) {
       state.ready = false;
       state.stopped = true;
+      watchdog.stop();
       showStopped(kind);
     }
     showError(explainError(kind, message), kind, fatal);
-    if (!fatal && during === "generate") setState(state.ready ? "ready" : "loading");
+    if (!fatal && during === "generate") setRestingState();
     const onchain = kind === "onchain" || kind === "refused";
     els.errorDevice.hidden = !(onchain && state.available.includes("device"));
     if (onchain) checkUsage(false); // what is spent now, in the settings
@@ -94,10 +106,27 @@ function start() {
   setStatus("Starting…", "");
   setProgress(0);
   const { precision, engine } = state.prefs;
-  startWorker({ precision, engine, speeds: loadEngineSpeeds(), identitySeed: identitySeed() }, fromWorker, onCrash);
+  watchdog.watch();
+  startWorker({ precision, engine, speeds: loadEngineSpeeds(), identitySeed: identitySeed() }, watched, onCrash);
+}
+
+// Start-up's progress, for the watchdog: what each message from the worker says is waited for
+// now (a `ready` while the device still loads: the phase said before it goes on).
+const PROGRESS = { status: (m) => m.phase, progress: () => "weights", plan: () => "weights", ready: () => undefined };
+const watched = Object.fromEntries(Object.keys(fromWorker).map((type) => [type, (message) => {
+  if (type in PROGRESS) watchdog.heard(PROGRESS[type](message));
+  fromWorker[type](message);
+}]));
+
+/** The stall notice's Retry: the worker started afresh (a message waiting still waits). */
+function retry() {
+  failReply();
+  hideError();
+  start();
 }
 
 function onCrash(message) {
+  watchdog.stop();
   state.ready = false;
   state.stopped = true;
   failReply();
@@ -137,6 +166,9 @@ els.errorRestart.addEventListener("click", () => {
   start();
 });
 els.errorReload.addEventListener("click", () => location.reload());
+els.stallOnchain.addEventListener("click", () => setBackend("onchain-fast"));
+els.stallRetry.addEventListener("click", retry);
+els.stallReload.addEventListener("click", () => location.reload());
 els.where.addEventListener("change", (event) => setBackend(event.target.value));
 els.deviceNoteOnchain.addEventListener("click", () => setBackend("onchain-fast"));
 els.errorDevice.addEventListener("click", () => {

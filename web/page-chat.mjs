@@ -2,8 +2,8 @@
 // from the question sent to the worker to its `delta`s and its `done` (or its failure).
 
 import { els } from "./page-dom.mjs";
-import { closeOverlays, hideError, messageNode, renderControls, renderConversations, renderMessage, renderTranscript, scrollToEnd, setState, showHint, showSpeed } from "./page-render.mjs";
-import { state } from "./page-state.mjs";
+import { closeOverlays, hideError, messageNode, renderControls, renderConversations, renderMessage, renderTranscript, scrollToEnd, setRestingState, setState, showHint, showSpeed } from "./page-render.mjs";
+import { state, takesMessagesFor } from "./page-state.mjs";
 import { saveConversations, saveDraft, savePrefs } from "./page-store.mjs";
 import * as worker from "./page-worker-client.mjs";
 import { BACKENDS } from "./protocol.mjs";
@@ -89,8 +89,8 @@ export function onPromptInput() {
 const canAnswer = () => state.ready && state.available.includes(state.prefs.backend);
 
 /** The box's text, sent: answered at once when the chosen backend can answer; taken as the
- * pending message while the page is still starting (answered by `answerPending` once it can);
- * refused, with the reason in the hint, while a message already waits. */
+ * pending message while the page is still starting, or the device model still loads (answered by
+ * `answerPending` once it can); refused, with the reason in the hint, while a message already waits. */
 export function send() {
   const text = els.prompt.value.trim();
   if (!text || state.reply || state.stopped) return;
@@ -99,7 +99,7 @@ export function send() {
     return;
   }
   const waits = !canAnswer();
-  if (waits && state.ready) return; // the page has started and this backend cannot answer (the Send button says so)
+  if (waits && !takesMessagesFor(state.prefs.backend)) return; // this backend cannot answer here (the Send button says so)
   hideError();
   const conversation = currentConversation();
   const user = waits ? { role: "user", text, pending: true } : { role: "user", text };
@@ -259,7 +259,7 @@ export function onDone({ id, text, origin, stop_reason, trimmed_turns, stats }) 
   reply.node.dataset.deltas = String(reply.deltas);
   if (entry.stats.tokens_per_s) showSpeed(entry.stats.tokens_per_s);
   state.reply = null;
-  setState(state.ready ? "ready" : "loading");
+  setRestingState();
   renderConversations({ open: openConversation, remove: deleteConversation });
   renderControls();
   return true;

@@ -6,6 +6,7 @@ export const els = {
   body: document.body,
   status: $("#status-text"), detail: $("#status-detail"), progress: $("#progress"), bar: $("#progress-bar"),
   warning: $("#warning"), warningTitle: $("#warning-title"), warningText: $("#warning-text"), warningMore: $("#warning-more"),
+  stall: $("#stall"), stallText: $("#stall-text"), stallOnchain: $("#stall-onchain"), stallRetry: $("#stall-retry"), stallReload: $("#stall-reload"),
   error: $("#error"), errorText: $("#error-text"), errorRestart: $("#error-restart"), errorReload: $("#error-reload"), errorDismiss: $("#error-dismiss"),
   modelLabel: $("#model-label"), modelWhere: $("#model-where"),
   transcript: $("#transcript"), empty: $("#empty"), messages: $("#messages"),

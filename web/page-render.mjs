@@ -3,7 +3,7 @@
 // always set with textContent.
 
 import { els } from "./page-dom.mjs";
-import { state } from "./page-state.mjs";
+import { onchainFirst, state, takesMessagesFor } from "./page-state.mjs";
 
 export const ORIGIN_LABELS = { device: "on this device", "onchain-fast": "onchain · fast", "onchain-verified": "onchain · verified" };
 export const ENGINE_LABELS = { icchat: "icchat engine", "onnxruntime-web": "onnxruntime-web" };
@@ -31,13 +31,19 @@ const HINTS = {
   device: "Enter sends · Shift+Enter adds a line",
   onchain: "Enter sends · Stop stops after the current call",
   pending: "Your message waits for the model and is answered once it is ready · Stop cancels it",
+  deviceLoading: "Answers on this device come once the model is loaded · onchain answers now",
 };
+const PLACEHOLDERS = { ready: "Message GPT-2…", deviceLoading: "Message GPT-2… (answered once the on-device model is loaded)" };
 const STOP_LABELS = { eot: "", stop_string: "", max_tokens: "max tokens reached", context: "context full", cancelled: "stopped", error: "error" };
 
 // --- status, progress, errors ---------------------------------------------------------------
 
 export function setState(value) {
   els.body.dataset.state = value;
+}
+/** The page's state between answers: ready once nothing loads any more (the device model too). */
+export function setRestingState() {
+  setState(state.ready && !state.device.loading ? "ready" : "loading");
 }
 export function setStatus(text, detail) {
   els.status.textContent = text;
@@ -46,6 +52,11 @@ export function setStatus(text, detail) {
 export function setProgress(percent) {
   els.bar.style.width = `${percent}%`;
   els.progress.setAttribute("aria-valuenow", String(percent));
+}
+/** A start-up step in the status line (the worker's `status`); said after "Onchain ready" once
+ * onchain answers run and the device model still loads. */
+export function setLoadingStatus(text, detail) {
+  setStatus(onchainFirst() ? `Onchain ready · ${text.charAt(0).toLowerCase()}${text.slice(1)}` : text, detail);
 }
 function formatSeconds(s) {
   if (s < 60) return `${Math.max(1, Math.round(s))} s`;
@@ -58,13 +69,14 @@ export function showProgress(p) {
   setProgress(percent);
   const mb = (n) => (n / 1e6).toFixed(n < 1e7 ? 1 : 0);
   if (p.done) {
-    setStatus("Model files verified", p.networkBytes ? `${mb(p.total)} MB · SHA-256 checked` : `${mb(p.total)} MB from this browser's cache · SHA-256 checked`);
+    setLoadingStatus("Model files verified", p.networkBytes ? `${mb(p.total)} MB · SHA-256 checked` : `${mb(p.total)} MB from this browser's cache · SHA-256 checked`);
     return;
   }
   const parts = [`${mb(p.loaded)} / ${mb(p.total)} MB`, `${percent} %`];
   if (p.networkBytes > 0 && p.rate > 0) parts.push(`${(p.rate / 1e6).toFixed(1)} MB/s`);
   if (p.eta !== null && p.eta !== undefined && p.networkBytes > 0) parts.push(`${formatSeconds(p.eta)} left`);
-  setStatus(p.fromCache ? "Loading the model from this browser's cache" : "Downloading the model", parts.join(" · "));
+  if (onchainFirst()) setStatus(`Onchain ready · loading the on-device model ${percent}%`, parts.join(" · "));
+  else setStatus(p.fromCache ? "Loading the model from this browser's cache" : "Downloading the model", parts.join(" · "));
 }
 
 // The model notice: random weights get the page's warning; a model with a notice of its own (the
@@ -82,7 +94,7 @@ export function showModelNotice(meaningful, notice) {
 /** The worker's `ready`: the model's label, the status line, the device note and the about line. */
 export function showReady(message) {
   const { model, timings: t = {}, engine, threads } = message;
-  setProgress(100);
+  if (!state.device.loading) setProgress(100);
   els.modelLabel.textContent = model.label;
   els.modelLabel.title = `${model.parameters ? (model.parameters / 1e6).toFixed(1) + "M parameters, " : ""}manifest ${model.manifestSha256}`;
   showModelNotice(model.meaningful, model.notice);
@@ -92,10 +104,13 @@ export function showReady(message) {
     els.about.dataset.engine = engine ?? ""; // the engine answering on this device (tests read it)
     const engineLabel = engine ? ` · ${ENGINE_LABELS[engine] ?? engine}` : "";
     setStatus(`Ready · ${message.precision}${engineLabel} · ${threads} thread${threads === 1 ? "" : "s"}`, t.total ? `started in ${t.total.toFixed(1)} s · ${source}` : source);
+  } else if (state.device.loading) {
+    // the download's figures stay (the loader's next progress replaces them)
+    setStatus(state.available.length ? "Onchain ready · loading the on-device model" : "Loading the on-device model · onchain answers are not available", els.detail.textContent);
   } else {
     setStatus("Ready · onchain only", "the on-device model is not available here");
   }
-  els.deviceNote.hidden = state.device.available || !state.available.length;
+  els.deviceNote.hidden = state.device.available || state.device.loading || !state.available.length;
   els.deviceNoteText.textContent = state.device.available ? "" : `This device cannot run the model: ${String(state.device.reason ?? "").replace(/\.+$/, "")}.`;
   els.deviceNoteOnchain.hidden = !state.available.includes("onchain-fast");
   els.about.dataset.principal = message.principal ?? "";
@@ -106,6 +121,16 @@ export function showReady(message) {
 export function showStopped(kind) {
   const text = { uncertified: "Model refused: its manifest is not the certified one", integrity: "Model refused: it does not match its manifest" };
   setStatus(text[kind] ?? "The model could not be started", "");
+}
+
+/** The watchdog's notice (state.stall): what start-up waits for, and the ways out; "Answer
+ * onchain" while onchain can answer and the device is chosen. */
+function renderStall() {
+  const stall = state.stall;
+  els.stall.hidden = !stall;
+  if (!stall) return;
+  els.stallText.textContent = `No progress for ${stall.seconds} s: waiting for ${stall.waitsFor}.`;
+  els.stallOnchain.hidden = !(state.available.includes("onchain-fast") && state.prefs.backend === "device");
 }
 
 /** The error notice; kind "crash": the worker itself stopped. */
@@ -291,14 +316,17 @@ export function renderControls() {
   const waiting = state.pending !== null; // a message sent while the page started waits for the model
   els.send.hidden = busy || waiting;
   els.stop.hidden = !busy && !waiting;
-  // While the page starts, a message sent is taken and waits; once started, only a backend that can answer takes one.
-  els.send.disabled = state.stopped || els.prompt.value.trim() === "" || (ready && !available.includes(prefs.backend));
-  els.send.title = ready ? "" : "The model is still loading: a message sent now is answered once it is ready";
+  // While the page starts (the device: while its model loads), a message sent is taken and waits;
+  // once started, only a backend that can answer takes one.
+  const deviceLoading = ready && device.loading && prefs.backend === "device";
+  els.send.disabled = state.stopped || els.prompt.value.trim() === "" || !takesMessagesFor(prefs.backend);
+  els.send.title = ready && !deviceLoading ? "" : "The model is still loading: a message sent now is answered once it is ready";
+  els.prompt.placeholder = PLACEHOLDERS[deviceLoading ? "deviceLoading" : "ready"];
   els.newChat.disabled = busy || waiting;
   // Where answers come from is switched between answers, never during one.
   for (const input of els.where.querySelectorAll("input")) {
     input.checked = input.value === prefs.backend;
-    input.disabled = busy || (ready && !available.includes(input.value));
+    input.disabled = busy || !takesMessagesFor(input.value);
     input.parentElement.title = input.disabled && !busy ? (input.value === "device" ? `Not available: ${device.reason ?? "the model is not loaded"}` : "Not available: the gpt2 canister could not be reached") : "";
   }
   els.whereNote.textContent = WHERE_NOTES[prefs.backend] ?? "";
@@ -308,10 +336,11 @@ export function renderControls() {
   els.forget.disabled = busy || state.forgetting || !available.includes("onchain-fast");
   const onchain = prefs.backend !== "device";
   els.emptyText.textContent = EMPTY_TEXT[onchain ? "onchain" : "device"];
-  els.hint.textContent = waiting ? HINTS.pending : onchain ? HINTS.onchain : HINTS.device;
+  els.hint.textContent = waiting ? HINTS.pending : onchain ? HINTS.onchain : deviceLoading ? HINTS.deviceLoading : HINTS.device;
   els.stop.title = busy && reply.backend !== "device" ? "Stops after the current call" : waiting ? "Cancels the waiting message (it stays in the conversation, unanswered)" : "";
   els.modelWhere.textContent = ORIGIN_LABELS[prefs.backend];
   // The on-device model is not swapped while it writes an answer.
   for (const input of els.settingsForm.elements.precision) input.disabled = busy || (model ? !model.precisions.includes(input.value) : false);
   for (const input of els.settingsForm.elements.engine) input.disabled = busy;
+  renderStall();
 }

@@ -74,7 +74,7 @@ export function onSettingsInput() {
     state.running.enginePref = prefs.engine;
     prefs.precision = f.precision.value || prefs.precision;
     prefs.engine = f.engine.value || prefs.engine;
-    if (worker.workerStarted() && state.ready) {
+    if (worker.workerStarted() && state.ready && !state.device.loading) { // else the next start loads it
       state.ready = false;
       setState("loading");
       setProgress(0);

@@ -21,11 +21,19 @@ export const state = {
   model: null, // the worker's model summary (ready.model)
   running: { precision: null, enginePref: null }, // what runs, and the engine setting before a switch (restored if the switch fails)
   available: [], // backends that can answer now (ready.backends)
-  device: { available: false, reason: null }, // whether this device runs the model, and why not
+  device: { available: false, loading: false, reason: null }, // whether this device runs the model (or still loads it), and why not
   prices: null, // the IC price table's few numbers (config.json via the worker)
   reply: null, // the answer being written (page-chat.mjs)
   pending: pending, // the conversation whose last message waits for the model (page-chat.mjs), or null
   stopped: false, // the worker stopped (a fatal error or a crash): nothing is taken until a restart
   forgetting: false, // a forget_conversations call is on its way
   usageAsked: 0, // numbers the usage requests: only the newest one's answer is shown
+  stall: null, // the start-up watchdog's stall (page-watchdog.mjs): {phase, waitsFor, seconds}, or null
 };
+
+/** Whether the page takes a message for `backend` now: it can answer, or it will once started
+ * (before the first `ready`; the device while its model still loads after onchain answers began). */
+export const takesMessagesFor = (backend) => !state.ready || state.available.includes(backend) || (backend === "device" && state.device.loading);
+
+/** The device model still loads while onchain answers already run (after the first `ready`). */
+export const onchainFirst = () => state.ready && state.device.loading && state.available.length > 0;
