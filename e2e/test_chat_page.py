@@ -146,7 +146,7 @@ def test_loads_with_no_request_to_another_origin_and_progress_reaches_100(chat, 
     assert "Ready" in chat.page.text_content("#status-text")
     model_requests = [urlsplit(u).path for u in chat.requests if u.startswith(stack.model_origin)]
     model_files = set(model_requests)
-    # each file once: init's one model request to the loader thread brings the tokenizer and the model
+    # each file once: init's tokenizer and model requests to the loader thread bring them
     assert len(model_requests) == len(model_files), sorted(model_requests)
     assert "/model/onnx/decoder_model_merged_quantized.onnx" in model_files  # q8 by default
     assert "/model/onnx/decoder_model_merged.onnx" not in model_files

@@ -5,10 +5,12 @@ with its ways out (answer onchain, retry, reload). Screenshots go to build/e2e-a
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
+from playwright.sync_api import Error as PlaywrightError
 from test_chat_page import BOOT_TIMEOUT, READY, ChatPage, timings
 from test_model_switch import answer_data, switch
 
@@ -18,7 +20,8 @@ STALL_SHOWN = "#stall:not([hidden])"
 
 
 class Held:
-    """Requests matching `matches` are held: never answered until `release` (later ones pass)."""
+    """Requests matching `matches` are held, unanswered, until `release` lets them and later ones
+    through (a request whose worker was terminated meanwhile is gone: nothing to let through)."""
 
     def __init__(self, context, matches: Callable[[str], bool]) -> None:
         self.context, self.matches = context, matches
@@ -29,6 +32,9 @@ class Held:
         self.routes.append(route)  # neither fulfilled nor continued: the request waits
 
     def release(self) -> None:
+        for route in self.routes:
+            with contextlib.suppress(PlaywrightError):  # its worker was terminated (Retry): the request is gone
+                route.continue_()
         self.context.unroute(self.matches, self.hold)
 
 
@@ -83,10 +89,12 @@ def test_a_stalled_download_is_said_with_its_ways_out_and_retry_loads_the_device
         chat.page.locator(f"{STALL_SHOWN} #stall-text", has_text="the model download from the gpt2 canister").wait_for(timeout=BOOT_TIMEOUT)
         chat.shot(artifacts, "51-stalled-download")
         assert stall_text(chat) == "No progress for 20 s: waiting for the model download from the gpt2 canister."
+        assert chat.page.text_content("#status-text").startswith("Onchain ready · loading")
         for way_out in ("#stall-onchain", "#stall-retry", "#stall-reload"):
             assert chat.page.is_visible(way_out), way_out
+        chat.page.click("#stall-retry")  # a new worker, whose model file is held too until released
+        assert chat.page.is_hidden("#stall") and chat.state() == "loading"
         held.release()
-        chat.page.click("#stall-retry")
         chat.page.locator(READY).wait_for(timeout=BOOT_TIMEOUT)
         assert chat.page.is_hidden("#stall")
         assert chat.page.text_content("#status-text").startswith("Ready · q8")
@@ -130,9 +138,35 @@ def test_a_worker_that_never_starts_is_said_and_retry_starts_it(browser, stack, 
         assert stall_text(chat) == "No progress for 20 s: waiting for the chat worker to start."
         assert chat.page.is_hidden("#stall-onchain")  # nothing can answer onchain without the worker
         assert chat.page.is_visible("#stall-retry") and chat.page.is_visible("#stall-reload")
+        chat.page.click("#stall-retry")  # a new worker, whose module is held too until released
+        assert chat.page.is_hidden("#stall") and chat.state() == "loading"
         held.release()
-        chat.page.click("#stall-retry")
         chat.page.locator(READY).wait_for(timeout=BOOT_TIMEOUT)
         assert chat.page.is_hidden("#stall")
+    finally:
+        context.close()
+
+
+def test_a_browser_that_shares_no_memory_between_threads_is_told_it_runs_one(browser, stack, artifacts):
+    """The page served without cross-origin isolation (its COOP/COEP headers dropped on the way):
+    no SharedArrayBuffer for the worker, so the model runs on one thread, and the status says why."""
+    context, chat = open_starting(browser, stack)
+    direct = f"http://127.0.0.1:{stack.info.port}/?canisterId={stack.info.frontend}"  # Node resolves no *.localhost
+
+    def not_isolated(route) -> None:
+        response = route.fetch(url=direct)
+        headers = {k: v for k, v in response.headers.items() if not k.lower().startswith("cross-origin-")}
+        route.fulfill(response=response, headers=headers)
+
+    context.route(stack.page_url, not_isolated)
+    try:
+        chat.open()
+        chat.shot(artifacts, "54-one-thread")
+        assert chat.state() == "ready", chat.page.text_content("#error-text")
+        assert chat.page.evaluate("self.crossOriginIsolated") is False
+        steps = [s for s in chat.seen()["status"] if "one thread (this browser shares no memory between threads)" in s]
+        assert steps, chat.seen()["status"]
+        assert chat.page.text_content("#status-text").endswith("· 1 thread")
+        assert chat.ask("One thread is enough?")["origin"] == "device"
     finally:
         context.close()

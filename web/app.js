@@ -40,7 +40,8 @@ const fromWorker = {
       ready: true, model: message.model, available: message.backends, prices: message.prices, device: message.device,
     });
     state.running.precision = message.precision;
-    if (!state.device.loading) watchdog.stop();
+    if (state.device.loading) watchdog.chatReady();
+    else watchdog.stop();
     if (state.reply) setState("generating");
     else setRestingState();
     showReady(message);
@@ -110,9 +111,9 @@ function start() {
   startWorker({ precision, engine, speeds: loadEngineSpeeds(), identitySeed: identitySeed() }, watched, onCrash);
 }
 
-// Start-up's progress, for the watchdog: what each message from the worker says is waited for
-// now (a `ready` while the device still loads: the phase said before it goes on).
-const PROGRESS = { status: (m) => m.phase, progress: () => "weights", plan: () => "weights", ready: () => undefined };
+// Start-up's progress, for the watchdog (a `ready` tells it more: see `ready` above): the phase
+// each message from the worker says is going on.
+const PROGRESS = { status: (m) => m.phase, progress: () => "weights", plan: () => "weights" };
 const watched = Object.fromEntries(Object.keys(fromWorker).map((type) => [type, (message) => {
   if (type in PROGRESS) watchdog.heard(PROGRESS[type](message));
   fromWorker[type](message);

@@ -180,14 +180,16 @@ async function init({ precision, engine, speeds, debug, progressPort, identitySe
   ({ manifest: w.manifest, sha256: w.manifestSha256, rootKey: w.rootKey } = await manifestPromise);
   timings.manifest = since();
   const onchain = agentPromise.then((agent) => connectOnchain(agent, identitySeed)).catch((error) => error);
-  let devicePhase = null; // the device's last status: said again after the first ready
+  let devicePhase; // the device's last status: said again after the first ready
   const deviceStatus = (phase, text) => { devicePhase = { phase, text }; status(phase, text); };
   deviceStatus("weights", `Loading the on-device model (${precision})`);
   let deviceSettled = false;
-  let chatStarted = false;
+  let chatPhase = "runtime"; // the chat's start-up step: runtime (Python boots), python, or started
   const device = startDevice(precision, modelPromise, deviceStatus).then((outcome) => {
     deviceSettled = true;
-    if (outcome.reason && !chatStarted) status("runtime", `Starting onchain answers: ${outcome.reason}`); // offered at once
+    // said while the chat still starts: what it waits for (onchain is offered at once when the device cannot run the model)
+    if (chatPhase !== "started" && outcome.reason) status(chatPhase, `Starting onchain answers: ${outcome.reason}`);
+    else if (chatPhase === "runtime") status("runtime", "Starting Python (the on-device model is loaded)");
     if (outcome.model) Object.assign(timings, { model: since(), download: outcome.model.downloadSeconds, session: outcome.model.sessionSeconds, networkBytes: outcome.model.networkBytes, prefetched: outcome.model.prefetched });
     return outcome;
   });
@@ -196,6 +198,7 @@ async function init({ precision, engine, speeds, debug, progressPort, identitySe
     w.pythonFrom = python.from;
     timings.pythonReady = since();
     timings.pythonFrom = python.from; // "snapshot" | "boot"
+    chatPhase = "python";
     status("python", "Starting the chat");
     startChat(python.pyodide, tokenizer.files);
     const client = await onchain;
@@ -205,7 +208,7 @@ async function init({ precision, engine, speeds, debug, progressPort, identitySe
       w.gpt2 = client;
       w.chat.use_onchain(client, w.config.ic_prices ?? null);
     }
-    chatStarted = true;
+    chatPhase = "started";
   })();
   for (const either of [chat, device]) either.catch(() => {}); // the race below reports the first failure
   // A failure that stops everything stops it at once, whichever of the two comes first.
@@ -213,7 +216,7 @@ async function init({ precision, engine, speeds, debug, progressPort, identitySe
   timings.onchain = since();
   if (!deviceSettled) {
     postReady(timings);
-    if (devicePhase) status(devicePhase.phase, devicePhase.text);
+    status(devicePhase.phase, devicePhase.text);
   }
   const { model, reason } = await device;
   if (model) await useDeviceModel(model);

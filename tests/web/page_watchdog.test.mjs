@@ -1,5 +1,5 @@
 // node --test tests/web/page_watchdog.test.mjs — web/page-watchdog.mjs on a hand-driven clock:
-// a phase silent for STALL_SECONDS is a stall naming what it waits for; progress ends it.
+// a wait silent for STALL_SECONDS is a stall naming what it waits for; progress ends it.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
@@ -25,8 +25,12 @@ function manualTimers() {
 function watched() {
   const timers = manualTimers();
   const seen = [];
-  return { timers, seen, dog: new Watchdog((stall) => seen.push(stall), { timers }) };
+  const dog = new Watchdog((stall) => seen.push(stall), { timers });
+  dog.watch();
+  return { timers, seen, dog };
 }
+
+const stall = (phase) => ({ phase, waitsFor: WAITS_FOR[phase], seconds: STALL_SECONDS });
 
 test("every start-up phase says what it waits for", () => {
   assert.deepEqual(Object.keys(WAITS_FOR), ["start", ...STATUS_PHASES.filter((p) => p !== "ready")]);
@@ -35,46 +39,49 @@ test("every start-up phase says what it waits for", () => {
 });
 
 test("a worker that says nothing at all stalls in its start", () => {
-  const { timers, seen, dog } = watched();
-  dog.watch();
+  const { timers, seen } = watched();
   timers.advance(STALL_SECONDS - 1);
   assert.deepEqual(seen, []);
   timers.advance(1);
-  assert.deepEqual(seen, [{ phase: "start", waitsFor: "the chat worker to start", seconds: STALL_SECONDS }]);
+  assert.deepEqual(seen, [stall("start")]);
 });
 
-test("progress restarts the wait; the stall names the last phase heard and ends when progress resumes", () => {
+test("before onchain's ready the chat is waited for, after it the device model; progress ends a stall", () => {
   const { timers, seen, dog } = watched();
-  dog.watch();
   for (const phase of ["config", "runtime", "weights"]) {
     timers.advance(STALL_SECONDS - 1);
     dog.heard(phase);
   }
-  dog.heard(); // a download's progress: the same phase
+  dog.heard(); // a download's progress
   timers.advance(STALL_SECONDS - 1);
   assert.deepEqual(seen, []);
   timers.advance(1);
-  assert.deepEqual(seen, [{ phase: "weights", waitsFor: "the model download from the gpt2 canister", seconds: STALL_SECONDS }]);
-  dog.heard("ready"); // not a phase of its own: the one before goes on
+  assert.deepEqual(seen, [stall("runtime")]); // the download went on: Python did not
+  dog.heard("python");
   assert.deepEqual(seen.at(-1), null);
   timers.advance(STALL_SECONDS);
-  assert.equal(seen.at(-1).phase, "weights");
+  assert.deepEqual(seen.at(-1), stall("python"));
+  dog.chatReady();
+  assert.deepEqual(seen.at(-1), null);
+  timers.advance(STALL_SECONDS);
+  assert.deepEqual(seen.at(-1), stall("weights"));
   dog.heard("session");
   timers.advance(STALL_SECONDS);
-  assert.deepEqual(seen.slice(-2), [null, { phase: "session", waitsFor: "the model to start on this device", seconds: STALL_SECONDS }]);
+  assert.deepEqual(seen.slice(-2), [null, stall("session")]);
 });
 
-test("once stopped it says nothing more, and what it heard then is ignored", () => {
+test("once stopped it says nothing more; a restart watches from the start again", () => {
   const { timers, seen, dog } = watched();
-  dog.watch("runtime");
+  dog.heard("runtime");
   timers.advance(STALL_SECONDS);
   dog.stop();
-  assert.deepEqual(seen, [{ phase: "runtime", waitsFor: "Python and the model runtime", seconds: STALL_SECONDS }, null]);
+  assert.deepEqual(seen, [stall("runtime"), null]);
   dog.heard("weights");
+  dog.chatReady();
   timers.advance(10 * STALL_SECONDS);
   assert.equal(seen.length, 2);
   assert.equal(timers.pending(), 0);
-  dog.watch(); // a restart watches again, from its start
+  dog.watch();
   timers.advance(STALL_SECONDS);
-  assert.equal(seen.at(-1).phase, "start");
+  assert.deepEqual(seen.at(-1), stall("start"));
 });
