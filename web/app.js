@@ -3,10 +3,11 @@
 // its state in one place (page-state.mjs) and in this browser (page-store.mjs), and talks to the
 // worker only through page-worker-client.mjs.
 
+import { deviceFit } from "./device-fit.mjs";
 import { answerPending, autosize, failReply, newChat, onDelta, onDone, onPromptInput, renderChat, send, setBackend, stop } from "./page-chat.mjs";
 import { els } from "./page-dom.mjs";
-import { closeOverlays, explainError, hideError, renderControls, setProgress, setState, setStatus, showError, showModelNotice, showProgress, showReady, showStopped } from "./page-render.mjs";
-import { checkUsage, engineChoiceDetail, fillSettings, forgetOnchain, onForgotten, onSettingsInput, onUsage, openSettings, resetSettings, showEngineSpeeds } from "./page-settings.mjs";
+import { closeOverlays, explainError, hideError, renderControls, setProgress, setState, setStatus, showError, showModelNotice, showPlan, showProgress, showReady, showStopped } from "./page-render.mjs";
+import { checkUsage, engineChoiceDetail, fillSettings, forgetOnchain, onForgotten, onSettingsInput, onUsage, openSettings, resetSettings, showEngineSpeeds, showPrecisionSizes } from "./page-settings.mjs";
 import { state } from "./page-state.mjs";
 import { identitySeed, loadDraft, loadEngineSpeeds, savePrefs, saveEngineSpeeds } from "./page-store.mjs";
 import { dropWorker, startWorker } from "./page-worker-client.mjs";
@@ -22,6 +23,14 @@ const fromWorker = {
   },
   status({ phase, text }) {
     if (phase !== "ready") setStatus(text, phase === "weights" ? els.detail.textContent : "");
+  },
+  plan(plan) {
+    showPlan(plan); // what loads, said before the download
+    showPrecisionSizes(plan.sizes);
+    if (plan.instead) {
+      state.prefs.precision = plan.precision; // q8 instead of a precision this device cannot hold
+      fillSettings();
+    }
   },
   progress(p) {
     if (!state.ready) showProgress(p); // else a late message from the loader thread
@@ -94,7 +103,9 @@ function start() {
   setStatus("Starting…", "");
   setProgress(0);
   const { precision, engine } = state.prefs;
-  startWorker({ precision, engine, speeds: loadEngineSpeeds(), identitySeed: identitySeed() }, fromWorker, onCrash);
+  const fit = deviceFit(); // how much memory the model may use here (phones: iOS ends a tab near 1.5 GB)
+  els.about.dataset.deviceFit = JSON.stringify(fit); // tests read it
+  startWorker({ precision, engine, speeds: loadEngineSpeeds(), identitySeed: identitySeed(), memoryBudget: fit.memoryBytes, small: fit.small }, fromWorker, onCrash);
 }
 
 function onCrash(message) {

@@ -7,26 +7,36 @@
 //
 //   chat worker → here   {type: "port", port}                 where progress goes (the page)
 //                        {type: "manifest", id, config, agentUrl}
-//                        {type: "model", id, precision, engine, speeds, threads, tokenizer}
+//                        {type: "model", id, precision, engine, speeds, threads, tokenizer,
+//                         memoryBudget, fallback, plan}
 //                            engine: the setting (auto | icchat | onnxruntime-web); speeds: the
 //                            page's measurements by speedKey; tokenizer: load vocab.json and
-//                            merges.txt too. Waits for the manifest (sent first) to be certified;
-//                            `prefetched`: it was asked before that, so its files started loading
-//                            the moment the manifest was certified (init asks at once).
+//                            merges.txt too; memoryBudget: bytes the model may use (the page's
+//                            device-fit.mjs; null: unknown); fallback: q8 instead of a precision
+//                            that does not fit; plan: tell the page first (`plan`). Waits for the
+//                            manifest (sent first) to be certified; `prefetched`: it was asked
+//                            before that, so its files started loading the moment the manifest was
+//                            certified (init asks at once).
 //   here → chat worker   {type: "manifest", id, manifest, sha256, rootKey}
-//                        {type: "model", id, engine, path, files: [[path, Uint8Array]], obstacle,
-//                         networkBytes, seconds, prefetched}
-//                            engine + path: what was chosen and loaded (null with `obstacle`, why
-//                            this device cannot run the model; the tokenizer's files still come)
+//                        {type: "model", id, engine, path, precision, files: [[path, Uint8Array]],
+//                         obstacle, networkBytes, seconds, prefetched}
+//                            engine + path + precision: what was chosen and loaded (engine and
+//                            path null with `obstacle`, why this device cannot run the model; the
+//                            tokenizer's files still come)
 //                        {type: "failed", id, kind, message}
-//   here → port          {type: "progress", loaded, total, networkBytes, rate, eta, file, fromCache, done}
+//   here → port          {type: "plan", precision, engine, path, download_bytes, size_bytes,
+//                         memory_bytes, instead, sizes}   before the model file loads (protocol.mjs)
+//                        {type: "progress", loaded, total, networkBytes, rate, eta, file, fromCache, done}
 
 import { certifiedManifest } from "./certify.mjs";
 import { chooseEngine, speedKey } from "./engine.mjs";
-import { deviceObstacle, loadFiles, modelFile, TOKENIZER_FILES } from "./weights.js";
+import { PRECISIONS } from "./protocol.mjs";
+import { bytesToDownload, deviceObstacle, loadFiles, manifestEntry, memoryNeed, modelFile, TOKENIZER_FILES } from "./weights.js";
 
 /** Failures that stop everything: a model this device cannot hold leaves onchain answers. */
 const FATAL = new Set(["integrity", "uncertified", "unreachable", "manifest", "config"]);
+/** The smaller precision, loaded instead of a larger one this device cannot hold. */
+const SMALLER = "q8";
 
 let port = null;
 let certified = null; // Promise<{manifest, sha256, rootKey, config}> once "manifest" was asked
@@ -40,26 +50,51 @@ async function load(paths) {
 }
 
 /** The engine for the setting `engine` at `precision` and its file, or why this device cannot run it. */
-function choose(manifest, sha256, { precision, engine, speeds, threads }) {
+function chooseAt(manifest, sha256, precision, { engine, speeds, threads, memoryBudget }) {
   try {
     const chosen = chooseEngine(engine, manifest, precision, speeds?.[speedKey(sha256, precision, threads)]);
     const path = modelFile(manifest, precision, chosen);
-    if (!path) return { obstacle: `the model bundle has no ${precision} model` };
-    return { engine: chosen, path, obstacle: deviceObstacle(manifest, path) };
+    if (!path) return { precision, obstacle: `the model bundle has no ${precision} model` };
+    return { precision, engine: chosen, path, obstacle: deviceObstacle(manifest, path, chosen, memoryBudget ?? null) };
   } catch (error) {
-    return { obstacle: error.message };
+    return { precision, obstacle: error.message };
   }
+}
+
+/** What to load for `request`; with `fallback`, q8 (the smaller file) when the precision asked for
+ * does not fit this device but q8 does (`instead`: why the one asked for does not). */
+function choose(manifest, sha256, request) {
+  const asked = chooseAt(manifest, sha256, request.precision, request);
+  if (!asked.obstacle || !request.fallback || request.precision === SMALLER) return { ...asked, instead: null };
+  const smaller = chooseAt(manifest, sha256, SMALLER, request);
+  return smaller.obstacle ? { ...asked, instead: null } : { ...smaller, instead: asked.obstacle };
+}
+
+/** The page hears what is about to load, before the download starts: the `plan` message. */
+async function postPlan(manifest, sha256, config, { precision, engine, path, instead }) {
+  const sizes = {}; // each precision's file on this engine (the settings show them)
+  for (const p of PRECISIONS) {
+    const file = modelFile(manifest, p, engine);
+    if (file) sizes[p] = manifestEntry(manifest, file).size;
+  }
+  const download = await bytesToDownload({ modelBase: config.model_base, manifest, manifestSha256: sha256, paths: [path] });
+  (port ?? self).postMessage({
+    type: "plan", precision, engine, path, download_bytes: download, size_bytes: manifestEntry(manifest, path).size,
+    memory_bytes: memoryNeed(manifest, path, engine), instead, sizes,
+  });
 }
 
 async function loadModel(request) {
   if (!certified) throw new Error("the manifest must be asked for first");
-  const { manifest, sha256 } = await certified;
+  const { manifest, sha256, config } = await certified;
   const tokenizer = request.tokenizer ? TOKENIZER_FILES : [];
-  const { engine, path, obstacle } = choose(manifest, sha256, request);
-  const without = async (reason) => ({ ...(await load(tokenizer)), engine: null, path: null, obstacle: reason });
+  const chosen = choose(manifest, sha256, request);
+  const { engine, path, obstacle, precision } = chosen;
+  const without = async (reason) => ({ ...(await load(tokenizer)), engine: null, path: null, precision, obstacle: reason });
   if (obstacle) return without(obstacle);
+  if (request.plan) await postPlan(manifest, sha256, config, chosen);
   try {
-    return { ...(await load([...tokenizer, path])), engine, path, obstacle: null };
+    return { ...(await load([...tokenizer, path])), engine, path, precision, obstacle: null };
   } catch (error) {
     if (!request.tokenizer || FATAL.has(error.kind)) throw error;
     return without(`the model could not be loaded here: ${error.message}`);
@@ -83,9 +118,9 @@ self.onmessage = async ({ data }) => {
   } else if (data.type === "model") {
     const prefetched = !manifestKnown;
     try {
-      const { files, networkBytes, seconds, engine, path, obstacle } = await loadModel(data);
+      const { files, networkBytes, seconds, engine, path, precision, obstacle } = await loadModel(data);
       const entries = [...files.entries()];
-      self.postMessage({ type: "model", id: data.id, engine, path, obstacle, files: entries, networkBytes, seconds, prefetched },
+      self.postMessage({ type: "model", id: data.id, engine, path, precision, obstacle, files: entries, networkBytes, seconds, prefetched },
         entries.map(([, bytes]) => bytes.buffer));
     } catch (error) {
       fail(data.id, error);

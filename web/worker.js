@@ -28,6 +28,7 @@ const w = {
   rootKey: null, // the IC root key (local replica: fetched; mainnet: the agent's own)
   enginePref: "auto", // the engine setting: auto | icchat | onnxruntime-web
   threads: 1, // for either engine (worker-boot.mjs deviceThreads)
+  small: false, // a phone or a small device (the page's device-fit.mjs): no auto measurement, which holds both engines
   speeds: {}, // speedKey -> {icchat, "onnxruntime-web"}: ms per token measured here (the page keeps them)
   measureFailed: new Set(), // speedKeys whose measurement failed this visit
   ort: null, // onnxruntime-web's module, once booted (ortBoot: its boot, begun at init)
@@ -60,16 +61,17 @@ async function useDeviceModel(model) {
 }
 
 /** The model at `precision` on the engine the loader chooses for the engine setting, as loaded:
- * {engine, path, files, obstacle, ...} (tokenizer: with the tokenizer's files). */
-function askModel(precision, tokenizer = false) {
-  return w.loader.model({ precision, engine: w.enginePref, speeds: w.speeds, threads: w.threads, tokenizer });
+ * {engine, path, precision, files, obstacle, ...} (tokenizer: with the tokenizer's files;
+ * fallback: q8 if `precision` does not fit this device). The page hears the plan first. */
+function askModel(precision, { tokenizer = false, fallback = false } = {}) {
+  return w.loader.model({ precision, engine: w.enginePref, speeds: w.speeds, threads: w.threads, tokenizer, fallback, plan: true });
 }
 
 /** The engine started on a loaded model (`report` shows the phase; auto's measurement: none). */
 async function startModel(precision, loaded, report = status) {
   if (loaded.engine === "onnxruntime-web") w.ort ??= await (w.ortBoot ??= bootOrt(w.build, w.threads));
   report("session", "Preparing the model");
-  return startEngine(loaded, { precision, build: w.build, ort: w.ort, manifest: w.manifest, threads: w.threads });
+  return startEngine(loaded, { precision: loaded.precision ?? precision, build: w.build, ort: w.ort, manifest: w.manifest, threads: w.threads });
 }
 
 /** Onchain answers: the gpt2 canister as this page's own identity (an Ed25519 key the page keeps). */
@@ -118,13 +120,14 @@ function relayConsole() {
   }
 }
 
-async function init({ precision, engine, speeds, debug, progressPort, identitySeed, pageUrl, threads }) {
+async function init({ precision, engine, speeds, debug, progressPort, identitySeed, pageUrl, threads, memoryBudget, small }) {
   w.enginePref = engine ?? "auto";
   w.precision = precision;
   w.speeds = speeds && typeof speeds === "object" ? { ...speeds } : {};
   w.threads = deviceThreads(Number.isInteger(threads) && threads > 0 ? threads : undefined);
   if (debug) relayConsole();
-  w.loader = new ModelLoader(progressPort, post);
+  w.small = small === true;
+  w.loader = new ModelLoader(progressPort, post, memoryBudget ?? null);
   const timings = {};
   const t0 = performance.now();
   const since = () => (performance.now() - t0) / 1000;
@@ -139,7 +142,7 @@ async function init({ precision, engine, speeds, debug, progressPort, identitySe
   // the model is asked for at once: the loader starts on it the moment the manifest is certified,
   // while this thread boots Pyodide.
   const manifestPromise = w.loader.manifest(w.config, absolute(w.build.agent));
-  const modelPromise = askModel(precision, true);
+  const modelPromise = askModel(precision, { tokenizer: true, fallback: true });
   modelPromise.catch(() => {}); // awaited below, after the manifest
   const pythonPromise = bootPython(w.build).then((p) => { timings.python = since(); return p; });
   w.ortBoot = bootOrt(w.build, w.threads).then((o) => { timings.ort = since(); return o; });
