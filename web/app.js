@@ -28,7 +28,7 @@ const fromWorker = {
     showPlan(plan); // what loads, said before the download
     showPrecisionSizes(plan.sizes);
     if (plan.instead) {
-      state.prefs.precision = plan.precision; // q8 instead of a precision this device cannot hold
+      state.prefs.precision = plan.precision; // the one asked for does not fit this device: the settings show what runs
       fillSettings();
     }
   },

@@ -131,7 +131,7 @@ export const STOP_REASONS = ["eot", "stop_string", "max_tokens", "context", "can
  * and at a switch): the page shows it at once ("q8 · 128 MB to download · needs about 0.4 GB of memory").
  * @typedef {object} PlanMessage
  * @property {"plan"} type
- * @property {Precision} precision  what loads (q8 when the precision asked for does not fit: `instead`)
+ * @property {Precision} precision  what loads (at start, another one when the precision asked for does not fit: `instead`)
  * @property {Engine} engine
  * @property {string} path  the model file
  * @property {number} download_bytes  what the network brings (0: the file is in this browser's cache)

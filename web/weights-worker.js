@@ -12,11 +12,11 @@
 //                            engine: the setting (auto | icchat | onnxruntime-web); speeds: the
 //                            page's measurements by speedKey; tokenizer: load vocab.json and
 //                            merges.txt too; memoryBudget: bytes the model may use (the page's
-//                            device-fit.mjs; null: unknown); fallback: q8 instead of a precision
-//                            that does not fit; plan: tell the page first (`plan`). Waits for the
-//                            manifest (sent first) to be certified; `prefetched`: it was asked
-//                            before that, so its files started loading the moment the manifest was
-//                            certified (init asks at once).
+//                            device-fit.mjs; null: unknown); fallback: another precision (q8
+//                            first) instead of one that does not fit; plan: tell the page first.
+//                            Waits for the manifest (sent first) to be certified; `prefetched`: it
+//                            was asked before that, so its files started loading the moment the
+//                            manifest was certified (init asks at once).
 //   here → chat worker   {type: "manifest", id, manifest, sha256, rootKey}
 //                        {type: "model", id, engine, path, precision, files: [[path, Uint8Array]],
 //                         obstacle, networkBytes, seconds, prefetched}
@@ -35,8 +35,6 @@ import { bytesToDownload, deviceObstacle, loadFiles, manifestEntry, memoryNeed, 
 
 /** Failures that stop everything: a model this device cannot hold leaves onchain answers. */
 const FATAL = new Set(["integrity", "uncertified", "unreachable", "manifest", "config"]);
-/** The smaller precision, loaded instead of a larger one this device cannot hold. */
-const SMALLER = "q8";
 
 let port = null;
 let certified = null; // Promise<{manifest, sha256, rootKey, config}> once "manifest" was asked
@@ -61,13 +59,14 @@ function chooseAt(manifest, sha256, precision, { engine, speeds, threads, memory
   }
 }
 
-/** What to load for `request`; with `fallback`, q8 (the smaller file) when the precision asked for
- * does not fit this device but q8 does (`instead`: why the one asked for does not). */
+/** What to load for `request`; with `fallback`, another precision when the one asked for does not
+ * fit this device (or has no file for the engine setting): the first in PRECISIONS that does, q8
+ * (the smaller) first; `instead` says why the one asked for was not loaded. */
 function choose(manifest, sha256, request) {
   const asked = chooseAt(manifest, sha256, request.precision, request);
-  if (!asked.obstacle || !request.fallback || request.precision === SMALLER) return { ...asked, instead: null };
-  const smaller = chooseAt(manifest, sha256, SMALLER, request);
-  return smaller.obstacle ? { ...asked, instead: null } : { ...smaller, instead: asked.obstacle };
+  if (!asked.obstacle || !request.fallback) return { ...asked, instead: null };
+  const other = PRECISIONS.filter((p) => p !== request.precision).map((p) => chooseAt(manifest, sha256, p, request)).find((c) => !c.obstacle);
+  return other ? { ...other, instead: asked.obstacle } : { ...asked, instead: null };
 }
 
 /** The page hears what is about to load, before the download starts: the `plan` message. */

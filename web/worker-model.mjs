@@ -46,8 +46,8 @@ export class ModelLoader {
 
   /** The model at `precision` for the engine setting `engine`, as the loader chose and loaded it:
    * -> {engine, path, precision, files: Map, obstacle, networkBytes, seconds, prefetched} (engine
-   * null and `obstacle` set: this device cannot run it). fallback: q8 instead of a precision that
-   * does not fit (`precision` says which loaded); plan: the page is told what loads first. */
+   * null and `obstacle` set: this device cannot run it). fallback: another precision (q8 first)
+   * instead of one that does not fit (`precision` says which loaded); plan: the page hears first. */
   async model({ precision, engine, speeds, threads, tokenizer = false, fallback = false, plan = false }) {
     const reply = await this.ask({ type: "model", precision, engine, speeds, threads, tokenizer, fallback, plan, memoryBudget: this.memoryBudget });
     return { ...reply, files: new Map(reply.files) };

@@ -31,7 +31,7 @@ const w = {
   small: false, // a phone or a small device (the page's device-fit.mjs): no auto measurement, which holds both engines
   speeds: {}, // speedKey -> {icchat, "onnxruntime-web"}: ms per token measured here (the page keeps them)
   measureFailed: new Set(), // speedKeys whose measurement failed this visit
-  ort: null, // onnxruntime-web's module, once booted (ortBoot: its boot, begun at init)
+  ort: null, // onnxruntime-web's module, once booted (ortBoot: its boot, begun at init unless the engine setting is icchat)
   ortBoot: null,
   loader: null, // ModelLoader (weights-worker.js)
   chat: null, // the Python JsChatWorker
@@ -62,7 +62,8 @@ async function useDeviceModel(model) {
 
 /** The model at `precision` on the engine the loader chooses for the engine setting, as loaded:
  * {engine, path, precision, files, obstacle, ...} (tokenizer: with the tokenizer's files;
- * fallback: q8 if `precision` does not fit this device). The page hears the plan first. */
+ * fallback: another precision, q8 first, if `precision` does not fit this device). The page
+ * hears the plan first. */
 function askModel(precision, { tokenizer = false, fallback = false } = {}) {
   return w.loader.model({ precision, engine: w.enginePref, speeds: w.speeds, threads: w.threads, tokenizer, fallback, plan: true });
 }
@@ -145,8 +146,10 @@ async function init({ precision, engine, speeds, debug, progressPort, identitySe
   const modelPromise = askModel(precision, { tokenizer: true, fallback: true });
   modelPromise.catch(() => {}); // awaited below, after the manifest
   const pythonPromise = bootPython(w.build).then((p) => { timings.python = since(); return p; });
-  w.ortBoot = bootOrt(w.build, w.threads).then((o) => { timings.ort = since(); return o; });
-  w.ortBoot.catch(() => {}); // awaited only if onnxruntime-web runs the model
+  if (w.enginePref !== "icchat") { // on the icchat engine (a phone's default) only a switch boots it: memory
+    w.ortBoot = bootOrt(w.build, w.threads).then((o) => { timings.ort = since(); return o; });
+    w.ortBoot.catch(() => {}); // awaited only if onnxruntime-web runs the model
+  }
   ({ manifest: w.manifest, sha256: w.manifestSha256, rootKey: w.rootKey } = await manifestPromise);
   timings.manifest = since();
   const onchain = agentPromise.then((agent) => connectOnchain(agent, identitySeed)).catch((error) => error);
