@@ -25,6 +25,7 @@ const fromWorker = {
     if (phase !== "ready") setStatus(text, phase === "weights" ? els.detail.textContent : "");
   },
   plan(plan) {
+    state.plan = plan;
     showPlan(plan); // what loads, said before the download
     showPrecisionSizes(plan.sizes);
     if (plan.instead) {

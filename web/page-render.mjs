@@ -64,7 +64,6 @@ export function planText(plan) {
 
 /** What is about to load, said before the download starts (and why not the precision asked for). */
 export function showPlan(plan) {
-  state.plan = plan;
   els.about.dataset.plan = JSON.stringify(plan); // tests read it
   setStatus(`Loading the ${plan.precision} model${plan.instead ? " instead" : ""}`, plan.instead ? `${planText(plan)} (${plan.instead})` : planText(plan));
 }

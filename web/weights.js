@@ -42,7 +42,7 @@ const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 
 //                     the initializers graph optimisation re-lays out), and the KV cache twice
 //                     (ORT tensors on the JS side, copied into its heap at every run).
 // The icchat figure below is the sum of both phases (the downloaded bytes may wait for garbage
-// collection while the cache fills), at the whole context: a bound, not a typical figure.
+// collection while the KV cache fills), at the whole context: a bound, not a typical figure.
 const F32 = 4;
 /** The icchat engine's module: its code (165 kB) and the shared memory's first 256 pages (engine.mjs). */
 const ICCHAT_MODULE_BYTES = 16 * 2 ** 20;
