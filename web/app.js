@@ -3,10 +3,11 @@
 // its state in one place (page-state.mjs) and in this browser (page-store.mjs), and talks to the
 // worker only through page-worker-client.mjs.
 
+import { deviceFit } from "./device-fit.mjs";
 import { answerPending, autosize, failReply, newChat, onDelta, onDone, onPromptInput, renderChat, send, setBackend, stop } from "./page-chat.mjs";
 import { els } from "./page-dom.mjs";
-import { closeOverlays, explainError, hideError, renderControls, setLoadingStatus, setProgress, setRestingState, setState, setStatus, showError, showModelNotice, showProgress, showReady, showStopped } from "./page-render.mjs";
-import { checkUsage, engineChoiceDetail, fillSettings, forgetOnchain, onForgotten, onSettingsInput, onUsage, openSettings, resetSettings, showEngineSpeeds } from "./page-settings.mjs";
+import { closeOverlays, explainError, hideError, renderControls, setLoadingStatus, setProgress, setRestingState, setState, setStatus, showError, showModelNotice, showPlan, showProgress, showReady, showStopped } from "./page-render.mjs";
+import { checkUsage, engineChoiceDetail, fillSettings, forgetOnchain, onForgotten, onSettingsInput, onUsage, openSettings, resetSettings, showEngineSpeeds, showPrecisionSizes } from "./page-settings.mjs";
 import { state } from "./page-state.mjs";
 import { identitySeed, loadDraft, loadEngineSpeeds, savePrefs, saveEngineSpeeds } from "./page-store.mjs";
 import { Watchdog } from "./page-watchdog.mjs";
@@ -29,6 +30,15 @@ const fromWorker = {
   },
   status({ phase, text }) {
     if (phase !== "ready") setLoadingStatus(text, phase === "weights" ? els.detail.textContent : "");
+  },
+  plan(plan) {
+    state.plan = plan;
+    showPlan(plan); // what loads, said before the download
+    showPrecisionSizes(plan.sizes);
+    if (plan.instead) {
+      state.prefs.precision = plan.precision; // the one asked for does not fit this device: the settings show what runs
+      fillSettings();
+    }
   },
   progress(p) {
     if (!state.ready || state.device.loading) showProgress(p); // else a late message from the loader thread
@@ -108,7 +118,9 @@ function start() {
   setProgress(0);
   const { precision, engine } = state.prefs;
   watchdog.watch();
-  startWorker({ precision, engine, speeds: loadEngineSpeeds(), identitySeed: identitySeed() }, watched, onCrash);
+  const fit = deviceFit(); // how much memory the model may use here (phones: iOS ends a tab near 1.5 GB)
+  els.about.dataset.deviceFit = JSON.stringify(fit); // tests read it
+  startWorker({ precision, engine, speeds: loadEngineSpeeds(), identitySeed: identitySeed(), memoryBudget: fit.memoryBytes, small: fit.small }, watched, onCrash);
 }
 
 // Start-up's progress, for the watchdog (a `ready` tells it more: see `ready` above): the phase

@@ -2,6 +2,7 @@
 // conversation list, and which controls the page's state allows now. Model and user text are
 // always set with textContent.
 
+import { formatMemory } from "./device-fit.mjs";
 import { els } from "./page-dom.mjs";
 import { onchainFirst, state, takesMessagesFor } from "./page-state.mjs";
 
@@ -63,11 +64,25 @@ function formatSeconds(s) {
   return `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
 }
 
-/** The model files' download or cache read (the loader's `progress`). */
+const mb = (n) => (n / 1e6).toFixed(n < 1e7 ? 1 : 0);
+const memoryNote = (plan) => `needs about ${formatMemory(plan.memory_bytes)} of memory`;
+
+/** The loader's `plan`, in words: "q8 · icchat engine · 128 MB to download · needs about 0.4 GB of memory". */
+export function planText(plan) {
+  const source = plan.download_bytes > 0 ? `${mb(plan.download_bytes)} MB to download` : "from this browser's cache";
+  return [plan.precision, ENGINE_LABELS[plan.engine] ?? plan.engine, source, memoryNote(plan)].join(" · ");
+}
+
+/** What is about to load, said before the download starts (and why not the precision asked for). */
+export function showPlan(plan) {
+  els.about.dataset.plan = JSON.stringify(plan); // tests read it
+  setLoadingStatus(`Loading the ${plan.precision} model${plan.instead ? " instead" : ""}`, plan.instead ? `${planText(plan)} (${plan.instead})` : planText(plan));
+}
+
+/** The model files' download or cache read (the loader's `progress`), with the plan's memory need. */
 export function showProgress(p) {
   const percent = p.total ? Math.floor((p.loaded / p.total) * 100) : 100;
   setProgress(percent);
-  const mb = (n) => (n / 1e6).toFixed(n < 1e7 ? 1 : 0);
   if (p.done) {
     setLoadingStatus("Model files verified", p.networkBytes ? `${mb(p.total)} MB · SHA-256 checked` : `${mb(p.total)} MB from this browser's cache · SHA-256 checked`);
     return;
@@ -75,6 +90,7 @@ export function showProgress(p) {
   const parts = [`${mb(p.loaded)} / ${mb(p.total)} MB`, `${percent} %`];
   if (p.networkBytes > 0 && p.rate > 0) parts.push(`${(p.rate / 1e6).toFixed(1)} MB/s`);
   if (p.eta !== null && p.eta !== undefined && p.networkBytes > 0) parts.push(`${formatSeconds(p.eta)} left`);
+  if (state.plan) parts.push(memoryNote(state.plan));
   if (onchainFirst()) setStatus(`Onchain ready · loading the on-device model ${percent}%`, parts.join(" · "));
   else setStatus(p.fromCache ? "Loading the model from this browser's cache" : "Downloading the model", parts.join(" · "));
 }

@@ -27,6 +27,14 @@ export function fillSettings() {
   showSliders(settings.temperature, settings.top_p);
   els.modelWhere.textContent = ORIGIN_LABELS[prefs.backend];
 }
+/** Each precision's model file size on the engine that loads (the loader's `plan.sizes`), beside its choice. */
+export function showPrecisionSizes(sizes) {
+  for (const input of els.settingsForm.elements.precision) {
+    const label = input.parentElement;
+    const size = label.querySelector(".file-size") ?? label.appendChild(Object.assign(document.createElement("small"), { className: "file-size" }));
+    size.textContent = sizes?.[input.value] ? `${(sizes[input.value] / 1e6).toFixed(0)} MB` : "";
+  }
+}
 function showSliders(temperature, topP) {
   els.temperatureOut.textContent = Number(temperature).toFixed(2);
   els.topPOut.textContent = Number(topP).toFixed(2);

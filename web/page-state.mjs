@@ -22,6 +22,7 @@ export const state = {
   running: { precision: null, enginePref: null }, // what runs, and the engine setting before a switch (restored if the switch fails)
   available: [], // backends that can answer now (ready.backends)
   device: { available: false, loading: false, reason: null }, // whether this device runs the model (or still loads it), and why not
+  plan: null, // the model being loaded: the loader's `plan` (precision, engine, sizes, memory need)
   prices: null, // the IC price table's few numbers (config.json via the worker)
   reply: null, // the answer being written (page-chat.mjs)
   pending: pending, // the conversation whose last message waits for the model (page-chat.mjs), or null

@@ -2,11 +2,16 @@
 // sampling settings, the prefs, the conversations, the unsent draft, the onchain identity and
 // auto's engine speeds. What earlier pages stored is migrated once, when it is read here.
 
+import { deviceFit } from "./device-fit.mjs";
 import { BACKENDS, ENGINE_CHOICES, PRECISIONS } from "./protocol.mjs";
 
 export const KEYS = { settings: "icchat.settings.v1", prefs: "icchat.prefs.v1", conversations: "icchat.conversations.v1", draft: "icchat.draft.v1", identity: "icchat.identity.v1", engineSpeeds: "icchat.engine-speeds.v1" };
 export const DEFAULT_SETTINGS = { temperature: 0.8, top_k: 40, top_p: 0.95, max_new_tokens: 128, seed: null };
 export const DEFAULT_PREFS = { backend: "device", precision: "q8", engine: "auto" };
+/** The prefs of a small device (device-fit.mjs) the user has not chosen otherwise: q8 on the
+ * icchat engine (auto would also load onnxruntime-web to time it, and that needs about five
+ * times its file in memory: weights.js memoryNeed). */
+export const SMALL_DEVICE_PREFS = { ...DEFAULT_PREFS, precision: "q8", engine: "icchat" };
 
 // Earlier pages named the precision "variant" (int8 | fp32) and stored an answer's stats in camelCase.
 const OLD_PRECISIONS = { int8: "q8", fp32: "f32" };
@@ -71,7 +76,8 @@ export function migrateEngineSpeeds(stored) {
 
 export const loadSettings = () => ({ ...DEFAULT_SETTINGS, ...load(KEYS.settings, {}) });
 export const saveSettings = (settings) => save(KEYS.settings, settings);
-export const loadPrefs = () => ({ ...DEFAULT_PREFS, ...loadMigrated(KEYS.prefs, {}, migratePrefs) });
+/** The stored prefs over this device's defaults (`small`: device-fit.mjs's verdict): a stored choice wins. */
+export const loadPrefs = (small = deviceFit().small) => ({ ...(small ? SMALL_DEVICE_PREFS : DEFAULT_PREFS), ...loadMigrated(KEYS.prefs, {}, migratePrefs) });
 export const savePrefs = (prefs) => save(KEYS.prefs, prefs);
 export const loadConversations = () => loadMigrated(KEYS.conversations, null, migrateConversations);
 export const saveConversations = (conversations) => save(KEYS.conversations, conversations);

@@ -6,8 +6,9 @@ import { TO_PAGE } from "./protocol.mjs";
 let worker = null;
 
 /** (Re)start the worker; every message it (or its loader thread) sends goes to handlers[type],
- * and a crash (an uncaught error in the worker) to onCrash(text). */
-export function startWorker({ precision, engine, speeds, identitySeed }, handlers, onCrash) {
+ * and a crash (an uncaught error in the worker) to onCrash(text). memoryBudget and small: the
+ * page's device-fit.mjs verdict. */
+export function startWorker({ precision, engine, speeds, identitySeed, memoryBudget, small }, handlers, onCrash) {
   worker?.terminate();
   const receive = ({ data }) => {
     if (TO_PAGE.includes(data?.type)) handlers[data.type](data);
@@ -21,7 +22,7 @@ export function startWorker({ precision, engine, speeds, identitySeed }, handler
   // Download progress comes straight from the loader thread, never queued behind Python's boot.
   const progress = new MessageChannel();
   progress.port1.onmessage = receive;
-  worker.postMessage({ type: "init", precision, engine, speeds, debug: location.hash === "#debug", progressPort: progress.port2, identitySeed, pageUrl: location.href }, [progress.port2]);
+  worker.postMessage({ type: "init", precision, engine, speeds, debug: location.hash === "#debug", progressPort: progress.port2, identitySeed, pageUrl: location.href, memoryBudget, small }, [progress.port2]);
 }
 
 /** The worker is gone for good (it crashed): nothing is sent until the next start. */

@@ -37,7 +37,7 @@ export const ERROR_KINDS = ["config", "unreachable", "integrity", "uncertified",
 export const TO_WORKER = ["init", "generate", "stop", "switch", "usage", "forget"];
 
 /** Messages the worker sends to the page. */
-export const TO_PAGE = ["log", "config", "status", "progress", "ready", "engines", "snapshot", "delta", "done", "error", "usage", "forgotten"];
+export const TO_PAGE = ["log", "config", "status", "plan", "progress", "ready", "engines", "snapshot", "delta", "done", "error", "usage", "forgotten"];
 
 /** The start-up phases a `status` names, in init's order (the device's weights and session run
  * beside the chat's python); "ready" ends them. */
@@ -71,6 +71,10 @@ export const STOP_REASONS = ["eot", "stop_string", "max_tokens", "context", "can
  * @property {Uint8Array} [identitySeed]  32 bytes: the page's onchain identity (kept by the page)
  * @property {string} pageUrl  the page's URL (the network and canisters come from it)
  * @property {number} [threads]  threads for either engine (a benchmark's choice; default 2..4)
+ * @property {number | null} [memoryBudget]  bytes the on-device model may use (web/device-fit.mjs;
+ *   null: unknown): a model file needing more (weights.js memoryNeed) is not loaded
+ * @property {boolean} [small]  a phone or a small device (device-fit.mjs): auto never times the
+ *   other engine there (it would hold both models at once)
  */
 
 /**
@@ -129,6 +133,21 @@ export const STOP_REASONS = ["eot", "stop_string", "max_tokens", "context", "can
  *   init goes through config and runtime, then the device's weights and session beside the
  *   chat's python (the device's last one is said again after the first `ready`); the page's
  *   watchdog (page-watchdog.mjs) names what each phase waits for
+ */
+
+/**
+ * What is about to load, posted on init's progressPort before the model file is fetched (at init
+ * and at a switch): the page shows it at once ("q8 · 128 MB to download · needs about 0.4 GB of memory").
+ * @typedef {object} PlanMessage
+ * @property {"plan"} type
+ * @property {Precision} precision  what loads (at start, another one when the precision asked for does not fit: `instead`)
+ * @property {Engine} engine
+ * @property {string} path  the model file
+ * @property {number} download_bytes  what the network brings (0: the file is in this browser's cache)
+ * @property {number} size_bytes  the file's size
+ * @property {number} memory_bytes  what running it needs (web/weights.js memoryNeed)
+ * @property {string | null} instead  why the precision asked for was not loaded (null: it was)
+ * @property {Partial<Record<Precision, number>>} sizes  each precision's file size on this engine (the settings show them)
  */
 
 /**

@@ -10,23 +10,29 @@
 //                        {type: "tokenizer", id}
 //                            vocab.json and merges.txt alone, checked like every file: the chat
 //                            (and onchain answers) start on them while the model still loads
-//                        {type: "model", id, precision, engine, speeds, threads}
+//                        {type: "model", id, precision, engine, speeds, threads, memoryBudget, fallback, plan}
 //                            engine: the setting (auto | icchat | onnxruntime-web); speeds: the
-//                            page's measurements by speedKey. Both wait for the manifest (sent
-//                            first) to be certified; `prefetched`: asked before that, so the
-//                            files started loading the moment it was certified (init asks at once).
+//                            page's measurements by speedKey; memoryBudget: bytes the model may use
+//                            (the page's device-fit.mjs; null: unknown); fallback: another precision
+//                            (q8 first) instead of one that does not fit; plan: tell the page first.
+//                            Both wait for the manifest (sent first) to be certified; `prefetched`:
+//                            asked before that, so the files started loading the moment it was
+//                            certified (init asks at once).
 //   here → chat worker   {type: "manifest", id, manifest, sha256, rootKey}
 //                        {type: "tokenizer", id, files: [[path, Uint8Array]], networkBytes, seconds, prefetched}
-//                        {type: "model", id, engine, path, files: [[path, Uint8Array]], obstacle,
+//                        {type: "model", id, engine, path, precision, files: [[path, Uint8Array]], obstacle,
 //                         networkBytes, seconds, prefetched}
-//                            engine + path: what was chosen and loaded (null with `obstacle`, why
-//                            this device cannot run the model)
+//                            engine + path + precision: what was chosen and loaded (engine and path
+//                            null with `obstacle`, why this device cannot run the model)
 //                        {type: "failed", id, kind, message}
-//   here → port          {type: "progress", loaded, total, networkBytes, rate, eta, file, fromCache, done}
+//   here → port          {type: "plan", precision, engine, path, download_bytes, size_bytes,
+//                         memory_bytes, instead, sizes}   before the model file loads (protocol.mjs)
+//                        {type: "progress", loaded, total, networkBytes, rate, eta, file, fromCache, done}
 
 import { certifiedManifest } from "./certify.mjs";
 import { chooseEngine, speedKey } from "./engine.mjs";
-import { deviceObstacle, loadFiles, modelFile, TOKENIZER_FILES } from "./weights.js";
+import { PRECISIONS } from "./protocol.mjs";
+import { bytesToDownload, deviceObstacle, loadFiles, manifestEntry, memoryNeed, modelFile, TOKENIZER_FILES } from "./weights.js";
 
 let port = null;
 let certified = null; // Promise<{manifest, sha256, rootKey, config}> once "manifest" was asked
@@ -46,22 +52,48 @@ async function load(paths, report = onProgress) {
 }
 
 /** The engine for the setting `engine` at `precision` and its file, or why this device cannot run it. */
-function choose(manifest, sha256, { precision, engine, speeds, threads }) {
+function chooseAt(manifest, sha256, precision, { engine, speeds, threads, memoryBudget }) {
   try {
     const chosen = chooseEngine(engine, manifest, precision, speeds?.[speedKey(sha256, precision, threads)]);
     const path = modelFile(manifest, precision, chosen);
-    if (!path) return { obstacle: `the model bundle has no ${precision} model` };
-    return { engine: chosen, path, obstacle: deviceObstacle(manifest, path) };
+    if (!path) return { precision, obstacle: `the model bundle has no ${precision} model` };
+    return { precision, engine: chosen, path, obstacle: deviceObstacle(manifest, path, chosen, memoryBudget ?? null) };
   } catch (error) {
-    return { obstacle: error.message };
+    return { precision, obstacle: error.message };
   }
 }
 
+/** What to load for `request`; with `fallback`, another precision when the one asked for does not
+ * fit this device (or has no file for the engine setting): the first in PRECISIONS that does, q8
+ * (the smaller) first; `instead` says why the one asked for was not loaded. */
+function choose(manifest, sha256, request) {
+  const asked = chooseAt(manifest, sha256, request.precision, request);
+  if (!asked.obstacle || !request.fallback) return { ...asked, instead: null };
+  const other = PRECISIONS.filter((p) => p !== request.precision).map((p) => chooseAt(manifest, sha256, p, request)).find((c) => !c.obstacle);
+  return other ? { ...other, instead: asked.obstacle } : { ...asked, instead: null };
+}
+
+/** The page hears what is about to load, before the download starts: the `plan` message. */
+async function postPlan(manifest, sha256, config, { precision, engine, path, instead }) {
+  const sizes = {}; // each precision's file on this engine (the settings show them)
+  for (const p of PRECISIONS) {
+    const file = modelFile(manifest, p, engine);
+    if (file) sizes[p] = manifestEntry(manifest, file).size;
+  }
+  const download = await bytesToDownload({ modelBase: config.model_base, manifest, manifestSha256: sha256, paths: [path] });
+  (port ?? self).postMessage({
+    type: "plan", precision, engine, path, download_bytes: download, size_bytes: manifestEntry(manifest, path).size,
+    memory_bytes: memoryNeed(manifest, path, engine), instead, sizes,
+  });
+}
+
 async function loadModel(request) {
-  const { manifest, sha256 } = await manifestFirst();
-  const { engine, path, obstacle } = choose(manifest, sha256, request);
-  if (obstacle) return { files: new Map(), networkBytes: 0, seconds: 0, engine: null, path: null, obstacle };
-  return { ...(await load([path])), engine, path, obstacle: null };
+  const { manifest, sha256, config } = await manifestFirst();
+  const chosen = choose(manifest, sha256, request);
+  const { engine, path, obstacle, precision } = chosen;
+  if (obstacle) return { files: new Map(), networkBytes: 0, seconds: 0, engine: null, path: null, precision, obstacle };
+  if (request.plan) await postPlan(manifest, sha256, config, chosen);
+  return { ...(await load([path])), engine, path, precision, obstacle: null };
 }
 
 const loadTokenizer = () => load(TOKENIZER_FILES, () => {});

@@ -4,6 +4,8 @@
 // Runs in the model-file loader's thread (weights-worker.js: the bytes go to the chat worker's
 // engine, never through the page).
 
+import { formatMemory } from "./device-fit.mjs";
+import { RUN_TOKENS } from "./ort-engine.mjs";
 import { PRECISIONS } from "./protocol.mjs";
 
 const CACHE_PREFIX = "icchat-model-";
@@ -29,14 +31,45 @@ export const bundlePrecisions = (manifest) => PRECISIONS.filter((p) => Object.ke
 // WebAssembly SIMD (onnxruntime-web's only WASM build here needs it): a module using v128.
 const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]);
 
-/** Why this device cannot run the bundle's model file `path` (null if it may): checked before
- * anything is loaded. */
-export function deviceObstacle(manifest, path) {
+// What running a model file takes in memory, per engine: weighed against the page's memory budget
+// (device-fit.mjs, init's memoryBudget) before anything is downloaded. Measured in Node 20 on the
+// GPT-2 124M-shape bundle (process RSS, one thread, a prompt of 1000 positions):
+//   icchat engine     q8 (128 MB file) 251 MB at the peak, f32 (498 MB) 1001 MB: twice the file
+//                     while the engine copies the bytes into its memory; at 1000 positions the
+//                     file plus the KV cache and the activations stay (180 and 596 MB).
+//   onnxruntime-web   1.30, q8 (163 MB) 812 MB once the session runs, 910 MB at 1000 positions;
+//                     f32 (498 MB) 2255 MB: 4.5-5x the file (the bytes, its copy in ORT's heap,
+//                     the initializers graph optimisation re-lays out), and the KV cache twice
+//                     (ORT tensors on the JS side, copied into its heap at every run).
+// The icchat figure below is the sum of both phases (the downloaded bytes may wait for garbage
+// collection while the KV cache fills), at the whole context: a bound, not a typical figure.
+const F32 = 4;
+/** The icchat engine's module: its code (165 kB) and the shared memory's first 256 pages (engine.mjs). */
+const ICCHAT_MODULE_BYTES = 16 * 2 ** 20;
+/** onnxruntime-web's peak, as a multiple of the model file's size (measured above, rounded up). */
+const ORT_FILE_FACTOR = 5;
+
+/** Bytes of memory the engine ("icchat" | "onnxruntime-web") needs to run the bundle's model file
+ * `path` over the model's whole context window. */
+export function memoryNeed(manifest, path, engine) {
+  const { size } = manifestEntry(manifest, path);
+  const { n_layer = 0, n_embd = 0, n_ctx = 0, vocab_size = 0 } = manifest.model ?? {};
+  // every position's keys and values at f32 (q8 models with 32- or 64-wide heads keep them in int16: half)
+  const kvCache = n_layer * 2 * n_ctx * n_embd * F32;
+  if (engine === "icchat") {
+    const activations = n_ctx * 11 * n_embd * F32; // canister/gpt2/model.c gpt2_load: x, xn, qkv, att, proj, fc rows
+    return 2 * size + kvCache + activations + ICCHAT_MODULE_BYTES;
+  }
+  return ORT_FILE_FACTOR * size + 2 * kvCache + RUN_TOKENS * vocab_size * F32; // + one run's logits
+}
+
+/** Why this device cannot run the bundle's model file `path` on `engine` (null if it may): checked
+ * before anything is loaded. memoryBudget: bytes the page may use for the model (null: unknown). */
+export function deviceObstacle(manifest, path, engine, memoryBudget = null) {
   if (!WebAssembly.validate(SIMD_PROBE)) return "this browser has no WebAssembly SIMD, which the on-device model needs";
-  const entry = manifest.files.find((f) => f.path === path);
-  const gib = navigator.deviceMemory; // Chromium: a rounded lower bound, in GiB
-  if (entry && gib && gib * 2 ** 30 < 3 * entry.size) {
-    return `this device reports ${gib} GB of memory; the ${entry.variant} model needs about ${(3 * entry.size / 2 ** 30).toFixed(1)} GB`;
+  const need = memoryNeed(manifest, path, engine);
+  if (memoryBudget && need > memoryBudget) {
+    return `the ${manifestEntry(manifest, path).variant} model on ${engine === "icchat" ? "the icchat engine" : engine} needs about ${formatMemory(need)} of memory, more than the ${formatMemory(memoryBudget)} this page may use on this device`;
   }
   return null;
 }
@@ -118,6 +151,19 @@ async function openCache(manifestSha256) {
   }
 }
 
+// the content hash in the URL: the model host may let caches keep it forever (immutable)
+const fileUrl = (modelBase, entry) => new URL(`${entry.path}?sha256=${entry.sha256}`, modelBase).href;
+
+/** Bytes of the bundle's `paths` that are not in this browser's cache: what loading them downloads. */
+export async function bytesToDownload({ modelBase, manifest, manifestSha256, paths }) {
+  const cache = await openCache(manifestSha256);
+  let bytes = 0;
+  for (const entry of paths.map((p) => manifestEntry(manifest, p))) {
+    if (!(await cache?.match(fileUrl(modelBase, entry)))) bytes += entry.size;
+  }
+  return bytes;
+}
+
 async function readCached(cache, url, entry) {
   if (!cache) return null;
   const hit = await cache.match(url);
@@ -182,8 +228,7 @@ export async function loadFiles({ modelBase, manifest, manifestSha256, paths, on
   report(entries[0]?.path ?? "", false, true);
   const files = new Map();
   for (const entry of entries) {
-    // the content hash in the URL: the model host may let caches keep it forever (immutable)
-    const url = new URL(`${entry.path}?sha256=${entry.sha256}`, modelBase).href;
+    const url = fileUrl(modelBase, entry);
     let bytes = await readCached(cache, url, entry);
     const fromCache = bytes !== null;
     if (!fromCache) {

@@ -13,11 +13,13 @@ import { modelFile } from "./weights.js";
 
 let probes = 0;
 
-/** Whether auto's measurement has work to do for the model running now (`w`: the worker, below). */
+/** Whether auto's measurement has work to do for the model running now (`w`: the worker, below).
+ * Never on a small device (`w.small`): timing the other engine holds both models at once, and
+ * onnxruntime-web alone needs about five times its file (weights.js memoryNeed). */
 export function wantsMeasuring(w) {
   const precision = w.model?.precision;
   const key = w.speedKey(precision);
-  return w.enginePref === "auto" && w.device.available && Boolean(w.model)
+  return w.enginePref === "auto" && !w.small && w.device.available && Boolean(w.model)
     && ENGINES.every((e) => modelFile(w.manifest, precision, e))
     && !measuredBoth(w.speeds[key]) && !w.measureFailed.has(key);
 }

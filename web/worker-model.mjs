@@ -9,15 +9,17 @@ import { ModelError, outOfMemory } from "./weights.js";
 import { absolute } from "./worker-boot.mjs";
 
 /** The chat worker's handle on the loader thread: requests by id, progress relayed to `post`
- * when the page gave no port of its own. */
+ * when the page gave no port of its own. memoryBudget: bytes the page lets the model use (init's;
+ * null: unknown), sent with every model request. */
 export class ModelLoader {
-  constructor(progressPort, post) {
+  constructor(progressPort, post, memoryBudget = null) {
+    this.memoryBudget = memoryBudget;
     this.pending = new Map(); // id -> {resolve, reject}
     this.count = 0;
     this.worker = new Worker(new URL("weights-worker.js", import.meta.url), { type: "module" });
     if (progressPort) this.worker.postMessage({ type: "port", port: progressPort }, [progressPort]);
     this.worker.onmessage = ({ data }) => {
-      if (data.type === "progress") return post(data);
+      if (data.type === "progress" || data.type === "plan") return post(data);
       const pending = this.pending.get(data.id);
       this.pending.delete(data.id);
       if (data.type === "failed") pending?.reject(new ModelError(data.kind, data.message));
@@ -43,10 +45,11 @@ export class ModelLoader {
   }
 
   /** The model at `precision` for the engine setting `engine`, as the loader chose and loaded it:
-   * -> {engine, path, files: Map, obstacle, networkBytes, seconds, prefetched} (engine null and
-   * `obstacle` set: this device cannot run it). */
-  async model({ precision, engine, speeds, threads }) {
-    const reply = await this.ask({ type: "model", precision, engine, speeds, threads });
+   * -> {engine, path, precision, files: Map, obstacle, networkBytes, seconds, prefetched} (engine
+   * null and `obstacle` set: this device cannot run it). fallback: another precision (q8 first)
+   * instead of one that does not fit (`precision` says which loaded); plan: the page hears first. */
+  async model({ precision, engine, speeds, threads, fallback = false, plan = false }) {
+    const reply = await this.ask({ type: "model", precision, engine, speeds, threads, fallback, plan, memoryBudget: this.memoryBudget });
     return { ...reply, files: new Map(reply.files) };
   }
 

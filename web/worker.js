@@ -30,7 +30,8 @@ const w = {
   threads: 1, // for either engine (worker-boot.mjs deviceThreads)
   speeds: {}, // speedKey -> {icchat, "onnxruntime-web"}: ms per token measured here (the page keeps them)
   measureFailed: new Set(), // speedKeys whose measurement failed this visit
-  ort: null, // onnxruntime-web's module, once booted (ortBoot: its boot, begun at init)
+  small: false, // a phone or a small device (the page's device-fit.mjs): no auto measurement, which holds both engines
+  ort: null, // onnxruntime-web's module, once booted (ortBoot: its boot, begun at init unless the engine setting is icchat)
   ortBoot: null,
   loader: null, // ModelLoader (weights-worker.js)
   chat: null, // the Python JsChatWorker
@@ -60,16 +61,17 @@ async function useDeviceModel(model) {
 }
 
 /** The model at `precision` on the engine the loader chooses for the engine setting, as loaded:
- * {engine, path, files, obstacle, ...}. */
-function askModel(precision) {
-  return w.loader.model({ precision, engine: w.enginePref, speeds: w.speeds, threads: w.threads });
+ * {engine, path, precision, files, obstacle, ...} (fallback: another precision, q8 first, if
+ * `precision` does not fit this device). The page hears the plan first. */
+function askModel(precision, { fallback = false } = {}) {
+  return w.loader.model({ precision, engine: w.enginePref, speeds: w.speeds, threads: w.threads, fallback, plan: true });
 }
 
 /** The engine started on a loaded model (`report` shows the phase; auto's measurement: none). */
 async function startModel(precision, loaded, report = status) {
   if (loaded.engine === "onnxruntime-web") w.ort ??= await (w.ortBoot ??= bootOrt(w.build, w.threads));
   report("session", "Preparing the model");
-  return startEngine(loaded, { precision, build: w.build, ort: w.ort, manifest: w.manifest, threads: w.threads });
+  return startEngine(loaded, { precision: loaded.precision ?? precision, build: w.build, ort: w.ort, manifest: w.manifest, threads: w.threads });
 }
 
 /** Onchain answers: the gpt2 canister as this page's own identity (an Ed25519 key the page keeps). */
@@ -134,7 +136,7 @@ async function startDevice(precision, modelPromise, deviceStatus) {
   const loaded = await modelPromise;
   if (loaded.obstacle) return { reason: loaded.obstacle };
   try {
-    return { model: await startModel(precision, loaded, (phase, text) => deviceStatus(phase, text + featureSteps(loaded.engine, precision))) };
+    return { model: await startModel(precision, loaded, (phase, text) => deviceStatus(phase, text + featureSteps(loaded.engine, loaded.precision))) };
   } catch (error) {
     return { reason: `the model could not be loaded here: ${explain(error).message}` };
   }
@@ -147,13 +149,14 @@ const FATAL = new Set(["integrity", "uncertified", "unreachable", "manifest", "c
  * the gpt2 canister is connected (a first `ready`, device loading), then the on-device model
  * once its file is loaded and its engine started (a second `ready`; one `ready` only when it
  * was settled before the chat). */
-async function init({ precision, engine, speeds, debug, progressPort, identitySeed, pageUrl, threads }) {
+async function init({ precision, engine, speeds, debug, progressPort, identitySeed, pageUrl, threads, memoryBudget, small }) {
   w.enginePref = engine ?? "auto";
   w.precision = precision;
   w.speeds = speeds && typeof speeds === "object" ? { ...speeds } : {};
   w.threads = deviceThreads(Number.isInteger(threads) && threads > 0 ? threads : undefined);
   if (debug) relayConsole();
-  w.loader = new ModelLoader(progressPort, post);
+  w.small = small === true;
+  w.loader = new ModelLoader(progressPort, post, memoryBudget ?? null);
   const timings = {};
   const t0 = performance.now();
   const since = () => (performance.now() - t0) / 1000;
@@ -169,13 +172,15 @@ async function init({ precision, engine, speeds, debug, progressPort, identitySe
   // manifest is certified, while this thread boots Pyodide.
   const manifestPromise = w.loader.manifest(w.config, absolute(w.build.agent));
   const tokenizerPromise = w.loader.tokenizer();
-  const modelPromise = askModel(precision).catch((error) => {
+  const modelPromise = askModel(precision, { fallback: true }).catch((error) => {
     if (FATAL.has(error.kind)) throw error;
     return { obstacle: `the model could not be loaded here: ${error.message}` };
   });
   const pythonPromise = bootPython(w.build).then((p) => { timings.python = since(); return p; });
-  w.ortBoot = bootOrt(w.build, w.threads).then((o) => { timings.ort = since(); return o; });
-  w.ortBoot.catch(() => {}); // awaited only if onnxruntime-web runs the model
+  if (w.enginePref !== "icchat") { // on the icchat engine (a phone's default) only a switch boots it: memory
+    w.ortBoot = bootOrt(w.build, w.threads).then((o) => { timings.ort = since(); return o; });
+    w.ortBoot.catch(() => {}); // awaited only if onnxruntime-web runs the model
+  }
   for (const later of [tokenizerPromise, modelPromise, pythonPromise]) later.catch(() => {}); // awaited below, after the manifest
   ({ manifest: w.manifest, sha256: w.manifestSha256, rootKey: w.rootKey } = await manifestPromise);
   timings.manifest = since();
