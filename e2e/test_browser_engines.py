@@ -122,7 +122,7 @@ def engine_report(artifacts) -> Iterator[dict]:
 def page(request, q8_stack, artifacts, engine_report) -> Iterator[EnginePage]:
     shots = artifacts / "engines"
     shots.mkdir(exist_ok=True)
-    with launch(request.param) as browser:
+    with launch(request.param, logs=shots) as browser:
         browser.set_viewport(*DESKTOP)
         chat = EnginePage(browser, q8_stack.page_url, shots)
         yield chat

@@ -163,11 +163,12 @@ class WebDriverWindow(Browser):
 class MarionetteFirefox(WebDriverWindow):
     name = "firefox"
 
-    def __init__(self) -> None:
+    def __init__(self, logs: Path) -> None:
         from marionette_driver.marionette import Marionette
 
         # port 0: a free one; a fresh temporary profile, removed by close()
-        self._client = Marionette(bin=str(FIREFOX), port=0, headless=True, startup_timeout=120)
+        self._client = Marionette(bin=str(FIREFOX), port=0, headless=True, startup_timeout=120,
+                                  gecko_log=str(logs / "firefox.log"))
         try:
             self._client.start_session()
         except BaseException:
@@ -229,7 +230,7 @@ def xvfb() -> Iterator[str]:
 class SeleniumWebKit(WebDriverWindow):
     name = "webkit"
 
-    def __init__(self, display: str, config_home: Path) -> None:
+    def __init__(self, display: str, config_home: Path, logs: Path) -> None:
         from selenium import webdriver
 
         options = webdriver.WebKitGTKOptions()
@@ -240,7 +241,8 @@ class SeleniumWebKit(WebDriverWindow):
         (config_home / "gtk-3.0").mkdir()
         (config_home / "gtk-3.0" / "gtk.css").write_text(NARROW_TOOLBAR_CSS)
         env = {**os.environ, "DISPLAY": display, "XDG_CONFIG_HOME": str(config_home)}
-        service = webdriver.WebKitGTKService(executable_path=str(WEBKIT_DRIVER), env=env)
+        service = webdriver.WebKitGTKService(executable_path=str(WEBKIT_DRIVER), env=env,
+                                             log_output=str(logs / "webkit.log"))
         self._driver = webdriver.WebKitGTK(options=options, service=service)
         self.version = self._driver.capabilities["browserVersion"]
 
@@ -272,16 +274,17 @@ class SeleniumWebKit(WebDriverWindow):
 
 
 @contextmanager
-def launch(engine: str) -> Iterator[Browser]:
-    """`with launch("firefox") as browser:` one window of that engine (one of ENGINES), closed
-    afterwards, and its X server with it."""
+def launch(engine: str, logs: Path) -> Iterator[Browser]:
+    """`with launch("firefox", logs) as browser:` one window of that engine (one of ENGINES),
+    closed afterwards, and its X server with it. Firefox's and WebKitWebDriver's own logs go to
+    logs/<engine>.log."""
     require(engine)
     with ExitStack() as running:
         if engine == "webkit":
             config_home = Path(running.enter_context(tempfile.TemporaryDirectory(prefix="webkit-config-")))
-            browser: Browser = SeleniumWebKit(running.enter_context(xvfb()), config_home)
+            browser: Browser = SeleniumWebKit(running.enter_context(xvfb()), config_home, logs)
         elif engine == "firefox":
-            browser = MarionetteFirefox()
+            browser = MarionetteFirefox(logs)
         else:
             browser = PlaywrightChromium()
         running.callback(browser.close)
