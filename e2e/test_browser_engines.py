@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.engines import ENGINES, Browser, launch
+from support.engines import ENGINES, Browser, launch, require
 
 from icchat.paths import REPO
 
@@ -122,7 +122,9 @@ def engine_report(artifacts) -> Iterator[dict]:
 def page(request, q8_stack, artifacts, engine_report) -> Iterator[EnginePage]:
     shots = artifacts / "engines"
     shots.mkdir(exist_ok=True)
-    with launch(request.param, logs=shots) as browser:
+    require(request.param)  # a missing browser fails here, naming its package (never a skip)
+    chromium = request.getfixturevalue("browser") if request.param == "chromium" else None
+    with launch(request.param, logs=shots, chromium=chromium) as browser:
         browser.set_viewport(*DESKTOP)
         chat = EnginePage(browser, q8_stack.page_url, shots)
         yield chat

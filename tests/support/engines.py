@@ -20,7 +20,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
-from icchat.bench._host import CHROMIUM, launch_chromium
+from icchat.bench._host import CHROMIUM
 
 FIREFOX = Path("/usr/bin/firefox-esr")
 WEBKIT_DRIVER = Path("/usr/bin/WebKitWebDriver")
@@ -95,19 +95,15 @@ class Browser(ABC):
 
 
 class PlaywrightChromium(Browser):
+    """A context of its own in a running Playwright Chromium (Playwright's sync API runs one
+    per thread: the tests' session browser)."""
+
     name = "chromium"
 
-    def __init__(self) -> None:
-        from playwright.sync_api import sync_playwright
-
-        self._playwright = sync_playwright().start()
-        try:
-            self._browser = launch_chromium(self._playwright)
-        except BaseException:
-            self._playwright.stop()
-            raise
-        self.version = self._browser.version
-        self._page = self._browser.new_context().new_page()
+    def __init__(self, chromium: Any) -> None:
+        self.version = chromium.version
+        self._context = chromium.new_context()
+        self._page = self._context.new_page()
 
     def open(self, url: str) -> None:
         self._page.goto(url)
@@ -132,10 +128,7 @@ class PlaywrightChromium(Browser):
         self._page.screenshot(path=str(path))
 
     def close(self) -> None:
-        try:
-            self._browser.close()
-        finally:
-            self._playwright.stop()
+        self._context.close()
 
 
 class WebDriverWindow(Browser):
@@ -274,10 +267,10 @@ class SeleniumWebKit(WebDriverWindow):
 
 
 @contextmanager
-def launch(engine: str, logs: Path) -> Iterator[Browser]:
+def launch(engine: str, logs: Path, chromium: Any = None) -> Iterator[Browser]:
     """`with launch("firefox", logs) as browser:` one window of that engine (one of ENGINES),
     closed afterwards, and its X server with it. Firefox's and WebKitWebDriver's own logs go to
-    logs/<engine>.log."""
+    logs/<engine>.log; "chromium" opens a context in `chromium`, a running Playwright browser."""
     require(engine)
     with ExitStack() as running:
         if engine == "webkit":
@@ -286,6 +279,6 @@ def launch(engine: str, logs: Path) -> Iterator[Browser]:
         elif engine == "firefox":
             browser = MarionetteFirefox(logs)
         else:
-            browser = PlaywrightChromium()
+            browser = PlaywrightChromium(chromium)
         running.callback(browser.close)
         yield browser
