@@ -1,8 +1,8 @@
 """The page in the three browser engines, each from Debian: Chromium (Blink), Firefox ESR (Gecko)
 and WebKitGTK (WebKit, Safari's engine), driven through tests/support/engines.py against the stack
 whose gpt2 canister runs q8, as `icchat up`'s does. In each: the page starts, answers on this device
-(or states its fallback), answers onchain, answers again after a reload with the model from the
-browser's cache, and fits a phone-wide window.
+(or states its fallback), answers onchain, answers again after a reload (the model from the
+browser's cache where the browser keeps one), and fits a phone-wide window.
 
 Each engine boots the page once (the `page` fixture is module-scoped per engine) and the tests run
 in order on it; the on-device engine is the icchat engine (auto would time both engines while idle
@@ -18,6 +18,7 @@ import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urljoin
 
 import pytest
 from support.engines import ENGINES, Browser, launch, require
@@ -29,9 +30,9 @@ REPLY_S = 120.0
 PHONE = (390, 844)
 DESKTOP = (1200, 820)
 LABELS = {"chromium": "Chromium", "firefox": "Firefox ESR", "webkit": "WebKitGTK"}
-# Before the page starts: the icchat engine, short answers.
 ORIGIN_LABELS = {"device": "on this device", "onchain-fast": "onchain · fast"}
-PROBE = "e2e-cache-probe"
+PROBE = "e2e-cache-probe"  # a Cache Storage entry of the test's own, to see whether a reload keeps it
+# Before the page starts: the icchat engine, short answers.
 PRESETS = {"icchat.prefs.v1": {"engine": "icchat"}, "icchat.settings.v1": {"max_new_tokens": 8}}
 
 FEATURES = "JSON.parse(document.querySelector('#about').dataset.features || 'null')"
@@ -66,7 +67,7 @@ class EnginePage:
     def open(self) -> dict:
         """The page's first start in this browser, with PRESETS: -> {features, timings}."""
         # presets go in on the page's origin before its scripts run: a plain file from it first
-        self.browser.open(self.page_url + "protocol.mjs")
+        self.browser.open(urljoin(self.page_url, "protocol.mjs"))
         for key, value in PRESETS.items():
             self.browser.evaluate(f"localStorage.setItem({json.dumps(key)}, {json.dumps(json.dumps(value))})")
         self.browser.open(self.page_url)
