@@ -39,6 +39,19 @@ def stack(tmp_path_factory) -> Iterator[object]:
 
 
 @pytest.fixture(scope="session")
+def q8_stack(tmp_path_factory, tiny_bundle_dir) -> Iterator[object]:
+    """A stack whose gpt2 canister runs the q8 weights, as `icchat up`'s does: the bundle then
+    carries the canister's q8 weight file, which `auto` runs on the icchat engine (the same file)."""
+    from replica_stack import ReplicaStack
+
+    running = ReplicaStack(tiny_bundle_dir, tmp_path_factory.mktemp("q8-stack"), onchain_dtype="q8").start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
     with chromium() as launched:
         yield launched

@@ -11,20 +11,10 @@ import json
 from urllib.parse import urlsplit
 
 import pytest
-from replica_stack import ReplicaStack
 from test_chat_page import BOOT_TIMEOUT, READY, SETTLED, ChatPage
 from test_model_switch import ask, switch
 
 BACKENDS = ("device", "onchain-fast", "onchain-verified")
-
-
-@pytest.fixture(scope="module")
-def q8_stack(tmp_path_factory, tiny_bundle_dir):
-    stack = ReplicaStack(tiny_bundle_dir, tmp_path_factory.mktemp("q8-stack"), onchain_dtype="q8").start()
-    try:
-        yield stack
-    finally:
-        stack.stop()
 
 
 @pytest.fixture(scope="module")

@@ -115,6 +115,7 @@ export function showReady(message) {
   els.modelLabel.title = `${model.parameters ? (model.parameters / 1e6).toFixed(1) + "M parameters, " : ""}manifest ${model.manifestSha256}`;
   showModelNotice(model.meaningful, model.notice);
   els.about.dataset.timings = JSON.stringify(t); // seconds per start-up phase (tests read them)
+  els.about.dataset.features = JSON.stringify(message.features); // what this browser gave the model (tests read it)
   const source = t.networkBytes ? `downloaded ${(t.networkBytes / 1e6).toFixed(1)} MB` : "model from cache";
   if (state.device.available) {
     els.about.dataset.engine = engine ?? ""; // the engine answering on this device (tests read it)

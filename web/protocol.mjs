@@ -202,6 +202,9 @@ export const STOP_REASONS = ["eot", "stop_string", "max_tokens", "context", "can
  * @property {number} threads
  * @property {boolean} isolated  cross-origin isolated (threads need it)
  * @property {string | null} speedKey  where auto's figures for the running model are kept (an `engines` message's `key`)
+ * @property {{shared_memory: boolean, simd: boolean, relaxed_simd: boolean, threads: number, engine: Engine | null, kernel: "relaxed" | "simd128" | null}} features
+ *   what this browser gives the on-device model and what the running one got (threads 0, engine null: none runs;
+ *   kernel: the icchat engine's q8 product, worker-model.mjs deviceFeatures)
  */
 
 /**

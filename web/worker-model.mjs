@@ -3,7 +3,7 @@
 // icchat engine (engine.mjs) or onnxruntime-web's (ort-engine.mjs), both with the decoder shape
 // forward(tokens, pos) / next(...) that icchat.chat.device.DeviceBackend drives.
 
-import { Engine, engineModulePath } from "./engine.mjs";
+import { Engine, engineModulePath, hasRelaxedSimd, hasSimd } from "./engine.mjs";
 import { OrtEngine } from "./ort-engine.mjs";
 import { ModelError, outOfMemory } from "./weights.js";
 import { absolute } from "./worker-boot.mjs";
@@ -87,5 +87,19 @@ export async function startEngine(loaded, { precision, build, ort, manifest, thr
   return {
     engine: loaded.engine, decoder, precision, threads: decoder.threads, networkBytes: loaded.networkBytes, prefetched: loaded.prefetched,
     downloadSeconds: loaded.seconds, sessionSeconds: (performance.now() - started) / 1000,
+  };
+}
+
+/** What this browser gives the on-device model, and what `model` (startEngine's record, null when
+ * none runs) got of it: `ready`'s `features` (the tests and the README's table of engines read it).
+ * Threads need SharedArrayBuffer itself, not only cross-origin isolation (worker-boot.mjs). */
+export function deviceFeatures(model) {
+  return {
+    shared_memory: self.crossOriginIsolated && typeof SharedArrayBuffer === "function",
+    simd: hasSimd(),
+    relaxed_simd: hasRelaxedSimd(),
+    threads: model?.threads ?? 0,
+    engine: model?.engine ?? null,
+    kernel: model?.decoder.kernel ?? null, // the icchat engine's q8 product; onnxruntime-web: none
   };
 }

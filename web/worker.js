@@ -14,7 +14,7 @@ import { snapshotJob } from "./python-snapshot.mjs";
 import { bundlePrecisions, ModelError, outOfMemory } from "./weights.js";
 import { absolute, bootOrt, bootPython, deviceThreads, pyodideOptions, readConfig } from "./worker-boot.mjs";
 import { measureJob, wantsMeasuring } from "./worker-auto.mjs";
-import { ModelLoader, startEngine } from "./worker-model.mjs";
+import { deviceFeatures, ModelLoader, startEngine } from "./worker-model.mjs";
 
 const post = (message) => self.postMessage(message);
 const status = (phase, text) => post({ type: "status", phase, text });
@@ -251,6 +251,7 @@ function postReady(timings) {
     principal: w.gpt2?.principal ?? null, prices: w.config.ic_prices ?? null, timings,
     engine: w.model?.engine ?? null, threads: w.model?.threads ?? 0, isolated: self.crossOriginIsolated,
     speedKey: w.model ? w.speedKey(w.model.precision) : null,
+    features: deviceFeatures(w.model),
   });
 }
 
