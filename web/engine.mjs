@@ -184,13 +184,6 @@ const RELAXED_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 
 /** Whether this browser runs relaxed SIMD (the faster q8 products: icchat.build.engine). */
 export const hasRelaxedSimd = () => WebAssembly.validate(RELAXED_PROBE);
 
-// A module of one function that uses v128 (i8x16.splat, i8x16.abs): it validates wherever
-// WebAssembly SIMD runs, which every engine module needs.
-const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 96, 11]);
-
-/** Whether this browser runs WebAssembly SIMD at all. */
-export const hasSimd = () => WebAssembly.validate(SIMD_PROBE);
-
 /** build.json's engine module for `threads` (> 1: the shared-memory one), with relaxed SIMD
  * where the browser has it; the same tokens either way. */
 export function engineModulePath(build, threads, relaxed = hasRelaxedSimd()) {

@@ -31,6 +31,9 @@ export const bundlePrecisions = (manifest) => PRECISIONS.filter((p) => Object.ke
 // WebAssembly SIMD (onnxruntime-web's only WASM build here needs it): a module using v128.
 const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]);
 
+/** Whether this browser runs WebAssembly SIMD at all (every engine module needs it). */
+export const hasSimd = () => WebAssembly.validate(SIMD_PROBE);
+
 // What running a model file takes in memory, per engine: weighed against the page's memory budget
 // (device-fit.mjs, init's memoryBudget) before anything is downloaded. Measured in Node 20 on the
 // GPT-2 124M-shape bundle (process RSS, one thread, a prompt of 1000 positions):
@@ -66,7 +69,7 @@ export function memoryNeed(manifest, path, engine) {
 /** Why this device cannot run the bundle's model file `path` on `engine` (null if it may): checked
  * before anything is loaded. memoryBudget: bytes the page may use for the model (null: unknown). */
 export function deviceObstacle(manifest, path, engine, memoryBudget = null) {
-  if (!WebAssembly.validate(SIMD_PROBE)) return "this browser has no WebAssembly SIMD, which the on-device model needs";
+  if (!hasSimd()) return "this browser has no WebAssembly SIMD, which the on-device model needs";
   const need = memoryNeed(manifest, path, engine);
   if (memoryBudget && need > memoryBudget) {
     return `the ${manifestEntry(manifest, path).variant} model on ${engine === "icchat" ? "the icchat engine" : engine} needs about ${formatMemory(need)} of memory, more than the ${formatMemory(memoryBudget)} this page may use on this device`;

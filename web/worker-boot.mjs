@@ -34,13 +34,16 @@ export async function readConfig(pageUrl) {
   return { config: deployed, build };
 }
 
+/** Whether this worker can share memory with workers of its own (threads): SharedArrayBuffer
+ * itself, not only cross-origin isolation. */
+export const sharedMemory = () => self.crossOriginIsolated && typeof SharedArrayBuffer === "function";
+
 /** Threads for either engine: they share memory with their helper workers, which takes
  * SharedArrayBuffer itself, not just cross-origin isolation (WebKitGTK is isolated, yet has no
  * SharedArrayBuffer and cannot send shared memory to a worker: one thread there). `asked`
  * (init's `threads`, a benchmark's choice) wins; else 2..4 (ORT alone would pick 1 on 2 cores). */
 export function deviceThreads(asked) {
-  const shared = self.crossOriginIsolated && typeof SharedArrayBuffer === "function";
-  return shared ? asked ?? Math.max(2, Math.min(4, navigator.hardwareConcurrency || 2)) : 1;
+  return sharedMemory() ? asked ?? Math.max(2, Math.min(4, navigator.hardwareConcurrency || 2)) : 1;
 }
 
 /** loadPyodide's options for this build (a boot, a restore and the snapshot's boot alike). */

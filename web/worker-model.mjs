@@ -3,10 +3,10 @@
 // icchat engine (engine.mjs) or onnxruntime-web's (ort-engine.mjs), both with the decoder shape
 // forward(tokens, pos) / next(...) that icchat.chat.device.DeviceBackend drives.
 
-import { Engine, engineModulePath, hasRelaxedSimd, hasSimd } from "./engine.mjs";
+import { Engine, engineModulePath, hasRelaxedSimd } from "./engine.mjs";
 import { OrtEngine } from "./ort-engine.mjs";
-import { ModelError, outOfMemory } from "./weights.js";
-import { absolute } from "./worker-boot.mjs";
+import { hasSimd, ModelError, outOfMemory } from "./weights.js";
+import { absolute, sharedMemory } from "./worker-boot.mjs";
 
 /** The chat worker's handle on the loader thread: requests by id, progress relayed to `post`
  * when the page gave no port of its own. memoryBudget: bytes the page lets the model use (init's;
@@ -95,7 +95,7 @@ export async function startEngine(loaded, { precision, build, ort, manifest, thr
  * Threads need SharedArrayBuffer itself, not only cross-origin isolation (worker-boot.mjs). */
 export function deviceFeatures(model) {
   return {
-    shared_memory: self.crossOriginIsolated && typeof SharedArrayBuffer === "function",
+    shared_memory: sharedMemory(),
     simd: hasSimd(),
     relaxed_simd: hasRelaxedSimd(),
     threads: model?.threads ?? 0,

@@ -12,7 +12,7 @@ import { IdleScheduler, yieldToMessages } from "./idle.mjs";
 import { TO_WORKER } from "./protocol.mjs";
 import { snapshotJob } from "./python-snapshot.mjs";
 import { bundlePrecisions, ModelError, outOfMemory } from "./weights.js";
-import { absolute, bootOrt, bootPython, deviceThreads, pyodideOptions, readConfig } from "./worker-boot.mjs";
+import { absolute, bootOrt, bootPython, deviceThreads, pyodideOptions, readConfig, sharedMemory } from "./worker-boot.mjs";
 import { measureJob, wantsMeasuring } from "./worker-auto.mjs";
 import { deviceFeatures, ModelLoader, startEngine } from "./worker-model.mjs";
 
@@ -124,7 +124,7 @@ function relayConsole() {
  * when nothing): one thread without shared memory, SIMD128 for q8 without relaxed SIMD. */
 function featureSteps(engine, precision) {
   const steps = [];
-  if (!(self.crossOriginIsolated && typeof SharedArrayBuffer === "function")) steps.push("one thread (this browser shares no memory between threads)");
+  if (!sharedMemory()) steps.push("one thread (this browser shares no memory between threads)");
   if (engine === "icchat" && precision === "q8" && !hasRelaxedSimd()) steps.push("SIMD128 (no relaxed SIMD here)");
   return steps.map((step) => ` · ${step}`).join("");
 }
