@@ -126,6 +126,7 @@ def test_a_precision_that_does_not_fit_gives_way_to_q8_and_the_page_says_so(brow
         assert plan["instead"].startswith("the f32 model on onnxruntime-web needs about 0.2 GB of memory, more than the 0.1 GB"), plan
         assert any(s.startswith("Loading the q8 model instead") and plan["instead"] in s for s in chat.seen()["status"]), chat.seen()["status"]
         assert chat.page.text_content("#status-text").startswith("Ready · q8 · onnxruntime-web")
+        assert f"q8 instead: {plan['instead']}" in chat.page.text_content("#status-detail")  # still said once it runs
         assert chat.page.is_checked("input[name=precision][value=q8]")  # the settings show what runs
         assert chat.ask("Hello from a small phone", by_enter=False)["origin"] == "device"
         fetched = {urlsplit(u).path for u in chat.requests}

@@ -120,7 +120,10 @@ export function showReady(message) {
   if (state.device.available) {
     els.about.dataset.engine = engine ?? ""; // the engine answering on this device (tests read it)
     const engineLabel = engine ? ` · ${ENGINE_LABELS[engine] ?? engine}` : "";
-    setStatus(`Ready · ${message.precision}${engineLabel} · ${threads} thread${threads === 1 ? "" : "s"}`, t.total ? `started in ${t.total.toFixed(1)} s · ${source}` : source);
+    const started = t.total ? `started in ${t.total.toFixed(1)} s · ${source}` : source;
+    // a precision that did not fit this device gave way to this one: the reason stays said
+    const instead = state.plan?.instead && state.plan.precision === message.precision ? ` · ${message.precision} instead: ${state.plan.instead}` : "";
+    setStatus(`Ready · ${message.precision}${engineLabel} · ${threads} thread${threads === 1 ? "" : "s"}`, started + instead);
   } else if (state.device.loading) {
     // the download's figures stay (the loader's next progress replaces them)
     setStatus(state.available.length ? "Onchain ready · loading the on-device model" : "Loading the on-device model · onchain answers are not available", els.detail.textContent);
