@@ -149,3 +149,16 @@ def test_icchat_up_runs_a_checkpoint_directory_or_hub_id(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(UserError, match="is unreachable"):
         models.choose_model("someone/not-cached-gpt2", logged.append)
+
+
+def test_a_checkpoint_without_tokenizer_files_gets_gpt2s(tmp_path):
+    """As `icchat model train` saves its model: GPT-2's tokenizer, the plain format."""
+    from icchat.model.source import random_model
+
+    random_model("tiny", 0).save_pretrained(tmp_path / "hf")
+    bundle = export_bundle(tmp_path / "bundle", pretrained=str(tmp_path / "hf"), variants=["f32"],
+                           log=lambda _: None)
+    manifest = verify_bundle(bundle)
+    assert ChatTemplate.from_record(manifest["chat"]) == ChatTemplate()
+    assert manifest["tokenizer"]["added_tokens"] == [{"id": 50256, "content": "<|endoftext|>", "special": True}]
+    assert (manifest["provenance"]["name"], manifest["provenance"]["license"]) == ("hf", "unknown")

@@ -208,9 +208,12 @@ def _tokenizer(name_or_path: str, local: bool) -> TokenizerSpec:
     """The checkpoint's own tokenizer, or GPT-2's if it ships none (some fine-tunes don't)."""
     from transformers import AutoTokenizer
 
+    directory = Path(name_or_path)
+    if directory.is_dir() and not any((directory / f).is_file() for f in ("tokenizer.json", "vocab.json")):
+        return TokenizerSpec()
     try:
         tokenizer = AutoTokenizer.from_pretrained(name_or_path, local_files_only=local)
-    except (OSError, ValueError):
+    except (OSError, ValueError, TypeError):  # transformers' ways of saying "no tokenizer here"
         return TokenizerSpec()
     return TokenizerSpec.of(tokenizer, name_or_path)
 
