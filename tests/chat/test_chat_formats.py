@@ -129,3 +129,20 @@ def test_added_tokens_are_split_out_like_transformers(tmp_path):
     # a user's text: non-special added tokens are tokens, special ones are text
     assert ours.encode("a<sep>b<|pad|>") == [*ours.encode("a"), 50258, *ours.encode("b<|pad|>", specials=False)]
     assert 50257 not in ours.encode("b<|pad|>")
+
+
+def test_the_worker_takes_the_format_and_added_tokens_from_the_manifest():
+    from icchat.chat.worker import ChatWorker
+    from icchat.model.vocab import ensure_tokenizer_dir
+
+    files = [(ensure_tokenizer_dir() / name).read_text() for name in ("vocab.json", "merges.txt")]
+    manifest = {"model": {"n_ctx": 256, "eos_token_id": EOT},
+                "chat": KNOWN_FORMATS["dialogpt"].to_record("table"),
+                "tokenizer": {"added_tokens": [{"id": EOT, "content": "<|endoftext|>", "special": True},
+                                               {"id": 50257, "content": "<|pad|>", "special": True}]}}
+    worker = ChatWorker.from_bundle_files(*files, manifest)
+    assert worker.n_ctx == 256 and worker.runtime.template == KNOWN_FORMATS["dialogpt"]
+    assert worker.runtime.tokenizer.vocab_size == 50258
+    assert worker.runtime.tokenizer.encode("<|pad|>", specials=True) == [50257]
+    plain = ChatWorker.from_bundle_files(*files, {"model": {"n_ctx": 1024}})  # a bundle of before
+    assert plain.runtime.template == ChatTemplate() and plain.runtime.tokenizer.vocab_size == 50257

@@ -71,14 +71,16 @@ def export_bundle(out: Path, *, config: str | None = None, seed: int = 0,
 
 def cached_seeded_bundle(out: Path, config: str = "tiny", seed: int = 0) -> Path:
     """A seeded bundle at `out`, exported once and reused while it still verifies (a bundle
-    changed or half-removed by anything is exported again)."""
+    changed or half-removed by anything, or exported before manifests had `chat`, is exported
+    again)."""
     from icchat.model.manifest import verify_bundle
 
     try:
-        verify_bundle(out)
-        return out
+        if "chat" in verify_bundle(out):
+            return out
     except UserError:
-        return export_bundle(out, config=config, seed=seed, force=True, log=lambda _: None)
+        pass
+    return export_bundle(out, config=config, seed=seed, force=True, log=lambda _: None)
 
 def _build(work: Path, *, config: str | None, seed: int, pretrained: str | None,
            variants: list[str], log: Callable[[str], None], timings: dict[str, float],
