@@ -162,3 +162,16 @@ def test_a_checkpoint_without_tokenizer_files_gets_gpt2s(tmp_path):
     assert ChatTemplate.from_record(manifest["chat"]) == ChatTemplate()
     assert manifest["tokenizer"]["added_tokens"] == [{"id": 50256, "content": "<|endoftext|>", "special": True}]
     assert (manifest["provenance"]["name"], manifest["provenance"]["license"]) == ("hf", "unknown")
+
+
+@pytest.mark.parametrize("n_ctx", [0, 1025])
+def test_a_context_beyond_n_positions_is_refused_in_one_line(tmp_path, n_ctx):
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "icchat", "model", "export", "--config", "tiny",
+                           "--n-ctx", str(n_ctx), "--out", str(tmp_path / "b")],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 1 and not (tmp_path / "b").exists()
+    assert proc.stderr.strip().splitlines()[-1] == \
+        f"icchat: error: --n-ctx must be between 1 and the model's n_positions (1024), not {n_ctx}"
