@@ -5,8 +5,9 @@ canister file reproduce transformers, and the manifest records the model's chat 
 tokens, eos, name and license.
 
 CI time: the stand-ins have 2 layers instead of 6, 12 or 24 (every layer has the real shape, and
-the embeddings are the real vocabulary's), so the five exports take about a minute instead of
-several (gpt2-medium's 355M alone is ~1.4 GB of f32). Full-depth exports are `--config NAME`.
+the embeddings are the real vocabulary's): this module takes about 2.5 minutes on 2 cores. At
+full depth gpt2-medium alone takes a minute and 8 GB to export (docs/model-bundle.md has the
+figures): a benchmark, `--config NAME`, not a test.
 """
 
 from __future__ import annotations
