@@ -155,6 +155,10 @@ def test_loads_with_no_request_to_another_origin_and_progress_reaches_100(chat, 
     config = chat.page.evaluate("fetch('config.json').then((r) => r.json())")
     assert chat.page.text_content("#model-label") == config["model_label"]
     assert config["model_meaningful"] is False
+    # the model's name, license and source, from the manifest's provenance
+    origin = "tiny · license none (seeded random weights) · from seeded config tiny, seed 0"
+    assert chat.page.text_content("#about").startswith(f"{origin} · Model manifest SHA-256")
+    assert chat.page.get_attribute("#model-label", "title").startswith(f"{origin}, ")
     assert chat.page.evaluate("self.crossOriginIsolated")
     assert chat.errors == []
 

@@ -107,12 +107,19 @@ export function showModelNotice(meaningful, notice) {
   els.warning.hidden = meaningful && !notice;
 }
 
+/** The model's name, license and source (manifest provenance; an older bundle has none). */
+export function modelOrigin({ name, license, source }) {
+  if (!name) return "";
+  return [name, license && `license ${license}`, source && source !== name && `from ${source}`].filter(Boolean).join(" · ");
+}
+
 /** The worker's `ready`: the model's label, the status line, the device note and the about line. */
 export function showReady(message) {
   const { model, timings: t = {}, engine, threads } = message;
   if (!state.device.loading) setProgress(100);
   els.modelLabel.textContent = model.label;
-  els.modelLabel.title = `${model.parameters ? (model.parameters / 1e6).toFixed(1) + "M parameters, " : ""}manifest ${model.manifestSha256}`;
+  const origin = modelOrigin(model);
+  els.modelLabel.title = `${origin ? origin + ", " : ""}${model.parameters ? (model.parameters / 1e6).toFixed(1) + "M parameters, " : ""}manifest ${model.manifestSha256}`;
   showModelNotice(model.meaningful, model.notice);
   els.about.dataset.timings = JSON.stringify(t); // seconds per start-up phase (tests read them)
   els.about.dataset.features = JSON.stringify(message.features); // what this browser gave the model (tests read it)
@@ -134,7 +141,7 @@ export function showReady(message) {
   els.deviceNoteText.textContent = state.device.available ? "" : `This device cannot run the model: ${String(state.device.reason ?? "").replace(/\.+$/, "")}.`;
   els.deviceNoteOnchain.hidden = !state.available.includes("onchain-fast");
   els.about.dataset.principal = message.principal ?? "";
-  els.about.textContent = `Model manifest SHA-256 ${model.manifestSha256.slice(0, 16)}… (certified by the gpt2 canister) · ${model.n_layer} layers, ${model.n_embd} dims · cross-origin isolated: ${message.isolated ? "yes" : "no"}${message.principal ? ` · onchain identity ${message.principal}` : ""}`;
+  els.about.textContent = `${origin ? `${origin} · ` : ""}Model manifest SHA-256 ${model.manifestSha256.slice(0, 16)}… (certified by the gpt2 canister) · ${model.n_layer} layers, ${model.n_embd} dims · cross-origin isolated: ${message.isolated ? "yes" : "no"}${message.principal ? ` · onchain identity ${message.principal}` : ""}`;
 }
 
 /** The status line when nothing can answer any more (a fatal `error`). */

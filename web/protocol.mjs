@@ -174,6 +174,9 @@ export const STOP_REASONS = ["eot", "stop_string", "max_tokens", "context", "can
  * @property {number} parameters
  * @property {string} manifestSha256
  * @property {Precision[]} precisions  the precisions this bundle has a file for
+ * @property {string | null} name  the model's name (manifest provenance), e.g. "distilgpt2"
+ * @property {string | null} license  its license as its model card says, e.g. "mit", or "unknown"
+ * @property {string | null} source  where it came from: a hub id, a directory, a seeded config
  */
 
 /**

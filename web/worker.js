@@ -82,11 +82,12 @@ async function connectOnchain(agent, identitySeed) {
   });
 }
 
-/** The Python side: icchat.chat.worker.JsChatWorker over the tokenizer's files. */
+/** The Python side: icchat.chat.worker.JsChatWorker over the tokenizer's files and the manifest
+ * (context window, added tokens, chat format). */
 function startChat(pyodide, files) {
   const JsChatWorker = pyodide.pyimport("icchat.chat.worker").JsChatWorker;
   const decoder = new TextDecoder();
-  w.chat = JsChatWorker(decoder.decode(files.get("vocab.json")), decoder.decode(files.get("merges.txt")), w.manifest.model.n_ctx);
+  w.chat = JsChatWorker(decoder.decode(files.get("vocab.json")), decoder.decode(files.get("merges.txt")), JSON.stringify(w.manifest));
   JsChatWorker.destroy();
 }
 
@@ -240,12 +241,14 @@ function backends() {
 
 function postReady(timings) {
   const m = w.manifest.model ?? {};
+  const p = w.manifest.provenance ?? {};
   post({
     type: "ready",
     model: {
       label: w.config.model_label ?? "GPT-2", meaningful: w.config.model_meaningful !== false, notice: w.config.model_notice ?? "",
       n_layer: m.n_layer, n_head: m.n_head, n_embd: m.n_embd, parameters: m.parameters, manifestSha256: w.manifestSha256,
       precisions: bundlePrecisions(w.manifest),
+      name: p.name ?? null, license: p.license ?? null, source: p.origin ?? p.pretrained ?? p.source ?? null,
     },
     precision: w.model?.precision ?? w.precision, backends: backends(), device: w.device,
     principal: w.gpt2?.principal ?? null, prices: w.config.ic_prices ?? null, timings,

@@ -20,7 +20,7 @@ def test_prompt_tokens_equal_encoding_the_whole_text(tokenizer):
     prompt = ChatRuntime(tokenizer).build_prompt(conv, 1024, 100)
     assert prompt.tokens == [tokenizer.eot_id, *tokenizer.encode(ChatTemplate().render(conv))]
     assert (prompt.trimmed_turns, prompt.trimmed_tokens) == (0, 0)
-    assert ChatRuntime(tokenizer, ChatTemplate(begin_with_eot=False)).build_prompt(conv, 1024, 100).tokens \
+    assert ChatRuntime(tokenizer, ChatTemplate(begin="")).build_prompt(conv, 1024, 100).tokens \
         == prompt.tokens[1:]
 
 

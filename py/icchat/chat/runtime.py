@@ -84,22 +84,35 @@ class ChatRuntime:
     def build_prompt(self, conversation: Conversation, n_ctx: int, max_new_tokens: int) -> Prompt:
         """The prompt's tokens, fitting n_ctx - max_new_tokens: the oldest turns go first; if
         the newest turn alone is too long, its oldest tokens go. ValueError if max_new_tokens
-        leaves no room at all."""
+        leaves no room at all. The kept text is encoded as one, as transformers encodes a
+        rendered prompt (a turn's end and the next turn's start may share a token: "\n\n")."""
+        template, tokenizer = self.template, self.tokenizer
         budget = n_ctx - max_new_tokens
-        prefix = [self.tokenizer.eot_id] if self.template.begin_with_eot else []
-        tail = self.tokenizer.encode(self.template.reply_start)
+        prefix = tokenizer.encode(template.begin, specials=True)
+        tail = tokenizer.encode(template.reply_start, specials=True)
         if budget < len(prefix) + len(tail) + 1:
             raise ValueError(f"max_new_tokens ({max_new_tokens}) must leave room for a prompt in "
                              f"the context window ({n_ctx} tokens)")
-        turns = [self.tokenizer.encode(t) for t in self.template.turns(conversation)]
-        used = len(prefix) + len(tail) + sum(len(t) for t in turns)
+        turns = [template.turn_segments(m.role, m.text) for m in conversation.messages]
+
+        def encode(first: int) -> list[int]:
+            kept = [segment for turn in turns[first:] for segment in turn]
+            return tokenizer.encode_segments([(template.begin, True), *kept, (template.reply_start, True)])
+
+        # Each turn's own length finds where to start; the whole text decides.
+        sizes = [len(tokenizer.encode_segments(turn)) for turn in turns]
         dropped = 0
-        while used > budget and len(turns) > 1:
-            used -= len(turns.pop(0))
+        while len(prefix) + len(tail) + sum(sizes[dropped:]) > budget and dropped < len(turns) - 1:
             dropped += 1
-        body = [t for turn in turns for t in turn] + tail
-        cut = max(0, len(prefix) + len(body) - budget)
-        return Prompt(prefix + body[cut:], dropped, cut)
+        tokens = encode(dropped)
+        while len(tokens) > budget and dropped < len(turns) - 1:
+            dropped += 1
+            tokens = encode(dropped)
+        while dropped and len(longer := encode(dropped - 1)) <= budget:
+            dropped, tokens = dropped - 1, longer
+        start = len(prefix) if tokens[:len(prefix)] == prefix else 0
+        cut = max(0, len(tokens) - budget)
+        return Prompt(tokens[:start] + tokens[start + cut:], dropped, cut)
 
     async def reply(self, conversation: Conversation, backend: Backend, settings: Settings,
                     cancelled: Callable[[], bool] = lambda: False) -> AsyncIterator[ReplyEvent]:
@@ -118,7 +131,7 @@ class ChatRuntime:
             yield ReplyEvent("", [], "", True, "context", str(exc), origin, stats=stats)
             return
         stats["prompt_tokens"] = len(prompt.tokens)
-        stop_tokens = [self.tokenizer.eot_id]
+        stop_tokens = [self.template.eos_token_id]
         stopping = False
         request = GenerateRequest(prompt.tokens, settings, stop_tokens, settings.max_new_tokens,
                                   lambda: stopping or cancelled())

@@ -11,8 +11,11 @@ tokenizer (tested against tiktoken on the same ranks). Three stages, as in GPT-2
 2. Map each piece's UTF-8 bytes to printable characters (GPT-2's ``bytes_to_unicode``).
 3. Merge adjacent symbols by rank from ``merges.txt`` and look them up in ``vocab.json``.
 
-``<|endoftext|>`` typed by a user is encoded as plain text, never as the special token; use
-`GPT2Tokenizer.eot_id` to append the real one.
+Added tokens (tokenizer.json's ``added_tokens``, the manifest's ``tokenizer.added_tokens``) are
+split out of the text before BPE, as transformers does. A *special* one (``<|endoftext|>``, a
+fine-tune's ``<|pad|>``...) is a token only where the caller allows it: in the chat format's own
+text (`encode_segments`) or with ``encode(text, specials=True)``; typed by a user it is plain
+text, so a message cannot end a turn. A non-special added token is a token everywhere.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ import itertools
 import json
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from icchat.chat.unicode_classes import LETTER_RANGES, NUMBER_RANGES, WHITE_SPACE_RANGES
@@ -30,6 +34,8 @@ from icchat.chat.unicode_classes import LETTER_RANGES, NUMBER_RANGES, WHITE_SPAC
 EOT_TEXT = "<|endoftext|>"
 VOCAB_FILE = "vocab.json"
 MERGES_FILE = "merges.txt"
+TOKENIZER_JSON = "tokenizer.json"
+
 
 class TokenizerError(ValueError):
     """The vocabulary or merges data is missing or malformed."""
@@ -86,13 +92,40 @@ def _read(path: str | os.PathLike[str]) -> str:
         raise TokenizerError(f"tokenizer file is not UTF-8 text: {path}") from None
 
 
+@dataclass(frozen=True)
+class AddedToken:
+    """A token matched as a whole string before BPE (tokenizer.json's `added_tokens`)."""
+
+    id: int
+    content: str
+    special: bool
+
+    @classmethod
+    def parse(cls, entries: Iterable[Mapping[str, object]]) -> list[AddedToken]:
+        """From [{"id", "content", "special"}] (the manifest's, or tokenizer.json's)."""
+        tokens = []
+        for entry in entries:
+            token_id, content = entry.get("id"), entry.get("content")
+            if not isinstance(token_id, int) or not isinstance(content, str) or not content:
+                raise TokenizerError(f"an added token needs an integer id and text: {dict(entry)!r}")
+            tokens.append(cls(token_id, content, bool(entry.get("special", False))))
+        return tokens
+
+
+def _splitter(contents: Iterable[str]) -> re.Pattern[str] | None:
+    """A pattern that finds any of `contents`, the longest first where they overlap."""
+    ordered = sorted(set(contents), key=len, reverse=True)
+    return re.compile("|".join(re.escape(c) for c in ordered)) if ordered else None
+
+
 class GPT2Tokenizer:
     """Encode text to GPT-2 token ids and back."""
 
-    def __init__(self, vocab: dict[str, int], merges: list[tuple[str, str]]) -> None:
+    def __init__(self, vocab: dict[str, int], merges: list[tuple[str, str]],
+                 added_tokens: Iterable[AddedToken] = ()) -> None:
         if not vocab or not merges:
             raise TokenizerError("empty vocabulary or merges")
-        self.encoder = vocab
+        self.encoder = dict(vocab)
         self.decoder = {i: s for s, i in vocab.items()}
         self.ranks = {pair: rank for rank, pair in enumerate(merges)}
         self.byte_encoder = bytes_to_unicode()
@@ -104,6 +137,19 @@ class GPT2Tokenizer:
         self._bytes: dict[int, bytes] = {
             i: bytes(self.byte_decoder[c] for c in s) for i, s in self.decoder.items()
         }
+        self.added_tokens = list(added_tokens)
+        if EOT_TEXT not in {t.content for t in self.added_tokens}:  # GPT-2's own, always special
+            self.added_tokens.insert(0, AddedToken(self.eot_id, EOT_TEXT, True))
+        self._added = {t.content: t.id for t in self.added_tokens}
+        for token in self.added_tokens:
+            if self.decoder.get(token.id, token.content) != token.content:
+                raise TokenizerError(f"added token {token.content!r} has id {token.id}, which is "
+                                     f"{self.decoder[token.id]!r} in vocab.json")
+            self.encoder[token.content] = token.id
+            self.decoder[token.id] = token.content
+            self._bytes[token.id] = token.content.encode("utf-8")
+        self._split_all = _splitter(t.content for t in self.added_tokens)
+        self._split_plain = _splitter(t.content for t in self.added_tokens if not t.special)
 
     # -- construction -------------------------------------------------------------------------
 
@@ -114,8 +160,10 @@ class GPT2Tokenizer:
         return cls.from_strings(_read(vocab_json), _read(merges_txt))
 
     @classmethod
-    def from_strings(cls, vocab_json: str | bytes, merges_txt: str | bytes) -> GPT2Tokenizer:
-        """From the files' contents, e.g. as fetched by the page (no filesystem needed)."""
+    def from_strings(cls, vocab_json: str | bytes, merges_txt: str | bytes,
+                     added_tokens: Iterable[AddedToken] = ()) -> GPT2Tokenizer:
+        """From the files' contents, e.g. as fetched by the page (no filesystem needed), and
+        the added tokens (the manifest's `tokenizer.added_tokens`)."""
         if isinstance(merges_txt, bytes):
             merges_txt = merges_txt.decode("utf-8")
         try:
@@ -124,13 +172,20 @@ class GPT2Tokenizer:
             raise TokenizerError(f"vocab.json is not valid JSON: {exc}") from None
         if not isinstance(vocab, dict) or not all(isinstance(v, int) for v in vocab.values()):
             raise TokenizerError("vocab.json must map token strings to integer ids")
-        return cls(vocab, parse_merges(merges_txt))
+        return cls(vocab, parse_merges(merges_txt), added_tokens)
 
     @classmethod
     def from_dir(cls, directory: str | os.PathLike[str]) -> GPT2Tokenizer:
-        """From a model bundle (or any directory) holding vocab.json and merges.txt."""
+        """From a model bundle (or any directory) holding vocab.json and merges.txt, with the
+        added tokens of its tokenizer.json if it has one."""
         root = Path(directory)
-        return cls.from_files(root / VOCAB_FILE, root / MERGES_FILE)
+        added: list[AddedToken] = []
+        if (root / TOKENIZER_JSON).is_file():
+            try:
+                added = AddedToken.parse(json.loads(_read(root / TOKENIZER_JSON)).get("added_tokens", []))
+            except (json.JSONDecodeError, AttributeError) as exc:
+                raise TokenizerError(f"{root / TOKENIZER_JSON} is not a tokenizer.json: {exc}") from None
+        return cls.from_strings(_read(root / VOCAB_FILE), _read(root / MERGES_FILE), added)
 
     @property
     def vocab_size(self) -> int:
@@ -138,7 +193,30 @@ class GPT2Tokenizer:
 
     # -- encoding -----------------------------------------------------------------------------
 
-    def encode(self, text: str) -> list[int]:
+    def encode(self, text: str, *, specials: bool = False) -> list[int]:
+        """Text to ids; special added tokens in `text` are tokens only if `specials`."""
+        return self.encode_segments([(text, specials)])
+
+    def encode_segments(self, segments: Iterable[tuple[str, bool]]) -> list[int]:
+        """The ids of the segments' concatenated text, where special added tokens are tokens
+        only inside segments marked True (a chat format's own text). Text between added tokens
+        is BPE-encoded as one run across segments, so the ids equal encoding the whole text."""
+        ids: list[int] = []
+        run: list[str] = []
+        for text, specials in segments:
+            splitter = self._split_all if specials else self._split_plain
+            start = 0
+            for match in splitter.finditer(text) if splitter else ():
+                run.append(text[start:match.start()])
+                ids.extend(self._encode_text("".join(run)))
+                run = []
+                ids.append(self._added[match.group()])
+                start = match.end()
+            run.append(text[start:])
+        ids.extend(self._encode_text("".join(run)))
+        return ids
+
+    def _encode_text(self, text: str) -> list[int]:
         ids: list[int] = []
         for piece in pretokenize(text):
             cached = self._cache.get(piece)

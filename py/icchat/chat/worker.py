@@ -9,6 +9,7 @@ of web/protocol.mjs as dicts, so it runs, and is tested, in CPython as in Pyodid
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
@@ -19,7 +20,8 @@ from icchat.chat.device import DeviceBackend
 from icchat.chat.onchain import MODES, Gpt2Client, OnchainBackend
 from icchat.chat.runtime import ChatRuntime
 from icchat.chat.settings import Settings
-from icchat.chat.tokenizer import GPT2Tokenizer
+from icchat.chat.template import ChatTemplate
+from icchat.chat.tokenizer import AddedToken, GPT2Tokenizer
 
 DEVICE = "device"
 # What the page is sent of a ReplyEvent (web/protocol.mjs: DeltaMessage, DoneMessage).
@@ -31,17 +33,23 @@ class ChatWorker:
     """The page's chat: which backends answer, and a reply as the messages the page is sent.
 
     n_ctx: the model's context window (the manifest's `model.n_ctx`); every backend gets it.
+    template: the model's chat format (the manifest's `chat`; None: the plain one).
     """
 
-    def __init__(self, tokenizer: GPT2Tokenizer, n_ctx: int) -> None:
-        self.runtime = ChatRuntime(tokenizer)
+    def __init__(self, tokenizer: GPT2Tokenizer, n_ctx: int, template: ChatTemplate | None = None) -> None:
+        self.runtime = ChatRuntime(tokenizer, template)
         self.n_ctx = int(n_ctx)
         self.backends: dict[str, Backend] = {}
 
     @classmethod
-    def from_tokenizer_files(cls, vocab_json: str | bytes, merges_txt: str | bytes, n_ctx: int) -> ChatWorker:
-        """From the bundle's vocab.json and merges.txt, as loaded and checked by the worker."""
-        return cls(GPT2Tokenizer.from_strings(vocab_json, merges_txt), n_ctx)
+    def from_bundle_files(cls, vocab_json: str | bytes, merges_txt: str | bytes,
+                          manifest: Mapping[str, Any]) -> ChatWorker:
+        """From the bundle's vocab.json and merges.txt, as loaded and checked by the worker, and
+        its manifest: the context window, the added tokens and the chat format."""
+        model = manifest["model"]
+        added = AddedToken.parse(manifest.get("tokenizer", {}).get("added_tokens", []))
+        template = ChatTemplate.from_record(manifest.get("chat"), model.get("eos_token_id"))
+        return cls(GPT2Tokenizer.from_strings(vocab_json, merges_txt, added), model["n_ctx"], template)
 
     def use_engine(self, engine: Any, label: str = DEVICE) -> None:
         """Answer as `label` on `engine` (the icchat engine or onnxruntime-web's, SPEC's decoder
@@ -96,8 +104,8 @@ class JsChatWorker:
     engine whose forward pass never yields.
     """
 
-    def __init__(self, vocab_json: str, merges_txt: str, n_ctx: int) -> None:
-        self.chat = ChatWorker.from_tokenizer_files(vocab_json, merges_txt, n_ctx)
+    def __init__(self, vocab_json: str, merges_txt: str, manifest_json: str) -> None:
+        self.chat = ChatWorker.from_bundle_files(vocab_json, merges_txt, json.loads(manifest_json))
         self.gpt2: Any = None  # web/onchain.mjs's client, once connected
 
     def use_engine(self, engine: Any, label: str = DEVICE) -> None:

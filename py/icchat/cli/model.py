@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from icchat.chat.template import KNOWN_FORMATS
+from icchat.model.source import PRESETS
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("model", help="export and verify GPT-2 model bundles")
@@ -12,15 +15,23 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     export = model_sub.add_parser(
         "export", help="write a bundle: safetensors, tokenizer, ONNX variants, canister weights",
-        description="Export a GPT-2 bundle. Offline, use --config (random weights, fixed seed) "
-                    "or --from-pretrained with a local Hugging Face directory.")
+        description="Export a GPT-2-family bundle. Offline, use --config (random weights, fixed "
+                    "seed, the shape and tokenizer of a real checkpoint) or --from-pretrained with "
+                    "a local Hugging Face directory.")
     export.add_argument("--out", type=Path, required=True, help="bundle directory to create")
     what = export.add_mutually_exclusive_group(required=True)
     what.add_argument("--from-pretrained", metavar="NAME_OR_PATH",
-                      help="Hugging Face GPT-2 checkpoint: a local directory, or e.g. gpt2 (online)")
-    what.add_argument("--config", choices=["tiny", "small"],
-                      help="GPT-2 architecture with random weights: tiny (tests) or small (124M)")
+                      help="Hugging Face GPT-2-family checkpoint: a local directory, or a hub id "
+                           "(online), e.g. gpt2, distilgpt2, microsoft/DialoGPT-small")
+    what.add_argument("--config", choices=list(PRESETS),
+                      help="GPT-2 architecture with random weights: tiny (tests), small (= gpt2, "
+                           "124M), or the stand-in of gpt2-medium, distilgpt2, dialogpt-small, gpt2-alpaca")
     export.add_argument("--seed", type=int, default=0, help="seed for --config (default 0)")
+    export.add_argument("--n-ctx", type=int, default=None, metavar="N",
+                        help="a shorter context than the model's n_positions")
+    export.add_argument("--chat-format", choices=list(KNOWN_FORMATS), default=None,
+                        help="a known chat format instead of the model's own (default: its "
+                             "tokenizer_config.json chat_template, else by its name)")
     export.add_argument("--variants", default="f32,f32-optimized,q8,q4",
                         help="ONNX variants, comma-separated (default: all)")
     export.add_argument("--force", action="store_true", help="replace an existing bundle")
@@ -51,7 +62,8 @@ def run_export(args: argparse.Namespace) -> int:
 
     print(f"exporting to {args.out}")
     out = export_bundle(args.out, config=args.config, seed=args.seed,
-                        pretrained=args.from_pretrained, force=args.force,
+                        pretrained=args.from_pretrained, force=args.force, n_ctx=args.n_ctx,
+                        chat=args.chat_format,
                         variants=[v.strip() for v in args.variants.split(",") if v.strip()])
     print(f"done: {out}")
     return 0

@@ -3,15 +3,16 @@ output, then rename it into place, so a failure never leaves half a bundle or ha
 
 Bundle layout (as transformers.js expects, so peers load the same files):
     config.json, generation_config.json, model.safetensors      Hugging Face GPT2LMHeadModel
-    vocab.json, merges.txt, tokenizer*.json, special_tokens_map.json
+    vocab.json, merges.txt, tokenizer*.json, special_tokens_map.json  the checkpoint's tokenizer
     onnx/decoder_model_merged{,_optimized,_quantized,_q4}.onnx   one decoder, KV cache in/out
     canister/gpt2-f32.bin, canister/gpt2-q8.bin                  the gpt2 canister's weights
-    manifest.json                                                 sizes, hashes, roles, provenance
+    manifest.json              sizes, hashes, roles, chat format, added tokens, provenance
 """
 
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import shutil
 import tempfile
@@ -21,8 +22,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from icchat.chat.template import GPT2_EOS_ID
 from icchat.errors import UserError
-from icchat.model import canister_weights, onnx_variants, source
+from icchat.model import canister_weights, chat_format, onnx_variants, source
 from icchat.model.manifest import MANIFEST, file_entry, write_manifest
 from icchat.model.vocab import write_tokenizer_files
 
@@ -36,9 +38,12 @@ def export_bundle(out: Path, *, config: str | None = None, seed: int = 0,
                   pretrained: str | None = None, variants: Iterable[str] = ONNX_VARIANTS,
                   force: bool = False, log: Callable[[str], None] = print,
                   timings: dict[str, float] | None = None,
-                  provenance: dict[str, Any] | None = None) -> Path:
+                  provenance: dict[str, Any] | None = None, n_ctx: int | None = None,
+                  chat: str | None = None) -> Path:
     """Export a bundle to `out`; `timings`, if given, receives seconds per step; `provenance`
-    adds to (or overrides) the manifest's provenance, e.g. how a trained model was trained."""
+    adds to (or overrides) the manifest's provenance, e.g. how a trained model was trained.
+    `n_ctx`: a context shorter than the model's n_positions; `chat`: a known chat format
+    (plain, dialogpt, alpaca) instead of the model's own (icchat.model.chat_format)."""
     if (config is None) == (pretrained is None):
         raise UserError("give exactly one of --config or --from-pretrained")
     variants = list(variants)
@@ -53,7 +58,8 @@ def export_bundle(out: Path, *, config: str | None = None, seed: int = 0,
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
     try:
         _build(work, config=config, seed=seed, pretrained=pretrained, variants=variants, log=log,
-               timings={} if timings is None else timings, extra_provenance=provenance or {})
+               timings={} if timings is None else timings, extra_provenance=provenance or {},
+               n_ctx=n_ctx, chat=chat)
         _make_readable(work)  # mkdtemp and safetensors make private files; bundles are served
         _replace(work, out)
     except BaseException:
@@ -65,18 +71,20 @@ def export_bundle(out: Path, *, config: str | None = None, seed: int = 0,
 
 def cached_seeded_bundle(out: Path, config: str = "tiny", seed: int = 0) -> Path:
     """A seeded bundle at `out`, exported once and reused while it still verifies (a bundle
-    changed or half-removed by anything is exported again)."""
+    changed or half-removed by anything, or exported before manifests had `chat`, is exported
+    again)."""
     from icchat.model.manifest import verify_bundle
 
     try:
-        verify_bundle(out)
-        return out
+        if "chat" in verify_bundle(out):
+            return out
     except UserError:
-        return export_bundle(out, config=config, seed=seed, force=True, log=lambda _: None)
+        pass
+    return export_bundle(out, config=config, seed=seed, force=True, log=lambda _: None)
 
 def _build(work: Path, *, config: str | None, seed: int, pretrained: str | None,
            variants: list[str], log: Callable[[str], None], timings: dict[str, float],
-           extra_provenance: dict[str, Any]) -> None:
+           extra_provenance: dict[str, Any], n_ctx: int | None, chat: str | None) -> None:
     files: list[dict[str, Any]] = []
 
     def step(title: str, action: Callable[[], Any]) -> Any:
@@ -87,13 +95,21 @@ def _build(work: Path, *, config: str | None, seed: int, pretrained: str | None,
         return result
 
     if pretrained is not None:
-        model = step(f"load {pretrained}", lambda: source.pretrained_model(pretrained))
+        origin = step(f"load {pretrained}", lambda: source.pretrained(pretrained))
         provenance: dict[str, Any] = {"source": "pretrained", "pretrained": pretrained}
     else:
-        model = step(f"build {config} (seed {seed})", lambda: source.random_model(config, seed))
+        if config not in source.PRESETS:
+            raise UserError(f"unknown config {config!r}; choose one of: {', '.join(source.PRESETS)}")
+        origin = step(f"build {config} (seed {seed})", lambda: source.seeded(config, seed))
         provenance = {"source": "config", "config": config, "seed": seed,
                       "init": "transformers GPT2LMHeadModel initialisation, torch.manual_seed(seed)"}
+    provenance.update(name=origin.name, license=origin.license, origin=origin.origin)
+    model = origin.model if n_ctx is None else source.shorten_context(origin.model, n_ctx)
+    if n_ctx is not None:
+        provenance["n_ctx"] = n_ctx
     dims = source.Dimensions.of(model.config)
+    tokens = {"eos_token_id": _token_id(model.config.eos_token_id),
+              "bos_token_id": _token_id(model.config.bos_token_id)}
 
     step("save safetensors", lambda: model.save_pretrained(work, safe_serialization=True))
     files.append(file_entry(work, "config.json", "config"))
@@ -101,8 +117,13 @@ def _build(work: Path, *, config: str | None, seed: int, pretrained: str | None,
         files.append(file_entry(work, "generation_config.json", "config"))
     files.append(file_entry(work, "model.safetensors", "weights", dtype="float32"))
 
-    written = step("tokenizer files", lambda: write_tokenizer_files(work))
+    written = step("tokenizer files", lambda: write_tokenizer_files(work, origin.tokenizer, dims.n_ctx))
     files += [file_entry(work, p.name, "tokenizer") for p in written]
+    chat_record = step("chat format", lambda: chat_format.choose(
+        _hf_tokenizer(work), origin.name, tokens["eos_token_id"], chat))
+    log(f"  chat format: {chat_record['format']} (from the {chat_record['source'].replace('_', ' ')})")
+    added = json.loads((work / "tokenizer.json").read_text())["added_tokens"]
+    tokenizer = {"added_tokens": [{k: t[k] for k in ("id", "content", "special")} for t in added]}
 
     onnx_dir = work / onnx_variants.ONNX_DIR
     onnx_dir.mkdir()
@@ -138,8 +159,22 @@ def _build(work: Path, *, config: str | None, seed: int, pretrained: str | None,
     provenance["created"] = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     provenance["tools"] = {t: _version(t) for t in TOOLS}
     parameters = sum(p.numel() for p in model.parameters())
-    write_manifest(work, files, dims, parameters, provenance)
+    write_manifest(work, files, dims, parameters, provenance,
+                   model_extra=tokens, chat=chat_record, tokenizer=tokenizer)
     log(f"  wrote {MANIFEST}: {len(files)} files, {parameters / 1e6:.1f}M parameters")
+
+
+def _token_id(value: int | list[int] | None) -> int:
+    """A config's eos/bos id (a list: its first; none: GPT-2's <|endoftext|>)."""
+    if isinstance(value, list):
+        value = value[0] if value else None
+    return GPT2_EOS_ID if value is None else int(value)
+
+
+def _hf_tokenizer(directory: Path) -> Any:
+    from transformers import GPT2TokenizerFast
+
+    return GPT2TokenizerFast.from_pretrained(directory)
 
 
 def _make_readable(root: Path) -> None:

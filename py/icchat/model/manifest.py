@@ -30,11 +30,16 @@ def file_entry(root: Path, relative: str, role: str, **extra: Any) -> dict[str, 
 
 
 def write_manifest(root: Path, files: list[dict[str, Any]], dims: Dimensions, parameters: int,
-                   provenance: dict[str, Any]) -> Path:
+                   provenance: dict[str, Any], *, model_extra: dict[str, Any] | None = None,
+                   chat: dict[str, Any] | None = None, tokenizer: dict[str, Any] | None = None) -> Path:
+    """model_extra: eos_token_id, bos_token_id; chat: the chat format (ChatTemplate.to_record);
+    tokenizer: {"added_tokens": [{id, content, special}]}. Absent, a reader uses GPT-2's."""
     manifest = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "model": {"architecture": "gpt2", **asdict(dims), "parameters": parameters},
+        "model": {"architecture": "gpt2", **asdict(dims), "parameters": parameters, **(model_extra or {})},
+        **({"chat": chat} if chat else {}),
+        **({"tokenizer": tokenizer} if tokenizer else {}),
         "provenance": provenance,
         "files": sorted(files, key=lambda f: f["path"]),
     }
@@ -77,6 +82,8 @@ def rebuild_command(root: Path, manifest: dict[str, Any]) -> str:
         what = f"--config {provenance.get('config')} --seed {provenance.get('seed', 0)}"
     else:
         what = f"--from-pretrained {provenance.get('pretrained', 'gpt2')}"
+    if provenance.get("n_ctx"):
+        what += f" --n-ctx {provenance['n_ctx']}"
     return f"icchat model export {what} --out {root} --force"
 
 

@@ -11,6 +11,7 @@ meaningful: the page warns) can also be asked for by name. A cached bundle of an
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,6 +72,23 @@ def _demo_choice(log: Callable[[str], None], note: str) -> ModelChoice:
     return ModelChoice(_demo(log), DEMO_LABEL, True, note, DEMO_NOTICE)
 
 
+def _checkpoint(name: str, log: Callable[[str], None]) -> ModelChoice:
+    """A Hugging Face GPT-2-family checkpoint: a hub id (online, or in the local HF cache) or a
+    local checkpoint directory, exported once under build/models/hf/ (a changed directory: pass
+    it to `icchat model export --force` yourself), then run like any bundle."""
+    from icchat.model.export import export_bundle
+    from icchat.model.manifest import read_manifest
+
+    local = Path(name).expanduser()
+    where = str(local.resolve()) if local.exists() else name
+    out = MODELS / "hf" / re.sub(r"[^A-Za-z0-9._-]+", "--", where).strip("-.")
+    if not is_current(out):
+        log(f"exporting {name} to {out} (once)")
+        export_bundle(out, pretrained=where, variants=["f32", "q8"], force=True, log=log)
+    provenance = read_manifest(out)["provenance"]
+    return ModelChoice(out, str(provenance.get("name") or name), True, f"the checkpoint {name}")
+
+
 def hub_reachable() -> bool:
     from icchat.model.source import _hub_reachable
 
@@ -98,8 +116,10 @@ def choose_model(name: str | None, log: Callable[[str], None] = print) -> ModelC
                            f"seeded {name} model ({shape}, random weights: its text is not meaningful)")
     path = Path(name).expanduser()
     if not (path / "manifest.json").is_file():
-        raise UserError(f"--model {name}: not gpt2, demo, tiny, small, or a bundle directory with a manifest.json "
-                        f"(make one with `icchat model export`)")
+        if (path / "config.json").is_file() or not path.exists():
+            return _checkpoint(name, log)
+        raise UserError(f"--model {name}: not gpt2, demo, tiny, small, a Hugging Face GPT-2 checkpoint "
+                        f"or a bundle directory with a manifest.json (make one with `icchat model export`)")
     from icchat.model.manifest import read_manifest
 
     manifest = read_manifest(path)
