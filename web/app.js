@@ -7,7 +7,7 @@ import { deviceFit } from "./device-fit.mjs";
 import { answerPending, autosize, failReply, newChat, onDelta, onDone, onPromptInput, renderChat, send, setBackend, stop } from "./page-chat.mjs";
 import { els } from "./page-dom.mjs";
 import { closeOverlays, explainError, hideError, renderControls, setLoadingStatus, setProgress, setRestingState, setState, setStatus, showError, showModelNotice, showPlan, showProgress, showReady, showStopped } from "./page-render.mjs";
-import { checkUsage, engineChoiceDetail, fillSettings, forgetOnchain, onForgotten, onSettingsInput, onUsage, openSettings, resetSettings, showEngineSpeeds, showPrecisionSizes } from "./page-settings.mjs";
+import { boundSettings, checkUsage, engineChoiceDetail, fillSettings, forgetOnchain, onForgotten, onSettingsInput, onUsage, openSettings, resetSettings, showEngineSpeeds, showPrecisionSizes } from "./page-settings.mjs";
 import { state } from "./page-state.mjs";
 import { identitySeed, loadDraft, loadEngineSpeeds, savePrefs, saveEngineSpeeds } from "./page-store.mjs";
 import { Watchdog } from "./page-watchdog.mjs";
@@ -50,6 +50,7 @@ const fromWorker = {
       ready: true, model: message.model, available: message.backends, prices: message.prices, device: message.device,
     });
     state.running.precision = message.precision;
+    boundSettings();
     if (state.device.loading) watchdog.chatReady();
     else watchdog.stop();
     if (state.reply) setState("generating");

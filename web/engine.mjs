@@ -15,7 +15,7 @@
 import { ENGINES } from "./protocol.mjs";
 import { modelFile } from "./weights.js";
 
-const INFO = ["n_layer", "n_head", "n_embd", "n_ctx", "vocab_size", "q8"];
+const INFO = ["n_layer", "n_head", "n_embd", "n_ctx", "vocab_size", "q8", "eos_token_id"];
 const PAGE = 65536;
 const HELPER_STACK = 1 << 20; // bytes of stack per helper thread
 

@@ -17,7 +17,7 @@
 
 import { loadSampler } from "./sampler.mjs";
 
-/** Prompt tokens per session.run: bounds the [1, T, vocab] logits output (128 x 50257 floats: 26 MB). */
+/** Prompt tokens per session.run: bounds the [1, T, vocab] logits output (GPT-2: 128 x 50257 floats, 26 MB). */
 export const RUN_TOKENS = 128;
 
 export class OrtEngine {
@@ -141,6 +141,10 @@ export class OrtEngine {
     if (present.some((t) => !t) || !out.logits) {
       dispose(Object.values(out));
       throw new Error("the model's outputs are not logits and present.* (not a GPT-2 decoder with a KV cache?)");
+    }
+    if (out.logits.dims.at(-1) !== vocab) { // any vocabulary, but the one the manifest's vocab_size names
+      dispose(Object.values(out));
+      throw new Error(`the model's logits have ${out.logits.dims.at(-1)} entries, its manifest says vocab_size ${vocab}`);
     }
     this.last = out.logits.data.slice((n - 1) * vocab, n * vocab); // the last position's, a copy
     out.logits.dispose();

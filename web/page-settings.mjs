@@ -13,6 +13,16 @@ const ACCESS_TEXT = {
   controllers: "For the canister's controllers only.",
 };
 
+const GPT2_VOCAB_SIZE = 50257; // top_k's bound until the worker names the model's vocabulary
+
+/** top_k's bound: the running model's vocabulary (ready.model.vocab_size). */
+const topKBound = () => state.model?.vocab_size ?? GPT2_VOCAB_SIZE;
+
+/** A model is ready: the form's bounds follow its vocabulary. */
+export function boundSettings() {
+  els.settingsForm.elements.top_k.max = topKBound();
+}
+
 /** The form shows the page's settings and prefs. */
 export function fillSettings() {
   const { settings, prefs } = state;
@@ -59,7 +69,7 @@ function readSettings() {
   if (seed !== null && (!Number.isSafeInteger(seed) || seed < 0)) throw new Error("Seed must be empty or a whole number ≥ 0");
   return {
     temperature: Number(f.temperature.value),
-    top_k: integer("top_k", 0, 50257),
+    top_k: integer("top_k", 0, topKBound()),
     top_p: Number(f.top_p.value),
     max_new_tokens: integer("max_new_tokens", 1, 1024),
     seed,

@@ -171,6 +171,7 @@ export const STOP_REASONS = ["eot", "stop_string", "max_tokens", "context", "can
  * @property {number} n_layer
  * @property {number} n_head
  * @property {number} n_embd
+ * @property {number} vocab_size  the model's vocabulary: top_k's bound in the settings
  * @property {number} parameters
  * @property {string} manifestSha256
  * @property {Precision[]} precisions  the precisions this bundle has a file for

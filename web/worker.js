@@ -246,7 +246,7 @@ function postReady(timings) {
     type: "ready",
     model: {
       label: w.config.model_label ?? "GPT-2", meaningful: w.config.model_meaningful !== false, notice: w.config.model_notice ?? "",
-      n_layer: m.n_layer, n_head: m.n_head, n_embd: m.n_embd, parameters: m.parameters, manifestSha256: w.manifestSha256,
+      n_layer: m.n_layer, n_head: m.n_head, n_embd: m.n_embd, vocab_size: m.vocab_size, parameters: m.parameters, manifestSha256: w.manifestSha256,
       precisions: bundlePrecisions(w.manifest),
       name: p.name ?? null, license: p.license ?? null, source: p.origin ?? p.pretrained ?? p.source ?? null,
     },

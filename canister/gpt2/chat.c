@@ -30,7 +30,6 @@
 #define UPDATE_LIMIT UPDATE_INSTRUCTION_LIMIT
 #define QUERY_LIMIT 5000000000ull
 #define DEFAULT_NEW_TOKENS 16
-#define END_OF_TEXT 50256
 #define MAX_STOP_TOKENS 1024
 
 typedef enum { STOP_LENGTH, STOP_TOKEN, STOP_BUDGET } stop_reason;
@@ -86,7 +85,7 @@ static int read_request(request *q, int prefill_only) {
   if (!read_arg(&r, &arg)) return 0;
   *q = (request){.prompt = rt_scratch((size_t)model.n_ctx * 4, 16), .stop = rt_scratch(MAX_STOP_TOKENS * 4, 16),
                  .n_stop = 1, .prefill = prefill_only, .max_new = prefill_only ? 0 : DEFAULT_NEW_TOKENS, .top_p = 1.0f};
-  q->stop[0] = END_OF_TEXT;
+  q->stop[0] = model.eos_token_id; /* the weight file's end of text */
   if (!cd_field(&r, arg, "prompt", &f)) {
     rt_rejectf("invalid argument: %s", r.error ? r.error : "missing field `prompt`");
     return 0;

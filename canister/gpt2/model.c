@@ -15,6 +15,7 @@
 #define HEADER_SIZE 256
 #define ENTRY_SIZE 64
 #define ALIGN 64
+#define GPT2_EOS_TOKEN 50256 /* a header whose eos_token_id is 0 (written before the field existed): GPT-2's */
 
 static uint32_t u32_at(const uint8_t *p) { return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24; }
 static uint64_t u64_at(const uint8_t *p) { return u32_at(p) | (uint64_t)u32_at(p + 4) << 32; }
@@ -22,6 +23,7 @@ static uint64_t u64_at(const uint8_t *p) { return u32_at(p) | (uint64_t)u32_at(p
 typedef struct {
   uint32_t version, dtype, n_layer, n_head, n_embd, n_ctx, vocab, padded, n_tensors, align;
   uint64_t table_offset, data_offset, file_size;
+  uint32_t eos; /* the token that ends a reply */
 } header;
 
 static header read_header(const uint8_t *file) {
@@ -31,6 +33,8 @@ static header read_header(const uint8_t *file) {
   h.table_offset = u64_at(file + 48);
   h.data_offset = u64_at(file + 56);
   h.file_size = u64_at(file + 64);
+  h.eos = u32_at(file + 72);
+  if (!h.eos) h.eos = GPT2_EOS_TOKEN;
   return h;
 }
 
@@ -86,6 +90,10 @@ const char *gpt2_check(const uint8_t *file, size_t size, char *error, size_t err
   }
   if (!h.n_ctx || h.n_ctx > 4096 || !h.vocab || h.padded < h.vocab || h.padded > 1u << 20)
     return "bad context or vocabulary size in the weight file header";
+  if (h.eos >= h.vocab && h.eos != GPT2_EOS_TOKEN) { /* GPT-2's may lie past a test model's small vocabulary */
+    rt_format(error, error_size, "eos_token_id %u is outside the vocabulary (%u tokens)", h.eos, h.vocab);
+    return error;
+  }
   if (h.table_offset < HEADER_SIZE || h.n_tensors > 64 || h.table_offset + (uint64_t)h.n_tensors * ENTRY_SIZE > size)
     return "tensor table out of bounds";
   for (int i = 0; i < 11; i++)
@@ -135,7 +143,8 @@ void gpt2_load(gpt2_model *m, const uint8_t *file, size_t kv_budget, int min_slo
   header h = read_header(file);
   int C = (int)h.n_embd, T = (int)h.n_ctx;
   *m = (gpt2_model){.n_layer = (int)h.n_layer, .n_head = (int)h.n_head, .n_embd = C, .n_ctx = T,
-                    .vocab_size = (int)h.vocab, .padded_vocab = (int)h.padded, .q8 = (int)h.dtype};
+                    .vocab_size = (int)h.vocab, .padded_vocab = (int)h.padded, .q8 = (int)h.dtype,
+                    .eos_token_id = h.eos};
   const float **f32[] = {&m->wpe, &m->ln1w, &m->ln1b, &m->qkvb, &m->attprojb, &m->ln2w, &m->ln2b, &m->fcb, &m->fcprojb, &m->lnfw, &m->lnfb};
   for (int i = 0; i < 11; i++) *f32[i] = find(file, &h, F32_TENSORS[i], 0, f32_count(&h, i));
   matrix *mats[] = {&m->wte, &m->qkvw, &m->attprojw, &m->fcw, &m->fcprojw};

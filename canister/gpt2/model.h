@@ -21,6 +21,7 @@ typedef struct {
 
 typedef struct {
   int n_layer, n_head, n_embd, n_ctx, vocab_size, padded_vocab, q8;
+  uint32_t eos_token_id; /* ends a reply unless the request names its own stop tokens */
   matrix wte, qkvw, attprojw, fcw, fcprojw;
   const float *wpe, *ln1w, *ln1b, *qkvb, *attprojb, *ln2w, *ln2b, *fcb, *fcprojb, *lnfw, *lnfb;
   /* The KV cache in use: one of kv_slots slots of kv_slot_bytes each (gpt2_select_kv). */

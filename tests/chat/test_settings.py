@@ -33,6 +33,15 @@ def test_bad_settings_are_one_line_errors(data, message):
     assert "\n" not in str(info.value)
 
 
+def test_top_k_is_bounded_by_the_models_vocabulary():
+    assert Settings.from_dict({"top_k": 50257}).top_k == 50257  # GPT-2's, when no vocabulary is named
+    with pytest.raises(SettingsError, match="top_k must be between 0 and 50257, got 50258"):
+        Settings.from_dict({"top_k": 50258})
+    assert Settings.from_dict({"top_k": 50260}, vocab_size=50260).top_k == 50260
+    with pytest.raises(SettingsError, match="top_k must be between 0 and 50260, got 50261"):
+        Settings.from_dict({"top_k": 50261}, vocab_size=50260)
+
+
 def test_conversation_round_trips_and_rejects_bad_data():
     conv = Conversation([Message("user", "hi"), Message("assistant", "hello", "onchain-fast")])
     stored = json.loads(json.dumps(conv.to_dict()))

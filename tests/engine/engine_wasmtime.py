@@ -8,7 +8,7 @@ from typing import Any
 
 import wasmtime
 
-INFO_NAMES = ("n_layer", "n_head", "n_embd", "n_ctx", "vocab_size", "q8")
+INFO_NAMES = ("n_layer", "n_head", "n_embd", "n_ctx", "vocab_size", "q8", "eos_token_id")
 
 
 class EngineTrap(RuntimeError):

@@ -50,11 +50,13 @@ EXPORT(engine_load) int engine_load(const uint8_t *file, uint32_t size) {
   return 0;
 }
 
-/* The model's dimensions: 0 n_layer, 1 n_head, 2 n_embd, 3 n_ctx, 4 vocab_size, 5 q8 (1) or f32 (0). */
+/* The model's dimensions: 0 n_layer, 1 n_head, 2 n_embd, 3 n_ctx, 4 vocab_size, 5 q8 (1) or f32 (0),
+ * 6 eos_token_id (the token that ends a reply). */
 EXPORT(engine_info) int engine_info(int what) {
   if (!loaded) return -1;
-  const int values[] = {model.n_layer, model.n_head, model.n_embd, model.n_ctx, model.vocab_size, model.q8};
-  return what >= 0 && what < 6 ? values[what] : -1;
+  const int values[] = {model.n_layer, model.n_head, model.n_embd, model.n_ctx, model.vocab_size, model.q8,
+                        (int)model.eos_token_id};
+  return what >= 0 && what < 7 ? values[what] : -1;
 }
 
 /* Share the matrix products among n threads (see engine_linear.c); after engine_load, before the

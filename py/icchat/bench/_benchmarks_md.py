@@ -15,7 +15,7 @@ from typing import Any
 from icchat.paths import BENCH_RESULTS, REPO
 
 OUT = REPO / "BENCHMARKS.md"
-ORDER = ["page", "gpt2", "assets", "replica_http", "replica", "runtime", "chat_device", "demo_model", "export", "tokenizer"]
+ORDER = ["page", "gpt2", "model_sizes", "assets", "replica_http", "replica", "runtime", "chat_device", "demo_model", "export", "tokenizer"]
 
 
 def _num(value: Any, digits: int = 2) -> str:
@@ -201,6 +201,12 @@ def reliability_section(r: dict[str, Any]) -> list[str]:
     return lines
 
 
+def model_sizes_section(r: dict[str, Any]) -> list[str]:
+    from icchat.bench import model_sizes
+
+    return model_sizes.markdown(r)
+
+
 def render(results: Path = BENCH_RESULTS, out: Path = OUT) -> str:
     found = {p.stem: json.loads(p.read_text()) for p in sorted(results.glob("*.json"))}
     names = [n for n in ORDER if n in found] + sorted(n for n in found if n not in ORDER)
@@ -213,7 +219,7 @@ def render(results: Path = BENCH_RESULTS, out: Path = OUT) -> str:
              "`--repeats N --tokens N --threads 1,2 --precisions f32,q8 --contenders ... --quick`; "
              "the contenders and how to add one are described at the top of `py/icchat/bench/page.py`).", ""]
     for name in names:
-        special = {"page": page_section, "reliability": reliability_section}
+        special = {"page": page_section, "reliability": reliability_section, "model_sizes": model_sizes_section}
         body = special[name](found[name]) if name in special else generic_section(name, found[name])
         lines += body + _png(name, results, out)
     return "\n".join(lines).rstrip() + "\n"

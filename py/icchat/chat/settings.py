@@ -6,7 +6,8 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
-MAX_TOP_K = 50257  # GPT-2's vocabulary; 0 also means "no top-k cut"
+GPT2_VOCAB_SIZE = 50257  # top_k's bound when the model's vocabulary is not named
+TOP_K_LIMIT = (1 << 32) - 1  # any Settings: the gpt2 canister's top_k is a nat32
 MAX_NEW_TOKENS = 1024
 MAX_SEED = (1 << 64) - 1
 
@@ -21,7 +22,8 @@ class Settings:
 
     temperature: 0 is greedy (argmax, the first index of the largest logit); > 0 samples from
         softmax(logits / temperature). At most 10.
-    top_k: keep the k most likely tokens (and any tied with the k-th); 0 keeps them all.
+    top_k: keep the k most likely tokens (and any tied with the k-th); 0 keeps them all. At most
+        the model's vocabulary size (from_dict's vocab_size).
     top_p: then keep the smallest set of the most likely of those whose probability reaches
         top_p (and any tied with the last one kept; 1 = all). The gpt2 canister's sampler
         (icchat.chat.sampling) on every engine.
@@ -38,7 +40,7 @@ class Settings:
 
     def __post_init__(self) -> None:
         _number("temperature", self.temperature, 0.0, 10.0)
-        _integer("top_k", self.top_k, 0, MAX_TOP_K)
+        _integer("top_k", self.top_k, 0, TOP_K_LIMIT)
         _number("top_p", self.top_p, 0.0, 1.0)
         if self.top_p <= 0.0:
             raise SettingsError("top_p must be greater than 0 (1 keeps every token)")
@@ -57,13 +59,16 @@ class Settings:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Settings:
-        """Unknown keys are refused (a typo must not silently fall back to a default)."""
+    def from_dict(cls, data: dict[str, Any], vocab_size: int = GPT2_VOCAB_SIZE) -> Settings:
+        """Unknown keys are refused (a typo must not silently fall back to a default); top_k is
+        bounded by the running model's vocab_size (the manifest's `model.vocab_size`)."""
         if not isinstance(data, dict):
             raise SettingsError(f"settings must be an object, got {type(data).__name__}")
         unknown = sorted(set(data) - {"temperature", "top_k", "top_p", "max_new_tokens", "seed"})
         if unknown:
             raise SettingsError(f"unknown setting: {unknown[0]}")
+        if "top_k" in data:
+            _integer("top_k", data["top_k"], 0, vocab_size)
         return cls(**data)
 
 

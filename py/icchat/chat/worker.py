@@ -19,7 +19,7 @@ from icchat.chat.conversation import Conversation
 from icchat.chat.device import DeviceBackend
 from icchat.chat.onchain import MODES, Gpt2Client, OnchainBackend
 from icchat.chat.runtime import ChatRuntime
-from icchat.chat.settings import Settings
+from icchat.chat.settings import GPT2_VOCAB_SIZE, Settings
 from icchat.chat.template import ChatTemplate
 from icchat.chat.tokenizer import AddedToken, GPT2Tokenizer
 
@@ -34,22 +34,26 @@ class ChatWorker:
 
     n_ctx: the model's context window (the manifest's `model.n_ctx`); every backend gets it.
     template: the model's chat format (the manifest's `chat`; None: the plain one).
+    vocab_size: the model's vocabulary (the manifest's `model.vocab_size`), top_k's bound.
     """
 
-    def __init__(self, tokenizer: GPT2Tokenizer, n_ctx: int, template: ChatTemplate | None = None) -> None:
+    def __init__(self, tokenizer: GPT2Tokenizer, n_ctx: int, template: ChatTemplate | None = None,
+                 vocab_size: int = GPT2_VOCAB_SIZE) -> None:
         self.runtime = ChatRuntime(tokenizer, template)
         self.n_ctx = int(n_ctx)
+        self.vocab_size = int(vocab_size)
         self.backends: dict[str, Backend] = {}
 
     @classmethod
     def from_bundle_files(cls, vocab_json: str | bytes, merges_txt: str | bytes,
                           manifest: Mapping[str, Any]) -> ChatWorker:
         """From the bundle's vocab.json and merges.txt, as loaded and checked by the worker, and
-        its manifest: the context window, the added tokens and the chat format."""
+        its manifest: the context window, the vocabulary, the added tokens and the chat format."""
         model = manifest["model"]
         added = AddedToken.parse(manifest.get("tokenizer", {}).get("added_tokens", []))
         template = ChatTemplate.from_record(manifest.get("chat"), model.get("eos_token_id"))
-        return cls(GPT2Tokenizer.from_strings(vocab_json, merges_txt, added), model["n_ctx"], template)
+        return cls(GPT2Tokenizer.from_strings(vocab_json, merges_txt, added), model["n_ctx"], template,
+                   model.get("vocab_size", GPT2_VOCAB_SIZE))
 
     def use_engine(self, engine: Any, label: str = DEVICE) -> None:
         """Answer as `label` on `engine` (the icchat engine or onnxruntime-web's, SPEC's decoder
@@ -83,7 +87,7 @@ class ChatWorker:
         if backend not in self.backends:
             raise ValueError(f"answers computed {backend} are not available on this page")
         parsed_conversation = Conversation.from_dict(dict(conversation))
-        parsed_settings = Settings.from_dict(dict(settings))
+        parsed_settings = Settings.from_dict(dict(settings), self.vocab_size)
         async for event in self.runtime.reply(parsed_conversation, self.backends[backend], parsed_settings, cancelled):
             data = event.to_dict()
             if event.text_delta or event.tokens:  # the last event may carry text (held back) or the stop token

@@ -5,6 +5,7 @@ each starting on a 64-byte boundary so the C forward pass can use aligned SIMD l
 follow llm.c's parameter order, with every matmul weight laid out [out][in] so a dot-product
 kernel streams rows. In the q8 file the five matmul weights (wte doubles as the LM head) are
 int8 with one f32 scale per output row, stored in a companion tensor named `<name>.scale`.
+The header also names the model's end-of-text token (eos_token_id), which ends a reply.
 """
 
 from __future__ import annotations
@@ -24,11 +25,13 @@ HEADER_SIZE = 256
 ENTRY_SIZE = 64
 ALIGN = 64
 VOCAB_PAD = 128  # padded vocabulary rows (zeros), as llm.c: whole SIMD blocks in the LM head
+GPT2_EOS_TOKEN_ID = 50256  # <|endoftext|>; what a header without eos_token_id (0) means
 DTYPES = {"f32": 0, "q8": 1}
 TENSOR_DTYPES = {0: np.dtype("<f4"), 1: np.dtype("i1")}
 # header: magic, version, file dtype, n_layer, n_head, n_embd, n_ctx, vocab, padded vocab,
-# n_tensors, alignment, table offset, data offset, file size
-HEADER = struct.Struct("<8s10I3Q")
+# n_tensors, alignment, table offset, data offset, file size, eos token id (in what was padding:
+# files written before it read 0, meaning GPT2_EOS_TOKEN_ID)
+HEADER = struct.Struct("<8s10I3QI")
 # entry: name, dtype, ndim, shape[4], offset
 ENTRY = struct.Struct("<32s2I4IQ")
 MATMUL_WEIGHTS = ("wte", "qkvw", "attprojw", "fcw", "fcprojw")
@@ -71,7 +74,14 @@ def quantize_rows(weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return q, scale
 
 
-def write_weights(path: Path, state: dict[str, np.ndarray], dims: Dimensions, dtype: str) -> None:
+def write_weights(path: Path, state: dict[str, np.ndarray], dims: Dimensions, dtype: str,
+                  eos_token_id: int = GPT2_EOS_TOKEN_ID) -> None:
+    """eos_token_id: the HF config's, the token that ends a reply. A token of the vocabulary but
+    0 (a header's 0 means GPT-2's), or GPT-2's own (allowed past a test model's small vocabulary:
+    it never comes up there)."""
+    if eos_token_id != GPT2_EOS_TOKEN_ID and not 0 < eos_token_id < dims.vocab_size:
+        raise ValueError(f"eos_token_id {eos_token_id} is not a token of the {dims.vocab_size}-token "
+                         f"vocabulary, or 0 (which a header cannot record: 0 means {GPT2_EOS_TOKEN_ID})")
     tensors = llmc_tensors({k: np.asarray(v, np.float32) for k, v in state.items()}, dims)
     if dtype == "q8":
         quantized: dict[str, np.ndarray] = {}
@@ -94,7 +104,7 @@ def write_weights(path: Path, state: dict[str, np.ndarray], dims: Dimensions, dt
         offset = _align(offset + tensor.nbytes)
     header = HEADER.pack(MAGIC, VERSION, DTYPES[dtype], dims.n_layer, dims.n_head, dims.n_embd,
                          dims.n_ctx, dims.vocab_size, padded_vocab(dims.vocab_size),
-                         len(tensors), ALIGN, HEADER_SIZE, data_offset, offset)
+                         len(tensors), ALIGN, HEADER_SIZE, data_offset, offset, eos_token_id)
     with path.open("wb") as f:
         f.write(header.ljust(HEADER_SIZE, b"\0"))
         f.write(b"".join(entries))
@@ -110,6 +120,7 @@ class CanisterWeights:
     dims: Dimensions
     padded_vocab: int
     tensors: dict[str, np.ndarray] = field(repr=False)
+    eos_token_id: int = GPT2_EOS_TOKEN_ID
 
     def weight(self, name: str) -> np.ndarray:
         """A tensor as float32 (int8 weights multiplied back by their row scales)."""
@@ -129,7 +140,7 @@ def read_weights(path: Path) -> CanisterWeights:
     if len(data) < HEADER_SIZE:
         raise WeightFileError(f"{path}: too short for a weight file header")
     (magic, version, dtype_code, n_layer, n_head, n_embd, n_ctx, vocab, vocab_padded, n_tensors,
-     align, table_offset, _data_offset, file_size) = HEADER.unpack_from(data, 0)
+     align, table_offset, _data_offset, file_size, eos) = HEADER.unpack_from(data, 0)
     if magic != MAGIC:
         raise WeightFileError(f"{path}: not a gpt2 canister weight file (magic {magic!r})")
     if version != VERSION:
@@ -150,7 +161,7 @@ def read_weights(path: Path) -> CanisterWeights:
         name = raw_name.rstrip(b"\0").decode()
         tensors[name] = np.frombuffer(data, np_dtype, count, offset).reshape(shape)
     return CanisterWeights(dtype, Dimensions(n_layer, n_head, n_embd, n_ctx, vocab),
-                           vocab_padded, tensors)
+                           vocab_padded, tensors, eos or GPT2_EOS_TOKEN_ID)
 
 
 def describe(weights: CanisterWeights) -> dict[str, Any]:

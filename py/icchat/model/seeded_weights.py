@@ -31,7 +31,7 @@ def seeded_weight_file(preset: str, seed: int, dtype: str, out_dir: Path = WEIGH
     out_dir.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
     try:
-        write_weights(partial, state, Dimensions.of(model.config), dtype)
+        write_weights(partial, state, Dimensions.of(model.config), dtype, model.config.eos_token_id)
         os.replace(partial, path)
     finally:
         partial.unlink(missing_ok=True)
