@@ -128,18 +128,19 @@ def test_greedy_tokens_are_the_same_on_the_engine_and_onchain(engine_wasm, files
 
 
 def test_the_models_eos_ends_a_reply_on_both(tmp_path, state, engine_wasm, files, canisters, replica, gpt2_wasm):
-    first = canisters["q8"].generate(PROMPT, max_new_tokens=10, stop=[])["tokens"]
+    sampling = {"temperature": 1.0, "top_k": 0, "top_p": 1.0, "seed": 7}  # varied tokens (greedy repeats one)
+    first = canisters["q8"].generate(PROMPT, max_new_tokens=10, stop=[], **sampling)["tokens"]
     end = next(i for i in range(2, 10) if first[i] not in first[:i] and first[i] != 50256)
     eos_file = weight_file(tmp_path, state, "q8", first[end])  # the same model, another end of text
     canister = serve(replica, gpt2_wasm, eos_file)
     # no `stop` in the request: the canister stops at the weight file's eos
     for call in (canister.generate, canister.generate_query):
-        reply = call(PROMPT, max_new_tokens=10)
+        reply = call(PROMPT, max_new_tokens=10, **sampling)
         assert reply["tokens"] == first[:end + 1] and reply["stop_reason"] == "stop_token"
     engine = WasmtimeEngine(engine_wasm, eos_file.read_bytes())
     assert engine.info["eos_token_id"] == first[end]
     backend = DeviceBackend(engine, n_ctx=N_CTX)
-    settings = Settings(temperature=0.0, max_new_tokens=10)
+    settings = Settings(max_new_tokens=10, **sampling)
     assert run_async(collect(backend, PROMPT, settings, 10, stop=[engine.info["eos_token_id"]])) == first[:end + 1]
 
 

@@ -88,6 +88,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "tokens_per_update_message_by_limit: the 40B update limit / that figure; mainnet cycles = 1 per instruction "
         "plus each update's fixed fees (execution base fee, ingress reception) shared by the tokens it makes "
         "(icchat.ic.prices); seeded weights of each shape (the cost does not depend on their values); "
+        "conversations cached: the prefix cache's KV slots (main.c KV_BUDGET, 768 MiB) less the scratch slot; "
         "replica_wall_s: this machine's wasmtime for the prefill and the generate, not the IC's")
     return result
 
@@ -103,11 +104,13 @@ def markdown(result: dict[str, Any]) -> list[str]:
                 e = entry[dtype]
                 rows.append([size, f"{entry['n_layer']}/{entry['n_head']}/{entry['n_embd']}",
                              f"{entry['parameters'] / 1e6:.0f}M", dtype, _num(e["weights_bytes"] / 1e6, 0),
-                             _num(e["instructions_per_token"]), _num(e["tokens_per_update_message_by_limit"]),
-                             _num(e["mainnet_cycles_per_token"]), _num(e["usd_per_1000_tokens"], 4)])
+                             _num(e["cache_slots"] - 1), _num(e["instructions_per_token"]),
+                             _num(e["tokens_per_update_message_by_limit"]), _num(e["mainnet_cycles_per_token"]),
+                             _num(e["usd_per_1000_tokens"], 4)])
     return ["## `icchat bench model_sizes`: onchain cost per generated token by model size", "",
             f"Produced by {_environment(result)}. The gpt2 canister in the local replica (IC cost model), seeded "
             f"weights of each shape, {result['new_tokens']} tokens generated after {result['context']} cached.", "",
-            *_table(["model shape", "layers/heads/width", "parameters", "weights", "file MB", "instructions per token",
-                     "tokens per 40B update", "mainnet cycles per token", "USD per 1,000 tokens"], rows),
+            *_table(["model shape", "layers/heads/width", "parameters", "weight file", "MB", "conversations cached",
+                     "instructions per token", "tokens per 40B update", "mainnet cycles per token",
+                     "USD per 1,000 tokens"], rows),
             f"Notes: {result['notes']}", ""]
