@@ -6,14 +6,17 @@ positions is refused (or trimmed by the chat) the way 1,024 is for GPT-2."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import struct
+import subprocess
 from pathlib import Path
 
 import pytest
 from engine_wasmtime import WasmtimeEngine
 from test_engine_wasm import collect, run_async
 
-from icchat.build.engine import build_engine_wasm
+from icchat.build.engine import build_engine_wasm, build_sampler_wasm
 from icchat.build.gpt2 import build_gpt2_wasm
 from icchat.chat import GPT2Tokenizer, SettingsError
 from icchat.chat.backend import BackendError
@@ -22,9 +25,12 @@ from icchat.chat.settings import Settings
 from icchat.chat.worker import ChatWorker
 from icchat.gpt2_canister import Gpt2Canister
 from icchat.model.canister_weights import padded_vocab, read_weights, write_weights
+from icchat.model.export import export_bundle
 from icchat.model.source import Dimensions, random_model
 from icchat.model.vocab import ensure_tokenizer_dir
 from icchat.replica import Reject, Replica
+
+HERE = Path(__file__).parent
 
 # A test-local shape (not a preset): tiny's widths, an Alpaca GPT-2's vocabulary, half GPT-2's context.
 SHAPE = {"n_layer": 2, "n_head": 4, "n_embd": 128, "n_positions": 512, "vocab_size": 50260}
@@ -38,8 +44,12 @@ def f32_bits(values) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def state() -> dict:
-    model = random_model("any-shape", 0, SHAPE)
+def model():
+    return random_model("any-shape", 0, SHAPE)
+
+
+@pytest.fixture(scope="module")
+def state(model) -> dict:
     return {name: tensor.detach().numpy() for name, tensor in model.state_dict().items()}
 
 
@@ -179,3 +189,16 @@ def test_the_chat_trims_to_512_and_bounds_top_k_by_the_vocabulary(engine_wasm, f
     assert done["stats"]["prompt_tokens"] + 24 <= N_CTX < done["stats"]["prompt_tokens"] + done["trimmed_tokens"] + 24
     with pytest.raises(SettingsError, match="top_k must be between 0 and 50260, got 50261"):
         run_async(replies(long, {**settings, "top_k": VOCAB + 1}))
+
+
+def test_onnxruntime_web_runs_the_shape_like_the_icchat_engine(tmp_path, model):
+    """The ONNX path: the model exported as a bundle (f32) from its Hugging Face directory."""
+    node = shutil.which("node")
+    assert node, "node is needed for the page's JavaScript tests"
+    model.save_pretrained(tmp_path / "hf")
+    bundle = export_bundle(tmp_path / "bundle", pretrained=str(tmp_path / "hf"), variants=["f32"], log=lambda _: None)
+    done = subprocess.run([node, "--test", str(HERE / "ort_any_shape.test.mjs")], capture_output=True, text=True,
+                          timeout=600, env={**os.environ, "BUNDLE": str(bundle), "ENGINE_WASM": str(build_engine_wasm()),
+                                            "SAMPLER_WASM": str(build_sampler_wasm())})
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert "# fail 0" in done.stdout and "# pass 2" in done.stdout
