@@ -219,6 +219,17 @@ def test_seeded_sampling_is_reproducible_and_settings_change_the_output(chat):
     assert greedy == greedy_other_seed  # temperature 0 ignores the seed
 
 
+def test_top_k_is_bounded_by_the_models_vocabulary(chat, stack):
+    vocab_size = json.loads(stack.bundle.joinpath("manifest.json").read_text())["model"]["vocab_size"]
+    chat.page.click("#settings-toggle")
+    assert chat.page.get_attribute("#top_k", "max") == str(vocab_size)  # from ready.model, not index.html
+    chat.page.fill("#top_k", str(vocab_size + 1))
+    assert chat.page.text_content("#settings-error") == f"Top-k must be a whole number from 0 to {vocab_size}"
+    chat.page.fill("#top_k", "40")
+    assert chat.page.text_content("#settings-error") == ""
+    chat.page.click("#settings-close")
+
+
 def test_a_prompt_with_html_shows_literally_and_runs_nothing(chat, stack, artifacts):
     hostile = "<img src=x onerror=alert(1)>"
     chat.requests.clear()

@@ -18,7 +18,7 @@ const GPT2_VOCAB_SIZE = 50257; // top_k's bound until the worker names the model
 /** top_k's bound: the running model's vocabulary (ready.model.vocab_size). */
 const topKBound = () => state.model?.vocab_size ?? GPT2_VOCAB_SIZE;
 
-/** A model is ready: the form's bounds follow its vocabulary. */
+/** A model is ready: top_k's input gets its bound (index.html names none: it is the model's). */
 export function boundSettings() {
   els.settingsForm.elements.top_k.max = topKBound();
 }
