@@ -75,10 +75,12 @@ def quantize_rows(weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def write_weights(path: Path, state: dict[str, np.ndarray], dims: Dimensions, dtype: str,
-                  eos_token_id: int = GPT2_EOS_TOKEN_ID) -> None:
-    """eos_token_id: the HF config's, the token that ends a reply. A token of the vocabulary but
-    0 (a header's 0 means GPT-2's), or GPT-2's own (allowed past a test model's small vocabulary:
-    it never comes up there)."""
+                  eos_token_id: int | None = GPT2_EOS_TOKEN_ID) -> None:
+    """eos_token_id: the HF config's, the token that ends a reply (None, as a config without one
+    says: GPT-2's). A token of the vocabulary but 0 (a header's 0 means GPT-2's), or GPT-2's own
+    (allowed past a test model's small vocabulary: it never comes up there)."""
+    if eos_token_id is None:
+        eos_token_id = GPT2_EOS_TOKEN_ID
     if eos_token_id != GPT2_EOS_TOKEN_ID and not 0 < eos_token_id < dims.vocab_size:
         raise ValueError(f"eos_token_id {eos_token_id} is not a token of the {dims.vocab_size}-token "
                          f"vocabulary, or 0 (which a header cannot record: 0 means {GPT2_EOS_TOKEN_ID})")
