@@ -6,6 +6,7 @@ positions is refused (or trimmed by the chat) the way 1,024 is for GPT-2."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import struct
@@ -176,7 +177,7 @@ def test_what_does_not_fit_512_positions_is_refused(engine_wasm, files, canister
 
 
 def test_the_chat_trims_to_512_and_bounds_top_k_by_the_vocabulary(engine_wasm, files):
-    chat = ChatWorker(GPT2Tokenizer.from_dir(ensure_tokenizer_dir()), N_CTX, VOCAB)
+    chat = ChatWorker(GPT2Tokenizer.from_dir(ensure_tokenizer_dir()), N_CTX, vocab_size=VOCAB)
     chat.use_engine(WasmtimeEngine(engine_wasm, files["q8"].read_bytes()))
     settings = {"temperature": 0.8, "top_k": VOCAB, "top_p": 0.95, "max_new_tokens": 24, "seed": 7}
     long = {"messages": [{"role": "user", "text": "word " * 800}]}  # > 512 tokens
@@ -195,8 +196,12 @@ def test_onnxruntime_web_runs_the_shape_like_the_icchat_engine(tmp_path, model):
     """The ONNX path: the model exported as a bundle (f32) from its Hugging Face directory."""
     node = shutil.which("node")
     assert node, "node is needed for the page's JavaScript tests"
+    model.config.eos_token_id = ADDED_EOS  # the config's end of text reaches the canister's weight file
     model.save_pretrained(tmp_path / "hf")
     bundle = export_bundle(tmp_path / "bundle", pretrained=str(tmp_path / "hf"), variants=["f32"], log=lambda _: None)
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert manifest["model"]["eos_token_id"] == ADDED_EOS
+    assert read_weights(bundle / "canister" / "gpt2-f32.bin").eos_token_id == ADDED_EOS
     done = subprocess.run([node, "--test", str(HERE / "ort_any_shape.test.mjs")], capture_output=True, text=True,
                           timeout=600, env={**os.environ, "BUNDLE": str(bundle), "ENGINE_WASM": str(build_engine_wasm()),
                                             "SAMPLER_WASM": str(build_sampler_wasm())})

@@ -151,7 +151,7 @@ def _build(work: Path, *, config: str | None, seed: int, pretrained: str | None,
     (work / CANISTER_DIR).mkdir()
     for dtype, name in CANISTER_FILES.items():
         step(f"canister weights {dtype}", lambda d=dtype, n=name: canister_weights.write_weights(
-            work / CANISTER_DIR / n, state, dims, d))
+            work / CANISTER_DIR / n, state, dims, d, tokens["eos_token_id"]))
         files.append(file_entry(work, f"{CANISTER_DIR}/{name}", "canister-weights", variant=dtype,
                                 format=f"icchat-gpt2-weights-v{canister_weights.VERSION}"))
 
