@@ -482,6 +482,7 @@ def train_bundle(out: Path, config: TrainConfig, *, work: Path | None = None, ch
         raise UserError(f"{out} already exists; pass --force to replace it")
     work = work or out.with_name(f"{out.name}.train")
     checkpoint = Path(checkpoint or work).expanduser().resolve()
+    commit = demo_checkpoint.current_commit()  # the code that runs, before anyone commits more
     model, vocab, data, record = train(config, work, log=log, progress_stream=progress_stream,
                                        dataset=dataset)
     offset = _rest_offset(vocab)
@@ -504,7 +505,7 @@ def train_bundle(out: Path, config: TrainConfig, *, work: Path | None = None, ch
                        "contents": f"the trained rows only: {len(vocab.kept):,} kept vocabulary rows + the rest row, "
                                    "positions, blocks, final norm; kept_ids maps rows to GPT-2 ids"},
         "command": command or training_command(config),
-        "commit": demo_checkpoint.current_commit(),
+        "commit": commit,
         "cpu": demo_checkpoint.cpu_description(),
         "training": {
             "corpus": [{"name": f"{corpus.PACKAGE}=={corpus.PACKAGE_VERSION}", "file": "chitchat_dataset/dataset.json",
