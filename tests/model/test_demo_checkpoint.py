@@ -34,13 +34,15 @@ def test_the_committed_checkpoint_is_the_file_its_provenance_describes(committed
 
 
 def test_the_committed_recipe_is_the_preset_with_a_fixed_budget(committed):
-    """`icchat model train --preset demo --steps N` runs exactly the recorded configuration, on
-    the corpus the checkpoint was trained on."""
+    """`icchat model train --preset demo --steps N --threads T` runs exactly the recorded
+    configuration, on the corpus the checkpoint was trained on."""
     training = committed["training"]
     config = training["config"]
     assert config["steps"] == training["steps"] > 0  # a fixed budget: the same on every machine's load
-    assert config == dataclasses.asdict(dataclasses.replace(train.PRESETS["demo"], steps=config["steps"]))
+    assert config == dataclasses.asdict(dataclasses.replace(train.PRESETS["demo"], steps=config["steps"],
+                                                            threads=config["threads"]))
     assert committed["command"].startswith(f"icchat model train --preset demo --steps {config['steps']} ")
+    assert f" --threads {config['threads']}" in committed["command"]
     assert training["corpus"][0]["sha256"] == corpus.load_chats()[1]
     assert training["tokens"] == training["steps"] * config["batch"] * config["block"]
     assert re.fullmatch(r"[0-9a-f]{40}", committed["commit"])  # trained from committed code

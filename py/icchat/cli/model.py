@@ -42,6 +42,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help="training time budget (default: the preset's)")
     train.add_argument("--steps", type=int, default=None, help="a fixed number of steps instead")
     train.add_argument("--seed", type=int, default=None, help="seed (default: the preset's)")
+    train.add_argument("--threads", type=int, default=None,
+                       help="CPU threads (default: the preset's 2; a run is reproducible for a seed and thread count)")
     train.add_argument("--force", action="store_true", help="replace an existing bundle")
     train.set_defaults(func=run_train)
 
@@ -78,8 +80,8 @@ def run_train(args: argparse.Namespace) -> int:
     from icchat.stack.models import MODELS
 
     config = PRESETS[args.preset]
-    changes = {k: v for k, v in (("minutes", args.minutes), ("steps", args.steps), ("seed", args.seed))
-               if v is not None}
+    changes = {k: v for k, v in (("minutes", args.minutes), ("steps", args.steps), ("seed", args.seed),
+                                 ("threads", args.threads)) if v is not None}
     config = dataclasses.replace(config, **changes)
     out = args.out or MODELS / f"{args.preset}-train"
     result = train_bundle(out, config, checkpoint=args.checkpoint, force=args.force,

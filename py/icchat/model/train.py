@@ -462,10 +462,10 @@ def full_model(model: Any, vocab: CompactVocab) -> Any:
 def training_command(config: TrainConfig) -> str:
     """The `icchat model train` call that runs `config`, or where it came from if no call does."""
     budget = {"steps": config.steps} if config.steps else {"minutes": config.minutes}
-    if dataclasses.replace(PRESETS["demo"], seed=config.seed, **budget) != config:
+    if dataclasses.replace(PRESETS["demo"], seed=config.seed, threads=config.threads, **budget) != config:
         return "icchat.model.train.train_bundle (its configuration: training.config)"
     option, value = next(iter(budget.items()))
-    return f"icchat model train --preset demo --{option} {value:g} --seed {config.seed}"
+    return f"icchat model train --preset demo --{option} {value:g} --seed {config.seed} --threads {config.threads}"
 
 
 def train_bundle(out: Path, config: TrainConfig, *, work: Path | None = None, checkpoint: Path | None = None,
