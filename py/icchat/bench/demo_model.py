@@ -1,7 +1,7 @@
 """`icchat bench demo_model`: the offline demo model's figures and what it says.
 
-Trains the demo model first if build/models/demo is missing (≤ 10 minutes, see
-icchat.model.train), then reports its training record (held-out perplexity, tokens, tokens/s,
+Exports the demo model from its committed checkpoint first if build/models/demo is missing
+(seconds, see icchat.model.demo_checkpoint), then reports its training record (held-out perplexity, tokens, tokens/s,
 minutes) from the bundle's manifest and replies from the page's own runtime: icchat.chat's
 ChatRuntime over the native onnxruntime backend, with the page's default sampling settings and
 fixed seeds (a different seed for every reply: with one seed for all prompts every reply draws
@@ -31,7 +31,7 @@ PROMPTS = (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--bundle", type=Path, default=None, help="default: build/models/demo (trained if missing)")
+    parser.add_argument("--bundle", type=Path, default=None, help="default: build/models/demo (exported from models/demo if missing)")
     parser.add_argument("--precision", default="q8", choices=list(PRECISIONS), help="the precision the page runs")
     parser.add_argument("--seeds", type=int, default=2, help="replies per prompt (seed: prompt index x N + i)")
 

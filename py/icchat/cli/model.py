@@ -40,15 +40,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     train = model_sub.add_parser(
         "train", help="train a small GPT-2 on a chat corpus (CPU) and export it as a bundle",
         description="Train GPT-2 (its tokenizer and 50,257-token vocabulary) on chitchat-dataset "
-                    "chats in the page's chat template, then export a bundle. Interrupted runs "
-                    "resume from the checkpoint in OUT.train/.")
+                    "chats in the page's chat template, write its float16 checkpoint and provenance, "
+                    "and export the bundle from it. Interrupted runs resume from OUT.train/.")
     train.add_argument("--preset", choices=["demo"], required=True, help="what to train")
     train.add_argument("--out", type=Path, default=None,
-                       help="bundle directory (default: build/models/demo)")
+                       help="bundle directory (default: build/models/demo-train, what `icchat up --model "
+                            "demo-train` serves)")
+    train.add_argument("--checkpoint", type=Path, default=None, metavar="DIR",
+                       help="directory for the float16 checkpoint and its provenance.json (default: "
+                            "OUT.train; models/demo is the committed one that `icchat up` serves)")
     train.add_argument("--minutes", type=float, default=None,
                        help="training time budget (default: the preset's)")
     train.add_argument("--steps", type=int, default=None, help="a fixed number of steps instead")
     train.add_argument("--seed", type=int, default=None, help="seed (default: the preset's)")
+    train.add_argument("--threads", type=int, default=None,
+                       help="CPU threads (default: the preset's 2; a run is reproducible for a seed and thread count)")
     train.add_argument("--force", action="store_true", help="replace an existing bundle")
     train.set_defaults(func=run_train)
 
@@ -79,16 +85,19 @@ def run_verify(args: argparse.Namespace) -> int:
 
 def run_train(args: argparse.Namespace) -> int:
     import dataclasses
+    import shlex
+    import sys
 
     from icchat.model.train import PRESETS, train_bundle
     from icchat.stack.models import MODELS
 
     config = PRESETS[args.preset]
-    changes = {k: v for k, v in (("minutes", args.minutes), ("steps", args.steps), ("seed", args.seed))
-               if v is not None}
+    changes = {k: v for k, v in (("minutes", args.minutes), ("steps", args.steps), ("seed", args.seed),
+                                 ("threads", args.threads)) if v is not None}
     config = dataclasses.replace(config, **changes)
-    out = args.out or MODELS / args.preset
-    result = train_bundle(out, config, force=args.force)
+    out = args.out or MODELS / f"{args.preset}-train"
+    result = train_bundle(out, config, checkpoint=args.checkpoint, force=args.force,
+                          command=shlex.join(["icchat", *sys.argv[1:]]))
     print(f"done: {result.out} ({result.steps} steps, {result.tokens:,} tokens, "
-          f"validation perplexity {result.val_perplexity:.1f})")
+          f"validation perplexity {result.val_perplexity:.1f}); checkpoint in {result.checkpoint}")
     return 0

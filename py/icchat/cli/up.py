@@ -12,8 +12,9 @@ from icchat.stack.up import DEFAULT_PORT
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("up", help="build, start the local replica, deploy, print the URL")
     parser.add_argument("--model", default=None,
-                        help="gpt2 (the real GPT-2, exported once from the Hugging Face hub), demo (trained "
-                             "here once on a chat corpus, ~10 min), tiny or small (seeded, random weights), "
+                        help="gpt2 (the real GPT-2, exported once from the Hugging Face hub), demo (trained on "
+                             "a chat corpus, its checkpoint in the repository: exported in seconds), demo-train "
+                             "(the same recipe trained here once, ~10 min), tiny or small (seeded, random weights), "
                              "or PATH to an exported bundle; default: gpt2 when the hub is reachable, else demo")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"replica port (default {DEFAULT_PORT})")
     parser.add_argument("--onchain-dtype", choices=["q8", "f32"], default="q8",

@@ -1,5 +1,6 @@
 """`icchat model train`: train a small GPT-2 on the demo chat corpus (icchat.model.corpus) on the
-CPU, then export it as a normal bundle.
+CPU, write its float16 checkpoint and provenance (icchat.model.demo_checkpoint: what models/demo
+commits), and export a normal bundle from that checkpoint.
 
 Speed: at 4 layers x 256 the 50,257-wide LM head is most of the compute. Training uses a compact
 vocabulary instead: the `keep_vocab` most frequent corpus tokens get their own row of the tied
@@ -84,6 +85,7 @@ class Data:
 @dataclass
 class Result:
     out: Path
+    checkpoint: Path          # the directory with the float16 checkpoint and its provenance
     steps: int
     tokens: int
     seconds: float
@@ -457,26 +459,54 @@ def full_model(model: Any, vocab: CompactVocab) -> Any:
     return full.eval()
 
 
-def train_bundle(out: Path, config: TrainConfig, *, work: Path | None = None, force: bool = False,
-                 variants: tuple[str, ...] = ("f32", "q8"), log: Callable[[str], None] = print,
-                 progress_stream: Any = None, dataset: Path | None = None) -> Result:
-    """Train (resuming if a checkpoint is there), validate, and export a bundle to `out`."""
-    from icchat.model.export import export_bundle
+def training_command(config: TrainConfig) -> str:
+    """The `icchat model train` call that runs `config`, or where it came from if no call does."""
+    budget = {"steps": config.steps} if config.steps else {"minutes": config.minutes}
+    if dataclasses.replace(PRESETS["demo"], seed=config.seed, threads=config.threads, **budget) != config:
+        return "icchat.model.train.train_bundle (its configuration: training.config)"
+    option, value = next(iter(budget.items()))
+    return f"icchat model train --preset demo --{option} {value:g} --seed {config.seed} --threads {config.threads}"
+
+
+def train_bundle(out: Path, config: TrainConfig, *, work: Path | None = None, checkpoint: Path | None = None,
+                 force: bool = False, variants: tuple[str, ...] = ("f32", "q8"),
+                 log: Callable[[str], None] = print, progress_stream: Any = None,
+                 dataset: Path | None = None, command: str | None = None) -> Result:
+    """Train (resuming if a checkpoint is there), write the float16 checkpoint and its provenance
+    to `checkpoint` (default: the work directory), validate the model as the checkpoint has it,
+    and export the bundle to `out` from the checkpoint, as `icchat up` does from the committed one."""
+    from icchat.model import demo_checkpoint
 
     out = Path(out).expanduser().resolve()
     if out.exists() and not force:
         raise UserError(f"{out} already exists; pass --force to replace it")
     work = work or out.with_name(f"{out.name}.train")
+    checkpoint = Path(checkpoint or work).expanduser().resolve()
+    commit = demo_checkpoint.current_commit()  # the code that runs, before anyone commits more
     model, vocab, data, record = train(config, work, log=log, progress_stream=progress_stream,
                                        dataset=dataset)
-    losses, rest = validation_losses(model, vocab, data.validation, config, _rest_offset(vocab))
+    offset = _rest_offset(vocab)
+    f32_loss = evaluate(model, vocab, data.validation, config, offset)
+    weights = checkpoint / demo_checkpoint.WEIGHTS
+    demo_checkpoint.save_checkpoint(weights, model, vocab.kept, config)
+    model, vocab, _ = demo_checkpoint.load_checkpoint(weights)  # validate what the bundle will hold
+    losses, rest = validation_losses(model, vocab, data.validation, config, offset)
     val_loss = float(losses.mean())
-    log(f"validation: loss {val_loss:.3f}, perplexity {math.exp(val_loss):.1f} ({len(losses):,} held-out tokens)")
-    hf_dir = work / "hf"
-    full_model(model, vocab).save_pretrained(hf_dir, safe_serialization=True)
+    log(f"validation: loss {val_loss:.3f}, perplexity {math.exp(val_loss):.1f} ({len(losses):,} held-out tokens, "
+        f"float16 checkpoint; {math.exp(f32_loss):.2f} before rounding)")
+    final_train_loss = round(sum(record["losses"][-50:]) / max(1, len(record["losses"][-50:])), 4)
     provenance = {
         "source": "trained",
+        "name": f"icchat demo (GPT-2 architecture, {config.n_layer} x {config.n_embd})",
+        "license": f"{corpus.LICENSE} (its training corpus, {corpus.PACKAGE})",
         "label": "demo model trained on a small chat corpus, not GPT-2's knowledge",
+        "checkpoint": {"file": demo_checkpoint.WEIGHTS, "sha256": demo_checkpoint.sha256_of(weights),
+                       "bytes": weights.stat().st_size, "dtype": "float16",
+                       "contents": f"the trained rows only: {len(vocab.kept):,} kept vocabulary rows + the rest row, "
+                                   "positions, blocks, final norm; kept_ids maps rows to GPT-2 ids"},
+        "command": command or training_command(config),
+        "commit": commit,
+        "cpu": demo_checkpoint.cpu_description(),
         "training": {
             "corpus": [{"name": f"{corpus.PACKAGE}=={corpus.PACKAGE_VERSION}", "file": "chitchat_dataset/dataset.json",
                         "license": corpus.LICENSE, "sha256": data.corpus_sha256,
@@ -488,11 +518,13 @@ def train_bundle(out: Path, config: TrainConfig, *, work: Path | None = None, fo
             "train_tokens_available": len(data.train),
             "seconds": round(record["seconds"], 1),
             "tokens_per_s": round(record["tokens"] / max(record["seconds"], 1e-9), 1),
-            "final_train_loss": round(sum(record["losses"][-50:]) / max(1, len(record["losses"][-50:])), 4),
+            "final_train_loss": final_train_loss,
             "validation_tokens": len(losses),
             "validation_method": EVALUATION,
+            # the bundle's (float16 checkpoint widened to float32), and the float32 weights' before rounding
             "validation_loss": round(val_loss, 4),
             "validation_perplexity": round(math.exp(val_loss), 2),
+            "validation_perplexity_before_float16": round(math.exp(f32_loss), 2),
             # where the loss goes: tokens with their own row vs the shared rest row
             "validation_rest_fraction": round(float(rest.mean()), 4),
             "validation_rest_nats_per_token": round(float(losses[rest].sum() / len(losses)), 4),
@@ -500,11 +532,12 @@ def train_bundle(out: Path, config: TrainConfig, *, work: Path | None = None, fo
             "vocab_rows_trained": len(vocab.kept),
         },
     }
+    (checkpoint / demo_checkpoint.PROVENANCE).write_text(json.dumps(provenance, indent=2) + "\n")
+    log(f"wrote {weights} ({provenance['checkpoint']['bytes'] / 1e6:.1f} MB) and its {demo_checkpoint.PROVENANCE}")
     log(f"exporting the bundle to {out}")
-    export_bundle(out, pretrained=str(hf_dir), variants=variants, force=force, log=log,
-                  provenance=provenance)
-    return Result(out, record["steps"], record["tokens"], record["seconds"], val_loss,
-                  math.exp(val_loss), provenance["training"]["final_train_loss"], record["losses"])
+    demo_checkpoint.bundle_from_checkpoint(checkpoint, out, variants=variants, force=force, log=log)
+    return Result(out, checkpoint, record["steps"], record["tokens"], record["seconds"], val_loss,
+                  math.exp(val_loss), final_train_loss, record["losses"])
 
 
 def _rest_offset(vocab: CompactVocab) -> Any:

@@ -2,9 +2,12 @@
 
 `gpt2` is the real GPT-2 (124M), exported once from the Hugging Face hub and cached under
 build/models/gpt2. When the hub cannot be reached the default falls back, and says so, to the
-`demo` model: a small GPT-2 trained here on a chat corpus (icchat.model.train, ≤ 10 minutes the
-first time, then cached under build/models/demo); it chats in English but knows nothing, and the
-page says so. `demo`, `tiny` and `small` (the last two: seeded random weights, whose text is not
+`demo` model: a small GPT-2 trained on a chat corpus, whose float16 checkpoint is committed in
+models/demo (icchat.model.demo_checkpoint); its bundle is exported from it in seconds, once, into
+build/models/demo, and again whenever the committed checkpoint changes. It chats in English but
+knows nothing, and the page says so. `demo-train` trains the same recipe here instead
+(icchat.model.train, ≤ 10 minutes the first time, then cached under build/models/demo-train).
+`demo`, `demo-train`, `tiny` and `small` (the last two: seeded random weights, whose text is not
 meaningful: the page warns) can also be asked for by name. A cached bundle of an older format
 (icchat.model.manifest.FORMAT_VERSION) is made again the same way, with no step by hand.
 """
@@ -23,7 +26,7 @@ from icchat.paths import BUILD
 MODELS = BUILD / "models"
 SEEDED = {"tiny": "tiny-s0", "small": "small-s0"}
 DEMO_LABEL = "demo model trained on a small chat corpus, not GPT-2's knowledge"
-DEMO_NOTICE = ("this is a small demo model trained on a chat corpus here: it chats in English, "
+DEMO_NOTICE = ("this is a small demo model trained on a chat corpus: it chats in English, "
                "but it has none of GPT-2's knowledge.")
 
 
@@ -57,7 +60,20 @@ def _pretrained_gpt2(log: Callable[[str], None]) -> Path:
 
 
 def _demo(log: Callable[[str], None]) -> Path:
+    """The committed checkpoint's bundle, exported again when the checkpoint is not the one it was made from."""
+    from icchat.model import demo_checkpoint
+    from icchat.model.manifest import read_manifest
+
     out = MODELS / "demo"
+    wanted = demo_checkpoint.read_provenance(demo_checkpoint.DEMO_DIR)["checkpoint"]["sha256"]
+    if not is_current(out) or read_manifest(out)["provenance"].get("checkpoint", {}).get("sha256") != wanted:
+        log(f"exporting the demo model from its committed checkpoint ({demo_checkpoint.DEMO_DIR}) to {out}")
+        demo_checkpoint.bundle_from_checkpoint(demo_checkpoint.DEMO_DIR, out, force=True, log=log)
+    return out
+
+
+def _demo_trained(log: Callable[[str], None]) -> Path:
+    out = MODELS / "demo-train"
     if not is_current(out):
         from icchat.model.train import PRESETS, train_bundle
 
@@ -101,10 +117,14 @@ def choose_model(name: str | None, log: Callable[[str], None] = print) -> ModelC
         if hub_reachable():
             return ModelChoice(_pretrained_gpt2(log), "GPT-2 (124M)", True, "the real GPT-2 (default)")
         return _demo_choice(log, "the Hugging Face hub is unreachable, so this runs the offline default: "
-                                 "the demo model, trained here on a small chat corpus (English chit-chat, "
-                                 "not GPT-2's knowledge); --model tiny|gpt2|PATH overrides")
+                                 "the demo model, trained on a small chat corpus (English chit-chat, "
+                                 "not GPT-2's knowledge; its checkpoint is in the repository); "
+                                 "--model demo-train|tiny|gpt2|PATH overrides")
     if name == "demo":
-        return _demo_choice(log, "the demo model (trained here on a small chat corpus)")
+        return _demo_choice(log, "the demo model (its checkpoint committed in models/demo)")
+    if name == "demo-train":
+        return ModelChoice(_demo_trained(log), DEMO_LABEL, True,
+                           "the demo model's recipe, trained on this machine", DEMO_NOTICE)
     if name == "gpt2":
         if not is_current(MODELS / "gpt2") and not hub_reachable():
             raise UserError("--model gpt2 needs the Hugging Face hub once (to export the weights), and it "
@@ -118,7 +138,7 @@ def choose_model(name: str | None, log: Callable[[str], None] = print) -> ModelC
     if not (path / "manifest.json").is_file():
         if (path / "config.json").is_file() or not path.exists():
             return _checkpoint(name, log)
-        raise UserError(f"--model {name}: not gpt2, demo, tiny, small, a Hugging Face GPT-2 checkpoint "
+        raise UserError(f"--model {name}: not gpt2, demo, demo-train, tiny, small, a Hugging Face GPT-2 checkpoint "
                         f"or a bundle directory with a manifest.json (make one with `icchat model export`)")
     from icchat.model.manifest import read_manifest
 
