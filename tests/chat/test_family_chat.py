@@ -24,6 +24,7 @@ from test_onchain import ReplicaGpt2Client
 
 from icchat.build.engine import build_engine_wasm
 from icchat.build.gpt2 import build_gpt2_wasm
+from icchat.chat.conversation import Conversation, Message
 from icchat.chat.worker import ChatWorker
 from icchat.gpt2_canister import Gpt2Canister
 from icchat.model.export import export_bundle
@@ -40,6 +41,8 @@ TURNS = ["Hello there, how are you today?", "Fine, thanks. And you?", "Tell me a
 CONVERSATION = {"messages": [{"role": "user", "text": TURNS[0]},
                              {"role": "assistant", "text": TURNS[1], "origin": "device"},
                              {"role": "user", "text": TURNS[2]}]}
+EOS_TEXT_REPLY = {True: "What is <|endoftext|> for?<|endoftext|>",  # DialoGPT: the turn ends with the eos
+                  False: "What is <|endoftext|> for?\n\n### Response:\n"}
 GREEDY = {"temperature": 0.0, "top_k": 0, "top_p": 1.0, "max_new_tokens": 16, "seed": 1}
 
 
@@ -117,3 +120,10 @@ def test_a_family_model_answers_alike_on_the_device_and_onchain_in_its_own_forma
     assert onchain[-1]["type"] == "done" and onchain[-1]["origin"] == "onchain-fast", onchain[-1]
     assert [t for m in onchain if m["type"] == "delta" for t in m["tokens"]] == tokens
     assert (onchain[-1]["text"], onchain[-1]["stop_reason"]) == (done["text"], "eot")
+
+    # <|endoftext|> typed by the user is text: the prompt has only the format's own eos tokens
+    typed = Conversation.from_dict(CONVERSATION).add(Message("assistant", done["text"], "device"))
+    typed.add(Message("user", "What is <|endoftext|> for?"))
+    tokens = worker.runtime.build_prompt(typed, N_CTX, GREEDY["max_new_tokens"]).tokens
+    assert tokens.count(EOS) == prompt.count(EOS) + (len(typed.messages) - len(TURNS)) * (EOS in prompt)
+    assert worker.runtime.tokenizer.decode(tokens).endswith(EOS_TEXT_REPLY[EOS in prompt])
