@@ -23,13 +23,15 @@ from icchat.replica.limits import UPDATE_INSTRUCTION_LIMIT
 
 # The GPT2Config fields of each size (GPT-2's vocabulary and context).
 SIZES: dict[str, dict[str, int]] = {
+    # the demo model's shape (icchat.model.train's preset: its rows written back into GPT-2's vocabulary)
+    "demo": {"n_layer": 4, "n_head": 4, "n_embd": 256, "n_positions": 256, "vocab_size": 50257},
     "distilgpt2": {"n_layer": 6, "n_head": 12, "n_embd": 768, "n_positions": 1024, "vocab_size": 50257},
     "gpt2": {"n_layer": 12, "n_head": 12, "n_embd": 768, "n_positions": 1024, "vocab_size": 50257},
     "gpt2-medium": {"n_layer": 24, "n_head": 16, "n_embd": 1024, "n_positions": 1024, "vocab_size": 50257},
 }
 # The seeded weight files' names (build/models/weights/<name>-s0-<dtype>.bin): GPT-2 124M's is the
 # `small` preset's, which `icchat bench gpt2` measures too.
-FILE_NAMES = {"distilgpt2": "distilgpt2", "gpt2": "small", "gpt2-medium": "gpt2-medium"}
+FILE_NAMES = {"demo": "demo-shape", "distilgpt2": "distilgpt2", "gpt2": "small", "gpt2-medium": "gpt2-medium"}
 UNBOUNDED = {"window_instructions": 10**15, "caller_instructions": 10**15}  # no measurement reaches it
 
 
