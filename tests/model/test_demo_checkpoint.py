@@ -70,8 +70,9 @@ def test_the_bundle_is_exported_from_the_committed_checkpoint_and_verifies(commi
     manifest = verify_bundle(out)
     provenance = manifest["provenance"]
     assert provenance["source"] == "trained"
-    for key in ("checkpoint", "command", "commit", "cpu", "training", "label"):
+    for key in ("checkpoint", "command", "commit", "cpu", "training", "label", "name", "license"):
         assert provenance[key] == committed[key], key
+    assert provenance["origin"] == "icchat's models/demo"  # what the page says it came from, not a temporary directory
     hf = json.loads((out / "config.json").read_text())
     config = committed["training"]["config"]
     assert (hf["n_layer"], hf["n_head"], hf["n_embd"], hf["n_positions"], hf["vocab_size"]) == (

@@ -111,7 +111,14 @@ def bundle_from_checkpoint(directory: Path, out: Path, *, variants: tuple[str, .
     with tempfile.TemporaryDirectory(prefix="icchat-demo-hf-") as hf:
         full_model(model, vocab).save_pretrained(hf, safe_serialization=True)
         return export_bundle(out, pretrained=hf, variants=variants, force=force, log=log,
-                             provenance={**provenance, "pretrained": str(directory / WEIGHTS)})
+                             provenance={**provenance, "pretrained": str(directory / WEIGHTS), "origin": checkpoint_origin(directory)})
+
+
+def checkpoint_origin(directory: Path) -> str:
+    """Where the bundle came from, as the page says it: the committed checkpoint's place in the
+    repository (not the temporary directory the export read it from)."""
+    where = directory.resolve()
+    return f"icchat's {where.relative_to(REPO)}" if where.is_relative_to(REPO) else str(where)
 
 
 def current_commit() -> str:
