@@ -87,7 +87,7 @@ async function connectOnchain(agent, identitySeed) {
 function startChat(pyodide, files) {
   const JsChatWorker = pyodide.pyimport("icchat.chat.worker").JsChatWorker;
   const decoder = new TextDecoder();
-  w.chat = JsChatWorker(decoder.decode(files.get("vocab.json")), decoder.decode(files.get("merges.txt")), JSON.stringify(w.manifest));
+  w.chat = JsChatWorker(decoder.decode(files.get("vocab.json")), decoder.decode(files.get("merges.txt")), w.manifest);
   JsChatWorker.destroy();
 }
 

@@ -18,7 +18,7 @@ for (const [name, path] of Object.entries(JSON.parse(filesJson))) {
 }
 const JsChatWorker = pyodide.runPython('import sys; sys.path.insert(0, "/pkg")\nfrom icchat.chat.worker import JsChatWorker\nJsChatWorker');
 const text = (name) => readFileSync(join(tokenizerDir, name), "utf8");
-const chat = JsChatWorker(text("vocab.json"), text("merges.txt"), JSON.stringify({ model: { n_ctx: engine.info.n_ctx } }));
+const chat = JsChatWorker(text("vocab.json"), text("merges.txt"), { model: { n_ctx: engine.info.n_ctx } });
 chat.use_engine(engine);
 
 const conversation = { messages: [{ role: "user", text: "Hello there, how are you today?" }] };

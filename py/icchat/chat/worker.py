@@ -9,7 +9,6 @@ of web/protocol.mjs as dicts, so it runs, and is tested, in CPython as in Pyodid
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
@@ -108,8 +107,8 @@ class JsChatWorker:
     engine whose forward pass never yields.
     """
 
-    def __init__(self, vocab_json: str, merges_txt: str, manifest_json: str) -> None:
-        self.chat = ChatWorker.from_bundle_files(vocab_json, merges_txt, json.loads(manifest_json))
+    def __init__(self, vocab_json: str, merges_txt: str, manifest: Any) -> None:
+        self.chat = ChatWorker.from_bundle_files(vocab_json, merges_txt, _py(manifest))
         self.gpt2: Any = None  # web/onchain.mjs's client, once connected
 
     def use_engine(self, engine: Any, label: str = DEVICE) -> None:
