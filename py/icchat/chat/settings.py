@@ -6,7 +6,9 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
-GPT2_VOCAB_SIZE = 50257  # top_k's bound when the model's vocabulary is not named
+# top_k's bound when the model's vocabulary is not named
+from icchat.chat.tokenizer import GPT2_VOCAB_SIZE
+
 TOP_K_LIMIT = (1 << 32) - 1  # any Settings: the gpt2 canister's top_k is a nat32
 MAX_NEW_TOKENS = 1024
 MAX_SEED = (1 << 64) - 1

@@ -32,9 +32,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from icchat.chat.conversation import Conversation
+from icchat.chat.tokenizer import EOT_TEXT, GPT2_EOS_ID
 
-EOT_TEXT = "<|endoftext|>"
-GPT2_EOS_ID = 50256
 FORMATS = ("plain", "dialogpt", "alpaca", "template")
 # A piece of a turn: (text, structural). Structural text is the format's own (added tokens in it
 # are tokens); the rest is the message (always plain text).

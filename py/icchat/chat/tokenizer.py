@@ -32,6 +32,8 @@ from pathlib import Path
 from icchat.chat.unicode_classes import LETTER_RANGES, NUMBER_RANGES, WHITE_SPACE_RANGES
 
 EOT_TEXT = "<|endoftext|>"
+GPT2_EOS_ID = 50256  # EOT_TEXT's id: what ends a reply unless a model names its own
+GPT2_VOCAB_SIZE = 50257  # GPT-2's vocabulary; a family checkpoint may add tokens after it
 VOCAB_FILE = "vocab.json"
 MERGES_FILE = "merges.txt"
 TOKENIZER_JSON = "tokenizer.json"

@@ -18,9 +18,9 @@ from icchat.chat.conversation import Conversation
 from icchat.chat.device import DeviceBackend
 from icchat.chat.onchain import MODES, Gpt2Client, OnchainBackend
 from icchat.chat.runtime import ChatRuntime
-from icchat.chat.settings import GPT2_VOCAB_SIZE, Settings
+from icchat.chat.settings import Settings
 from icchat.chat.template import ChatTemplate
-from icchat.chat.tokenizer import AddedToken, GPT2Tokenizer
+from icchat.chat.tokenizer import GPT2_VOCAB_SIZE, AddedToken, GPT2Tokenizer
 
 DEVICE = "device"
 # What the page is sent of a ReplyEvent (web/protocol.mjs: DeltaMessage, DoneMessage).

@@ -17,6 +17,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from icchat.chat.tokenizer import GPT2_EOS_ID  # what a header without eos_token_id (0) means
 from icchat.model.source import Dimensions
 
 MAGIC = b"ICGPT2W\0"
@@ -25,12 +26,11 @@ HEADER_SIZE = 256
 ENTRY_SIZE = 64
 ALIGN = 64
 VOCAB_PAD = 128  # padded vocabulary rows (zeros), as llm.c: whole SIMD blocks in the LM head
-GPT2_EOS_TOKEN_ID = 50256  # <|endoftext|>; what a header without eos_token_id (0) means
 DTYPES = {"f32": 0, "q8": 1}
 TENSOR_DTYPES = {0: np.dtype("<f4"), 1: np.dtype("i1")}
 # header: magic, version, file dtype, n_layer, n_head, n_embd, n_ctx, vocab, padded vocab,
 # n_tensors, alignment, table offset, data offset, file size, eos token id (in what was padding:
-# files written before it read 0, meaning GPT2_EOS_TOKEN_ID)
+# files written before it read 0, meaning GPT2_EOS_ID)
 HEADER = struct.Struct("<8s10I3QI")
 # entry: name, dtype, ndim, shape[4], offset
 ENTRY = struct.Struct("<32s2I4IQ")
@@ -75,15 +75,15 @@ def quantize_rows(weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def write_weights(path: Path, state: dict[str, np.ndarray], dims: Dimensions, dtype: str,
-                  eos_token_id: int | None = GPT2_EOS_TOKEN_ID) -> None:
+                  eos_token_id: int | None = GPT2_EOS_ID) -> None:
     """eos_token_id: the HF config's, the token that ends a reply (None, as a config without one
     says: GPT-2's). A token of the vocabulary but 0 (a header's 0 means GPT-2's), or GPT-2's own
     (allowed past a test model's small vocabulary: it never comes up there)."""
     if eos_token_id is None:
-        eos_token_id = GPT2_EOS_TOKEN_ID
-    if eos_token_id != GPT2_EOS_TOKEN_ID and not 0 < eos_token_id < dims.vocab_size:
+        eos_token_id = GPT2_EOS_ID
+    if eos_token_id != GPT2_EOS_ID and not 0 < eos_token_id < dims.vocab_size:
         raise ValueError(f"eos_token_id {eos_token_id} is not a token of the {dims.vocab_size}-token "
-                         f"vocabulary, or 0 (which a header cannot record: 0 means {GPT2_EOS_TOKEN_ID})")
+                         f"vocabulary, or 0 (which a header cannot record: 0 means {GPT2_EOS_ID})")
     tensors = llmc_tensors({k: np.asarray(v, np.float32) for k, v in state.items()}, dims)
     if dtype == "q8":
         quantized: dict[str, np.ndarray] = {}
@@ -122,7 +122,7 @@ class CanisterWeights:
     dims: Dimensions
     padded_vocab: int
     tensors: dict[str, np.ndarray] = field(repr=False)
-    eos_token_id: int = GPT2_EOS_TOKEN_ID
+    eos_token_id: int = GPT2_EOS_ID
 
     def weight(self, name: str) -> np.ndarray:
         """A tensor as float32 (int8 weights multiplied back by their row scales)."""
@@ -163,7 +163,7 @@ def read_weights(path: Path) -> CanisterWeights:
         name = raw_name.rstrip(b"\0").decode()
         tensors[name] = np.frombuffer(data, np_dtype, count, offset).reshape(shape)
     return CanisterWeights(dtype, Dimensions(n_layer, n_head, n_embd, n_ctx, vocab),
-                           vocab_padded, tensors, eos or GPT2_EOS_TOKEN_ID)
+                           vocab_padded, tensors, eos or GPT2_EOS_ID)
 
 
 def describe(weights: CanisterWeights) -> dict[str, Any]:

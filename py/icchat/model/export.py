@@ -22,7 +22,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from icchat.chat.template import GPT2_EOS_ID
+from icchat.chat.tokenizer import GPT2_EOS_ID
 from icchat.errors import UserError
 from icchat.model import canister_weights, chat_format, onnx_variants, source
 from icchat.model.manifest import MANIFEST, file_entry, write_manifest

@@ -21,8 +21,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from icchat.chat.template import EOT_TEXT
-from icchat.chat.tokenizer import MERGES_FILE, VOCAB_FILE, AddedToken, GPT2Tokenizer
+from icchat.chat.tokenizer import (
+    EOT_TEXT,
+    GPT2_VOCAB_SIZE,
+    MERGES_FILE,
+    VOCAB_FILE,
+    AddedToken,
+    GPT2Tokenizer,
+)
 from icchat.digest import sha256_file
 from icchat.errors import UserError
 from icchat.paths import BUILD, NODE_MODULES
@@ -36,7 +42,6 @@ SOURCE_SHA256 = {
 CONFIG_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
 TOKENIZER_FILES = (VOCAB_FILE, MERGES_FILE, *CONFIG_FILES)
 N_CTX = 1024  # GPT-2's context length, recorded as model_max_length
-GPT2_VOCAB = 50257
 GPT2_SPECIAL = {"bos_token": EOT_TEXT, "eos_token": EOT_TEXT, "unk_token": EOT_TEXT}
 # Text that exercises every pre-tokenizer rule; HF's tokenizer.json must agree with ours on it.
 # (No literal <|endoftext|>: HF turns it into the special token, we keep user text as text.)
@@ -76,13 +81,13 @@ class TokenizerSpec:
         """From a loaded transformers tokenizer; UserError unless its first 50,257 tokens are
         GPT-2's (the only vocabulary this page's tokenizer files carry)."""
         ours = GPT2Tokenizer.from_dir(ensure_tokenizer_dir()).encoder
-        theirs = {text: i for text, i in hf_tokenizer.get_vocab().items() if i < GPT2_VOCAB}
+        theirs = {text: i for text, i in hf_tokenizer.get_vocab().items() if i < GPT2_VOCAB_SIZE}
         if theirs != ours:
-            raise UserError(f"{where}'s tokenizer is not GPT-2's vocabulary (its first {GPT2_VOCAB} "
+            raise UserError(f"{where}'s tokenizer is not GPT-2's vocabulary (its first {GPT2_VOCAB_SIZE} "
                             "tokens differ): not a GPT-2-family checkpoint this page can run")
         added = tuple(AddedToken(i, t.content, bool(t.special))
-                      for i, t in sorted(hf_tokenizer.added_tokens_decoder.items()) if i >= GPT2_VOCAB)
-        if [t.id for t in added] != list(range(GPT2_VOCAB, GPT2_VOCAB + len(added))):
+                      for i, t in sorted(hf_tokenizer.added_tokens_decoder.items()) if i >= GPT2_VOCAB_SIZE)
+        if [t.id for t in added] != list(range(GPT2_VOCAB_SIZE, GPT2_VOCAB_SIZE + len(added))):
             raise UserError(f"{where}'s added tokens do not follow GPT-2's vocabulary without a gap")
         special = {k: v for k, v in hf_tokenizer.special_tokens_map.items()}
         return cls(added, special, hf_tokenizer.chat_template)
@@ -114,7 +119,7 @@ def write_tokenizer_files(out_dir: Path, spec: TokenizerSpec | None = None, n_ct
                             f"{hf.convert_tokens_to_ids(token.content)}, not {token.id}")
     if dict(spec.special_tokens) != GPT2_SPECIAL:  # GPT-2's are the class's own: files as today
         hf.add_special_tokens(dict(spec.special_tokens), replace_additional_special_tokens=True)
-    if len(hf) != GPT2_VOCAB + len(spec.added):
+    if len(hf) != GPT2_VOCAB_SIZE + len(spec.added):
         raise UserError(f"the special tokens {dict(spec.special_tokens)} are not all among the added tokens")
     hf.chat_template = spec.chat_template
     with tempfile.TemporaryDirectory() as tmp:
