@@ -13,6 +13,7 @@ import re
 import pytest
 from test_train import TINY
 
+from icchat.digest import sha256_file
 from icchat.errors import UserError
 from icchat.model import corpus, demo_checkpoint, train
 from icchat.model.manifest import read_manifest, verify_bundle
@@ -28,7 +29,7 @@ def committed() -> dict:
 
 def test_the_committed_checkpoint_is_the_file_its_provenance_describes(committed):
     weights = COMMITTED / demo_checkpoint.WEIGHTS
-    assert demo_checkpoint.sha256_of(weights) == committed["checkpoint"]["sha256"]
+    assert sha256_file(weights) == committed["checkpoint"]["sha256"]
     assert weights.stat().st_size == committed["checkpoint"]["bytes"] <= 16 * 2**20
     assert demo_checkpoint.read_provenance(COMMITTED) == committed
 
@@ -105,7 +106,7 @@ def tiny_run(tmp_path_factory):
 def test_train_writes_the_checkpoint_its_provenance_and_the_bundle_from_it(tiny_run):
     result, weights = tiny_run
     provenance = json.loads((result.checkpoint / demo_checkpoint.PROVENANCE).read_text())
-    assert provenance["checkpoint"]["sha256"] == demo_checkpoint.sha256_of(result.checkpoint / demo_checkpoint.WEIGHTS)
+    assert provenance["checkpoint"]["sha256"] == sha256_file(result.checkpoint / demo_checkpoint.WEIGHTS)
     assert provenance["training"]["config"] == dataclasses.asdict(TINY_RUN)
     assert provenance["training"]["corpus"][0]["sha256"] == corpus.load_chats()[1]
     assert provenance["command"] == "icchat.model.train.train_bundle (its configuration: training.config)"

@@ -15,7 +15,6 @@ own bundle the same way, so what `icchat up` serves and what training measured a
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 import platform
@@ -27,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from icchat.digest import sha256_file
 from icchat.errors import UserError
 from icchat.paths import REPO
 
@@ -35,14 +35,6 @@ WEIGHTS = "weights.fp16.safetensors"
 PROVENANCE = "provenance.json"
 FORMAT = "icchat-demo-checkpoint-v1"
 KEPT_IDS = "kept_ids"
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def save_checkpoint(path: Path, model: Any, kept: np.ndarray, config: Any) -> None:
@@ -94,7 +86,7 @@ def read_provenance(directory: Path) -> dict[str, Any]:
                         f"`icchat model train --preset demo --checkpoint {directory}` makes one")
     provenance = json.loads(record.read_text())
     expected = provenance["checkpoint"]["sha256"]
-    if sha256_of(weights) != expected:
+    if sha256_file(weights) != expected:
         raise UserError(f"{weights} does not match the SHA-256 in {record} ({expected[:12]}…): "
                         f"restore it (git checkout) or train it again")
     return provenance

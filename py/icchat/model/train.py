@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from icchat.digest import sha256_file
 from icchat.errors import UserError
 from icchat.model import corpus
 
@@ -500,7 +501,7 @@ def train_bundle(out: Path, config: TrainConfig, *, work: Path | None = None, ch
         "name": f"icchat demo (GPT-2 architecture, {config.n_layer} x {config.n_embd})",
         "license": f"{corpus.LICENSE} (its training corpus, {corpus.PACKAGE})",
         "label": "demo model trained on a small chat corpus, not GPT-2's knowledge",
-        "checkpoint": {"file": demo_checkpoint.WEIGHTS, "sha256": demo_checkpoint.sha256_of(weights),
+        "checkpoint": {"file": demo_checkpoint.WEIGHTS, "sha256": sha256_file(weights),
                        "bytes": weights.stat().st_size, "dtype": "float16",
                        "contents": f"the trained rows only: {len(vocab.kept):,} kept vocabulary rows + the rest row, "
                                    "positions, blocks, final norm; kept_ids maps rows to GPT-2 ids"},
