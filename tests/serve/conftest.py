@@ -1,4 +1,4 @@
-"""icchat serve on a tiny seeded bundle (2 layers × 128, random weights) with a 64-token context,
+"""icchat serve on a tiny seeded bundle (2 layers of 128, random weights) with a 64-token context,
 so a prompt over the context is a short one; served in this process on a free port."""
 
 from __future__ import annotations

@@ -125,23 +125,24 @@ def _conversation(messages: Any) -> Conversation:
         where = f"messages[{i}]"
         if not isinstance(message, dict):
             raise ApiError(400, f"{where} must be an object", param=where)
+        role = message.get("role")
+        if role not in (*SYSTEM_ROLES, "user", "assistant"):
+            raise ApiError(400, f"{where}.role must be system, developer, user or assistant, got "
+                                f"{json.dumps(role)}", param=f"{where}.role")
         extra = sorted(k for k, v in message.items() if k not in MESSAGE_KEYS and v is not None)
         if extra:
             raise ApiError(400, f"{where}: unsupported field {extra[0]}", param=f"{where}.{extra[0]}")
-        role, text = message.get("role"), _text(message.get("content"), f"{where}.content")
+        text = _text(message.get("content"), f"{where}.content")
         if role in SYSTEM_ROLES:
             system.append(text)
         elif role == "user":
             conversation.add(Message("user", "\n\n".join([*system, text])))
             system = []
-        elif role == "assistant":
+        else:
             if system:
                 conversation.add(Message("user", "\n\n".join(system)))
                 system = []
             conversation.add(Message("assistant", text))
-        else:
-            raise ApiError(400, f"{where}.role must be system, developer, user or assistant, got "
-                                f"{json.dumps(role)}", param=f"{where}.role")
     if system:
         conversation.add(Message("user", "\n\n".join(system)))
     return conversation

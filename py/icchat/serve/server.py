@@ -8,8 +8,9 @@
 HTTP/1.1 with keep-alive, a thread per connection; replies are computed one at a time (the
 served model's `generation` lock), requests that arrive meanwhile wait their turn. Every failure
 is OpenAI's error JSON with its status (icchat.serve.errors): 400 for a malformed request or one
-that does not fit the context, 404 for an unknown model or path, 411 without a Content-Length,
-413 for a body over MAX_BODY, 422 for a reused Idempotency-Key, 500 (one line) if the model fails.
+that does not fit the context, 404 for an unknown model or path, 405 for another method, 411
+without a Content-Length, 413 for a body over MAX_BODY, 422 for a reused Idempotency-Key, 500
+(one line) if the model fails.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -32,6 +34,7 @@ CHAT_PATH = "/v1/chat/completions"
 MODELS_PATH = "/v1/models"
 JSON_TYPE = "application/json"
 SSE_TYPE = "text/event-stream"
+ROUTES = "GET /v1/models, GET /v1/models/{id}, POST /v1/chat/completions"
 
 
 class ApiServer(ThreadingHTTPServer):
@@ -80,11 +83,11 @@ class ApiHandler(BaseHTTPRequestHandler):
                                param="model", code="model_not_found")
             self._send(200, JSON_TYPE, _json(responses.model_object(model.id, model.created)))
         else:
-            raise ApiError(404, f"no such route: GET {path}")
+            raise ApiError(404, f"no such route: GET {path} (served: {ROUTES})")
 
     def _post(self, path: str) -> None:
         if path != CHAT_PATH:
-            raise ApiError(404, f"no such route: POST {path}")
+            raise ApiError(404, f"no such route: POST {path} (served: {ROUTES})")
         body, model, store = self._body(), self.server.model, self.server.store
         key = self.headers.get("Idempotency-Key")
         fingerprint = store.fingerprint("POST", path, body)
@@ -202,9 +205,12 @@ class ApiHandler(BaseHTTPRequestHandler):
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """The standard library's own refusals (a malformed request line, an unknown method) as
-        OpenAI's error JSON too."""
-        self.close_connection = True
-        self._started = False
+        OpenAI's error JSON too, with a status line even when the request line was not HTTP's."""
+        self.close_connection, self._started = True, False
+        if self.request_version == "HTTP/0.9":
+            self.request_version = self.protocol_version
+        if code == HTTPStatus.NOT_IMPLEMENTED:  # do_<method> is missing
+            code, message = HTTPStatus.METHOD_NOT_ALLOWED, f"{self.command} is not served here: {ROUTES}"
         self._error(ApiError(code, message or self.responses.get(code, ("error",))[0]))
 
     def log_message(self, format: str, *args: Any) -> None:
