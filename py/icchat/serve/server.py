@@ -98,8 +98,8 @@ class ApiHandler(BaseHTTPRequestHandler):
             if key is not None and (done := store.lookup(key, fingerprint)):  # computed while this waited
                 return self._send(done.status, done.content_type, done.body, replayed=True)
             recorded = self._stream(plan) if plan.request.stream else self._whole(plan)
-        if key is not None and recorded is not None:
-            store.record(key, fingerprint, recorded)
+            if key is not None and recorded is not None:  # before the next in the queue looks it up
+                store.record(key, fingerprint, recorded)
         return None
 
     def _body(self) -> bytes:
