@@ -74,6 +74,8 @@ class ApiHandler(BaseHTTPRequestHandler):
 
     def _get(self, path: str) -> None:
         model = self.server.model
+        if self.headers.get("Content-Length", "0") != "0":  # a body no GET reads: not the next request
+            self.close_connection = True
         if path == MODELS_PATH:
             self._send(200, JSON_TYPE, _json(responses.model_list(model.id, model.created)))
         elif path.startswith(MODELS_PATH + "/"):
@@ -86,9 +88,9 @@ class ApiHandler(BaseHTTPRequestHandler):
             raise ApiError(404, f"no such route: GET {path} (served: {ROUTES})")
 
     def _post(self, path: str) -> None:
+        body, model, store = self._body(), self.server.model, self.server.store  # read: the connection stays usable
         if path != CHAT_PATH:
             raise ApiError(404, f"no such route: POST {path} (served: {ROUTES})")
-        body, model, store = self._body(), self.server.model, self.server.store
         key = self.headers.get("Idempotency-Key")
         fingerprint = store.fingerprint("POST", path, body)
         if key is not None and (done := store.lookup(key, fingerprint)):
