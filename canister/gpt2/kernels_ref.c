@@ -290,12 +290,12 @@ void attention_head_ref(const float *q, const float *keys, const float *vals, in
  * lanes; w_s becomes int16 scaled to sum to ~32767; out = (float(sum of w_s v_s, exact) ·
  * (sum w / (32767 · sum e))). */
 
-void kv16_store_ref(const kv16_plain *h, int pos, const float *k, const float *v, int head_size) {
+void kv16_store_ref(const kv16_head *h, int pos, const float *k, const float *v, int head_size) {
   h->key_scale[pos] = quantize_ref(h->keys + (size_t)pos * head_size, k, head_size, 8191.0f);
   h->value_scale[pos] = quantize_ref(h->values + (size_t)pos * head_size, v, head_size, 8191.0f);
 }
 
-void attention_head_kv16_ref(const float *q, const kv16_plain *h, int p, int head_size, float *scores,
+void attention_head_kv16_ref(const float *q, const kv16_head *h, int p, int head_size, float *scores,
                              int16_t *weights, float *out) {
   int16_t qq[64]; /* [head_size] */
   float q_scale = quantize_ref(qq, q, head_size, 8191.0f) / gpt2_sqrtf((float)head_size);

@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kernels.h" /* kv16_head */
+
 /* out[t][r] = W[r]·x[t] + bias[r] as matmul_f32 adds it (matvec_f32 and matvec_f32_rows for T = 1,
  * browser_linear_f32 for any T and thread count). n a multiple of 128. */
 void matmul_f32_ref(float *out, const float *w, const float *x, const float *bias, int rows, int n, int T);
@@ -44,17 +46,14 @@ void add_inplace_ref(float *x, const float *y, int n);                          
 void attention_head_ref(const float *q, const float *keys, const float *vals, int stride, int p, int head_size,
                         float *scores, float *out);
 
-/* One head's int16 keys and values in the plain layout, [positions][head_size] each, one f32 scale
- * per position (kernels.h's kv16_head holds the same numbers in tiles and pairs). */
-typedef struct {
-  int16_t *keys, *values;
-  float *key_scale, *value_scale;
-} kv16_plain;
-void kv16_store_ref(const kv16_plain *h, int pos, const float *k, const float *v, int head_size);
+/* One head's int16 keys and values in a kv16_head (kernels.h) whose arrays hold the plain layout,
+ * keys and values [positions][head_size], key_scale and value_scale [positions] (kernels.c keeps
+ * the same numbers in tiles of four positions and in position pairs). */
+void kv16_store_ref(const kv16_head *h, int pos, const float *k, const float *v, int head_size);
 /* attention_head_kv16 at position p: reads positions 0..p and, as the fast kernel does, the value
  * scales up to p rounded up to 4 and the values of p + 1 when p + 1 is odd (weighted by the
  * softmax of a masked score: ~0). scores: p + 8 floats, weights: p + 8 int16 of scratch. */
-void attention_head_kv16_ref(const float *q, const kv16_plain *h, int p, int head_size, float *scores,
+void attention_head_kv16_ref(const float *q, const kv16_head *h, int p, int head_size, float *scores,
                              int16_t *weights, float *out);
 
 #endif

@@ -98,21 +98,25 @@ EXPORT(ref_attention_head) void ref_attention_head(const float *q, const float *
 /* ---- int16 keys and values: k, v [positions][head_size] f32 are stored at positions 0..positions-1
  * (positions a multiple of 8, so every tile and pair is whole), then the head attends at p ---- */
 
+typedef void kv16_store_fn(const kv16_head *h, int pos, const float *k, const float *v, int head_size);
+typedef void kv16_attend_fn(const float *q, const kv16_head *h, int p, int head_size, float *scores, int16_t *weights,
+                            float *out);
+
+static void attend_kv16(kv16_store_fn *store, kv16_attend_fn *attend, float *out, const float *q, const float *k,
+                        const float *v, int positions, int p, int head_size) {
+  uint32_t elements = (uint32_t)(positions * head_size);
+  kv16_head h = {check_alloc(elements * 2), check_alloc(elements * 2), check_alloc((uint32_t)positions * 4),
+                 check_alloc((uint32_t)positions * 4)};
+  for (int s = 0; s < positions; s++) store(&h, s, k + (size_t)s * head_size, v + (size_t)s * head_size, head_size);
+  attend(q, &h, p, head_size, check_alloc((uint32_t)(p + 8) * 4), check_alloc((uint32_t)(p + 8) * 2), out);
+}
+
 EXPORT(fast_attention_kv16) void fast_attention_kv16(float *out, const float *q, const float *k, const float *v,
                                                      int positions, int p, int head_size) {
-  kv16_head h = {check_alloc((uint32_t)(positions * head_size) * 2), check_alloc((uint32_t)(positions * head_size) * 2),
-                 check_alloc((uint32_t)positions * 4), check_alloc((uint32_t)positions * 4)};
-  for (int s = 0; s < positions; s++)
-    kv16_store(&h, s, k + (size_t)s * head_size, v + (size_t)s * head_size, head_size);
-  attention_head_kv16(q, &h, p, head_size, check_alloc((uint32_t)(p + 8) * 4), check_alloc((uint32_t)(p + 8) * 2), out);
+  attend_kv16(kv16_store, attention_head_kv16, out, q, k, v, positions, p, head_size);
 }
 
 EXPORT(ref_attention_kv16) void ref_attention_kv16(float *out, const float *q, const float *k, const float *v,
                                                    int positions, int p, int head_size) {
-  kv16_plain h = {check_alloc((uint32_t)(positions * head_size) * 2), check_alloc((uint32_t)(positions * head_size) * 2),
-                  check_alloc((uint32_t)positions * 4), check_alloc((uint32_t)positions * 4)};
-  for (int s = 0; s < positions; s++)
-    kv16_store_ref(&h, s, k + (size_t)s * head_size, v + (size_t)s * head_size, head_size);
-  attention_head_kv16_ref(q, &h, p, head_size, check_alloc((uint32_t)(p + 8) * 4), check_alloc((uint32_t)(p + 8) * 2),
-                          out);
+  attend_kv16(kv16_store_ref, attention_head_kv16_ref, out, q, k, v, positions, p, head_size);
 }
