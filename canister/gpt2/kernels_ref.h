@@ -2,8 +2,8 @@
  * naive reference: no SIMD, no blocking for registers, one value at a time.
  *
  * Each reference returns the fast kernel's values BIT FOR BIT, which is what the kernel checks
- * (canister/gpt2/check, tests/kernels) assert for every build: the canister's, the browser's SIMD128
- * and relaxed-SIMD ones, and the threaded products. Integer sums are exact, so their order is free;
+ * (canister/probes/kernel_check, tests/kernels) assert for every build: the canister's, the
+ * browser's SIMD128 and relaxed-SIMD ones, and the threaded products. Integer sums are exact, so their order is free;
  * f32 sums are not associative, so where a fast kernel adds in four lanes and reduces them, the
  * reference adds in the same four lanes and reduces them the same way (kernels_ref.c names each
  * order and why the fast kernel chose it). Nothing here is a tolerance.

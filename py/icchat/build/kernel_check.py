@@ -1,6 +1,7 @@
 """Build the kernel-check modules: the gpt2 kernels next to their naive reference (canister/gpt2/
-kernels_ref.c) and the exports of canister/gpt2/check/, compiled as each real build compiles the
-kernels, so tests/kernels can assert that every fast kernel equals the reference bit for bit.
+kernels_ref.c) and the exports of canister/probes/kernel_check/, compiled as each real build
+compiles the kernels, so tests/kernels can assert that every fast kernel equals the reference bit
+for bit.
 
     from icchat.build.kernel_check import build_kernel_check
     wasm = build_kernel_check("relaxed")
@@ -20,7 +21,7 @@ from icchat.build.engine import BROWSER_SRC, ENGINE_FLAGS, GPT2_SRC, RELAXED_FLA
 from icchat.build.gpt2 import STRIP_DEBUG
 from icchat.paths import BUILD, CANISTER_SRC
 
-CHECK_SRC = GPT2_SRC / "check"
+CHECK_SRC = CANISTER_SRC / "probes" / "kernel_check"
 CHECK_DIR = BUILD / "kernel-check"
 RT = CANISTER_SRC / "runtime" / "rt.c"
 
