@@ -61,10 +61,12 @@ static float exp_lane(float x) {
 }
 
 /* ---- f32 products ----
- * kernels.c walks the columns in blocks: 768 while at least 768 remain, else 128 (x held in
- * registers per block). Within a block, a row's products go to four lanes, lane j taking columns
- * j, j + 4, j + 8, ... as a chain that starts with the first product (not 0 + it: that would turn
- * -0 into +0). How the block sums of a row are combined depends on where the row is:
+ * kernels.c walks the columns in blocks: 768 while at least 768 remain, else 128 (a block of x is
+ * held in v128 locals while every row streams past it, which the IC's cost table rewards). Within
+ * a block, a row's products go to the four lanes of one v128, lane j taking columns j, j + 4, j + 8,
+ * ... as a chain that starts with the first product (not 0 + it: that would turn -0 into +0). How
+ * the block sums of a row are combined depends on where the row is, because four rows' block sums
+ * reduce into one v128 (sum4, one store per four rows) while a lone row keeps its v128 unreduced:
  *   - rows in groups of four (matvec_f32, matvec_f32_rows) and every row of a batch of eight
  *     tokens (matmul_f32): each block's lanes are reduced (reduce_lanes), the block sums added
  *     in column order, then the bias;
