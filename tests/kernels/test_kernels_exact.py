@@ -106,7 +106,8 @@ Q8_RANDOM = [(int(r), 128 * int(b), int(t)) for r, b, t in zip(rng(4).integers(1
 
 def q8_case(rows: int, n: int, T: int, kind: str, seed: int):
     """int8 weights over their whole range, one scale per row; 'extremes': rows of -128 and of 127
-    against tokens at the activation bound (every q = ±limit: the largest exact sums)."""
+    against tokens at the activation bound (every q = ±limit: the largest exact sums); 'tiny':
+    tokens outside the exact range (docs/kernels.md)."""
     r = rng(7, seed)
     w = r.integers(-128, 128, (rows, n), dtype=i8)
     scale = (r.random(rows) * 0.02 + 1e-3).astype(f32)
@@ -116,6 +117,8 @@ def q8_case(rows: int, n: int, T: int, kind: str, seed: int):
         w[1::2] = 127
         x = np.where(r.random((T, n)) < 0.5, f32(-7.5), f32(7.5)).astype(f32)
         x[0] = 7.5
+    elif kind == "tiny":  # max |x| below limit / FLT_MAX: q saturates at ±32767, past the exact range
+        x = (activations(r, (T, n), "normal") * f32(1e-37)).astype(f32)
     else:
         x = activations(r, (T, n), "large" if kind == "large" else "spike" if kind == "spike" else "normal")
     if rows > 2:
@@ -133,7 +136,7 @@ def run_q8(m: KernelModule, export: str, w, scale, x, bias, *extra: int, fill: f
     return m.get(out, f32, T * rows)
 
 
-@pytest.mark.parametrize("kind", ["normal", "large", "spike", "extremes"])
+@pytest.mark.parametrize("kind", ["normal", "large", "spike", "extremes", "tiny"])
 @pytest.mark.parametrize(("rows", "n", "T"), Q8_EDGES + Q8_RANDOM)
 def test_q16_products(kernels, rows, n, T, kind):
     m = kernels
@@ -149,11 +152,13 @@ def test_q16_products(kernels, rows, n, T, kind):
 Q8_ROWS_EDGES = [(1, 16, 1), (3, 48, 5), (5, 144, 4), (9, 768, 9), (4, 16, 8)]  # n a multiple of 16 only
 
 
-@pytest.mark.parametrize("kind", ["normal", "large", "extremes"])
+@pytest.mark.parametrize("kind", ["normal", "large", "extremes", "tiny"])
 @pytest.mark.parametrize(("rows", "n", "T"), Q8_EDGES + Q8_RANDOM + Q8_ROWS_EDGES)
 def test_q8_rows_products(browser_kernels, rows, n, T, kind):
     """matmul_q8_rows over the int8 rows, with each kernel the build has, over all rows and over a
-    range [r0, r1) as a thread takes it (rows outside the range stay untouched)."""
+    range [r0, r1) as a thread takes it (rows outside the range stay untouched). Past the exact
+    range ('tiny') only the widened kernel keeps the reference's sums: the relaxed one's planes
+    saturate."""
     m = browser_kernels
     m.reset()
     w, scale, x, bias = q8_case(rows, n, T, kind, rows * 100000 + n * 100 + T)
@@ -161,7 +166,7 @@ def test_q8_rows_products(browser_kernels, rows, n, T, kind):
     untouched = f32(-1234.5)
     r0, r1 = int(rng(8, rows).integers(0, rows)), rows
     r1 = int(rng(9, rows).integers(r0 + 1, rows + 1))
-    for kernel in [Q8_WIDEN, Q8_RELAXED] if m.call("check_relaxed") else [Q8_WIDEN]:
+    for kernel in [Q8_WIDEN, Q8_RELAXED] if m.call("check_relaxed") and kind != "tiny" else [Q8_WIDEN]:
         name = ["widened", "relaxed"][kernel]
         assert_same_bits(run_q8(m, "fast_matmul_q8_rows", w, scale, x, bias, T, 0, rows, kernel), ref,
                          f"matmul_q8_rows ({name})")
