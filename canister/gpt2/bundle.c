@@ -29,6 +29,7 @@
 #include "http_cert.h"
 #include "manifest.h"
 #include "rt.h"
+#include "served_model.h"
 #include "store.h"
 
 #define MODEL_PREFIX "/model/"

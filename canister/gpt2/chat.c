@@ -25,6 +25,7 @@
 #include "policy.h"
 #include "rt.h"
 #include "sampling.h"
+#include "served_model.h"
 #include "utc.h"
 
 #define UPDATE_LIMIT UPDATE_INSTRUCTION_LIMIT

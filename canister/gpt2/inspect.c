@@ -16,8 +16,10 @@
 #include "canister.h"
 #include "inspect.h"
 #include "kv_slots.h"
+#include "model.h"
 #include "policy.h"
 #include "rt.h"
+#include "served_model.h"
 
 #define MAX_METHOD 64
 

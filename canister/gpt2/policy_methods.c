@@ -6,6 +6,7 @@
 #include "kv_slots.h"
 #include "policy.h"
 #include "rt.h"
+#include "served_model.h"
 
 static const char *const ACCESS_NAMES[] = {"open", "allow_list", "controllers"};
 
