@@ -12,7 +12,8 @@
  * canister/assetstore/ (store.h, http.h).
  */
 #include "alloc.h"
-#include "candid.h"
+#include "candid_reader.h"
+#include "candid_writer.h"
 #include "http.h"
 #include "inspect.h"
 #include "rt.h"

@@ -23,7 +23,8 @@
 #include "bundle.h"
 
 #include "alloc.h"
-#include "candid.h"
+#include "candid_reader.h"
+#include "candid_writer.h"
 #include "canister.h"
 #include "http.h"
 #include "http_cert.h"

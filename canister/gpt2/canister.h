@@ -4,7 +4,7 @@
 #ifndef GPT2_CANISTER_H
 #define GPT2_CANISTER_H
 
-#include "candid.h"
+#include "candid_reader.h"
 
 /* Query methods called as updates (replicated queries, charged to the canister) are refused: */
 #define GENERATE_QUERY_AS_UPDATE                                                                                   \

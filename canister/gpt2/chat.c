@@ -18,7 +18,8 @@
  * admitted (access, argument size, budget) before its argument is decoded, runs within what is
  * left of the budget, and is charged whole at its end. Queries refuse to run as updates (a
  * replicated query is charged to the canister like an update, with no budget to stop it). */
-#include "candid.h"
+#include "candid_reader.h"
+#include "candid_writer.h"
 #include "canister.h"
 #include "kv_slots.h"
 #include "model.h"

@@ -12,7 +12,8 @@
  * Every method starts with rt_message_begin(): scratch memory is per message.
  */
 #include "bundle.h"
-#include "candid.h"
+#include "candid_reader.h"
+#include "candid_writer.h"
 #include "canister.h"
 #include "http.h"
 #include "kv_slots.h"

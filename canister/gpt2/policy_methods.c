@@ -1,7 +1,8 @@
 /* policy_methods.c: the methods that read and set the inference policy (policy.h) — `usage`
  * (public), `set_inference_policy`, `allow_inference`, `disallow_inference`,
  * `list_allowed_inference` (controllers) — and `forget_conversations` (any caller, its own). */
-#include "candid.h"
+#include "candid_reader.h"
+#include "candid_writer.h"
 #include "canister.h"
 #include "kv_slots.h"
 #include "policy.h"
