@@ -28,14 +28,6 @@
 
 /* ================================ argument helpers ================================ */
 
-static int read_arg(cd_reader *r, cd_val *arg) {
-  size_t size;
-  const uint8_t *data = rt_arg(&size);
-  if (cd_read_begin(r, data, size) && cd_arg(r, 0, arg)) return 1;
-  rt_rejectf("invalid argument: %s", r->error);
-  return 0;
-}
-
 static const char *bad; /* the first argument problem found by the checks below */
 static char bad_text[256];
 
@@ -405,7 +397,7 @@ EXPORT("canister_query", list) {
   begin();
   cd_reader r;
   cd_val arg, x;
-  if (!read_arg(&r, &arg)) return;
+  if (!cd_read_arg(&r, &arg)) return;
   uint64_t start = 0, length = UINT64_MAX;
   if (optional(&r, arg, "start", &x)) cd_nat64(&r, x, &start);
   if (optional(&r, arg, "length", &x)) cd_nat64(&r, x, &length);
@@ -458,7 +450,7 @@ EXPORT("canister_query", get) {
   cd_reader r;
   cd_val arg, f, e;
   as_text key;
-  if (!read_arg(&r, &arg)) return;
+  if (!cd_read_arg(&r, &arg)) return;
   if (!text_field(&r, arg, "key", &key) || !cd_field(&r, arg, "accept_encodings", &f)) {
     if (!r.error && !bad) refuse("missing field `accept_encodings`%s%s", "", "");
     fail_arg(&r);
@@ -517,7 +509,7 @@ EXPORT("canister_query", get_chunk) {
   cd_val arg, f, x;
   as_text key, encoding, sha = {0, 0};
   uint64_t index;
-  if (!read_arg(&r, &arg)) return;
+  if (!cd_read_arg(&r, &arg)) return;
   if (!text_field(&r, arg, "key", &key) || !text_field(&r, arg, "content_encoding", &encoding) ||
       !cd_field(&r, arg, "index", &f) || !cd_nat64(&r, f, &index)) {
     if (!r.error && !bad) refuse("missing field `index`%s%s", "", "");
@@ -561,7 +553,7 @@ EXPORT("canister_query", get_asset_properties) {
   cd_reader r;
   cd_val arg;
   as_text key;
-  if (!read_arg(&r, &arg)) return;
+  if (!cd_read_arg(&r, &arg)) return;
   if (!cd_text(&r, arg, &key.data, &key.size)) {
     fail_arg(&r);
     return;
@@ -629,7 +621,7 @@ EXPORT("canister_update", create_batch) {
   begin();
   cd_reader r;
   cd_val arg;
-  if (!permitted("create_batch") || !read_arg(&r, &arg)) return;
+  if (!permitted("create_batch") || !cd_read_arg(&r, &arg)) return;
   uint64_t id;
   const char *error = as_create_batch(now(), &id);
   if (error) rt_reject(error);
@@ -642,7 +634,7 @@ EXPORT("canister_update", create_chunk) {
   cd_val arg, f;
   uint64_t batch_id, chunk_id;
   as_text content;
-  if (!permitted("create_chunk") || !read_arg(&r, &arg)) return;
+  if (!permitted("create_chunk") || !cd_read_arg(&r, &arg)) return;
   if (!read_batch_id(&r, arg, &batch_id) || !cd_field(&r, arg, "content", &f) || !blob_of(&r, f, &content)) {
     if (!r.error && !bad) refuse("missing field `content`%s%s", "", "");
     fail_arg(&r);
@@ -658,7 +650,7 @@ EXPORT("canister_update", create_chunk) {
 static int read_batch_vec(cd_reader *r, const char *method, const char *field, uint64_t *batch_id, size_t *n,
                           cd_val *first) {
   cd_val arg, f;
-  if (!permitted(method) || !read_arg(r, &arg)) return 0;
+  if (!permitted(method) || !cd_read_arg(r, &arg)) return 0;
   if (read_batch_id(r, arg, batch_id) && cd_field(r, arg, field, &f) && cd_vec(r, f, n, first)) return 1;
   if (!r->error && !bad) refuse("missing field `%s`%s", field, "");
   return fail_arg(r);
@@ -725,7 +717,7 @@ EXPORT("canister_update", delete_batch) {
   cd_reader r;
   cd_val arg;
   uint64_t batch_id;
-  if (!permitted("delete_batch") || !read_arg(&r, &arg)) return;
+  if (!permitted("delete_batch") || !cd_read_arg(&r, &arg)) return;
   if (!read_batch_id(&r, arg, &batch_id)) {
     fail_arg(&r);
     return;
@@ -739,7 +731,7 @@ static void single(const char *method, int (*read)(cd_reader *, cd_val, as_op *)
   cd_reader r;
   cd_val arg;
   as_op op;
-  if (!permitted(method) || !read_arg(&r, &arg)) return;
+  if (!permitted(method) || !cd_read_arg(&r, &arg)) return;
   memset(&op, 0, sizeof op);
   if (!read(&r, arg, &op)) {
     fail_arg(&r);
@@ -771,7 +763,7 @@ EXPORT("canister_update", store) {
   cd_reader r;
   cd_val arg, f, x;
   as_text key, content_type, encoding, content, sha = {0, 0};
-  if (!permitted("store") || !read_arg(&r, &arg)) return;
+  if (!permitted("store") || !cd_read_arg(&r, &arg)) return;
   if (!text_field(&r, arg, "key", &key) || !check_key(key) || !text_field(&r, arg, "content_type", &content_type) ||
       !check_value(content_type, "content_type") || !text_field(&r, arg, "content_encoding", &encoding) ||
       !check_token(encoding, "content_encoding") || !cd_field(&r, arg, "content", &f) || !blob_of(&r, f, &content)) {
@@ -791,7 +783,7 @@ EXPORT("canister_update", store) {
 
 static int read_principal(cd_reader *r, const uint8_t **p, size_t *size) {
   cd_val arg;
-  if (!read_arg(r, &arg)) return 0;
+  if (!cd_read_arg(r, &arg)) return 0;
   if (!cd_principal(r, arg, p, size)) return fail_arg(r);
   return 1;
 }

@@ -25,7 +25,6 @@
 #include "alloc.h"
 #include "candid_reader.h"
 #include "candid_writer.h"
-#include "canister.h"
 #include "http.h"
 #include "http_cert.h"
 #include "manifest.h"
@@ -155,7 +154,7 @@ const char *bundle_sync(void) {
 /* query model_certificate : () -> (record { manifest_sha256 : blob; certificate : blob; tree : blob }) */
 __attribute__((export_name("canister_query model_certificate"))) void model_certificate(void) {
   rt_message_begin();
-  if (!read_no_args()) return;
+  if (!cd_read_no_args()) return;
   if (!bundle_have_manifest) {
     rt_reject("no model bundle: upload one (manifest.json and its files under /model/) first");
     return;

@@ -84,7 +84,7 @@ static int read_request(request *q, int prefill_only) {
   }
   cd_reader r;
   cd_val arg, f, inner;
-  if (!read_arg(&r, &arg)) return 0;
+  if (!cd_read_arg(&r, &arg)) return 0;
   *q = (request){.prompt = rt_scratch((size_t)model.n_ctx * 4, 16), .stop = rt_scratch(MAX_STOP_TOKENS * 4, 16),
                  .n_stop = 1, .prefill = prefill_only, .max_new = prefill_only ? 0 : DEFAULT_NEW_TOKENS, .top_p = 1.0f};
   q->stop[0] = model.eos_token_id; /* the weight file's end of text */
@@ -338,7 +338,7 @@ __attribute__((export_name("canister_query logits"))) void logits(void) {
   }
   cd_reader r;
   cd_val arg;
-  if (!read_arg(&r, &arg)) return;
+  if (!cd_read_arg(&r, &arg)) return;
   uint32_t *tokens = rt_scratch((size_t)model.n_ctx * 4, 16);
   size_t n = 0;
   if (!read_tokens(&r, arg, tokens, &n)) return;

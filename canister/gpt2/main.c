@@ -14,23 +14,12 @@
 #include "bundle.h"
 #include "candid_reader.h"
 #include "candid_writer.h"
-#include "canister.h"
 #include "http.h"
 #include "kv_slots.h"
 #include "policy.h"
 #include "rt.h"
 #include "served_model.h"
 #include "store.h"
-
-/* ---- Candid helpers ---- */
-
-int read_arg(cd_reader *r, cd_val *arg) {
-  size_t size;
-  const uint8_t *data = rt_arg(&size);
-  if (cd_read_begin(r, data, size) && cd_arg(r, 0, arg)) return 1;
-  rt_rejectf("invalid argument: %s", r->error);
-  return 0;
-}
 
 static int32_t model_info_type(cd_writer *w) {
   cd_field_type fields[] = {{"n_layer", CD_NAT32}, {"n_head", CD_NAT32}, {"n_embd", CD_NAT32}, {"n_ctx", CD_NAT32},
@@ -61,17 +50,6 @@ static void write_model_info(cd_writer *w) {
   cd_w_record_end(w);
 }
 
-/* A method without parameters still takes a Candid message (extra values are allowed, as Candid
- * subtyping says): refuse bytes that are not one. */
-int read_no_args(void) {
-  size_t size;
-  const uint8_t *data = rt_arg(&size);
-  cd_reader r;
-  if (cd_read_begin(&r, data, size)) return 1;
-  rt_rejectf("invalid argument: %s", r.error);
-  return 0;
-}
-
 /* ---- lifecycle: the store (and with it the bundle) lives in stable memory ---- */
 
 __attribute__((export_name("canister_init"))) void canister_init(void) {
@@ -99,7 +77,7 @@ __attribute__((export_name("canister_post_upgrade"))) void canister_post_upgrade
 
 __attribute__((export_name("canister_query model_info"))) void model_info(void) {
   rt_message_begin();
-  if (!read_no_args()) return;
+  if (!cd_read_no_args()) return;
   cd_writer w;
   cd_writer_init(&w);
   cd_w_arg(&w, cd_t_opt(&w, model_info_type(&w)));

@@ -3,7 +3,6 @@
  * `list_allowed_inference` (controllers) — and `forget_conversations` (any caller, its own). */
 #include "candid_reader.h"
 #include "candid_writer.h"
-#include "canister.h"
 #include "kv_slots.h"
 #include "policy.h"
 #include "rt.h"
@@ -40,7 +39,7 @@ static void reply_empty(void) {
 /* query usage : () -> (Usage): anyone can check the bound and what was spent. */
 __attribute__((export_name("canister_query usage"))) void usage_query(void) {
   rt_message_begin();
-  if (!read_no_args()) return;
+  if (!cd_read_no_args()) return;
   principal_id caller = caller_id();
   usage_report u = inference_usage(&caller, ic0_time());
   cd_writer w;
@@ -88,7 +87,7 @@ __attribute__((export_name("canister_update disallow_inference"))) void disallow
 
 __attribute__((export_name("canister_query list_allowed_inference"))) void list_allowed_inference(void) {
   rt_message_begin();
-  if (refused_unless_controller("list_allowed_inference") || !read_no_args()) return;
+  if (refused_unless_controller("list_allowed_inference") || !cd_read_no_args()) return;
   cd_writer w;
   cd_writer_init(&w);
   cd_w_arg(&w, cd_t_vec(&w, CD_PRINCIPAL));
@@ -103,7 +102,7 @@ __attribute__((export_name("canister_query list_allowed_inference"))) void list_
  * lists zeroed); the next call feeds its whole conversation again. */
 __attribute__((export_name("canister_update forget_conversations"))) void forget_conversations(void) {
   rt_message_begin();
-  if (!read_no_args()) return;
+  if (!cd_read_no_args()) return;
   principal_id caller = caller_id();
   if (have_model) slots_forget_owner(&caller);
   reply_empty();

@@ -342,6 +342,23 @@ int cd_arg(cd_reader *r, uint32_t index, cd_val *out) {
   return !r->error;
 }
 
+int cd_read_arg(cd_reader *r, cd_val *arg) {
+  size_t size;
+  const uint8_t *data = rt_arg(&size);
+  if (cd_read_begin(r, data, size) && cd_arg(r, 0, arg)) return 1;
+  rt_rejectf("invalid argument: %s", r->error);
+  return 0;
+}
+
+int cd_read_no_args(void) {
+  size_t size;
+  const uint8_t *data = rt_arg(&size);
+  cd_reader r;
+  if (cd_read_begin(&r, data, size)) return 1;
+  rt_rejectf("invalid argument: %s", r.error);
+  return 0;
+}
+
 static int mismatch(cd_reader *r, const char *expected, cd_val v) {
   const uint8_t *body;
   char where[80] = "";

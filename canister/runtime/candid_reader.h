@@ -49,6 +49,13 @@ typedef struct {
 int cd_read_begin(cd_reader *r, const uint8_t *data, size_t size);
 int cd_arg(cd_reader *r, uint32_t index, cd_val *out); /* a missing argument is an error */
 
+/* The message's argument, as cd_reply is its reply: rt_arg, cd_read_begin and cd_arg(0). On a
+ * malformed message it rejects with "invalid argument: <why>" and returns 0. */
+int cd_read_arg(cd_reader *r, cd_val *arg);
+/* The same for a method without parameters: the message must still be Candid (extra values are
+ * allowed, as Candid subtyping says). */
+int cd_read_no_args(void);
+
 /* Numbers: the wire type must be the same type, or nat/int whose value fits (nat8..64 from nat,
  * int8..64 from int or nat). Floats: float32 from float32 or float64 (rounded), float64 from either. */
 int cd_bool(cd_reader *r, cd_val v, int *out);
