@@ -322,15 +322,9 @@ int as_inspect_message(const char *method, size_t method_len) {
 
 /* ================================ replies ================================ */
 
-static void reply_empty(void) {
-  cd_writer w;
-  cd_writer_init(&w);
-  cd_reply(&w);
-}
-
 static void reply_or_reject(const char *error) {
   if (error) rt_reject(error);
-  else reply_empty();
+  else cd_reply_empty();
 }
 
 static int32_t header_list_type(cd_writer *w) {
@@ -727,13 +721,13 @@ EXPORT("canister_update", delete_batch) {
 
 /* ================================ single operations ================================ */
 
-static void single(const char *method, int (*read)(cd_reader *, cd_val, as_op *)) {
+static void single(const char *method, int (*read_op)(cd_reader *, cd_val, as_op *)) {
   cd_reader r;
   cd_val arg;
   as_op op;
   if (!permitted(method) || !cd_read_arg(&r, &arg)) return;
   memset(&op, 0, sizeof op);
-  if (!read(&r, arg, &op)) {
+  if (!read_op(&r, arg, &op)) {
     fail_arg(&r);
     return;
   }
@@ -800,7 +794,7 @@ EXPORT("canister_update", authorize) {
   }
   as_authorize(p, size);
   as_persist();
-  reply_empty();
+  cd_reply_empty();
 }
 
 EXPORT("canister_update", deauthorize) {
@@ -818,5 +812,5 @@ EXPORT("canister_update", deauthorize) {
   }
   as_deauthorize(p, size);
   as_persist();
-  reply_empty();
+  cd_reply_empty();
 }

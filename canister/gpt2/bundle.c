@@ -46,7 +46,7 @@ static as_encoding *identity_of(const char *key) {
   return a ? as_encoding_of(a, "identity", 8) : 0;
 }
 
-static void hex(const uint8_t *bytes, char *out) {
+static void sha256_hex(const uint8_t *bytes, char *out) {
   for (int i = 0; i < 32; i++) {
     out[2 * i] = "0123456789abcdef"[bytes[i] >> 4];
     out[2 * i + 1] = "0123456789abcdef"[bytes[i] & 15];
@@ -84,8 +84,8 @@ static const char *check_and_load(as_encoding *m, char *error, size_t capacity) 
       return error;
     }
     if (memcmp(e->sha256, f->sha256, 32)) {
-      hex(f->sha256, want);
-      hex(e->sha256, got);
+      sha256_hex(f->sha256, want);
+      sha256_hex(e->sha256, got);
       rt_format(error, capacity, "%s has SHA-256 %s, the manifest says %s", f->path, got, want);
       return error;
     }

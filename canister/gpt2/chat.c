@@ -138,7 +138,7 @@ static uint64_t room(uint64_t limit) {
 }
 
 /* A refusal of an inference update, counted in the window's `refused`. */
-static void refuse(const char *line) {
+static void refuse_inference(const char *line) {
   inference_count_refusal();
   rt_reject(line);
 }
@@ -150,7 +150,7 @@ static void refuse_busy(uint64_t now) {
   rt_format(text, sizeof text,
             "busy: every conversation slot holds a conversation used in the last 10 minutes; try again in %llu min or "
             "answer on this device", (unsigned long long)(minutes ? minutes : 1));
-  refuse(text);
+  refuse_inference(text);
 }
 
 /* Feed the prompt's unreused part in chunks that fit, then generate until max_new tokens, a stop
@@ -203,7 +203,7 @@ static int run(const request *q, result *out, uint64_t limit, int is_query, int 
   if (!out->fed) { /* a new call could do no better: say so instead of inviting a retry */
     if (!is_query && no_cache) slots_forget(choice.slot);
     if (budgeted) {
-      refuse(budget_refusal(&caller, now));
+      refuse_inference(budget_refusal(&caller, now));
       return 0;
     }
     rt_rejectf("one token of this model needs more than what is left of one %s's instruction limit",

@@ -30,12 +30,6 @@ static int refused_unless_controller(const char *method) {
   return 1;
 }
 
-static void reply_empty(void) {
-  cd_writer w;
-  cd_writer_init(&w);
-  cd_reply(&w);
-}
-
 /* query usage : () -> (Usage): anyone can check the bound and what was spent. */
 __attribute__((export_name("canister_query usage"))) void usage_query(void) {
   rt_message_begin();
@@ -69,7 +63,7 @@ static void controller_edit(const char *method, const char *(*apply)(void)) {
   if (refused_unless_controller(method)) return;
   const char *problem = apply();
   if (problem) rt_reject(problem);
-  else reply_empty();
+  else cd_reply_empty();
 }
 
 /* update set_inference_policy : (InferencePolicy) -> (): the fields it names. */
@@ -105,5 +99,5 @@ __attribute__((export_name("canister_update forget_conversations"))) void forget
   if (!cd_read_no_args()) return;
   principal_id caller = caller_id();
   if (have_model) slots_forget_owner(&caller);
-  reply_empty();
+  cd_reply_empty();
 }

@@ -32,7 +32,7 @@ typedef struct {
   size_t room;
 } writer_state;
 
-static writer_state *state(cd_writer *w) { return w->internal; }
+static writer_state *state_of(cd_writer *w) { return w->internal; }
 
 void cd_writer_init(cd_writer *w) {
   memset(w, 0, sizeof *w);
@@ -46,7 +46,7 @@ static void check_type(cd_writer *w, int32_t t) {
 /* Start a table entry in the next slot; finish_type keeps it, or drops it for an equal earlier one. */
 static declared_type *declare_type(cd_writer *w, int32_t kind) {
   if (w->n_types >= MAX_TYPES) rt_trap("candid writer: too many types");
-  declared_type *d = &state(w)->types[w->n_types];
+  declared_type *d = &state_of(w)->types[w->n_types];
   d->kind = kind;
   d->offset = w->types.size;
   rt_buf_sleb128(&w->types, kind);
@@ -56,7 +56,7 @@ static declared_type *declare_type(cd_writer *w, int32_t kind) {
 /* Entries refer only to earlier ones, so equal bytes mean equal types: `vec nat32` declared twice
  * is one entry. */
 static int32_t finish_type(cd_writer *w) {
-  writer_state *s = state(w);
+  writer_state *s = state_of(w);
   size_t start = s->types[w->n_types].offset, size = w->types.size - start;
   for (uint32_t i = 0; i < w->n_types; i++) {
     size_t begin = s->types[i].offset, end = i + 1 < w->n_types ? s->types[i + 1].offset : start;
@@ -123,15 +123,15 @@ int32_t cd_t_func(cd_writer *w, size_t n_args, const int32_t *args, size_t n_res
 void cd_w_arg(cd_writer *w, int32_t type) {
   check_type(w, type);
   if (w->n_args >= MAX_ARGS) rt_trap("candid writer: too many arguments");
-  state(w)->args[w->n_args++] = type;
+  state_of(w)->args[w->n_args++] = type;
   rt_buf_sleb128(&w->arg_types, type);
 }
 
-static int32_t kind(cd_writer *w, int32_t t) { return t < 0 ? t : state(w)->types[t].kind; }
+static int32_t kind(cd_writer *w, int32_t t) { return t < 0 ? t : state_of(w)->types[t].kind; }
 
 /* The type the next value must have. */
 static int32_t expected(cd_writer *w) {
-  writer_state *s = state(w);
+  writer_state *s = state_of(w);
   if (!s->depth) {
     if (s->args_written >= w->n_args) rt_trap("candid writer: more values than declared arguments");
     return s->args[s->args_written];
@@ -158,7 +158,7 @@ static void expect_kind(cd_writer *w, int32_t want_kind, const char *name) {
 static void done(cd_writer *w);
 
 static void push(cd_writer *w, int32_t type, int32_t k) {
-  writer_state *s = state(w);
+  writer_state *s = state_of(w);
   if (s->depth >= MAX_FRAMES) rt_trap("candid writer: values nested too deeply");
   frame *f = &s->frames[s->depth++];
   memset(f, 0, sizeof *f);
@@ -169,7 +169,7 @@ static void push(cd_writer *w, int32_t type, int32_t k) {
 
 /* A value at the current level is complete. */
 static void done(cd_writer *w) {
-  writer_state *s = state(w);
+  writer_state *s = state_of(w);
   if (!s->depth) {
     s->args_written++;
     return;
@@ -248,7 +248,7 @@ void cd_w_func(cd_writer *w, const uint8_t *service, size_t size, const char *me
 
 static void raw_vec(cd_writer *w, int32_t element, const char *name, const void *data, size_t count, size_t size) {
   int32_t t = expected(w);
-  if (kind(w, t) != CD_VEC || state(w)->types[t].inner != element) rt_trapf("candid writer: expected %s, got vec %s", cd_type_name(kind(w, t)), name);
+  if (kind(w, t) != CD_VEC || state_of(w)->types[t].inner != element) rt_trapf("candid writer: expected %s, got vec %s", cd_type_name(kind(w, t)), name);
   rt_buf_leb128(&w->values, count);
   rt_buf_append(&w->values, data, count * size); /* wasm32 is little-endian, like Candid */
   done(w);
@@ -256,7 +256,7 @@ static void raw_vec(cd_writer *w, int32_t element, const char *name, const void 
 void cd_w_blob(cd_writer *w, const void *data, size_t size) { raw_vec(w, CD_NAT8, "nat8", data, size, 1); }
 uint8_t *cd_w_blob_space(cd_writer *w, size_t size) {
   int32_t t = expected(w);
-  if (kind(w, t) != CD_VEC || state(w)->types[t].inner != CD_NAT8) rt_trapf("candid writer: expected %s, got vec nat8", cd_type_name(kind(w, t)));
+  if (kind(w, t) != CD_VEC || state_of(w)->types[t].inner != CD_NAT8) rt_trapf("candid writer: expected %s, got vec nat8", cd_type_name(kind(w, t)));
   rt_buf_leb128(&w->values, size);
   rt_buf_reserve(&w->values, size);
   uint8_t *space = w->values.data + w->values.size;
@@ -285,10 +285,10 @@ void cd_w_vec_begin(cd_writer *w, size_t count) {
   expect_kind(w, CD_VEC, "vec");
   rt_buf_leb128(&w->values, count);
   push(w, t, CD_VEC);
-  state(w)->frames[state(w)->depth - 1].remaining = count;
+  state_of(w)->frames[state_of(w)->depth - 1].remaining = count;
 }
 void cd_w_vec_end(cd_writer *w) {
-  writer_state *s = state(w);
+  writer_state *s = state_of(w);
   if (!s->depth || s->frames[s->depth - 1].kind != CD_VEC) rt_trap("candid writer: vec_end without vec_begin");
   if (s->frames[s->depth - 1].remaining) rt_trap("candid writer: fewer vector elements than declared");
   s->depth--;
@@ -301,7 +301,7 @@ void cd_w_record_begin(cd_writer *w) {
   push(w, t, CD_RECORD);
 }
 void cd_w_record_end(cd_writer *w) {
-  writer_state *s = state(w);
+  writer_state *s = state_of(w);
   if (!s->depth || s->frames[s->depth - 1].kind != CD_RECORD) rt_trap("candid writer: record_end without record_begin");
   frame *f = &s->frames[s->depth - 1];
   declared_type *d = &s->types[f->type];
@@ -337,7 +337,7 @@ void cd_w_record_end(cd_writer *w) {
 void cd_w_variant(cd_writer *w, const char *tag) {
   int32_t t = expected(w);
   expect_kind(w, CD_VARIANT, "variant");
-  declared_type *d = &state(w)->types[t];
+  declared_type *d = &state_of(w)->types[t];
   uint32_t id = cd_hash(tag), index = 0;
   int32_t payload = CD_NULL;
   int found = 0;
@@ -351,11 +351,11 @@ void cd_w_variant(cd_writer *w, const char *tag) {
   for (uint32_t i = 0; i < d->n; i++) index += d->ids[i] < id; /* wire index: position by id */
   rt_buf_leb128(&w->values, index);
   push(w, t, CD_VARIANT);
-  state(w)->frames[state(w)->depth - 1].variant_type = payload;
+  state_of(w)->frames[state_of(w)->depth - 1].variant_type = payload;
 }
 
 void cd_w_finish(cd_writer *w, rt_buf *out) {
-  writer_state *s = state(w);
+  writer_state *s = state_of(w);
   if (s->depth || s->args_written != w->n_args) rt_trap("candid writer: unfinished values");
   /* one block for the whole message: a reply of megabytes grown by doubling would abandon as
    * much again in scratch memory (magic + two LEB128 counts of at most 10 bytes each) */
@@ -374,8 +374,14 @@ void cd_reply(cd_writer *w) {
   rt_reply(out.data, out.size);
 }
 
+void cd_reply_empty(void) {
+  cd_writer w;
+  cd_writer_init(&w);
+  cd_reply(&w);
+}
+
 void cd_w_reserve(cd_writer *w, size_t size) {
-  writer_state *s = state(w);
+  writer_state *s = state_of(w);
   if (w->values.size || w->values.data) { /* already writing: plain room at the end */
     rt_buf_reserve(&w->values, size);
     return;
@@ -389,7 +395,7 @@ void cd_w_reserve(cd_writer *w, size_t size) {
 }
 
 void cd_reply_in_place(cd_writer *w) {
-  writer_state *s = state(w);
+  writer_state *s = state_of(w);
   if (s->depth || s->args_written != w->n_args) rt_trap("candid writer: unfinished values");
   rt_buf head = {0};
   rt_buf_reserve(&head, 24 + w->types.size + w->arg_types.size);

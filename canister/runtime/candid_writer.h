@@ -75,6 +75,7 @@ void cd_w_variant(cd_writer *w, const char *tag); /* then the payload (cd_w_null
 
 void cd_w_finish(cd_writer *w, rt_buf *out);    /* "DIDL" + type table + argument types + values */
 void cd_reply(cd_writer *w);                    /* finish and rt_reply */
+void cd_reply_empty(void);                      /* the reply `()` of a method without results */
 /* The same reply, the values sent from where they were written (a reply of megabytes is not
  * copied once more inside the heap): in one ic0.msg_reply_data_append when cd_w_reserve left room
  * for the header in front of them, else in two (header, values). */
