@@ -8,14 +8,15 @@
  * its whole argument before changing anything: a malformed argument, a missing permission or a
  * failed check is a reject with a one-line reason and leaves the canister as it was. Writes are for
  * controllers and authorized principals ("Commit permission"); reads are public. The same
- * permission table answers canister_inspect_message (as_inspect_message, inspect.h). The store and its serving live in
+ * permission table answers canister_inspect_message (as_inspect_message, api.h). The store and its serving live in
  * canister/assetstore/ (store.h, http.h).
  */
+#include "api.h"
+
 #include "alloc.h"
 #include "candid_reader.h"
 #include "candid_writer.h"
 #include "http.h"
-#include "inspect.h"
 #include "rt.h"
 #include "store.h"
 
@@ -231,7 +232,7 @@ static int64_t now(void) { return (int64_t)ic0_time(); }
 
 /* Who may call each store method as an update. One table serves both the methods (checked before
  * their argument is read, so a refused call costs next to nothing whatever its size) and
- * canister_inspect_message (as_inspect_message, inspect.h). */
+ * canister_inspect_message (as_inspect_message, api.h). */
 typedef enum {
   FOR_QUERY,       /* a query: as an update it would run replicated, charged to the canister */
   FOR_ANYONE,      /* list_authorized */

@@ -13,8 +13,8 @@
  *   - the asset store's methods its own way (as_inspect_message: write methods without Commit
  *     permission, its queries as updates).
  * Everything else is accepted. */
+#include "api.h"
 #include "canister.h"
-#include "inspect.h"
 #include "kv_slots.h"
 #include "model.h"
 #include "policy.h"

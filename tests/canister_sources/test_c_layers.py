@@ -42,7 +42,6 @@ USES = {
 # Headers whose functions are defined by other files than the .c beside them.
 HEADER_FILES = {
     "runtime/ic0.h": (),  # the System API: imports the IC provides
-    "assetstore/inspect.h": ("assetstore/api.c",),  # the store's part of canister_inspect_message
     "gpt2/browser/engine_linear.h": ("gpt2/browser/engine_linear.c", "gpt2/model.c"),  # gpt2_attend_head
 }
 # Edges known to break the rules, each to be removed: model.c calls the browser engine's products
