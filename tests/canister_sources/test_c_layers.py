@@ -68,7 +68,6 @@ class Source:
     """One C file as the rules see it: what it includes, declares, defines and names."""
 
     def __init__(self, path: Path) -> None:
-        self.path = path
         raw = path.read_text()
         self.includes = INCLUDE.findall(NOISE.sub(lambda m: m[0] if m[0][0] == '"' else " ", raw))
         text = ATTRIBUTE.sub(" ", PREPROCESSOR.sub("", NOISE.sub(" ", raw)))
