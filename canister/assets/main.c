@@ -1,8 +1,8 @@
 /* main.c: the asset canister — the asset store's methods (canister/assetstore/api.c, the official
  * assetstorage interface in canister/assets.did) plus its lifecycle. Everything it holds lives in
  * stable memory, so an upgrade keeps every asset (post_upgrade reads the index back). */
+#include "api.h"
 #include "http.h"
-#include "inspect.h"
 #include "rt.h"
 #include "store.h"
 

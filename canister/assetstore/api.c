@@ -8,13 +8,15 @@
  * its whole argument before changing anything: a malformed argument, a missing permission or a
  * failed check is a reject with a one-line reason and leaves the canister as it was. Writes are for
  * controllers and authorized principals ("Commit permission"); reads are public. The same
- * permission table answers canister_inspect_message (as_inspect_message, inspect.h). The store and its serving live in
+ * permission table answers canister_inspect_message (as_inspect_message, api.h). The store and its serving live in
  * canister/assetstore/ (store.h, http.h).
  */
+#include "api.h"
+
 #include "alloc.h"
-#include "candid.h"
+#include "candid_reader.h"
+#include "candid_writer.h"
 #include "http.h"
-#include "inspect.h"
 #include "rt.h"
 #include "store.h"
 
@@ -26,14 +28,6 @@
 #define MAX_SEGMENTS 60
 
 /* ================================ argument helpers ================================ */
-
-static int read_arg(cd_reader *r, cd_val *arg) {
-  size_t size;
-  const uint8_t *data = rt_arg(&size);
-  if (cd_read_begin(r, data, size) && cd_arg(r, 0, arg)) return 1;
-  rt_rejectf("invalid argument: %s", r->error);
-  return 0;
-}
 
 static const char *bad; /* the first argument problem found by the checks below */
 static char bad_text[256];
@@ -238,7 +232,7 @@ static int64_t now(void) { return (int64_t)ic0_time(); }
 
 /* Who may call each store method as an update. One table serves both the methods (checked before
  * their argument is read, so a refused call costs next to nothing whatever its size) and
- * canister_inspect_message (as_inspect_message, inspect.h). */
+ * canister_inspect_message (as_inspect_message, api.h). */
 typedef enum {
   FOR_QUERY,       /* a query: as an update it would run replicated, charged to the canister */
   FOR_ANYONE,      /* list_authorized */
@@ -329,15 +323,9 @@ int as_inspect_message(const char *method, size_t method_len) {
 
 /* ================================ replies ================================ */
 
-static void reply_empty(void) {
-  cd_writer w;
-  cd_writer_init(&w);
-  cd_reply(&w);
-}
-
 static void reply_or_reject(const char *error) {
   if (error) rt_reject(error);
-  else reply_empty();
+  else cd_reply_empty();
 }
 
 static int32_t header_list_type(cd_writer *w) {
@@ -404,7 +392,7 @@ EXPORT("canister_query", list) {
   begin();
   cd_reader r;
   cd_val arg, x;
-  if (!read_arg(&r, &arg)) return;
+  if (!cd_read_arg(&r, &arg)) return;
   uint64_t start = 0, length = UINT64_MAX;
   if (optional(&r, arg, "start", &x)) cd_nat64(&r, x, &start);
   if (optional(&r, arg, "length", &x)) cd_nat64(&r, x, &length);
@@ -457,7 +445,7 @@ EXPORT("canister_query", get) {
   cd_reader r;
   cd_val arg, f, e;
   as_text key;
-  if (!read_arg(&r, &arg)) return;
+  if (!cd_read_arg(&r, &arg)) return;
   if (!text_field(&r, arg, "key", &key) || !cd_field(&r, arg, "accept_encodings", &f)) {
     if (!r.error && !bad) refuse("missing field `accept_encodings`%s%s", "", "");
     fail_arg(&r);
@@ -516,7 +504,7 @@ EXPORT("canister_query", get_chunk) {
   cd_val arg, f, x;
   as_text key, encoding, sha = {0, 0};
   uint64_t index;
-  if (!read_arg(&r, &arg)) return;
+  if (!cd_read_arg(&r, &arg)) return;
   if (!text_field(&r, arg, "key", &key) || !text_field(&r, arg, "content_encoding", &encoding) ||
       !cd_field(&r, arg, "index", &f) || !cd_nat64(&r, f, &index)) {
     if (!r.error && !bad) refuse("missing field `index`%s%s", "", "");
@@ -560,7 +548,7 @@ EXPORT("canister_query", get_asset_properties) {
   cd_reader r;
   cd_val arg;
   as_text key;
-  if (!read_arg(&r, &arg)) return;
+  if (!cd_read_arg(&r, &arg)) return;
   if (!cd_text(&r, arg, &key.data, &key.size)) {
     fail_arg(&r);
     return;
@@ -628,7 +616,7 @@ EXPORT("canister_update", create_batch) {
   begin();
   cd_reader r;
   cd_val arg;
-  if (!permitted("create_batch") || !read_arg(&r, &arg)) return;
+  if (!permitted("create_batch") || !cd_read_arg(&r, &arg)) return;
   uint64_t id;
   const char *error = as_create_batch(now(), &id);
   if (error) rt_reject(error);
@@ -641,7 +629,7 @@ EXPORT("canister_update", create_chunk) {
   cd_val arg, f;
   uint64_t batch_id, chunk_id;
   as_text content;
-  if (!permitted("create_chunk") || !read_arg(&r, &arg)) return;
+  if (!permitted("create_chunk") || !cd_read_arg(&r, &arg)) return;
   if (!read_batch_id(&r, arg, &batch_id) || !cd_field(&r, arg, "content", &f) || !blob_of(&r, f, &content)) {
     if (!r.error && !bad) refuse("missing field `content`%s%s", "", "");
     fail_arg(&r);
@@ -657,7 +645,7 @@ EXPORT("canister_update", create_chunk) {
 static int read_batch_vec(cd_reader *r, const char *method, const char *field, uint64_t *batch_id, size_t *n,
                           cd_val *first) {
   cd_val arg, f;
-  if (!permitted(method) || !read_arg(r, &arg)) return 0;
+  if (!permitted(method) || !cd_read_arg(r, &arg)) return 0;
   if (read_batch_id(r, arg, batch_id) && cd_field(r, arg, field, &f) && cd_vec(r, f, n, first)) return 1;
   if (!r->error && !bad) refuse("missing field `%s`%s", field, "");
   return fail_arg(r);
@@ -724,7 +712,7 @@ EXPORT("canister_update", delete_batch) {
   cd_reader r;
   cd_val arg;
   uint64_t batch_id;
-  if (!permitted("delete_batch") || !read_arg(&r, &arg)) return;
+  if (!permitted("delete_batch") || !cd_read_arg(&r, &arg)) return;
   if (!read_batch_id(&r, arg, &batch_id)) {
     fail_arg(&r);
     return;
@@ -734,13 +722,13 @@ EXPORT("canister_update", delete_batch) {
 
 /* ================================ single operations ================================ */
 
-static void single(const char *method, int (*read)(cd_reader *, cd_val, as_op *)) {
+static void single(const char *method, int (*read_op)(cd_reader *, cd_val, as_op *)) {
   cd_reader r;
   cd_val arg;
   as_op op;
-  if (!permitted(method) || !read_arg(&r, &arg)) return;
+  if (!permitted(method) || !cd_read_arg(&r, &arg)) return;
   memset(&op, 0, sizeof op);
-  if (!read(&r, arg, &op)) {
+  if (!read_op(&r, arg, &op)) {
     fail_arg(&r);
     return;
   }
@@ -770,7 +758,7 @@ EXPORT("canister_update", store) {
   cd_reader r;
   cd_val arg, f, x;
   as_text key, content_type, encoding, content, sha = {0, 0};
-  if (!permitted("store") || !read_arg(&r, &arg)) return;
+  if (!permitted("store") || !cd_read_arg(&r, &arg)) return;
   if (!text_field(&r, arg, "key", &key) || !check_key(key) || !text_field(&r, arg, "content_type", &content_type) ||
       !check_value(content_type, "content_type") || !text_field(&r, arg, "content_encoding", &encoding) ||
       !check_token(encoding, "content_encoding") || !cd_field(&r, arg, "content", &f) || !blob_of(&r, f, &content)) {
@@ -790,7 +778,7 @@ EXPORT("canister_update", store) {
 
 static int read_principal(cd_reader *r, const uint8_t **p, size_t *size) {
   cd_val arg;
-  if (!read_arg(r, &arg)) return 0;
+  if (!cd_read_arg(r, &arg)) return 0;
   if (!cd_principal(r, arg, p, size)) return fail_arg(r);
   return 1;
 }
@@ -807,7 +795,7 @@ EXPORT("canister_update", authorize) {
   }
   as_authorize(p, size);
   as_persist();
-  reply_empty();
+  cd_reply_empty();
 }
 
 EXPORT("canister_update", deauthorize) {
@@ -825,5 +813,5 @@ EXPORT("canister_update", deauthorize) {
   }
   as_deauthorize(p, size);
   as_persist();
-  reply_empty();
+  cd_reply_empty();
 }

@@ -2,7 +2,8 @@
 #include "http.h"
 
 #include "alloc.h"
-#include "candid.h"
+#include "candid_reader.h"
+#include "candid_writer.h"
 #include "certtree.h"
 #include "http_cert.h"
 #include "rt.h"

@@ -23,12 +23,13 @@
 #include "bundle.h"
 
 #include "alloc.h"
-#include "candid.h"
-#include "canister.h"
+#include "candid_reader.h"
+#include "candid_writer.h"
 #include "http.h"
 #include "http_cert.h"
 #include "manifest.h"
 #include "rt.h"
+#include "served_model.h"
 #include "store.h"
 
 #define MODEL_PREFIX "/model/"
@@ -45,7 +46,7 @@ static as_encoding *identity_of(const char *key) {
   return a ? as_encoding_of(a, "identity", 8) : 0;
 }
 
-static void hex(const uint8_t *bytes, char *out) {
+static void sha256_hex(const uint8_t *bytes, char *out) {
   for (int i = 0; i < 32; i++) {
     out[2 * i] = "0123456789abcdef"[bytes[i] >> 4];
     out[2 * i + 1] = "0123456789abcdef"[bytes[i] & 15];
@@ -83,8 +84,8 @@ static const char *check_and_load(as_encoding *m, char *error, size_t capacity) 
       return error;
     }
     if (memcmp(e->sha256, f->sha256, 32)) {
-      hex(f->sha256, want);
-      hex(e->sha256, got);
+      sha256_hex(f->sha256, want);
+      sha256_hex(e->sha256, got);
       rt_format(error, capacity, "%s has SHA-256 %s, the manifest says %s", f->path, got, want);
       return error;
     }
@@ -153,7 +154,7 @@ const char *bundle_sync(void) {
 /* query model_certificate : () -> (record { manifest_sha256 : blob; certificate : blob; tree : blob }) */
 __attribute__((export_name("canister_query model_certificate"))) void model_certificate(void) {
   rt_message_begin();
-  if (!read_no_args()) return;
+  if (!cd_read_no_args()) return;
   if (!bundle_have_manifest) {
     rt_reject("no model bundle: upload one (manifest.json and its files under /model/) first");
     return;

@@ -18,13 +18,15 @@
  * admitted (access, argument size, budget) before its argument is decoded, runs within what is
  * left of the budget, and is charged whole at its end. Queries refuse to run as updates (a
  * replicated query is charged to the canister like an update, with no budget to stop it). */
-#include "candid.h"
+#include "candid_reader.h"
+#include "candid_writer.h"
 #include "canister.h"
 #include "kv_slots.h"
 #include "model.h"
 #include "policy.h"
 #include "rt.h"
 #include "sampling.h"
+#include "served_model.h"
 #include "utc.h"
 
 #define UPDATE_LIMIT UPDATE_INSTRUCTION_LIMIT
@@ -82,7 +84,7 @@ static int read_request(request *q, int prefill_only) {
   }
   cd_reader r;
   cd_val arg, f, inner;
-  if (!read_arg(&r, &arg)) return 0;
+  if (!cd_read_arg(&r, &arg)) return 0;
   *q = (request){.prompt = rt_scratch((size_t)model.n_ctx * 4, 16), .stop = rt_scratch(MAX_STOP_TOKENS * 4, 16),
                  .n_stop = 1, .prefill = prefill_only, .max_new = prefill_only ? 0 : DEFAULT_NEW_TOKENS, .top_p = 1.0f};
   q->stop[0] = model.eos_token_id; /* the weight file's end of text */
@@ -136,7 +138,7 @@ static uint64_t room(uint64_t limit) {
 }
 
 /* A refusal of an inference update, counted in the window's `refused`. */
-static void refuse(const char *line) {
+static void refuse_inference(const char *line) {
   inference_count_refusal();
   rt_reject(line);
 }
@@ -148,7 +150,7 @@ static void refuse_busy(uint64_t now) {
   rt_format(text, sizeof text,
             "busy: every conversation slot holds a conversation used in the last 10 minutes; try again in %llu min or "
             "answer on this device", (unsigned long long)(minutes ? minutes : 1));
-  refuse(text);
+  refuse_inference(text);
 }
 
 /* Feed the prompt's unreused part in chunks that fit, then generate until max_new tokens, a stop
@@ -201,7 +203,7 @@ static int run(const request *q, result *out, uint64_t limit, int is_query, int 
   if (!out->fed) { /* a new call could do no better: say so instead of inviting a retry */
     if (!is_query && no_cache) slots_forget(choice.slot);
     if (budgeted) {
-      refuse(budget_refusal(&caller, now));
+      refuse_inference(budget_refusal(&caller, now));
       return 0;
     }
     rt_rejectf("one token of this model needs more than what is left of one %s's instruction limit",
@@ -336,7 +338,7 @@ __attribute__((export_name("canister_query logits"))) void logits(void) {
   }
   cd_reader r;
   cd_val arg;
-  if (!read_arg(&r, &arg)) return;
+  if (!cd_read_arg(&r, &arg)) return;
   uint32_t *tokens = rt_scratch((size_t)model.n_ctx * 4, 16);
   size_t n = 0;
   if (!read_tokens(&r, arg, tokens, &n)) return;

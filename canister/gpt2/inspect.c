@@ -13,11 +13,13 @@
  *   - the asset store's methods its own way (as_inspect_message: write methods without Commit
  *     permission, its queries as updates).
  * Everything else is accepted. */
+#include "api.h"
 #include "canister.h"
-#include "inspect.h"
 #include "kv_slots.h"
+#include "model.h"
 #include "policy.h"
 #include "rt.h"
+#include "served_model.h"
 
 #define MAX_METHOD 64
 

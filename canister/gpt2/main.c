@@ -1,5 +1,5 @@
-/* main.c: the gpt2 canister's model: lifecycle, loading, model_info (canister/gpt2.did;
- * generation is in chat.c, the model bundle and its checks in bundle.c).
+/* main.c: the gpt2 canister's lifecycle and model_info (canister/gpt2.did; the served model is
+ * served_model.c's, generation chat.c's, the model bundle and its checks bundle.c's).
  *
  * The canister is also an asset canister: it links the asset store (canister/assetstore: the
  * official assetstorage methods, certified HTTP serving, everything in stable memory) and holds
@@ -12,36 +12,14 @@
  * Every method starts with rt_message_begin(): scratch memory is per message.
  */
 #include "bundle.h"
-#include "candid.h"
-#include "canister.h"
+#include "candid_reader.h"
+#include "candid_writer.h"
 #include "http.h"
 #include "kv_slots.h"
-#include "model.h"
 #include "policy.h"
 #include "rt.h"
+#include "served_model.h"
 #include "store.h"
-
-/* The prefix cache's KV slots share this much heap (GPT-2 124M: 75.5 MB per f32 slot, 38.9 MB
- * per q8 slot, so 10 and 17 slots: 9 and 16 conversations plus the scratch slot), next to
- * the served weight file and the q8 models' widened weights, well under the 4 GiB of wasm32. */
-#define KV_BUDGET (768ull << 20)
-
-gpt2_model model;
-int have_model;
-const char *no_model_reason = "upload a model bundle first";
-usage_counters usage;
-static uint64_t model_file_size;
-static uint8_t model_file_sha256[32];
-
-/* ---- Candid helpers ---- */
-
-int read_arg(cd_reader *r, cd_val *arg) {
-  size_t size;
-  const uint8_t *data = rt_arg(&size);
-  if (cd_read_begin(r, data, size) && cd_arg(r, 0, arg)) return 1;
-  rt_rejectf("invalid argument: %s", r->error);
-  return 0;
-}
 
 static int32_t model_info_type(cd_writer *w) {
   cd_field_type fields[] = {{"n_layer", CD_NAT32}, {"n_head", CD_NAT32}, {"n_embd", CD_NAT32}, {"n_ctx", CD_NAT32},
@@ -72,38 +50,6 @@ static void write_model_info(cd_writer *w) {
   cd_w_record_end(w);
 }
 
-/* A method without parameters still takes a Candid message (extra values are allowed, as Candid
- * subtyping says): refuse bytes that are not one. */
-int read_no_args(void) {
-  size_t size;
-  const uint8_t *data = rt_arg(&size);
-  cd_reader r;
-  if (cd_read_begin(&r, data, size)) return 1;
-  rt_rejectf("invalid argument: %s", r.error);
-  return 0;
-}
-
-/* Check a weight file and serve it: the model's tensors, empty KV slots, fresh counters. NULL if
- * served, else why not (nothing changed). The one entry point for a new model. */
-const char *load_model(const uint8_t *file, size_t size, const uint8_t sha256[32]) {
-  static char error[200];
-  const char *problem = gpt2_check(file, size, error, sizeof error);
-  if (problem) return problem;
-  model_file_size = size;
-  memcpy(model_file_sha256, sha256, 32);
-  gpt2_load(&model, file, KV_BUDGET, 2, MAX_KV_SLOTS + 1); /* + the scratch slot (no conversation kept) */
-  slots_reset(model.kv_slots, model.n_ctx);
-  usage = (usage_counters){0};
-  have_model = 1;
-  no_model_reason = "upload a model bundle first"; /* for when it goes again */
-  return 0;
-}
-
-void forget_model(void) {
-  have_model = 0;
-  slots_reset(model.kv_slots, model.n_ctx);
-}
-
 /* ---- lifecycle: the store (and with it the bundle) lives in stable memory ---- */
 
 __attribute__((export_name("canister_init"))) void canister_init(void) {
@@ -131,7 +77,7 @@ __attribute__((export_name("canister_post_upgrade"))) void canister_post_upgrade
 
 __attribute__((export_name("canister_query model_info"))) void model_info(void) {
   rt_message_begin();
-  if (!read_no_args()) return;
+  if (!cd_read_no_args()) return;
   cd_writer w;
   cd_writer_init(&w);
   cd_w_arg(&w, cd_t_opt(&w, model_info_type(&w)));

@@ -1,7 +1,7 @@
 /* policy.c: access, budget and quota for inference, kept across upgrades (policy.h). */
 #include "policy.h"
 
-#include "candid.h"
+#include "candid_reader.h"
 #include "rt.h"
 #include "utc.h"
 

@@ -1,11 +1,12 @@
 /* policy_methods.c: the methods that read and set the inference policy (policy.h) — `usage`
  * (public), `set_inference_policy`, `allow_inference`, `disallow_inference`,
  * `list_allowed_inference` (controllers) — and `forget_conversations` (any caller, its own). */
-#include "candid.h"
-#include "canister.h"
+#include "candid_reader.h"
+#include "candid_writer.h"
 #include "kv_slots.h"
 #include "policy.h"
 #include "rt.h"
+#include "served_model.h"
 
 static const char *const ACCESS_NAMES[] = {"open", "allow_list", "controllers"};
 
@@ -29,16 +30,10 @@ static int refused_unless_controller(const char *method) {
   return 1;
 }
 
-static void reply_empty(void) {
-  cd_writer w;
-  cd_writer_init(&w);
-  cd_reply(&w);
-}
-
 /* query usage : () -> (Usage): anyone can check the bound and what was spent. */
 __attribute__((export_name("canister_query usage"))) void usage_query(void) {
   rt_message_begin();
-  if (!read_no_args()) return;
+  if (!cd_read_no_args()) return;
   principal_id caller = caller_id();
   usage_report u = inference_usage(&caller, ic0_time());
   cd_writer w;
@@ -68,7 +63,7 @@ static void controller_edit(const char *method, const char *(*apply)(void)) {
   if (refused_unless_controller(method)) return;
   const char *problem = apply();
   if (problem) rt_reject(problem);
-  else reply_empty();
+  else cd_reply_empty();
 }
 
 /* update set_inference_policy : (InferencePolicy) -> (): the fields it names. */
@@ -86,7 +81,7 @@ __attribute__((export_name("canister_update disallow_inference"))) void disallow
 
 __attribute__((export_name("canister_query list_allowed_inference"))) void list_allowed_inference(void) {
   rt_message_begin();
-  if (refused_unless_controller("list_allowed_inference") || !read_no_args()) return;
+  if (refused_unless_controller("list_allowed_inference") || !cd_read_no_args()) return;
   cd_writer w;
   cd_writer_init(&w);
   cd_w_arg(&w, cd_t_vec(&w, CD_PRINCIPAL));
@@ -101,8 +96,8 @@ __attribute__((export_name("canister_query list_allowed_inference"))) void list_
  * lists zeroed); the next call feeds its whole conversation again. */
 __attribute__((export_name("canister_update forget_conversations"))) void forget_conversations(void) {
   rt_message_begin();
-  if (!read_no_args()) return;
+  if (!cd_read_no_args()) return;
   principal_id caller = caller_id();
   if (have_model) slots_forget_owner(&caller);
-  reply_empty();
+  cd_reply_empty();
 }

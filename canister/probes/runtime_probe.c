@@ -2,7 +2,8 @@
  * offsets and its cost, a Candid echo that reads a rich argument with the reader and writes it
  * back with the typed writer (type in ECHO_DID of tests/runtime/test_runtime_candid.py), allocator and
  * formatter probes, the caller, and writer misuse. Raw (non-Candid) arguments are little-endian. */
-#include "candid.h"
+#include "candid_reader.h"
+#include "candid_writer.h"
 #include "rt.h"
 #include "sha256.h"
 

@@ -8,7 +8,8 @@
  * sets certified_data to the root hash.
  */
 #include "alloc.h"
-#include "candid.h"
+#include "candid_reader.h"
+#include "candid_writer.h"
 #include "certtree.h"
 #include "http_cert.h"
 #include "rt.h"

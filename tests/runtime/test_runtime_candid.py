@@ -1,7 +1,7 @@
-"""candid.c through the probe canister, with icchat.ic.candid as the oracle: typed values round
-trip through the C reader and writer; Candid's subtyping; spec-valid messages of random types
-are accepted; malformed, mutated and hostile messages are refused with "invalid argument: ..."
-(a canister reject, never a trap); writer misuse traps with its reason."""
+"""candid_reader.c and candid_writer.c through the probe canister, with icchat.ic.candid as the
+oracle: typed values round trip through the C reader and writer; Candid's subtyping; spec-valid
+messages of random types are accepted; malformed, mutated and hostile messages are refused with
+"invalid argument: ..." (a canister reject, never a trap); writer misuse traps with its reason."""
 
 from __future__ import annotations
 

@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "tokens_per_update_message_by_limit: the 40B update limit / that figure; mainnet cycles = 1 per instruction "
         "plus each update's fixed fees (execution base fee, ingress reception) shared by the tokens it makes "
         "(icchat.ic.prices); seeded weights of each shape (the cost does not depend on their values); "
-        "conversations cached: the prefix cache's KV slots (main.c KV_BUDGET, 768 MiB) less the scratch slot; "
+        "conversations cached: the prefix cache's KV slots (served_model.c KV_BUDGET, 768 MiB) less the scratch slot; "
         "replica_wall_s: this machine's wasmtime for the prefill and the generate, not the IC's")
     return result
 

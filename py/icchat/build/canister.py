@@ -25,7 +25,7 @@ from icchat.errors import UserError
 from icchat.paths import BUILD, CANISTER_SRC
 
 RUNTIME_INCLUDE = CANISTER_SRC / "runtime"
-RUNTIME_SOURCES = ("rt.c", "sha256.c", "candid.c", "alloc.c")
+RUNTIME_SOURCES = ("rt.c", "sha256.c", "candid.c", "candid_reader.c", "candid_writer.c", "alloc.c")
 STORE_DIR = CANISTER_SRC / "assetstore"
 CACHE = BUILD / "cache" / "canisters"
 ZIG_CACHE = BUILD / "cache" / "zig"

@@ -1,12 +1,13 @@
-/* inspect.h: the asset store's part of canister_inspect_message, for every canister that links
- * the store (canister/assets, canister/gpt2).
+/* api.h: what the asset store's methods (api.c) give the canister that links them
+ * (canister/assets, canister/gpt2) besides the methods themselves: the store's part of
+ * canister_inspect_message.
  *
  * canister_inspect_message runs on one node before an ingress update is accepted: it is a filter
  * that spares the canister the cost of messages that would be refused, not a security boundary.
  * The same permission check (api.c) runs again inside every method, before its argument is read.
  */
-#ifndef INSPECT_H
-#define INSPECT_H
+#ifndef ASSETSTORE_API_H
+#define ASSETSTORE_API_H
 
 #include <stddef.h>
 
@@ -20,4 +21,4 @@
  *         called as an update ("get is a query: call it as a query"). */
 int as_inspect_message(const char *method, size_t method_len);
 
-#endif /* INSPECT_H */
+#endif /* ASSETSTORE_API_H */
