@@ -18,12 +18,12 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("foundation", {"errors", "limits", "api_table", "fast_global", "dirty_pages", "wasm"}),
     ("memories and metering", {"meter", "heap", "stable_memory"}),
     ("module", {"module"}),
-    ("replicated state", {"state"}),
+    ("replicated state", {"state", "canisters"}),
     ("cycles accounting", {"cycles"}),
     ("one execution's context", {"execution"}),
     ("system api", {"system_api"}),
     ("sandbox", {"instance"}),
-    ("execution environment", {"canister"}),
+    ("execution environment", {"execution_environment"}),
     ("management, persistence, keys", {"management", "persistence", "keys", "certification"}),
     ("replica", {"replica"}),
     ("http endpoints", {"http"}),
@@ -98,7 +98,7 @@ def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
         path.append(node)
         for target in sorted(graph[node]):
             if state.get(target) == 1:
-                return path[path.index(target):] + [target]
+                return [*path[path.index(target):], target]
             if target not in state and (found := visit(target)):
                 return found
         path.pop()

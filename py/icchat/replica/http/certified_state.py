@@ -1,8 +1,7 @@
 """The replica's certified state: the state tree agents read, signed with the root key.
 
-Installed as the engine's `replica.certification`, so data certificates handed to canisters in
-queries (`ic0.data_certificate_copy`) and the certificates of `read_state` and synchronous calls
-come from one key. The tree holds, as the interface spec lays it out:
+Signed with the replica's own keys (`replica.certification`, the key that also signs the data
+certificates canisters get in queries). The tree holds, as the interface spec lays it out:
 
     /time
     /subnet/<subnet id>/public_key | canister_ranges | node/<node id>/public_key
@@ -23,10 +22,9 @@ from typing import Any
 
 import cbor2
 
-from icchat.ic.certificate import SELF_DESCRIBE_TAG, sign_certificate, state_tree
+from icchat.ic.certificate import SELF_DESCRIBE_TAG, sign_certificate
 from icchat.ic.hashtree import from_dict, prune
 from icchat.ic.principal import Principal
-from icchat.replica.http.keys import ReplicaKeys
 from icchat.replica.http.request_status import RequestStatusStore
 
 Path = Sequence[bytes]
@@ -37,21 +35,13 @@ def _self_describing(value: Any) -> bytes:
 
 
 class CertifiedState:
-    def __init__(self, replica: Any, keys: ReplicaKeys) -> None:
+    def __init__(self, replica: Any) -> None:
         self.replica = replica
-        self.keys = keys
+        self.keys = replica.certification.keys
         self.requests = RequestStatusStore()
-
-    # --- the engine's certification interface --------------------------------------------------
 
     def root_key_der(self) -> bytes:
         return self.keys.root_key_der
-
-    def data_certificate(self, canister_id: Principal, certified_data: bytes, time_ns: int) -> bytes:
-        tree = state_tree({"canister": {canister_id.raw: {"certified_data": certified_data}}}, time_ns)
-        return sign_certificate(tree, self.keys.root)
-
-    # --- read_state -------------------------------------------------------------------------------
 
     @property
     def subnet_id(self) -> Principal:
