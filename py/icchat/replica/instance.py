@@ -2,11 +2,12 @@
 
 Instantiating runs the module's `(start)` function (the `s` context) as the `start` execution,
 which brings the memories `(start)` may touch: its stable memory, and the committed heap
-(`shadow`) when an instance is rebuilt or restored. The instance never holds the canister. `run` calls one exported
-entry point under an instruction limit and turns every way it can fail into the IC's error:
-`OutOfInstructions` from the meter and wasmtime's fuel backstop into "exceeded the limit of N
-instructions", WASM traps into the IC's trap codes. Committing or rolling back is the caller's
-decision (see `Canister`); `snapshot_globals`/`restore_globals` and the `Heap` make both cheap.
+(`shadow`) when an instance is rebuilt or restored. The instance never holds the canister.
+`run` calls one exported entry point under an instruction limit and turns every way it can fail
+into the IC's error: `OutOfInstructions` from the meter and wasmtime's fuel backstop into
+"exceeded the limit of N instructions", WASM traps into the IC's trap codes. Committing or
+rolling back is the caller's decision (see `ExecutionEnvironment`); `snapshot_globals`/
+`restore_globals` and the `Heap` make both cheap.
 """
 
 from __future__ import annotations

@@ -76,21 +76,21 @@ class Replica:
         # The dirty-page tracker needs the heap to be plain anonymous memory at a fixed address.
         config.memory_init_cow = False
         config.memory_may_move = False
-        self.engine = wasmtime.Engine(config)
+        engine = wasmtime.Engine(config)
+        self.canisters = Canisters()
+        self.modules = ModuleCache(engine)
+        self._last_time = 0
+        self._time_offset = 0
+        self._dirty_since: float | None = None
+        self._scheduler: threading.Thread | None = None
+        self._stop = threading.Event()
         self._store = StateStore(Path(state_dir), clean=clean) if state_dir is not None else None
         try:
             self.certification = Certification(ReplicaKeys.load_or_create(self.state_dir))
             self.subnet_id = self.certification.subnet_id
-            self.canisters = Canisters()
-            self.modules = ModuleCache(self.engine)
-            subnet = Subnet(self.engine, self.subnet_id, self.certification.root_key_der(), print_debug)
+            subnet = Subnet(engine, self.subnet_id, self.certification.root_key_der(), print_debug)
             self.execution = ExecutionEnvironment(subnet)
             self.management = ManagementCanister(self.canisters, self.execution, self.modules, self.time_ns)
-            self._last_time = 0
-            self._time_offset = 0
-            self._dirty_since: float | None = None
-            self._scheduler: threading.Thread | None = None
-            self._stop = threading.Event()
             if self._store is not None:
                 self._load()
         except BaseException:
