@@ -25,6 +25,7 @@ from icchat.replica import cycles, errors
 from icchat.replica.api_table import Mode
 from icchat.replica.errors import ExecutionError
 from icchat.replica.execution import Execution, Outcome, SandboxSafeSystemState
+from icchat.replica.heap import Shadow
 from icchat.replica.instance import Instance
 from icchat.replica.limits import (
     INSPECT_MESSAGE_INSTRUCTION_LIMIT,
@@ -184,35 +185,23 @@ class ExecutionEnvironment:
         stable.begin(STABLE_ACCESS_LIMIT["upgrade"], STABLE_DIRTY_LIMIT["upgrade"])
         old_version = system.version
         system.version += 1
-        instance: Instance | None = None
-        used = 0  # instructions of the finished steps
-        in_init = False  # canister_init under way: its meter holds what it ran
+        meter = _InstallMeter()
         try:
-            instance = self._instantiate(canister, module, caller, now, stable)
-            used = instance.instructions_at_start
-            init = self._execution(canister, Mode.INIT, caller, now, arg, stable=stable)
-            if module.has_system("canister_init"):
-                in_init = True
-                used += instance.run("canister_init", init, INSTALL_INSTRUCTION_LIMIT - used, INSTALL_INSTRUCTION_LIMIT)
-                in_init = False
-            _check_wasm_memory_limit(canister, instance, instance.initial_heap_size)
+            instance, init = self._new_code(canister, module, "canister_init", arg, caller, now, stable, meter)
         except BaseException:
             system.version = old_version
-            spent = used + (instance.meter.used() if in_init and instance is not None else 0)
-            cycles.settle_execution(canister, prepaid, INSTALL_INSTRUCTION_LIMIT, spent)
-            _discard(instance)
+            cycles.settle_execution(canister, prepaid, INSTALL_INSTRUCTION_LIMIT, meter.spent)
             raise
-        cycles.settle_execution(canister, prepaid, INSTALL_INSTRUCTION_LIMIT, used)
+        cycles.settle_execution(canister, prepaid, INSTALL_INSTRUCTION_LIMIT, meter.used)
         stable.commit()
         stable.mark_all_dirty()
         code.stable = stable
-        instance.heap.adopt_live()
         _replace_instance(canister, module, instance)
         system.certified_data = b""
         system.global_timer = 0
         init.changes.apply_to(system)
         canister.touch()
-        return used
+        return meter.used
 
     def upgrade(
         self, canister: CanisterState, module: CanisterModule, arg: bytes, caller: Principal, now: int, *, skip_pre_upgrade: bool
@@ -220,46 +209,53 @@ class ExecutionEnvironment:
         """upgrade: pre_upgrade (old code) -> (start) + post_upgrade (new code); stable memory kept."""
         old = _require_instance(canister)
         code, system = canister.execution_state, canister.system
-        assert code.module is not None
         prepaid = _prepay(canister, INSTALL_INSTRUCTION_LIMIT, caller, installing=True)
         code.stable.begin(STABLE_ACCESS_LIMIT["upgrade"], STABLE_DIRTY_LIMIT["upgrade"])
         globals_before = old.snapshot_globals()
         pre = self._execution(canister, Mode.PRE_UPGRADE, caller, now)
         old_version = system.version
-        instance: Instance | None = None
-        used = 0
-        running: Instance | None = None  # the instance running the step under way
+        meter = _InstallMeter()
         try:
-            if not skip_pre_upgrade and code.module.has_system("canister_pre_upgrade"):
-                running = old
-                used = old.run("canister_pre_upgrade", pre, INSTALL_INSTRUCTION_LIMIT)
-                running = None
+            if not skip_pre_upgrade:
+                meter.run(old, "canister_pre_upgrade", pre)
             system.version += 1  # canister_post_upgrade sees the new version
-            instance = self._instantiate(canister, module, caller, now, code.stable, INSTALL_INSTRUCTION_LIMIT - used)
-            used += instance.instructions_at_start
-            post = self._execution(canister, Mode.INIT, caller, now, arg)
-            if module.has_system("canister_post_upgrade"):
-                running = instance
-                used += instance.run("canister_post_upgrade", post, INSTALL_INSTRUCTION_LIMIT - used, INSTALL_INSTRUCTION_LIMIT)
-                running = None
-            _check_wasm_memory_limit(canister, instance, instance.initial_heap_size)
+            instance, post = self._new_code(canister, module, "canister_post_upgrade", arg, caller, now, code.stable, meter)
         except BaseException:
             system.version = old_version
             code.stable.rollback()
-            spent = used + (running.meter.used() if running is not None else 0)
-            cycles.settle_execution(canister, prepaid, INSTALL_INSTRUCTION_LIMIT, spent)
-            _discard(instance)
+            cycles.settle_execution(canister, prepaid, INSTALL_INSTRUCTION_LIMIT, meter.spent)
             self._rollback_heap(canister, old, globals_before)
             raise
-        cycles.settle_execution(canister, prepaid, INSTALL_INSTRUCTION_LIMIT, used)
+        cycles.settle_execution(canister, prepaid, INSTALL_INSTRUCTION_LIMIT, meter.used)
         code.stable.commit()
-        instance.heap.adopt_live()
         _replace_instance(canister, module, instance)
         pre.changes.apply_to(system)
         system.global_timer = 0  # new code deactivates the timer; post_upgrade may set a new one
         post.changes.apply_to(system)
         canister.touch()
-        return used
+        return meter.used
+
+    def _new_code(
+        self, canister: CanisterState, module: CanisterModule, export: str, arg: bytes, caller: Principal, now: int,
+        stable: StableMemory, meter: _InstallMeter,
+    ) -> tuple[Instance, Execution]:
+        """Instantiate `module` on `stable` and run its `export` (canister_init or post_upgrade):
+        the new instance, ready to be swapped in, and that execution's changes still to apply.
+        On failure nothing of the new instance is left."""
+        start = self._execution(canister, Mode.START, caller, now, stable=stable)
+        instance = self._new_instance(
+            canister, module, start, INSTALL_INSTRUCTION_LIMIT - meter.used, report_limit=INSTALL_INSTRUCTION_LIMIT
+        )
+        try:
+            meter.used += instance.instructions_at_start
+            execution = self._execution(canister, Mode.INIT, caller, now, arg, stable=stable)
+            meter.run(instance, export, execution)
+            _check_wasm_memory_limit(canister, instance, instance.initial_heap_size)
+        except BaseException:
+            _discard(instance)
+            raise
+        instance.heap.adopt_live()
+        return instance, execution
 
     def uninstall(self, canister: CanisterState) -> None:
         """uninstall_code: drop code, heap, stable memory, certified data and the timer."""
@@ -286,15 +282,7 @@ class ExecutionEnvironment:
         instance.restore_globals(globals_values)
         canister.execution_state.module, canister.execution_state.instance = module, instance
 
-    def _instantiate(
-        self, canister: CanisterState, module: CanisterModule, caller: Principal, now: int, stable: StableMemory,
-        limit: int = INSTALL_INSTRUCTION_LIMIT,
-    ) -> Instance:
-        """A new instance of `module` whose `(start)` runs as part of installing code, on `stable`."""
-        start = self._execution(canister, Mode.START, caller, now, stable=stable)
-        return self._new_instance(canister, module, start, limit, report_limit=INSTALL_INSTRUCTION_LIMIT)
-
-    def _reinstantiate(self, canister: CanisterState, module: CanisterModule, shadow: Any = None) -> Instance:
+    def _reinstantiate(self, canister: CanisterState, module: CanisterModule, shadow: Shadow | None = None) -> Instance:
         """An instance re-made from committed state: its `(start)` runs again on a scratch stable
         memory that allows no access, so it cannot change the canister's."""
         scratch = StableMemory()
@@ -303,7 +291,7 @@ class ExecutionEnvironment:
         return self._new_instance(canister, module, start, INSTALL_INSTRUCTION_LIMIT, shadow=shadow)
 
     def _new_instance(
-        self, canister: CanisterState, module: CanisterModule, start: Execution, limit: int, *, shadow: Any = None,
+        self, canister: CanisterState, module: CanisterModule, start: Execution, limit: int, *, shadow: Shadow | None = None,
         report_limit: int | None = None,
     ) -> Instance:
         system = canister.system
@@ -337,6 +325,28 @@ class ExecutionEnvironment:
         instance.close()
         if code.instance is instance:
             code.instance = fresh
+
+
+class _InstallMeter:
+    """The instructions of code installation's steps, which share one install limit: those of
+    the finished steps, and the step under way (its instance's meter), which a failure pays too."""
+
+    def __init__(self) -> None:
+        self.used = 0
+        self._running: Instance | None = None
+
+    def run(self, instance: Instance, export: str, execution: Execution) -> None:
+        """Run the step, if the module has it, within what is left of the limit (exceeding it
+        reports the whole limit, as the IC does)."""
+        if not instance.module.has_system(export):
+            return
+        self._running = instance
+        self.used += instance.run(export, execution, INSTALL_INSTRUCTION_LIMIT - self.used, INSTALL_INSTRUCTION_LIMIT)
+        self._running = None
+
+    @property
+    def spent(self) -> int:
+        return self.used + (self._running.meter.used() if self._running is not None else 0)
 
 
 def _prepay(canister: CanisterState, limit: int, caller: Principal, *, installing: bool = False) -> int:
@@ -375,7 +385,7 @@ def _check_wasm_memory_limit(canister: CanisterState, instance: Instance, size_b
         raise errors.wasm_memory_limit_exceeded(size, limit)
 
 
-def _discard(instance: Instance | None) -> None:
-    if instance is not None:
-        instance.close()
-        instance.heap.shadow.close()
+def _discard(instance: Instance) -> None:
+    """Close an instance that was never swapped in, with its committed heap."""
+    instance.close()
+    instance.heap.shadow.close()
