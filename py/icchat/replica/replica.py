@@ -13,10 +13,10 @@ runs it in a background thread together with debounced checkpoints.
 The replica loads its own keys (persisted in the state directory, fresh when in memory) and
 signs with them (`certification`). Seam for the HTTP interface (`icchat.replica.http`): it calls
 `inspect_message` when accepting an ingress call and `update(..., inspect=False)` to execute it,
-`query` for queries, and reads `certified_state()`, `time_ns()`, `subnet_id`, `canister_ranges`
-and `certification`. Below it (docs/replica.md): the canisters' state as plain data
-(`state`, `canisters`), executions over it (`execution_environment`), the management canister
-and persistence, each given the parts it works on, never the replica.
+`query` for queries, and reads `certificate()`, `time_ns()`, `subnet_id`, `canister_ranges` and
+`certification`. Below it (docs/replica.md): the canisters' state as plain data (`state`,
+`canisters`), executions over it (`execution_environment`), the management canister and
+persistence, each given the parts it works on, never the replica.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ import logging
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +35,7 @@ from icchat.ic.principal import Principal
 from icchat.replica import cycles, errors
 from icchat.replica.api_table import Mode
 from icchat.replica.canisters import Canisters
-from icchat.replica.certification import Certification
+from icchat.replica.certification import CanisterInfo, Certification, TreePath
 from icchat.replica.errors import ExecutionError, IngressTooLarge
 from icchat.replica.execution import Outcome
 from icchat.replica.execution_environment import ExecutionEnvironment, Subnet
@@ -53,19 +52,6 @@ log = logging.getLogger("icchat.replica")
 MANAGEMENT = Principal.management()
 ANONYMOUS = Principal.anonymous()
 CHECKPOINT_DEBOUNCE = 1.0  # seconds of quiet before a checkpoint after a message
-
-
-@dataclass(frozen=True)
-class CanisterInfo:
-    """A consistent snapshot of what the HTTP layer certifies about one canister."""
-
-    canister_id: Principal
-    status: str
-    controllers: tuple[Principal, ...]
-    module_hash: bytes | None
-    certified_data: bytes
-    cycles: int
-    version: int
 
 
 class Replica:
@@ -215,6 +201,12 @@ class Replica:
 
     def root_key_der(self) -> bytes:
         return self.certification.root_key_der()
+
+    def certificate(self, paths: Iterable[TreePath], request_statuses: dict[bytes, Any]) -> bytes:
+        """A certificate of the replica's state tree revealing `paths` (and `/time`);
+        `request_statuses` are the HTTP layer's, for the requests asked about."""
+        now = self.time_ns()
+        return self.certification.certificate(paths, now, self.certified_state(), self.canister_ranges, request_statuses)
 
     @property
     def state_dir(self) -> Path | None:
