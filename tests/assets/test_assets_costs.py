@@ -20,10 +20,10 @@ def instructions(replica: Replica, canister: AssetsCanister, method: str, types:
         target = replica.canister(canister.id)
         now = replica.time_ns()
         if query:
-            certificate = replica._certification().data_certificate(target.id, target.certified_data, now)
-            outcome = target.execute_query(method, arg, canister.sender, now, certificate)
+            certificate = replica.certification.data_certificate(target.id, target.system.certified_data, now)
+            outcome = replica.execution.execute_query(target, method, arg, canister.sender, now, certificate)
         else:
-            outcome = target.execute_update(method, arg, canister.sender, now)
+            outcome = replica.execution.execute_update(target, method, arg, canister.sender, now)
     kind, reply = outcome.response
     assert kind == "reply", reply
     return outcome.instructions, reply
@@ -64,7 +64,7 @@ def refused_instructions(replica: Replica, canister: AssetsCanister, method: str
     arg = candid.encode(_types(types), args)
     assert len(arg) > 1_800_000
     with replica.lock:
-        outcome = replica.canister(canister.id).execute_update(method, arg, canister.sender, replica.time_ns())
+        outcome = replica.execution.execute_update(replica.canister(canister.id), method, arg, canister.sender, replica.time_ns())
     kind, reason = outcome.response
     assert kind == "reject", reason
     return outcome.instructions, str(reason)

@@ -70,7 +70,7 @@ def test_freed_stable_memory_is_reused(replica, canister):
         canister.upload({"/x.bin": Upload(data[i:], "application/octet-stream")}, existing=True)
     assert body(canister, "/x.bin") == (200, data[7:])
     # old content is freed once the new one is in: at most two copies (+ chunks of one batch) ever exist
-    assert replica.canister(canister.id).stable.size_bytes < 3 * len(data)
+    assert replica.canister(canister.id).execution_state.stable.size_bytes < 3 * len(data)
 
 
 def test_uncommitted_batch_is_invisible_and_expires(replica, canister):

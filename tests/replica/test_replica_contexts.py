@@ -115,7 +115,7 @@ def _run(replica, wasm, cid, selector: bytes, context: str) -> str | None:
         replica.update(cid, "set_task_api", b"\xff")
         if ran == 1:
             return None
-        return replica.canister(cid).logs[-1].content.decode()
+        return replica.canister(cid).system.logs[-1].content.decode()
     raise AssertionError(context)
 
 

@@ -28,7 +28,7 @@ def balance(replica, cid) -> int:
 
 def last_instructions(replica, cid) -> int:
     """What the meter counted for the canister's last execution."""
-    return replica.canister(cid).instance.meter.used()
+    return replica.canister(cid).execution_state.instance.meter.used()
 
 
 def status(replica, cid) -> dict:
@@ -74,7 +74,7 @@ def test_a_trap_pays_for_the_instructions_it_ran(replica, canister):
 def test_install_code_costs_5m_plus_its_instructions(replica, sysapi_wasm):
     cid = replica.create_canister(controllers=[CONTROLLER], cycles=10**13)
     replica.install_code(cid, sysapi_wasm, b"hello", sender=CONTROLLER)
-    instance = replica.canister(cid).instance
+    instance = replica.canister(cid).execution_state.instance
     used = instance.instructions_at_start + instance.meter.used()  # (start) then canister_init
     assert balance(replica, cid) == 10**13 - prices.update_execution_cycles(used)
 
@@ -158,11 +158,11 @@ def test_a_small_update_settings_can_unfreeze_a_canister(replica, canister):
 def test_heartbeats_and_storage_are_charged_over_replica_time(replica, canister):
     memory = status(replica, canister)["memory_size"]
     replica.tick()  # starts the storage clock (and runs a heartbeat)
-    start_ns = replica.canister(canister).idle_charged_ns
+    start_ns = replica.canister(canister).system.idle_charged_ns
     held = balance(replica, canister)
     replica.advance_time(3_600)
     replica.tick()
-    seconds = (replica.canister(canister).idle_charged_ns - start_ns) // 10**9
+    seconds = (replica.canister(canister).system.idle_charged_ns - start_ns) // 10**9
     assert seconds >= 3_600
     heartbeat = last_instructions(replica, canister)
     assert balance(replica, canister) == held - prices.storage_cycles(memory, seconds) - prices.update_execution_cycles(heartbeat)
@@ -180,7 +180,7 @@ def test_a_canister_that_cannot_pay_for_its_storage_is_uninstalled(replica, cani
     replica.tick()
     info = replica.canister_info(canister)
     assert (info.cycles, info.module_hash) == (0, None)
-    assert replica.canister(canister).history[-1]["details"] == {"code_uninstall": None}
+    assert replica.canister(canister).system.history[-1]["details"] == {"code_uninstall": None}
 
 
 def test_a_canister_that_cannot_prepay_a_heartbeat_runs_none(replica, canister):

@@ -73,7 +73,7 @@ def test_replica_semantics_hold_with_either_tracker(tracked_replica, sysapi_wasm
     cid = replica.create_canister(controllers=[CONTROLLER])
     replica.install_code(cid, sysapi_wasm, sender=CONTROLLER)
     expected = {"uffd": "UffdTracker", "compare": "CompareTracker"}[kind]
-    assert replica.canister(cid).instance.heap.tracking == expected
+    assert replica.canister(cid).execution_state.instance.heap.tracking == expected
     replica.update(cid, "inc")
     reject_of(replica.update, cid, "change_then_trap")
     reject_of(replica.update, cid, "grow_then_trap", u64(8))

@@ -53,13 +53,13 @@ def test_start_function_runs_at_install_with_only_s_functions(replica):
     ok = wat("""(module (import "ic0" "stable64_grow" (func $grow (param i64) (result i64)))
       (memory (export "memory") 1) (func $start (drop (call $grow (i64.const 2)))) (start $start))""")
     cid = install(replica, ok)
-    assert replica.canister(cid).stable.size_pages == 2
+    assert replica.canister(cid).execution_state.stable.size_pages == 2
     bad = wat("""(module (import "ic0" "msg_caller_size" (func $size (result i32)))
       (memory (export "memory") 1) (func $start (drop (call $size))) (start $start))""")
     cid = replica.create_canister(controllers=[CONTROLLER])
     reject = reject_of(replica.install_code, cid, bad, sender=CONTROLLER)
     assert '"ic0_msg_caller_size" cannot be executed in start mode' in reject.message
-    assert replica.canister(cid).stable.size_pages == 0
+    assert replica.canister(cid).execution_state.stable.size_pages == 0
 
 
 def test_not_wasm(replica):

@@ -40,7 +40,7 @@ def test_every_part_of_a_canister_survives_a_restart(tmp_path, sysapi_wasm):
             "state": replica.query(cid, "state"),
             "memory": replica.query(cid, "memory_size"),
             "info": replica.canister_info(cid),
-            "timer": replica.canister(cid).global_timer,
+            "timer": replica.canister(cid).system.global_timer,
             "time": replica.time_ns(),
         }
         replica.update(MANAGEMENT, "stop_canister", stop_arg, sender=CONTROLLER)
@@ -58,8 +58,8 @@ def test_every_part_of_a_canister_survives_a_restart(tmp_path, sysapi_wasm):
             b"certified!", info_stopped.cycles - prices.ingress_induction_cycles(len("start_canister") + len(start_arg)),
             before["info"].module_hash, {CONTROLLER, STRANGER}
         )
-        assert replica.canister(cid).global_timer == before["timer"]
-        assert list(replica.canister(cid).chunks.values()) == [b"chunk bytes"]
+        assert replica.canister(cid).system.global_timer == before["timer"]
+        assert list(replica.canister(cid).system.chunks.values()) == [b"chunk bytes"]
         assert replica.time_ns() > before["time"]
         assert as_u64(replica.update(cid, "inc")) == 5  # and it keeps running
         assert replica.create_canister() == Principal.from_canister_index(cid.canister_index() + 1)

@@ -40,7 +40,7 @@ def test_trap_rolls_back_heap_stable_memory_certified_data_and_timer(replica, ca
     assert as_u64(replica.query(canister, "read")) == 1
     assert replica.query(canister, "stable_read", u64(100) + u64(8)) == b"original"
     assert replica.canister_info(canister).certified_data == b"before"
-    assert replica.canister(canister).global_timer == 0
+    assert replica.canister(canister).system.global_timer == 0
     assert replica.canister_info(canister).version == version  # a failed message changes nothing
 
 

@@ -44,7 +44,7 @@ def test_cycles_status_version_time_and_mode(replica, canister):
     assert available == 0 and accepted == 0  # ingress messages carry no cycles
     assert burned == 1_000
     after = replica.canister_info(canister)
-    used = replica.canister(canister).instance.meter.used()
+    used = replica.canister(canister).execution_state.instance.meter.used()
     assert after.cycles == balance - 1_000 + prices.instructions_cycles(UPDATE_INSTRUCTION_LIMIT - used)  # unused instructions refunded
     assert after.version == before.version + 1  # every successful update bumps the version
 
@@ -83,7 +83,7 @@ def test_stable_memory_64_bit_is_sparse(replica, canister):
     assert size_pages == (far + 6 + 65535) // 65536
     assert replica.query(canister, "stable_read", u64(far) + u64(6)) == b"needle"
     assert replica.query(canister, "stable_read", u64(0) + u64(16)) == bytes(16)
-    assert replica.canister(canister).stable.resident_bytes == 65536
+    assert replica.canister(canister).execution_state.stable.resident_bytes == 65536
     reject = reject_of(replica.query, canister, "stable_read", u64(size_pages * 65536 - 2) + u64(4))
     assert reject.error_code == "IC0502" and "Canister trapped: stable memory out of bounds" in reject.message
 
@@ -126,7 +126,7 @@ def test_performance_counter(replica, canister):
 
 def test_debug_print_goes_to_the_canister_log(replica, canister):
     replica.update(canister, "debug", "héllo".encode())
-    assert replica.canister(canister).logs[-1].content == "héllo".encode()
+    assert replica.canister(canister).system.logs[-1].content == "héllo".encode()
 
 
 def test_reject_message_must_be_utf8(replica, canister):

@@ -23,7 +23,7 @@ def test_global_timer_fires_once_when_due(replica, canister):
     assert fired(replica, canister) == (1, 0)
     replica.tick()
     assert fired(replica, canister) == (1, 0)  # deactivated once it ran
-    assert replica.canister(canister).global_timer == 0
+    assert replica.canister(canister).system.global_timer == 0
 
 
 def test_timer_is_deactivated_by_an_upgrade(replica, canister, sysapi_wasm):
@@ -46,7 +46,7 @@ def test_a_trapping_heartbeat_is_rolled_back_and_logged(replica, canister):
     replica.update(canister, "set_task_api", bytes([index["msg_reply"]]))  # not allowed in heartbeats
     replica.tick()
     assert fired(replica, canister)[1] == 0
-    assert b'"ic0_msg_reply" cannot be executed in heartbeat mode' in replica.canister(canister).logs[-1].content
+    assert b'"ic0_msg_reply" cannot be executed in heartbeat mode' in replica.canister(canister).system.logs[-1].content
 
 
 def test_stopped_canisters_get_no_heartbeats(replica, canister):
@@ -58,7 +58,7 @@ def test_stopped_canisters_get_no_heartbeats(replica, canister):
     arg = candid.encode(METHODS["stop_canister"].args, [{"canister_id": canister}])
     replica.update(Principal.management(), "stop_canister", arg, sender=CONTROLLER)
     replica.tick()
-    assert replica.canister(canister).instance is not None
+    assert replica.canister(canister).execution_state.instance is not None
     arg = candid.encode(METHODS["start_canister"].args, [{"canister_id": canister}])
     replica.update(Principal.management(), "start_canister", arg, sender=CONTROLLER)
     assert fired(replica, canister)[1] == 0

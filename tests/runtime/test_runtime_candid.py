@@ -363,7 +363,7 @@ def instructions_of(probe, method: str, arg: bytes) -> tuple[int, str, bytes | s
     """Instructions of the whole message (the replica's meter), and its reply or reject."""
     with probe.replica.lock:
         canister = probe.replica.canister(probe.canister_id)
-        outcome = canister.execute_update(method, arg, CONTROLLER, probe.replica.time_ns())
+        outcome = probe.replica.execution.execute_update(canister, method, arg, CONTROLLER, probe.replica.time_ns())
     return outcome.instructions, *outcome.response
 
 

@@ -333,7 +333,7 @@ def executed_instructions(target: OnchainTarget, method: str, arg: bytes, sender
     through it would): its instructions, as the replica meters them, and its response."""
     replica = target.replica
     with replica.lock:
-        outcome = replica.canister(target.canister_id).execute_update(method, arg, sender, replica.time_ns())
+        outcome = replica.execution.execute_update(replica.canister(target.canister_id), method, arg, sender, replica.time_ns())
     return outcome.instructions, outcome.response
 
 

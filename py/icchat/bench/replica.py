@@ -85,7 +85,7 @@ def _throughput(wasm: bytes, calls: int) -> dict[str, Any]:
         n = 20_000
         loop = min(_timed(lambda: replica.query(cid, "api_loop", _u64(n))) for _ in range(3))
         empty = min(_timed(lambda: replica.query(cid, "api_loop", _u64(0))) for _ in range(3))
-        tracker = replica.canister(cid).instance.heap.tracking
+        tracker = replica.canister(cid).execution_state.instance.heap.tracking
     return {
         "empty_query_calls_per_s": round(queries),
         "empty_update_calls_per_s": round(updates),
@@ -107,7 +107,7 @@ def _atomicity(wasm: bytes, heap_mib: list[int], repeat: int, mode: str) -> list
     with _tracking(mode), Replica() as replica:
         cid = replica.create_canister()
         replica.install_code(cid, wasm)
-        heap = replica.canister(cid).instance.heap
+        heap = replica.canister(cid).execution_state.instance.heap
         for target in sorted(heap_mib):
             pages = target * MiB // 65536 - heap.live_size // 65536
             if pages > 0:

@@ -17,8 +17,8 @@ from typing import Any
 
 _EXPORTS = {
     "Replica": "icchat.replica.replica",
-    "CanisterInfo": "icchat.replica.replica",
-    "Certification": "icchat.replica.replica",
+    "CanisterInfo": "icchat.replica.certification",
+    "Certification": "icchat.replica.certification",
     "Reject": "icchat.replica.errors",
     "RejectCode": "icchat.replica.errors",
     "ErrorCode": "icchat.replica.errors",

@@ -23,11 +23,11 @@ missing amount is shown to controllers only ("reveal_top_up").
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
 
 from icchat.ic import prices
 from icchat.ic.principal import Principal
 from icchat.replica.errors import ErrorCode, Reject
+from icchat.replica.state import CanisterState
 
 ALLOCATION_CHARGE_INTERVAL_NS = 10 * 1_000_000_000  # duration_between_allocation_charges
 NS_PER_SECOND = 1_000_000_000
@@ -59,79 +59,62 @@ def _underscored(n: int) -> str:
     return f"{n:_}"
 
 
-class Account(Protocol):
-    """What charging reads and writes of a canister (replica/canister.py's `Canister` is one)."""
-
-    id: Principal
-    cycles: int
-    idle_charged_ns: int
-    settings: Any  # compute_allocation, memory_allocation, freezing_threshold
-    module: Any  # CanisterModule | None
-    instance: Any  # Instance | None: its heap's size
-    stable: Any  # StableMemory: its size
-    chunks: dict[bytes, bytes]
-
-    @property
-    def controllers(self) -> list[Principal]: ...
-
-    def touch(self) -> None: ...
-
-
 # --- what a canister holds -----------------------------------------------------------------------------
 
 
-def memory_metrics(canister: Account) -> dict[str, int]:
+def memory_metrics(canister: CanisterState) -> dict[str, int]:
     """The parts of the canister's memory usage (canister_status's memory_metrics)."""
-    module = canister.module
+    code = canister.execution_state
+    module = code.module
     return {
-        "wasm_memory_size": canister.instance.heap.size if canister.instance is not None else 0,
-        "stable_memory_size": canister.stable.size_bytes,
+        "wasm_memory_size": code.instance.heap.size if code.instance is not None else 0,
+        "stable_memory_size": code.stable.size_bytes,
         "global_memory_size": 8 * len(module.persistent_globals) if module is not None else 0,
         "wasm_binary_size": len(module.wasm) if module is not None else 0,
         "custom_sections_size": 0,
         "canister_history_size": 0,
-        "wasm_chunk_store_size": sum(len(c) for c in canister.chunks.values()),
+        "wasm_chunk_store_size": sum(len(c) for c in canister.system.chunks.values()),
         "snapshots_size": 0,
     }
 
 
-def memory_usage(canister: Account) -> int:
+def memory_usage(canister: CanisterState) -> int:
     return sum(memory_metrics(canister).values())
 
 
-def idle_cycles_per_day(canister: Account) -> int:
-    settings = canister.settings
+def idle_cycles_per_day(canister: CanisterState) -> int:
+    settings = canister.system.settings
     return prices.idle_cycles_per_day(memory_usage(canister), settings.compute_allocation, settings.memory_allocation)
 
 
-def freezing_threshold(canister: Account) -> int:
+def freezing_threshold(canister: CanisterState) -> int:
     """Cycles the canister must keep: its idle burn over `freezing_threshold` seconds."""
-    settings = canister.settings
+    settings = canister.system.settings
     return prices.freezing_threshold_cycles(settings.freezing_threshold, memory_usage(canister),
                                             settings.compute_allocation, settings.memory_allocation)
 
 
-def is_controller(canister: Account, sender: Principal) -> bool:
-    return sender in canister.controllers
+def is_controller(canister: CanisterState, sender: Principal) -> bool:
+    return sender in canister.system.controllers
 
 
 # --- charging ----------------------------------------------------------------------------------------
 
 
-def ensure_can_pay(canister: Account, cycles: int, sender: Principal) -> None:
+def ensure_can_pay(canister: CanisterState, cycles: int, sender: Principal) -> None:
     """Raise OutOfCycles unless `cycles` can leave the balance at or above the freezing threshold."""
     threshold = freezing_threshold(canister)
-    if canister.cycles < threshold + cycles:
-        raise OutOfCycles(canister.id, canister.cycles, cycles, threshold, is_controller(canister, sender))
+    if canister.system.cycles < threshold + cycles:
+        raise OutOfCycles(canister.id, canister.system.cycles, cycles, threshold, is_controller(canister, sender))
 
 
-def _withdraw(canister: Account, cycles: int, sender: Principal) -> None:
+def _withdraw(canister: CanisterState, cycles: int, sender: Principal) -> None:
     ensure_can_pay(canister, cycles, sender)
-    canister.cycles -= cycles
+    canister.system.cycles -= cycles
     canister.touch()
 
 
-def check_ingress(canister: Account, message_bytes: int, sender: Principal) -> None:
+def check_ingress(canister: CanisterState, message_bytes: int, sender: Principal) -> None:
     """The ingress filter: refuse (IC0207) a message the canister could not pay to receive."""
     try:
         ensure_can_pay(canister, prices.ingress_induction_cycles(message_bytes), sender)
@@ -139,7 +122,7 @@ def check_ingress(canister: Account, message_bytes: int, sender: Principal) -> N
         raise exc.reject() from None
 
 
-def charge_ingress(canister: Account, message_bytes: int, sender: Principal) -> None:
+def charge_ingress(canister: CanisterState, message_bytes: int, sender: Principal) -> None:
     """Induct an ingress message: its reception fee, or IC0207 (the message then never runs)."""
     try:
         _withdraw(canister, prices.ingress_induction_cycles(message_bytes), sender)
@@ -147,22 +130,22 @@ def charge_ingress(canister: Account, message_bytes: int, sender: Principal) -> 
         raise exc.reject() from None
 
 
-def prepay_execution(canister: Account, limit: int, caller: Principal) -> int:
+def prepay_execution(canister: CanisterState, limit: int, caller: Principal) -> int:
     """Withdraw 5M + `limit` instructions before running; raises OutOfCycles. Returns the prepayment."""
     prepaid = prices.update_execution_cycles(limit)
     _withdraw(canister, prepaid, caller)
     return prepaid
 
 
-def settle_execution(canister: Account, prepaid: int, limit: int, used: int) -> int:
+def settle_execution(canister: CanisterState, prepaid: int, limit: int, used: int) -> int:
     """Refund the instructions not executed; returns what the execution cost (5M + used)."""
     refund = min(prepaid, prices.instructions_cycles(max(0, limit - min(used, limit))))
-    canister.cycles += refund
+    canister.system.cycles += refund
     canister.touch()
     return prepaid - refund
 
 
-def charge_final_instructions(canister: Account, instructions: int, sender: Principal) -> None:
+def charge_final_instructions(canister: CanisterState, instructions: int, sender: Principal) -> None:
     """A management canister operation's instructions (e.g. upload_chunk): no base fee, no refund."""
     try:
         _withdraw(canister, prices.instructions_cycles(instructions), sender)
@@ -170,9 +153,9 @@ def charge_final_instructions(canister: Account, instructions: int, sender: Prin
         raise exc.reject() from None
 
 
-def check_query(canister: Account) -> None:
+def check_query(canister: CanisterState) -> None:
     """A frozen canister answers no queries (the IC's query handler, IC0207)."""
-    if freezing_threshold(canister) > canister.cycles:
+    if freezing_threshold(canister) > canister.system.cycles:
         raise Reject.of(
             ErrorCode.CANISTER_OUT_OF_CYCLES,
             f"Canister {canister.id} is unable to process query calls because it's frozen. "
@@ -180,25 +163,25 @@ def check_query(canister: Account) -> None:
         )
 
 
-def charge_idle(canister: Account, now_ns: int) -> bool:
+def charge_idle(canister: CanisterState, now_ns: int) -> bool:
     """Charge the storage held since the last charge (whole seconds, every >= 10 s of replica time).
 
     Returns False when the canister could not pay: the caller uninstalls it. The first call
     only starts the clock."""
-    if canister.idle_charged_ns == 0 or now_ns < canister.idle_charged_ns:
-        canister.idle_charged_ns = now_ns
+    if canister.system.idle_charged_ns == 0 or now_ns < canister.system.idle_charged_ns:
+        canister.system.idle_charged_ns = now_ns
         return True
-    elapsed = now_ns - canister.idle_charged_ns
+    elapsed = now_ns - canister.system.idle_charged_ns
     if elapsed < ALLOCATION_CHARGE_INTERVAL_NS:
         return True
     seconds = elapsed // NS_PER_SECOND
-    canister.idle_charged_ns += seconds * NS_PER_SECOND
+    canister.system.idle_charged_ns += seconds * NS_PER_SECOND
     cost = idle_cycles_per_day(canister) * seconds // prices.SECONDS_PER_DAY
     if cost == 0:
         return True
     canister.touch()
-    if cost > canister.cycles:
-        canister.cycles = 0  # the IC burns what is left when it uninstalls for unpaid resources
+    if cost > canister.system.cycles:
+        canister.system.cycles = 0  # the IC burns what is left when it uninstalls for unpaid resources
         return False
-    canister.cycles -= cost
+    canister.system.cycles -= cost
     return True

@@ -1,15 +1,19 @@
 """One instantiation of a canister module: wasmtime store, metering, System API, heap, globals.
 
-Instantiating runs the module's `(start)` function (the `s` context). `run` calls one exported
-entry point under an instruction limit and turns every way it can fail into the IC's error:
-`OutOfInstructions` from the meter and wasmtime's fuel backstop into "exceeded the limit of N
-instructions", WASM traps into the IC's trap codes. Committing or rolling back is the caller's
-decision (see `Canister`); `snapshot_globals`/`restore_globals` and the `Heap` make both cheap.
+Instantiating runs the module's `(start)` function (the `s` context) as the `start` execution,
+which brings the memories `(start)` may touch: its stable memory, and the committed heap
+(`shadow`) when an instance is rebuilt or restored. The instance never holds the canister.
+`run` calls one exported entry point under an instruction limit and turns every way it can fail
+into the IC's error: `OutOfInstructions` from the meter and wasmtime's fuel backstop into
+"exceeded the limit of N instructions", WASM traps into the IC's trap codes. Committing or
+rolling back is the caller's decision (see `ExecutionEnvironment`); `snapshot_globals`/
+`restore_globals` and the `Heap` make both cheap.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import wasmtime
@@ -20,7 +24,7 @@ from icchat.replica.execution import Execution
 from icchat.replica.fast_global import fast_global
 from icchat.replica.heap import Heap, Shadow
 from icchat.replica.meter import Meter, OutOfInstructions
-from icchat.replica.system_api import CanisterView, SystemApi
+from icchat.replica.system_api import SystemApi
 
 if TYPE_CHECKING:
     from icchat.replica.module import CanisterModule
@@ -42,19 +46,21 @@ class Instance:
         self,
         engine: wasmtime.Engine,
         module: CanisterModule,
-        canister: CanisterView,
         start: Execution,
         limit: int,
+        *,
+        log: Callable[[str], None],
         shadow: Shadow | None = None,
         report_limit: int | None = None,
     ) -> None:
-        """Instantiate `module` (running `(start)` as the `start` execution, within `limit`)."""
+        """Instantiate `module` (running `(start)` as the `start` execution, within `limit`);
+        `log` receives the canister's debug messages, `shadow` is the committed heap to keep."""
         self.module = module
         self.store = wasmtime.Store(engine)
         self.meter = Meter(self.store)
         linker = wasmtime.Linker(engine)
         module.metered.define_host_functions(linker, self.store, self.meter)
-        self.api = SystemApi(canister, self.meter)
+        self.api = SystemApi(self.meter, log)
         self.api.define(linker, module.ic0_imports)
         self.api.execution = start
         self.meter.begin(limit)

@@ -16,13 +16,14 @@ import hashlib
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from icchat.ic import candid
 from icchat.ic.principal import Principal
 from icchat.replica import cycles, errors
-from icchat.replica.canister import Canister, Settings, Status
+from icchat.replica.canisters import Canisters
 from icchat.replica.errors import ErrorCode, ExecutionError, Reject
+from icchat.replica.execution_environment import ExecutionEnvironment
 from icchat.replica.limits import (
     DEFAULT_PROVISIONAL_CYCLES,
     MAX_CONTROLLERS,
@@ -30,20 +31,8 @@ from icchat.replica.limits import (
     MAX_WASM_MODULE_SIZE,
     WASM_CHUNK_SIZE,
 )
-from icchat.replica.module import CanisterModule
-
-
-class CanisterDirectory(Protocol):
-    """What the management canister needs of the replica it serves (replica/replica.py's `Replica`
-    is one): the canisters by id, the time, and modules."""
-
-    def canister(self, canister_id: Principal) -> Canister: ...
-    def time_ns(self) -> int: ...
-    def allocate_canister_id(self, specified: Principal | None = None) -> Principal: ...
-    def add_canister(self, canister_id: Principal, settings: Settings, cycles: int) -> Canister: ...
-    def remove_canister(self, canister_id: Principal) -> None: ...
-    def load_module(self, wasm: bytes) -> CanisterModule: ...
-
+from icchat.replica.module import ModuleCache
+from icchat.replica.state import CanisterState, Settings, Status, SystemState
 
 DID = candid.parse_did((Path(__file__).with_name("management.did")).read_text())
 METHODS: dict[str, candid.Func] = dict(DID.service.methods)
@@ -58,8 +47,16 @@ MAX_HISTORY = 20
 
 
 class ManagementCanister:
-    def __init__(self, replica: CanisterDirectory) -> None:
-        self.replica = replica
+    """Works on the subnet's canisters, runs code installation in the execution environment,
+    loads modules through the cache and reads replica time from `clock`: never the replica."""
+
+    def __init__(
+        self, canisters: Canisters, execution: ExecutionEnvironment, modules: ModuleCache, clock: Callable[[], int]
+    ) -> None:
+        self.canisters = canisters
+        self.execution = execution
+        self.modules = modules
+        self.clock = clock
         self._handlers: dict[str, Callable[[dict[str, Any], Principal], Any]] = {
             name: getattr(self, f"_{name}") for name in METHODS
         }
@@ -104,7 +101,7 @@ class ManagementCanister:
                 cycles.charge_ingress(payer, size, sender)
         return candid.encode(func.rets, [] if not func.rets else [result])
 
-    def ingress_payer(self, method: str, arg: bytes) -> Canister | None:
+    def ingress_payer(self, method: str, arg: bytes) -> CanisterState | None:
         """The canister an ingress call to aaaaa-aa would be charged to (None: free or unknown)."""
         func = METHODS.get(method)
         if func is None or (method == "update_settings" and len(arg) <= MAX_DELAYED_INGRESS_COST_PAYLOAD):
@@ -115,36 +112,36 @@ class ManagementCanister:
             return None
         return self._payer(method, args[0] if args else {})
 
-    def _payer(self, method: str, record: Any) -> Canister | None:
+    def _payer(self, method: str, record: Any) -> CanisterState | None:
         if method in UNPAID_METHODS or not isinstance(record, dict):
             return None
         subject = record.get("target_canister" if method == "install_chunked_code" else "canister_id")
         if not isinstance(subject, Principal):
             return None
         try:
-            return self.replica.canister(subject)
+            return self.canisters.get(subject)
         except Reject:
             return None  # the handler says "not found"
 
     # --- helpers ------------------------------------------------------------------------------------------
 
-    def _controlled(self, canister_id: Principal, sender: Principal) -> Canister:
-        canister = self.replica.canister(canister_id)
-        if sender not in canister.controllers:
-            raise errors.invalid_controller(canister.id, canister.controllers, sender)
+    def _controlled(self, canister_id: Principal, sender: Principal) -> CanisterState:
+        canister = self.canisters.get(canister_id)
+        if sender not in canister.system.controllers:
+            raise errors.invalid_controller(canister.id, canister.system.controllers, sender)
         return canister
 
-    def _record(self, canister: Canister, sender: Principal, details: dict[str, Any]) -> None:
-        canister.history.append(
+    def _record(self, canister: CanisterState, sender: Principal, details: dict[str, Any]) -> None:
+        canister.system.history.append(
             {
-                "timestamp_nanos": self.replica.time_ns(),
-                "canister_version": canister.version,
+                "timestamp_nanos": self.clock(),
+                "canister_version": canister.system.version,
                 "origin": {"from_user": {"user_id": sender}},
                 "details": details,
             }
         )
-        canister.history_total += 1
-        del canister.history[:-MAX_HISTORY]
+        canister.system.history_total += 1
+        del canister.system.history[:-MAX_HISTORY]
 
     # --- creating and deleting ---------------------------------------------------------------------------
 
@@ -153,8 +150,10 @@ class ManagementCanister:
     ) -> Principal:
         """Create a canister (the work behind both create methods and `Replica.create_canister`)."""
         resolved = apply_settings(Settings(controllers=[sender]), settings or {})
-        canister_id = self.replica.allocate_canister_id(specified_id)
-        canister = self.replica.add_canister(canister_id, resolved, DEFAULT_PROVISIONAL_CYCLES if cycles is None else cycles)
+        canister_id = self.canisters.allocate_id(specified_id)
+        amount = DEFAULT_PROVISIONAL_CYCLES if cycles is None else cycles
+        canister = CanisterState(SystemState(canister_id, resolved, amount))
+        self.canisters.add(canister)
         self._record(canister, sender, {"creation": {"controllers": list(resolved.controllers), "environment_variables_hash": None}})
         return canister_id
 
@@ -166,55 +165,55 @@ class ManagementCanister:
 
     def _delete_canister(self, args: dict[str, Any], sender: Principal) -> None:
         canister = self._controlled(args["canister_id"], sender)
-        if canister.status is not Status.STOPPED:
+        if canister.system.status is not Status.STOPPED:
             raise Reject.of(ErrorCode.CANISTER_NOT_STOPPED, f"Canister {canister.id} must be stopped before it is deleted.")
-        self.replica.remove_canister(canister.id)
+        self.canisters.remove(canister.id)
 
     # --- settings and status --------------------------------------------------------------------------------
 
     def _update_settings(self, args: dict[str, Any], sender: Principal) -> None:
         canister = self._controlled(args["canister_id"], sender)
-        before = list(canister.controllers)
-        canister.settings = apply_settings(canister.settings, args["settings"])
-        canister.version += 1
-        if canister.controllers != before:
-            self._record(canister, sender, {"controllers_change": {"controllers": list(canister.controllers)}})
+        before = list(canister.system.controllers)
+        canister.system.settings = apply_settings(canister.system.settings, args["settings"])
+        canister.system.version += 1
+        if canister.system.controllers != before:
+            self._record(canister, sender, {"controllers_change": {"controllers": list(canister.system.controllers)}})
         canister.touch()
 
     def _start_canister(self, args: dict[str, Any], sender: Principal) -> None:
         canister = self._controlled(args["canister_id"], sender)
-        if canister.status is not Status.RUNNING:
-            canister.status = Status.RUNNING
-            canister.version += 1
+        if canister.system.status is not Status.RUNNING:
+            canister.system.status = Status.RUNNING
+            canister.system.version += 1
             canister.touch()
 
     def _stop_canister(self, args: dict[str, Any], sender: Principal) -> None:
         # With no calls in flight a canister stops at once (stopping -> stopped in one step).
         canister = self._controlled(args["canister_id"], sender)
-        if canister.status is not Status.STOPPED:
-            canister.status = Status.STOPPED
-            canister.version += 1
+        if canister.system.status is not Status.STOPPED:
+            canister.system.status = Status.STOPPED
+            canister.system.version += 1
             canister.touch()
 
     def _canister_status(self, args: dict[str, Any], sender: Principal) -> dict[str, Any]:
         return status_record(self._controlled(args["canister_id"], sender))
 
     def _canister_info(self, args: dict[str, Any], sender: Principal) -> dict[str, Any]:
-        canister = self.replica.canister(args["canister_id"])
+        canister = self.canisters.get(args["canister_id"])
         wanted = args.get("num_requested_changes") or 0
         return {
-            "total_num_changes": canister.history_total,
-            "recent_changes": canister.history[-wanted:] if wanted else [],
+            "total_num_changes": canister.system.history_total,
+            "recent_changes": canister.system.history[-wanted:] if wanted else [],
             "module_hash": canister.module_hash,
-            "controllers": list(canister.controllers),
+            "controllers": list(canister.system.controllers),
         }
 
     def _fetch_canister_logs(self, args: dict[str, Any], sender: Principal) -> dict[str, Any]:
-        canister = self.replica.canister(args["canister_id"])
-        visibility = canister.settings.log_visibility
+        canister = self.canisters.get(args["canister_id"])
+        visibility = canister.system.settings.log_visibility
         allowed = (
             visibility == "public"
-            or sender in canister.controllers
+            or sender in canister.system.controllers
             or (isinstance(visibility, dict) and sender in visibility.get("allowed_viewers", []))
         )
         if not allowed:
@@ -222,18 +221,18 @@ class ManagementCanister:
                 ErrorCode.CANISTER_REJECTED_MESSAGE,
                 f"Caller {sender} is not allowed to query ic00 method fetch_canister_logs",
             )
-        records = [{"idx": r.index, "timestamp_nanos": r.time_ns, "content": r.content} for r in canister.logs]
+        records = [{"idx": r.index, "timestamp_nanos": r.time_ns, "content": r.content} for r in canister.system.logs]
         return {"canister_log_records": records}
 
     # --- cycles --------------------------------------------------------------------------------------------
 
     def _provisional_top_up_canister(self, args: dict[str, Any], sender: Principal) -> None:
-        canister = self.replica.canister(args["canister_id"])
-        canister.cycles += args["amount"]
+        canister = self.canisters.get(args["canister_id"])
+        canister.system.cycles += args["amount"]
         canister.touch()
 
     def _deposit_cycles(self, args: dict[str, Any], sender: Principal) -> None:
-        self.replica.canister(args["canister_id"])  # a call from a user carries no cycles
+        self.canisters.get(args["canister_id"])  # a call from a user carries no cycles
 
     def _raw_rand(self, args: dict[str, Any], sender: Principal) -> bytes:
         return os.urandom(32)
@@ -245,10 +244,10 @@ class ManagementCanister:
         canister = self._controlled(canister_id, sender)
         kind, options = _install_mode(mode)
         try:
-            module = self.replica.load_module(wasm)
-            now = self.replica.time_ns()
+            module = self.modules.load(wasm)
+            now = self.clock()
             if kind == "upgrade":
-                if canister.instance is None:
+                if canister.execution_state.instance is None:
                     raise errors.wasm_module_not_found()
                 if (options.get("wasm_memory_persistence") or {}) == {"keep": None}:
                     raise Reject.of(
@@ -256,9 +255,9 @@ class ManagementCanister:
                         "Upgrade option wasm_memory_persistence = keep (enhanced orthogonal persistence) "
                         "is not supported by the icchat local replica.",
                     )
-                canister.upgrade(module, arg, sender, now, skip_pre_upgrade=bool(options.get("skip_pre_upgrade")))
+                self.execution.upgrade(canister, module, arg, sender, now, skip_pre_upgrade=bool(options.get("skip_pre_upgrade")))
             else:
-                canister.install(module, arg, sender, now, reinstall=kind == "reinstall")
+                self.execution.install(canister, module, arg, sender, now, reinstall=kind == "reinstall")
         except ExecutionError as exc:
             raise exc.to_reject(canister.id) from None
         self._record(canister, sender, {"code_deployment": {"mode": {kind: None}, "module_hash": module.hash}})
@@ -268,19 +267,19 @@ class ManagementCanister:
 
     def _uninstall_code(self, args: dict[str, Any], sender: Principal) -> None:
         canister = self._controlled(args["canister_id"], sender)
-        canister.uninstall()
+        self.execution.uninstall(canister)
         self._record(canister, sender, {"code_uninstall": None})
 
-    def record_uninstall(self, canister: Canister) -> None:
+    def record_uninstall(self, canister: CanisterState) -> None:
         """The system uninstalled the canister (it could not pay for its storage)."""
-        canister.history.append({
-            "timestamp_nanos": self.replica.time_ns(),
-            "canister_version": canister.version,
+        canister.system.history.append({
+            "timestamp_nanos": self.clock(),
+            "canister_version": canister.system.version,
             "origin": {"from_canister": {"canister_id": Principal.management(), "canister_version": None}},
             "details": {"code_uninstall": None},
         })
-        canister.history_total += 1
-        del canister.history[:-MAX_HISTORY]
+        canister.system.history_total += 1
+        del canister.system.history[:-MAX_HISTORY]
 
     def _upload_chunk(self, args: dict[str, Any], sender: Principal) -> dict[str, Any]:
         canister = self._controlled(args["canister_id"], sender)
@@ -288,20 +287,20 @@ class ManagementCanister:
         if len(chunk) > WASM_CHUNK_SIZE:
             raise _chunk_store_error(f"Wasm chunk size {len(chunk)} exceeds the maximum chunk size of {WASM_CHUNK_SIZE}.")
         digest = hashlib.sha256(chunk).digest()
-        if digest not in canister.chunks and len(canister.chunks) >= MAX_WASM_CHUNKS:
+        if digest not in canister.system.chunks and len(canister.system.chunks) >= MAX_WASM_CHUNKS:
             raise _chunk_store_error(f"Wasm chunk store is full: it already holds {MAX_WASM_CHUNKS} chunks.")
         cycles.charge_final_instructions(canister, UPLOAD_CHUNK_INSTRUCTIONS, sender)
-        canister.chunks[digest] = chunk
+        canister.system.chunks[digest] = chunk
         canister.touch()
         return {"hash": digest}
 
     def _stored_chunks(self, args: dict[str, Any], sender: Principal) -> list[dict[str, Any]]:
         canister = self._controlled(args["canister_id"], sender)
-        return [{"hash": digest} for digest in canister.chunks]
+        return [{"hash": digest} for digest in canister.system.chunks]
 
     def _clear_chunk_store(self, args: dict[str, Any], sender: Principal) -> None:
         canister = self._controlled(args["canister_id"], sender)
-        canister.chunks.clear()
+        canister.system.chunks.clear()
         canister.touch()
 
     def _install_chunked_code(self, args: dict[str, Any], sender: Principal) -> None:
@@ -309,7 +308,7 @@ class ManagementCanister:
         store = self._controlled(args.get("store_canister") or target, sender)
         parts = []
         for entry in args["chunk_hashes_list"]:
-            chunk = store.chunks.get(entry["hash"])
+            chunk = store.system.chunks.get(entry["hash"])
             if chunk is None:
                 raise _chunk_store_error(f"Chunk with hash {entry['hash'].hex()} was not found in the chunk store of canister {store.id}.")
             parts.append(chunk)
@@ -370,13 +369,13 @@ def apply_settings(current: Settings, settings: dict[str, Any]) -> Settings:
     return updated
 
 
-def status_record(canister: Canister) -> dict[str, Any]:
+def status_record(canister: CanisterState) -> dict[str, Any]:
     """The `canister_status_result` of the interface specification."""
     metrics = cycles.memory_metrics(canister)
-    settings = canister.settings
+    settings = canister.system.settings
     visibility = settings.log_visibility
     return {
-        "status": {canister.status.label: None},
+        "status": {canister.system.status.label: None},
         "settings": {
             "controllers": list(settings.controllers),
             "compute_allocation": settings.compute_allocation,
@@ -391,8 +390,8 @@ def status_record(canister: Canister) -> dict[str, Any]:
         "module_hash": canister.module_hash,
         "memory_size": sum(metrics.values()),
         "memory_metrics": metrics,
-        "cycles": canister.cycles,
-        "reserved_cycles": 0,
+        "cycles": canister.system.cycles,
+        "reserved_cycles": canister.system.reserved_cycles,
         "idle_cycles_burned_per_day": cycles.idle_cycles_per_day(canister),
         "query_stats": {
             "num_calls_total": 0,

@@ -10,6 +10,7 @@ carry the IC's wording (rs/embedders/src/wasm_utils/validation.rs).
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import zlib
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ SYSTEM_EXPORTS = (
 )
 RESERVED_SYMBOLS = ("canister counter_instructions", "canister_start", "canister counter_dirty_pages")
 MAX_METHODS = 1000
+MODULE_CACHE_SIZE = 8
 MAX_METHOD_NAME_BYTES = 20_000
 GZIP_MAGIC = b"\x1f\x8b\x08"
 _RUST_TYPES = {"i32": "I32", "i64": "I64", "f32": "F32", "f64": "F64", "v128": "V128"}
@@ -81,6 +83,27 @@ class CanisterModule:
 
     def has_system(self, export: str) -> bool:
         return export in self.system
+
+
+class ModuleCache:
+    """Modules loaded (validated, instrumented, compiled) once: the recently used are kept by hash."""
+
+    def __init__(self, engine: wasmtime.Engine, size: int = MODULE_CACHE_SIZE) -> None:
+        self.engine = engine
+        self.size = size
+        self._modules: collections.OrderedDict[bytes, CanisterModule] = collections.OrderedDict()
+
+    def load(self, wasm: bytes) -> CanisterModule:
+        key = hashlib.sha256(wasm).digest()
+        module = self._modules.get(key)
+        if module is None:
+            module = CanisterModule.load(self.engine, wasm)
+            self._modules[key] = module
+            while len(self._modules) > self.size:
+                self._modules.popitem(last=False)
+        else:
+            self._modules.move_to_end(key)
+        return module
 
 
 def _check_size(wasm: bytes) -> None:

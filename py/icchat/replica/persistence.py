@@ -28,17 +28,19 @@ import hashlib
 import json
 import os
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from icchat.errors import UserError
 from icchat.ic.principal import Principal
-from icchat.replica.canister import Canister, Settings, Status
 from icchat.replica.dirty_pages import PAGE as HEAP_PAGE
 from icchat.replica.heap import is_zero
-from icchat.replica.module import CanisterModule
+from icchat.replica.module import CanisterModule, ModuleCache
 from icchat.replica.stable_memory import PAGE as STABLE_PAGE
+from icchat.replica.stable_memory import StableMemory
+from icchat.replica.state import CanisterState, Settings, Status, SystemState
 
 if TYPE_CHECKING:
     from icchat.replica.heap import Shadow
@@ -54,13 +56,9 @@ MIN_COMPACTION_BYTES = 64 << 20
 ZERO_BLOCK = 1 << 20  # heap base images: all-zero MiB blocks become file holes
 
 
-class ReplicaState(Protocol):
-    """What a checkpoint reads of the replica and what loading one needs of it (replica/replica.py's
-    `Replica` is one): its own persistent fields, and canisters and modules made its way."""
-
-    def persistent_meta(self) -> dict[str, Any]: ...
-    def make_canister(self, canister_id: Principal, settings: Settings, cycles: int) -> Canister: ...
-    def load_module(self, wasm: bytes) -> CanisterModule: ...
+# Recreates a canister's instance from its module, heap size, heap filler and globals (the
+# execution environment's `restore`).
+Restore = Callable[[CanisterState, CanisterModule, int, Callable[[Any], None], list[Any]], None]
 
 
 class StateError(UserError):
@@ -222,17 +220,17 @@ class StateStore:
 
     # --- checkpoint ----------------------------------------------------------------------------------
 
-    def checkpoint(self, replica: ReplicaState, canisters: list[Canister]) -> None:
+    def checkpoint(self, replica_meta: dict[str, Any], canisters: list[CanisterState]) -> None:
         """Write everything changed since the last checkpoint, then switch the manifest. If a
         write fails (a full disk) the previous checkpoint stays the state on disk, the canisters
         this attempt wrote are written in full next time (it consumed their dirty-page records),
-        and the error says so in one line."""
-        attempted: list[Canister] = []
+        and the error says so in one line. `replica_meta` is the replica's own persistent fields."""
+        attempted: list[CanisterState] = []
         try:
-            self._checkpoint(replica, canisters, attempted)
+            self._checkpoint(replica_meta, canisters, attempted)
         except BaseException as exc:
             for canister in attempted:
-                canister.code_replaced = canister.meta_dirty = True
+                _rewrite_fully(canister)
             if not isinstance(exc, OSError):
                 raise
             where = f" ({exc.filename})" if exc.filename else ""
@@ -240,7 +238,7 @@ class StateStore:
                              f"{exc.strerror or exc}{where}; the last complete checkpoint (generation "
                              f"{self.manifest.get('generation', 0)}) is kept") from exc
 
-    def _checkpoint(self, replica: ReplicaState, canisters: list[Canister], attempted: list[Canister]) -> None:
+    def _checkpoint(self, replica_meta: dict[str, Any], canisters: list[CanisterState], attempted: list[CanisterState]) -> None:
         generation = self.manifest.get("generation", 0) + 1
         previous = self.manifest.get("canisters", {})
         entries: dict[str, Any] = {}
@@ -256,8 +254,7 @@ class StateStore:
             try:
                 entries[key], blobs = self._write_canister(canister, old, generation)
             except BaseException:
-                canister.code_replaced = True  # the dirty records were consumed: rewrite fully next time
-                canister.meta_dirty = True
+                _rewrite_fully(canister)  # the dirty records were consumed
                 raise
             wrote_blobs |= blobs
             directories.add(self._dir(canister.id))
@@ -268,7 +265,7 @@ class StateStore:
         manifest = {
             "format": FORMAT,
             "generation": generation,
-            "replica": replica.persistent_meta(),
+            "replica": replica_meta,
             "canisters": entries,
         }
         _write_new(self.root / "MANIFEST", [json.dumps(manifest, indent=1).encode()])
@@ -281,16 +278,17 @@ class StateStore:
         path.mkdir(parents=True, exist_ok=True)
         return path
 
-    def _write_canister(self, canister: Canister, old: dict[str, Any] | None, generation: int) -> tuple[dict[str, Any], bool]:
+    def _write_canister(self, canister: CanisterState, old: dict[str, Any] | None, generation: int) -> tuple[dict[str, Any], bool]:
         directory = self._dir(canister.id)
         blobs_before = len(self._known_blobs)
-        full = canister.code_replaced or old is None
+        code, system = canister.execution_state, canister.system
+        full = code.code_replaced or old is None
         heap_files = MemoryFiles() if full or old is None else MemoryFiles.from_json(old["heap"])
         stable_files = MemoryFiles() if full or old is None else MemoryFiles.from_json(old["stable"])
         globals_values: list[Any] = []
         heap_size = 0
-        if canister.instance is not None:
-            heap = canister.instance.heap
+        if code.instance is not None:
+            heap = code.instance.heap
             heap_size = heap.size
             ranges, _ = heap.take_dirty()
             if full or heap_files.wants_base():
@@ -300,36 +298,36 @@ class StateStore:
                 name = f"heap.{generation}.delta"
                 heap_files.files.append(name)
                 heap_files.delta_bytes += _write_new(directory / name, _heap_delta(heap.shadow, ranges))
-            globals_values = canister.instance.snapshot_globals()
-        stable_dirty, _ = canister.stable.take_dirty()
+            globals_values = code.instance.snapshot_globals()
+        stable_dirty, _ = code.stable.take_dirty()
         if full or stable_files.wants_base():
             name = f"stable.{generation}.base"
-            stable_files = MemoryFiles([name], _write_new(directory / name, _stable_records(canister, None, MAGIC_BASE)))
+            stable_files = MemoryFiles([name], _write_new(directory / name, _stable_records(code.stable, None, MAGIC_BASE)))
         elif stable_dirty:
             name = f"stable.{generation}.delta"
             stable_files.files.append(name)
-            stable_files.delta_bytes += _write_new(directory / name, _stable_records(canister, stable_dirty, MAGIC_DELTA))
-        module_blob = self.put_blob(canister.module.wasm) if canister.module is not None else None
-        chunk_blobs = [self.put_blob(chunk) for chunk in canister.chunks.values()]
+            stable_files.delta_bytes += _write_new(directory / name, _stable_records(code.stable, stable_dirty, MAGIC_DELTA))
+        module_blob = self.put_blob(code.module.wasm) if code.module is not None else None
+        chunk_blobs = [self.put_blob(chunk) for chunk in system.chunks.values()]
         meta = {
-            "settings": vars(canister.settings),
-            "cycles": canister.cycles,
-            "status": canister.status.name,
-            "version": canister.version,
-            "certified_data": canister.certified_data,
-            "global_timer": canister.global_timer,
+            "settings": vars(system.settings),
+            "cycles": system.cycles,
+            "status": system.status.name,
+            "version": system.version,
+            "certified_data": system.certified_data,
+            "global_timer": system.global_timer,
             "module": module_blob,
             "heap_size": heap_size,
             "globals": globals_values,
-            "stable_pages": canister.stable.size_pages,
+            "stable_pages": code.stable.size_pages,
             "chunks": chunk_blobs,
-            "history": canister.history,
-            "history_total": canister.history_total,
+            "history": system.history,
+            "history_total": system.history_total,
         }
         meta_name = f"meta.{generation}.json"
         _write_new(directory / meta_name, [json.dumps(to_json(meta)).encode()])
-        canister.meta_dirty = False
-        canister.code_replaced = False
+        system.meta_dirty = False
+        code.code_replaced = False
         entry = {"meta": meta_name, "heap": heap_files.as_json(), "stable": stable_files.as_json()}
         return entry, len(self._known_blobs) != blobs_before
 
@@ -360,7 +358,8 @@ class StateStore:
 
     # --- loading --------------------------------------------------------------------------------------
 
-    def load(self, replica: ReplicaState) -> list[Canister]:
+    def load(self, modules: ModuleCache, restore: Restore) -> list[CanisterState]:
+        """The canisters of the last checkpoint, their instances recreated with `restore`."""
         canisters = []
         for key, entry in self.manifest.get("canisters", {}).items():
             canister_id = Principal.from_text(key)
@@ -369,33 +368,42 @@ class StateStore:
                 meta = from_json(json.loads((directory / entry["meta"]).read_text()))
             except (OSError, ValueError) as exc:
                 raise StateError(f"canister {key}: unreadable metadata ({exc})") from None
-            settings = Settings(**meta["settings"])
-            canister = replica.make_canister(canister_id, settings, meta["cycles"])
-            canister.status = Status[meta["status"]]
-            canister.version = meta["version"]
-            canister.certified_data = meta["certified_data"]
-            canister.global_timer = meta["global_timer"]
-            canister.history = meta["history"]
-            canister.history_total = meta["history_total"]
-            canister.chunks = {hashlib.sha256(c).digest(): c for c in (self.get_blob(name) for name in meta["chunks"])}
-            canister.stable.size_pages = meta["stable_pages"]
+            system = SystemState(
+                id=canister_id,
+                settings=Settings(**meta["settings"]),
+                cycles=meta["cycles"],
+                status=Status[meta["status"]],
+                version=meta["version"],
+                certified_data=meta["certified_data"],
+                global_timer=meta["global_timer"],
+                chunks={hashlib.sha256(c).digest(): c for c in (self.get_blob(name) for name in meta["chunks"])},
+                history=meta["history"],
+                history_total=meta["history_total"],
+                meta_dirty=False,
+            )
+            canister = CanisterState(system)
+            stable = canister.execution_state.stable
+            stable.size_pages = meta["stable_pages"]
             for name in entry["stable"]["files"]:
-                _load_stable(directory / name, canister)
-            canister.stable.take_dirty()
+                _load_stable(directory / name, stable)
+            stable.take_dirty()
             if meta["module"] is not None:
-                module = replica.load_module(self.get_blob(meta["module"]))
+                module = modules.load(self.get_blob(meta["module"]))
                 files = [directory / name for name in entry["heap"]["files"]]
-                canister.restore(module, meta["heap_size"], lambda shadow, files=files: _load_heap(files, shadow), meta["globals"])
-                canister.instance.heap.take_dirty()
-            canister.meta_dirty = False
-            canister.code_replaced = False
+                restore(canister, module, meta["heap_size"], lambda shadow, files=files: _load_heap(files, shadow), meta["globals"])
+                assert canister.execution_state.instance is not None
+                canister.execution_state.instance.heap.take_dirty()
             canisters.append(canister)
         return canisters
 
 
-def _changed(canister: Canister) -> bool:
-    # Every committed execution and management change calls Canister.touch().
-    return canister.meta_dirty or canister.code_replaced
+def _changed(canister: CanisterState) -> bool:
+    # Every committed execution and management change calls CanisterState.touch().
+    return canister.system.meta_dirty or canister.execution_state.code_replaced
+
+
+def _rewrite_fully(canister: CanisterState) -> None:
+    canister.system.meta_dirty = canister.execution_state.code_replaced = True
 
 
 # --- memory image formats -------------------------------------------------------------------------------
@@ -447,9 +455,8 @@ def _load_heap(files: list[Path], shadow: Shadow) -> None:
                     raise StateError(f"{path} is truncated")
 
 
-def _stable_records(canister: Canister, pages: set[int] | None, magic: bytes) -> Any:
+def _stable_records(stable: StableMemory, pages: set[int] | None, magic: bytes) -> Any:
     yield magic
-    stable = canister.stable
     indices = sorted(pages) if pages is not None else [index for index, _ in stable.pages()]
     for index in indices:
         data = stable.page(index)
@@ -458,7 +465,7 @@ def _stable_records(canister: Canister, pages: set[int] | None, magic: bytes) ->
             yield data
 
 
-def _load_stable(path: Path, canister: Canister) -> None:
+def _load_stable(path: Path, stable: StableMemory) -> None:
     with open(path, "rb") as f:
         if f.read(len(MAGIC_BASE)) not in (MAGIC_BASE, MAGIC_DELTA):
             raise StateError(f"{path} is not a stable memory image")
@@ -467,4 +474,4 @@ def _load_stable(path: Path, canister: Canister) -> None:
             data = f.read(STABLE_PAGE) if present else None
             if present and (data is None or len(data) != STABLE_PAGE):
                 raise StateError(f"{path} is truncated")
-            canister.stable.load_page(index, data)
+            stable.load_page(index, data)

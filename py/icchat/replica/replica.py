@@ -10,21 +10,21 @@ All public methods are thread-safe: one lock serializes executions (as one IC su
 one message per canister at a time). `tick()` runs due global timers and heartbeats; `start()`
 runs it in a background thread together with debounced checkpoints.
 
-Seam for the HTTP interface (`icchat.replica.http`): it calls `inspect_message` when accepting an ingress call
-and `update(..., inspect=False)` to execute it, `query` for queries, and reads
-`certified_state()`, `time_ns()`, `subnet_id`, `canister_ranges` and `certification` (replace
-it with an object offering `root_key_der()` and `data_certificate(canister_id, data, time_ns)`
-to sign with the persisted root key).
+The replica loads its own keys (persisted in the state directory, fresh when in memory) and
+signs with them (`certification`). Seam for the HTTP interface (`icchat.replica.http`): it calls
+`inspect_message` when accepting an ingress call and `update(..., inspect=False)` to execute it,
+`query` for queries, and reads `certificate()`, `time_ns()`, `subnet_id`, `canister_ranges` and
+`certification`. Below it (docs/replica.md): the canisters' state as plain data (`state`,
+`canisters`), executions over it (`execution_environment`), the management canister and
+persistence, each given the parts it works on, never the replica.
 """
 
 from __future__ import annotations
 
-import collections
 import logging
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,96 +34,59 @@ from icchat.ic import prices
 from icchat.ic.principal import Principal
 from icchat.replica import cycles, errors
 from icchat.replica.api_table import Mode
-from icchat.replica.canister import Canister, Settings, Status
-from icchat.replica.errors import ErrorCode, ExecutionError, IngressTooLarge, Reject
+from icchat.replica.canisters import Canisters
+from icchat.replica.certification import CanisterInfo, Certification, TreePath
+from icchat.replica.errors import ExecutionError, IngressTooLarge
 from icchat.replica.execution import Outcome
+from icchat.replica.execution_environment import ExecutionEnvironment, Subnet
+from icchat.replica.keys import ReplicaKeys
 from icchat.replica.limits import MAX_INGRESS_PAYLOAD, SYSTEM_TASK_INSTRUCTION_LIMIT
 from icchat.replica.management import ManagementCanister, status_record
 from icchat.replica.meter import configure_engine
-from icchat.replica.module import CanisterModule
+from icchat.replica.module import ModuleCache
+from icchat.replica.persistence import StateStore
+from icchat.replica.state import CanisterState, Status
 
 log = logging.getLogger("icchat.replica")
 
 MANAGEMENT = Principal.management()
 ANONYMOUS = Principal.anonymous()
-FIRST_CANISTER_INDEX = 0
-LAST_CANISTER_INDEX = 0xFFFFF  # one subnet's range: 2^20 canister ids
-MODULE_CACHE_SIZE = 8
 CHECKPOINT_DEBOUNCE = 1.0  # seconds of quiet before a checkpoint after a message
 
 
-class Certification:
-    """Signs data certificates with an in-memory BLS root key (the HTTP layer brings its own)."""
-
-    def __init__(self, seed: bytes | None = None) -> None:
-        from icchat.ic.certificate import BlsKey
-
-        self.key = BlsKey.generate(seed)
-
-    def root_key_der(self) -> bytes:
-        return self.key.public_key_der
-
-    def data_certificate(self, canister_id: Principal, certified_data: bytes, time_ns: int) -> bytes:
-        from icchat.ic.certificate import sign_certificate, state_tree
-
-        tree = state_tree({"canister": {canister_id.raw: {"certified_data": certified_data}}}, time_ns)
-        return sign_certificate(tree, self.key)
-
-
-@dataclass(frozen=True)
-class CanisterInfo:
-    """A consistent snapshot of what the HTTP layer certifies about one canister."""
-
-    canister_id: Principal
-    status: str
-    controllers: tuple[Principal, ...]
-    module_hash: bytes | None
-    certified_data: bytes
-    cycles: int
-    version: int
-
-
 class Replica:
-    def __init__(
-        self,
-        state_dir: str | Path | None = None,
-        *,
-        clean: bool = False,
-        print_debug: bool = False,
-        certification: Any = None,
-    ) -> None:
+    def __init__(self, state_dir: str | Path | None = None, *, clean: bool = False, print_debug: bool = False) -> None:
         self.lock = threading.RLock()
         config = wasmtime.Config()
         configure_engine(config)
         # The dirty-page tracker needs the heap to be plain anonymous memory at a fixed address.
         config.memory_init_cow = False
         config.memory_may_move = False
-        self.engine = wasmtime.Engine(config)
-        self.subnet_id = Principal.self_authenticating(b"icchat local replica subnet")
-        self.canister_ranges = [
-            (Principal.from_canister_index(FIRST_CANISTER_INDEX), Principal.from_canister_index(LAST_CANISTER_INDEX))
-        ]
-        self.print_debug = print_debug
-        self.certification = certification
-        self.management = ManagementCanister(self)
-        self._canisters: dict[Principal, Canister] = {}
-        self._next_index = FIRST_CANISTER_INDEX
+        engine = wasmtime.Engine(config)
+        self.canisters = Canisters()
+        self.modules = ModuleCache(engine)
         self._last_time = 0
         self._time_offset = 0
-        self._modules: collections.OrderedDict[bytes, CanisterModule] = collections.OrderedDict()
         self._dirty_since: float | None = None
         self._scheduler: threading.Thread | None = None
         self._stop = threading.Event()
-        self._store = None
-        if state_dir is not None:
-            from icchat.replica.persistence import StateStore
-
-            self._store = StateStore(Path(state_dir), clean=clean)
-            try:
+        self._store = StateStore(Path(state_dir), clean=clean) if state_dir is not None else None
+        try:
+            self.certification = Certification(ReplicaKeys.load_or_create(self.state_dir))
+            self.subnet_id = self.certification.subnet_id
+            subnet = Subnet(engine, self.subnet_id, self.certification.root_key_der(), print_debug)
+            self.execution = ExecutionEnvironment(subnet)
+            self.management = ManagementCanister(self.canisters, self.execution, self.modules, self.time_ns)
+            if self._store is not None:
                 self._load()
-            except BaseException:
+        except BaseException:
+            if self._store is not None:
                 self._store.close()
-                raise
+            raise
+
+    @property
+    def canister_ranges(self) -> list[tuple[Principal, Principal]]:
+        return self.canisters.ranges
 
     # --- lifecycle -----------------------------------------------------------------------------------
 
@@ -141,9 +104,7 @@ class Replica:
                 self.checkpoint()
                 self._store.close()
                 self._store = None
-            for canister in self._canisters.values():
-                _release(canister)
-            self._canisters.clear()
+            self.canisters.clear()
 
     def start(self, interval: float = 0.5) -> None:
         """Run `tick()` and debounced checkpoints in a background thread."""
@@ -216,16 +177,13 @@ class Replica:
             finally:
                 self._checkpoint_now()
 
-    def canister(self, canister_id: Principal) -> Canister:
+    def canister(self, canister_id: Principal) -> CanisterState:
         with self.lock:
-            canister = self._canisters.get(canister_id)
-            if canister is None:
-                raise errors.canister_not_found(canister_id)
-            return canister
+            return self.canisters.get(canister_id)
 
     def canister_ids(self) -> list[Principal]:
         with self.lock:
-            return list(self._canisters)
+            return self.canisters.ids()
 
     def canister_status(self, canister_id: Principal) -> dict[str, Any]:
         """The management canister's `canister_status` record (without the controller check)."""
@@ -239,10 +197,16 @@ class Replica:
     def certified_state(self) -> list[CanisterInfo]:
         """Every canister's certifiable facts, taken atomically (for the HTTP layer's state tree)."""
         with self.lock:
-            return [_info(c) for c in self._canisters.values()]
+            return [_info(c) for c in self.canisters.all()]
 
     def root_key_der(self) -> bytes:
-        return self._certification().root_key_der()
+        return self.certification.root_key_der()
+
+    def certificate(self, paths: Iterable[TreePath], request_statuses: dict[bytes, Any]) -> bytes:
+        """A certificate of the replica's state tree revealing `paths` (and `/time`);
+        `request_statuses` are the HTTP layer's, for the requests asked about."""
+        now = self.time_ns()
+        return self.certification.certificate(paths, now, self.certified_state(), self.canister_ranges, request_statuses)
 
     @property
     def state_dir(self) -> Path | None:
@@ -273,10 +237,10 @@ class Replica:
             try:
                 if inspect:
                     cycles.check_ingress(canister, size, sender)
-                    canister.inspect_message(method, arg, sender, now)
+                    self.execution.inspect_message(canister, method, arg, sender, now)
                 cycles.charge_ingress(canister, size, sender)
                 self._mark_dirty()
-                outcome = canister.execute_update(method, arg, sender, now)
+                outcome = self.execution.execute_update(canister, method, arg, sender, now)
             except ExecutionError as exc:
                 raise exc.to_reject(canister.id) from None
             return _result(canister, outcome)
@@ -299,7 +263,7 @@ class Replica:
             canister = self._runnable(canister_id)
             cycles.check_ingress(canister, size, sender)
             try:
-                canister.inspect_message(method, arg, sender, self.time_ns())
+                self.execution.inspect_message(canister, method, arg, sender, self.time_ns())
             except ExecutionError as exc:
                 raise exc.to_reject(canister.id) from None
 
@@ -311,22 +275,22 @@ class Replica:
             canister = self._runnable(canister_id)
             cycles.check_query(canister)
             now = self.time_ns()
-            certification, certified_data = self._certification(), canister.certified_data
+            certification, certified_data = self.certification, canister.system.certified_data
 
             def certificate() -> bytes:  # signed only if the canister asks for it
                 return certification.data_certificate(canister.id, certified_data, now)
 
             try:
-                outcome = canister.execute_query(method, arg, sender, now, certificate)
+                outcome = self.execution.execute_query(canister, method, arg, sender, now, certificate)
             except ExecutionError as exc:
                 raise exc.to_reject(canister.id) from None
             return _result(canister, outcome)
 
-    def _runnable(self, canister_id: Principal) -> Canister:
+    def _runnable(self, canister_id: Principal) -> CanisterState:
         canister = self.canister(canister_id)
-        if canister.status is Status.STOPPED:
+        if canister.system.status is Status.STOPPED:
             raise errors.canister_stopped(canister.id)
-        if canister.status is Status.STOPPING:
+        if canister.system.status is Status.STOPPING:
             raise errors.canister_stopping(canister.id)
         if canister.module is None:
             raise errors.wasm_module_not_found().to_reject(canister.id)
@@ -339,37 +303,38 @@ class Replica:
         canister that can pay for it; returns how many ran."""
         ran = 0
         with self.lock:
-            for canister in list(self._canisters.values()):
+            for canister in self.canisters.all():
                 self._charge_idle(canister)
-                if canister.status is not Status.RUNNING or canister.module is None:
+                system = canister.system
+                if system.status is not Status.RUNNING or canister.module is None:
                     continue
                 now = self.time_ns()
-                due = canister.global_timer and now >= canister.global_timer
+                due = system.global_timer and now >= system.global_timer
                 if due and canister.module.has_system("canister_global_timer") and _can_run_task(canister):
-                    canister.global_timer = 0  # deactivated once scheduled, as on the IC
+                    system.global_timer = 0  # deactivated once scheduled, as on the IC
                     canister.touch()
                     ran += self._system_task(canister, Mode.GLOBAL_TIMER, now)
                 if canister.module.has_system("canister_heartbeat") and _can_run_task(canister):
                     ran += self._system_task(canister, Mode.HEARTBEAT, self.time_ns())
         return ran
 
-    def _charge_idle(self, canister: Canister) -> None:
+    def _charge_idle(self, canister: CanisterState) -> None:
         """Storage fees since the last charge; a canister that cannot pay them is uninstalled and
         its remaining balance burned, as on the IC."""
-        before = canister.cycles
+        before = canister.system.cycles
         if not cycles.charge_idle(canister, self.time_ns()):
             log.warning("canister %s could not pay for its storage: uninstalled", canister.id)
             if canister.module is not None:
-                canister.uninstall()
+                self.execution.uninstall(canister)
                 self.management.record_uninstall(canister)
-        if canister.cycles != before:
+        if canister.system.cycles != before:
             self._mark_dirty()
 
-    def _system_task(self, canister: Canister, mode: Mode, now: int) -> int:
+    def _system_task(self, canister: CanisterState, mode: Mode, now: int) -> int:
         try:
-            canister.run_system_task(mode, now)
+            self.execution.run_system_task(canister, mode, now)
         except ExecutionError as exc:
-            canister.log_debug(f"[TRAP]: {mode.label}: {exc.to_reject(canister.id).message}")
+            self.execution.log_debug(canister.system, f"[TRAP]: {mode.label}: {exc.to_reject(canister.id).message}")
         self._mark_dirty()
         return 1
 
@@ -380,7 +345,7 @@ class Replica:
         with self.lock:
             if self._store is None:
                 return
-            self._store.checkpoint(self, list(self._canisters.values()))
+            self._store.checkpoint(self._persistent_meta(), self.canisters.all())
             self._dirty_since = None
 
     def _checkpoint_now(self) -> None:
@@ -396,74 +361,19 @@ class Replica:
             if self._dirty_since is not None and time.monotonic() - self._dirty_since >= CHECKPOINT_DEBOUNCE:
                 self.checkpoint()
 
-    def persistent_meta(self) -> dict[str, Any]:
-        return {"next_canister_index": self._next_index, "time_ns": self._last_time}
+    def _persistent_meta(self) -> dict[str, Any]:
+        return {"next_canister_index": self.canisters.next_index, "time_ns": self._last_time}
 
     def _load(self) -> None:
         assert self._store is not None
         meta = self._store.manifest.get("replica", {})
-        self._next_index = meta.get("next_canister_index", FIRST_CANISTER_INDEX)
+        self.canisters.next_index = meta.get("next_canister_index", self.canisters.next_index)
         self._last_time = meta.get("time_ns", 0)
-        for canister in self._store.load(self):
-            self._canisters[canister.id] = canister
-
-    # --- internals used by the management canister and persistence -----------------------------------------
-
-    def make_canister(self, canister_id: Principal, settings: Settings, cycles: int) -> Canister:
-        return Canister(id=canister_id, environment=self, settings=settings, cycles=cycles)
-
-    def add_canister(self, canister_id: Principal, settings: Settings, cycles: int) -> Canister:
-        canister = self.make_canister(canister_id, settings, cycles)
-        self._canisters[canister_id] = canister
-        return canister
-
-    def remove_canister(self, canister_id: Principal) -> None:
-        canister = self._canisters.pop(canister_id)
-        _release(canister)
-
-    def allocate_canister_id(self, specified: Principal | None = None) -> Principal:
-        if specified is not None:
-            try:
-                specified.canister_index()
-            except ValueError:
-                raise Reject.of(
-                    ErrorCode.CANISTER_CONTRACT_VIOLATION, f"Specified ID {specified} is not a valid canister id"
-                ) from None
-            if specified in self._canisters:
-                raise Reject.of(ErrorCode.CANISTER_ID_ALREADY_EXISTS, f"Canister {specified} is already installed")
-            return specified
-        while True:
-            if self._next_index > LAST_CANISTER_INDEX:
-                raise Reject.of(
-                    ErrorCode.SUBNET_OVERSUBSCRIBED, "Could not create canister. Subnet has surpassed its canister ID allocation."
-                )
-            candidate = Principal.from_canister_index(self._next_index)
-            self._next_index += 1
-            if candidate not in self._canisters:
-                return candidate
-
-    def load_module(self, wasm: bytes) -> CanisterModule:
-        """Load (validate, instrument, compile) a module; recently used modules are cached by hash."""
-        import hashlib
-
-        key = hashlib.sha256(wasm).digest()
-        module = self._modules.get(key)
-        if module is None:
-            module = CanisterModule.load(self.engine, wasm)
-            self._modules[key] = module
-            while len(self._modules) > MODULE_CACHE_SIZE:
-                self._modules.popitem(last=False)
-        else:
-            self._modules.move_to_end(key)
-        return module
-
-    def _certification(self) -> Any:
-        if self.certification is None:
-            self.certification = Certification()
-        return self.certification
+        for canister in self._store.load(self.modules, self.execution.restore):
+            self.canisters.add(canister)
 
 
-def _can_run_task(canister: Canister) -> bool:
+def _can_run_task(canister: CanisterState) -> bool:
     """Heartbeats and timers run only if the canister can prepay them above its freezing threshold
     (a frozen canister's timer stays set until a top-up)."""
     try:
@@ -483,7 +393,7 @@ def _check_ingress(method: str, arg: bytes) -> None:
         )
 
 
-def _result(canister: Canister, outcome: Outcome) -> bytes:
+def _result(canister: CanisterState, outcome: Outcome) -> bytes:
     if outcome.response is None:
         raise errors.did_not_reply(canister.id)
     kind, value = outcome.response
@@ -494,20 +404,14 @@ def _result(canister: Canister, outcome: Outcome) -> bytes:
     raise errors.canister_reject(value)
 
 
-def _info(canister: Canister) -> CanisterInfo:
+def _info(canister: CanisterState) -> CanisterInfo:
+    system = canister.system
     return CanisterInfo(
         canister_id=canister.id,
-        status=canister.status.label,
-        controllers=tuple(canister.controllers),
+        status=system.status.label,
+        controllers=tuple(system.controllers),
         module_hash=canister.module_hash,
-        certified_data=canister.certified_data,
-        cycles=canister.cycles,
-        version=canister.version,
+        certified_data=system.certified_data,
+        cycles=system.cycles,
+        version=system.version,
     )
-
-
-def _release(canister: Canister) -> None:
-    if canister.instance is not None:
-        canister.instance.close()
-        canister.instance.heap.shadow.close()
-        canister.instance = None

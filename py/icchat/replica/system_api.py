@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import ctypes
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import wasmtime
 
 from icchat.ic.principal import MAX_LENGTH, Principal
-from icchat.replica import cycles, errors
+from icchat.replica import errors
 from icchat.replica.api_table import SYSTEM_API
 from icchat.replica.errors import TrapCode
 from icchat.replica.execution import Execution
@@ -45,35 +45,18 @@ def _signed64(value: int) -> int:
     return value - (1 << 64) if value >= 1 << 63 else value
 
 
-class CanisterView(Protocol):
-    """What the System API reads and grows of the canister it runs in (replica/canister.py's
-    `Canister` is one): it depends on this shape, not on the canister's module."""
-
-    id: Principal
-    cycles: int
-    environment: Any  # root_key_der, subnet_id
-    global_timer: int
-    stable: Any  # StableMemory: size_pages, grow, read/write
-    status: Any  # .code
-    version: int
-
-    @property
-    def controllers(self) -> list[Principal]: ...
-
-    def log_debug(self, text: str) -> None: ...
-
-
 class SystemApi:
-    """The `ic0` functions of one canister instance (one wasmtime store)."""
+    """The `ic0` functions of one canister instance (one wasmtime store). They act on the
+    current `Execution` only (its view of the canister, its stable memory, its recorded
+    changes), and write debug messages to `log`, the canister's log."""
 
-    def __init__(self, canister: CanisterView, meter: Any) -> None:
-        self.canister = canister
+    def __init__(self, meter: Any, log: Callable[[str], None]) -> None:
         self.meter = meter
         self.execution: Execution | None = None
         self._memory: wasmtime.Memory | None = None
         self._caller: Any = None
         self.heap: Heap | None = None  # set by the instance once its heap exists
-        self.log: Callable[[str], None] = canister.log_debug
+        self.log = log
 
     # --- linking ----------------------------------------------------------------------------------
 
@@ -274,24 +257,21 @@ class SystemApi:
         self._charge("cycles_burn128", 0)
         amount = ((high & U64) << 64) | (low & U64)
         # As on the IC, burning stops at the freezing threshold: it never freezes the canister.
-        burned = min(amount, max(0, self._balance(e) - cycles.freezing_threshold(self.canister)))
+        burned = min(amount, max(0, e.balance - e.system.freezing_threshold))
         self._write_u128("cycles_burn128", dst, burned)
-        e.cycles_burned += burned
-
-    def _balance(self, e: Execution) -> int:
-        return max(0, self.canister.cycles - e.cycles_burned)
+        e.changes.cycles_burned += burned
 
     def _ic0_canister_cycle_balance128(self, e: Execution, dst: int) -> None:
         self._charge("canister_cycle_balance128", 0)
-        self._write_u128("canister_cycle_balance128", dst, self._balance(e))
+        self._write_u128("canister_cycle_balance128", dst, e.balance)
 
     def _ic0_canister_liquid_cycle_balance128(self, e: Execution, dst: int) -> None:
         self._charge("canister_liquid_cycle_balance128", 0)
-        self._write_u128("canister_liquid_cycle_balance128", dst, self._balance(e))
+        self._write_u128("canister_liquid_cycle_balance128", dst, e.balance)
 
     def _ic0_canister_cycle_balance(self, e: Execution) -> int:
         self._charge("canister_cycle_balance", 0)
-        balance = self._balance(e)
+        balance = e.balance
         if balance > U64:
             raise errors.trapped(TrapCode.CYCLES_AMOUNT_TOO_BIG_FOR_64_BIT)
         return balance
@@ -300,31 +280,31 @@ class SystemApi:
 
     def _ic0_canister_self_size(self, e: Execution) -> int:
         self._charge("canister_self_size", 0)
-        return len(self.canister.id.raw)
+        return len(e.system.canister_id.raw)
 
     def _ic0_canister_self_copy(self, e: Execution, dst: int, offset: int, size: int) -> None:
-        self._copy_out("canister_self_copy", "id", self.canister.id.raw, dst, offset, size)
+        self._copy_out("canister_self_copy", "id", e.system.canister_id.raw, dst, offset, size)
 
     def _ic0_canister_status(self, e: Execution) -> int:
         self._charge("canister_status", 0)
-        return self.canister.status.code
+        return e.system.status_code
 
     def _ic0_canister_version(self, e: Execution) -> int:
         self._charge("canister_version", 0)
-        return self.canister.version
+        return e.system.version
 
     def _ic0_subnet_self_size(self, e: Execution) -> int:
         self._charge("subnet_self_size", 0)
-        return len(self.canister.environment.subnet_id.raw)
+        return len(e.system.subnet_id.raw)
 
     def _ic0_subnet_self_copy(self, e: Execution, dst: int, offset: int, size: int) -> None:
-        self._copy_out("subnet_self_copy", "id", self.canister.environment.subnet_id.raw, dst, offset, size)
+        self._copy_out("subnet_self_copy", "id", e.system.subnet_id.raw, dst, offset, size)
 
     # --- stable memory --------------------------------------------------------------------------------
 
-    def _stable_read(self, name: str, dst: int, offset: int, size: int) -> None:
+    def _stable_read(self, e: Execution, name: str, dst: int, offset: int, size: int) -> None:
         self._charge(name, size)
-        stable = self.canister.stable
+        stable = e.stable
         if offset + size > stable.size_bytes:
             raise errors.trapped(TrapCode.STABLE_MEMORY_OUT_OF_BOUNDS)
         address, length = self._heap()
@@ -334,9 +314,9 @@ class SystemApi:
             self.heap.host_will_write(dst, size)
         stable.read_to(address + dst, offset, size)
 
-    def _stable_write(self, name: str, offset: int, src: int, size: int) -> None:
+    def _stable_write(self, e: Execution, name: str, offset: int, src: int, size: int) -> None:
         self._charge(name, size)
-        stable = self.canister.stable
+        stable = e.stable
         address, length = self._heap()
         if src + size > length:
             raise errors.trapped(TrapCode.HEAP_OUT_OF_BOUNDS)
@@ -346,48 +326,48 @@ class SystemApi:
 
     def _ic0_stable64_size(self, e: Execution) -> int:
         self._charge("stable64_size", 0)
-        return self.canister.stable.size_pages
+        return e.stable.size_pages
 
     def _ic0_stable64_grow(self, e: Execution, new_pages: int) -> int:
         self._charge("stable64_grow", 0)
-        return self.canister.stable.grow(new_pages & U64)
+        return e.stable.grow(new_pages & U64)
 
     def _ic0_stable64_read(self, e: Execution, dst: int, offset: int, size: int) -> None:
-        self._stable_read("stable64_read", dst & U64, offset & U64, size & U64)
+        self._stable_read(e, "stable64_read", dst & U64, offset & U64, size & U64)
 
     def _ic0_stable64_write(self, e: Execution, offset: int, src: int, size: int) -> None:
-        self._stable_write("stable64_write", offset & U64, src & U64, size & U64)
+        self._stable_write(e, "stable64_write", offset & U64, src & U64, size & U64)
 
-    def _check_32_bit(self) -> None:
-        if self.canister.stable.size_pages > MAX_32_BIT_STABLE_PAGES:
+    def _check_32_bit(self, e: Execution) -> None:
+        if e.stable.size_pages > MAX_32_BIT_STABLE_PAGES:
             raise errors.trapped(TrapCode.STABLE_MEMORY_TOO_BIG_FOR_32_BIT)
 
     def _ic0_stable_size(self, e: Execution) -> int:
         self._charge("stable_size", 0)
-        self._check_32_bit()
-        return self.canister.stable.size_pages
+        self._check_32_bit(e)
+        return e.stable.size_pages
 
     def _ic0_stable_grow(self, e: Execution, new_pages: int) -> int:
         self._charge("stable_grow", 0)
-        self._check_32_bit()
-        return self.canister.stable.grow(new_pages & U32, MAX_32_BIT_STABLE_PAGES * WASM_PAGE)
+        self._check_32_bit(e)
+        return e.stable.grow(new_pages & U32, MAX_32_BIT_STABLE_PAGES * WASM_PAGE)
 
     def _ic0_stable_read(self, e: Execution, dst: int, offset: int, size: int) -> None:
-        self._check_32_bit()
-        self._stable_read("stable_read", dst & U32, offset & U32, size & U32)
+        self._check_32_bit(e)
+        self._stable_read(e, "stable_read", dst & U32, offset & U32, size & U32)
 
     def _ic0_stable_write(self, e: Execution, offset: int, src: int, size: int) -> None:
-        self._check_32_bit()
-        self._stable_write("stable_write", offset & U32, src & U32, size & U32)
+        self._check_32_bit(e)
+        self._stable_write(e, "stable_write", offset & U32, src & U32, size & U32)
 
     # --- certification ----------------------------------------------------------------------------------
 
     def _ic0_root_key_size(self, e: Execution) -> int:
         self._charge("root_key_size", 0)
-        return len(self.canister.environment.root_key_der())
+        return len(e.system.root_key_der)
 
     def _ic0_root_key_copy(self, e: Execution, dst: int, offset: int, size: int) -> None:
-        self._copy_out("root_key_copy", "key", self.canister.environment.root_key_der(), dst, offset, size)
+        self._copy_out("root_key_copy", "key", e.system.root_key_der, dst, offset, size)
 
     def _ic0_certified_data_set(self, e: Execution, src: int, size: int) -> None:
         src, size = src & U32, size & U32
@@ -398,7 +378,7 @@ class SystemApi:
                 f"{CERTIFIED_DATA_MAX_LENGTH} bytes. Found {size} bytes."
             )
         _check_bounds("certified_data_set", "src", src, size, self._heap()[1])
-        e.certified_data = self._read("certified_data_set", src, size)
+        e.changes.certified_data = self._read("certified_data_set", src, size)
 
     def _ic0_data_certificate_present(self, e: Execution) -> int:
         self._charge("data_certificate_present", 0)
@@ -429,8 +409,8 @@ class SystemApi:
 
     def _ic0_global_timer_set(self, e: Execution, timestamp: int) -> int:
         self._charge("global_timer_set", 0)
-        previous = e.global_timer if e.global_timer is not None else self.canister.global_timer
-        e.global_timer = timestamp & U64
+        previous = e.changes.global_timer if e.changes.global_timer is not None else e.system.global_timer
+        e.changes.global_timer = timestamp & U64
         return previous
 
     def _ic0_performance_counter(self, e: Execution, counter_type: int) -> int:
@@ -449,7 +429,7 @@ class SystemApi:
             raise errors.ExecutionError(
                 errors.ErrorCode.CANISTER_CONTRACT_VIOLATION, "Canister provided invalid principal id", errors.TOOLCHAIN_HELP
             )
-        return int(Principal(data) in self.canister.controllers)
+        return int(Principal(data) in e.system.controllers)
 
     def _ic0_in_replicated_execution(self, e: Execution) -> int:
         self._charge("in_replicated_execution", 0)

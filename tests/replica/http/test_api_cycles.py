@@ -26,7 +26,7 @@ def test_a_call_pays_for_every_byte_of_the_signed_request(api, http_replica, sys
     body = cbor2.dumps({"content": api.content("call", canister_id=cid, method_name="spin", arg=struct.pack("<Q", 1000))})
     code, answer = api.post(f"/api/v3/canister/{cid}/call", body)
     assert code == 200 and cbor2.loads(answer)["status"] == "replied"
-    used = replica.canister(cid).instance.meter.used()
+    used = replica.canister(cid).execution_state.instance.meter.used()
     assert replica.canister_info(cid).cycles == before - prices.ingress_induction_cycles(len(body)) - prices.update_execution_cycles(used)
     assert len(body) > len("spin") + 8  # the envelope (sender, expiry, nonce, ...) is paid for too
 

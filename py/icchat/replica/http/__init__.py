@@ -6,6 +6,6 @@
         print(server.url)          # agents: HttpAgent({host: server.url}); await agent.fetchRootKey()
 """
 
-from icchat.replica.http.server import HttpServer, attach_certification, serve
+from icchat.replica.http.server import HttpServer, serve
 
-__all__ = ["HttpServer", "attach_certification", "serve"]
+__all__ = ["HttpServer", "serve"]

@@ -26,11 +26,12 @@ from typing import Any
 import cbor2
 
 from icchat.ic import candid
+from icchat.ic.certificate import SELF_DESCRIBE_TAG
 from icchat.ic.envelope import Envelope, EnvelopeError, check_expiry, parse_envelope
 from icchat.ic.principal import Principal
 from icchat.ic.request_id import hash_of_map
 from icchat.replica.errors import ErrorCode, IngressTooLarge, Reject, RejectCode
-from icchat.replica.http.certified_state import SELF_DESCRIBE_TAG, CertifiedState
+from icchat.replica.http.certified_state import CertifiedState
 from icchat.replica.http.ingress import IngressCall, IngressQueue
 from icchat.replica.http.messages import HttpIn, HttpOut
 from icchat.replica.management import METHODS as MANAGEMENT_METHODS

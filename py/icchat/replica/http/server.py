@@ -21,7 +21,6 @@ from icchat.ic.envelope import MAX_ENVELOPE_BYTES
 from icchat.replica.http.api import Api
 from icchat.replica.http.certified_state import CertifiedState
 from icchat.replica.http.ingress import IngressQueue
-from icchat.replica.http.keys import ReplicaKeys
 from icchat.replica.http.messages import HttpIn, HttpOut
 
 log = logging.getLogger("icchat.replica.http")
@@ -36,17 +35,6 @@ CORS_HEADERS = [
     ("access-control-allow-headers", "content-type"),
     ("access-control-max-age", "86400"),
 ]
-
-
-def attach_certification(replica: Any) -> CertifiedState:
-    """Give the replica its persisted root key (created on first start) and subnet id."""
-    current = getattr(replica, "certification", None)
-    if isinstance(current, CertifiedState):
-        return current
-    state = CertifiedState(replica, ReplicaKeys.load_or_create(replica.state_dir))
-    replica.certification = state
-    replica.subnet_id = state.subnet_id
-    return state
 
 
 Handler = Callable[[Any, HttpIn], HttpOut]
@@ -71,7 +59,7 @@ class HttpServer:
 
     def __init__(self, replica: Any, host: str = "127.0.0.1", port: int = 4943, *, gateway: Handler | None = None) -> None:
         self.replica = replica
-        self.state = attach_certification(replica)
+        self.state = CertifiedState(replica)
         self.host = host
         self.gateway = gateway or installed_gateway
         self._requested_port = port
