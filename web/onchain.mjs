@@ -1,6 +1,6 @@
 // The gpt2 canister's chat methods (canister/gpt2.did) through the official JS agent
 // (@icp-sdk/core), for the worker's Python (icchat.chat.onchain, through icchat.chat.worker's
-// JsGpt2Client): plain objects in and out, Candid stays on this side. Bundled into
+// JsCanisterClient): plain objects in and out, Candid stays on this side. Bundled into
 // agent/<hash>/agent.js by the web build.
 //
 // Calls go through agent.update / agent.query rather than an Actor: @icp-sdk/core 6.1's Actor

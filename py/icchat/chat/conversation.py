@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 ROLES = ("user", "assistant")
-ORIGINS = ("device", "onchain-fast", "onchain-verified")
+ORIGINS = ("device", "onchain-fast", "onchain-verified", "llm-service")
 
 
 class ConversationError(ValueError):

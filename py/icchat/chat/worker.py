@@ -1,9 +1,9 @@
 """The chat worker's Python half (web/worker.js runs it in Pyodide): one chat runtime and the
 backends that can answer on this page, by label ("device", "onchain-fast", "onchain-verified",
-and a measurement's probe). It takes and returns plain Python data, the worker<->page messages
+"llm-service", and a measurement's probe). It takes and returns plain Python data, the worker<->page messages
 of web/protocol.mjs as dicts, so it runs, and is tested, in CPython as in Pyodide.
 
-`JsChatWorker` and `JsGpt2Client` are the one place where JS objects become Python data and back
+`JsChatWorker` and `JsCanisterClient` are the one place where JS objects become Python data and back
 (Pyodide only).
 """
 
@@ -16,6 +16,8 @@ from icchat.chat import speed
 from icchat.chat.backend import Backend, BackendError
 from icchat.chat.conversation import Conversation
 from icchat.chat.device import DeviceBackend
+from icchat.chat.llm_service import LABEL as LLM_SERVICE
+from icchat.chat.llm_service import LlmServiceBackend, RouteClient
 from icchat.chat.onchain import MODES, Gpt2Client, OnchainBackend
 from icchat.chat.runtime import ChatRuntime
 from icchat.chat.settings import Settings
@@ -42,6 +44,7 @@ class ChatWorker:
         self.n_ctx = int(n_ctx)
         self.vocab_size = int(vocab_size)
         self.backends: dict[str, Backend] = {}
+        self.service: LlmServiceBackend | None = None  # the LLM service via the route canister
 
     @classmethod
     def from_bundle_files(cls, vocab_json: str | bytes, merges_txt: str | bytes,
@@ -66,6 +69,14 @@ class ChatWorker:
             backend = OnchainBackend(client, mode, self.n_ctx, prices or None)
             self.backends[backend.label] = backend
 
+    def use_llm_service(self, client: RouteClient, model: str) -> None:
+        """Answer through the route canister too (icchat.chat.llm_service), as `model`."""
+        self.service = LlmServiceBackend(client, model)
+
+    def labels(self) -> list[str]:
+        """What can answer on this page (the `ready` message's backends)."""
+        return [*self.backends, *([self.service.label] if self.service else [])]
+
     def drop(self, label: str) -> None:
         """Forget the backend `label` (a measurement's probe once timed)."""
         self.backends.pop(label, None)
@@ -81,12 +92,16 @@ class ChatWorker:
         """The assistant's next turn for `conversation` ({messages: [{role, text, origin?}]}) with
         `settings` (Settings' fields), written by `backend`: `delta` messages as the text arrives,
         then one `done` or, if the backend failed, one `error` (kind "generate" on the device,
-        "onchain" else; not fatal). ValueError before anything is written if `backend` cannot
-        answer here or the conversation or settings are malformed."""
-        if backend not in self.backends:
+        "service" for the LLM service, "onchain" else; not fatal). The LLM service writes no
+        deltas: its whole answer comes in the `done`. ValueError before anything is written if
+        `backend` cannot answer here or the conversation or settings are malformed."""
+        if backend not in self.labels():
             raise ValueError(f"answers computed {backend} are not available on this page")
         parsed_conversation = Conversation.from_dict(dict(conversation))
         parsed_settings = Settings.from_dict(dict(settings), self.vocab_size)
+        if self.service is not None and backend == self.service.label:
+            yield await self._service_reply(id, parsed_conversation, cancelled)
+            return
         async for event in self.runtime.reply(parsed_conversation, self.backends[backend], parsed_settings, cancelled):
             data = event.to_dict()
             if event.text_delta or event.tokens:  # the last event may carry text (held back) or the stop token
@@ -96,6 +111,19 @@ class ChatWorker:
                        "message": event.error or "the reply failed", "fatal": False, "during": "generate"}
             elif event.done:
                 yield {"type": "done", "id": id, **{k: data[k] for k in DONE_FIELDS}, "origin": event.origin or backend}
+
+    async def _service_reply(self, id: str | int, conversation: Conversation,
+                             cancelled: Callable[[], bool]) -> dict[str, Any]:
+        """The LLM service's answer as one `done` (or one `error`), in the runtime's fields."""
+        assert self.service is not None
+        try:
+            answer = await self.service.answer(conversation, cancelled)
+        except BackendError as exc:
+            return {"type": "error", "id": id, "kind": "service", "message": str(exc) or "the LLM service failed",
+                    "fatal": False, "during": "generate"}
+        return {"type": "done", "id": id, "text": answer.text, "origin": self.service.label,
+                "stop_reason": answer.stop_reason, "trimmed_turns": answer.trimmed_turns, "trimmed_tokens": 0,
+                "stats": answer.stats}
 
 
 class JsChatWorker:
@@ -110,6 +138,7 @@ class JsChatWorker:
     def __init__(self, vocab_json: str, merges_txt: str, manifest: Any) -> None:
         self.chat = ChatWorker.from_bundle_files(vocab_json, merges_txt, _py(manifest))
         self.gpt2: Any = None  # web/onchain.mjs's client, once connected
+        self.route: Any = None  # web/llm-route.mjs's client, once connected
 
     def use_engine(self, engine: Any, label: str = DEVICE) -> None:
         self.chat.use_engine(engine, label)
@@ -117,7 +146,12 @@ class JsChatWorker:
     def use_onchain(self, client: Any, prices: Any) -> None:
         """client: web/onchain.mjs's; prices: config.json's ic_prices (a JS object or null)."""
         self.gpt2 = client
-        self.chat.use_onchain(JsGpt2Client(client), _py(prices))
+        self.chat.use_onchain(JsCanisterClient(client), _py(prices))
+
+    def use_llm_service(self, client: Any, model: str) -> None:
+        """client: web/llm-route.mjs's; model: the route's (its route_info)."""
+        self.route = client
+        self.chat.use_llm_service(JsCanisterClient(client), str(model))
 
     def drop(self, label: str) -> None:
         self.chat.drop(label)
@@ -128,29 +162,32 @@ class JsChatWorker:
 
     async def reply(self, id: Any, conversation: Any, settings: Any, backend: str, control: Any,
                     post: Any, pause: Any) -> None:
-        """A `generate` message's reply, its messages posted as they come. An onchain failure the
-        gpt2 canister itself turned down (onchain.mjs's record of the failed call) is `refused`."""
+        """A `generate` message's reply, its messages posted as they come. A failure the canister
+        itself turned down (the client's record of the failed call) is `refused`."""
         from js import Object
         from pyodide.ffi import to_js
 
-        if self.gpt2 is not None:
-            self.gpt2.lastFailure = None
+        client = self.route if backend == LLM_SERVICE else self.gpt2
+        if client is not None:
+            client.lastFailure = None
         async for message in self.chat.reply(id, _py(conversation), _py(settings), backend,
                                              lambda: bool(control.cancelled)):
-            if message["type"] == "error" and message["kind"] == "onchain" and self._refused():
+            if message["type"] == "error" and message["kind"] in ("onchain", "service") and _refused(client):
                 message["kind"] = "refused"
             post(to_js(message, dict_converter=Object.fromEntries))
             if message["type"] == "delta":
                 await pause()
 
-    def _refused(self) -> bool:
-        failure = self.gpt2.lastFailure if self.gpt2 is not None else None
-        return bool(failure and failure.refused)
 
 
-class JsGpt2Client:
-    """web/onchain.mjs's client (a JsProxy) as a `Gpt2Client`: the request goes as a JS object,
-    the reply comes back as a dict."""
+def _refused(client: Any) -> bool:
+    failure = client.lastFailure if client is not None else None
+    return bool(failure and failure.refused)
+
+
+class JsCanisterClient:
+    """web/onchain.mjs's or web/llm-route.mjs's client (a JsProxy) as a `Gpt2Client` or a
+    `RouteClient`: the request goes as a JS object, the reply comes back as a dict."""
 
     def __init__(self, js_client: Any) -> None:
         self.js_client = js_client
