@@ -7,3 +7,4 @@ export { Principal } from "@icp-sdk/core/principal";
 export { Ed25519KeyIdentity } from "@icp-sdk/core/identity";
 export { verifyManifest, checkFile } from "./verify-manifest.mjs";
 export { connectGpt2, identityFromSeed, rejectReason } from "./onchain.mjs";
+export { connectLlmRoute } from "./llm-route.mjs";

@@ -47,7 +47,7 @@ const fromWorker = {
     // A start-up's first `ready` may come while the device model still loads (device.loading):
     // onchain answers run from here, the device's come with the next `ready`.
     Object.assign(state, {
-      ready: true, model: message.model, available: message.backends, prices: message.prices, device: message.device,
+      ready: true, model: message.model, available: message.backends, prices: message.prices, device: message.device, service: message.service ?? null,
     });
     state.running.precision = message.precision;
     boundSettings();
@@ -75,7 +75,7 @@ const fromWorker = {
   },
   delta: onDelta,
   done(message) {
-    if (onDone(message) && message.origin !== "device") checkUsage(false); // what is spent now, in the settings
+    if (onDone(message) && message.origin.startsWith("onchain")) checkUsage(false); // what is spent now, in the settings
   },
   error({ id, kind, message, fatal, during }) {
     if (id && state.reply && state.reply.id === id) failReply();
@@ -87,8 +87,8 @@ const fromWorker = {
     }
     showError(explainError(kind, message), kind, fatal);
     if (!fatal && during === "generate") setRestingState();
-    const onchain = kind === "onchain" || kind === "refused";
-    els.errorDevice.hidden = !(onchain && state.available.includes("device"));
+    const onchain = kind === "onchain" || (kind === "refused" && state.prefs.backend !== "llm-service");
+    els.errorDevice.hidden = !((onchain || kind === "service") && state.available.includes("device"));
     if (onchain) checkUsage(false); // what is spent now, in the settings
     if (during === "switch" && !fatal) switchFailed();
     renderControls();

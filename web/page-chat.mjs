@@ -159,7 +159,7 @@ function startReply(conversation, userText) {
   const node = messageNode("assistant");
   node.dataset.state = "waiting";
   els.messages.append(node);
-  if (prefs.backend !== "device" && !prefs.onchainUsed) {
+  if (prefs.backend.startsWith("onchain") && !prefs.onchainUsed) {
     prefs.onchainUsed = true; // the conversation goes to the canister now: offer to forget it
     savePrefs(prefs);
   }
@@ -180,10 +180,17 @@ function startReply(conversation, userText) {
 }
 
 /** Stop the answer being written (the worker answers with its `done`, stop_reason "cancelled"),
- * or cancel the message waiting for the model. */
+ * or cancel the message waiting for the model. The LLM service's call, once sent, cannot be
+ * called back: the page says so while it waits for the answer it will discard. */
 export function stop() {
-  if (state.reply) worker.stop(state.reply.id);
-  else if (state.pending) cancelPending();
+  const reply = state.reply;
+  if (reply) {
+    worker.stop(reply.id);
+    if (reply.backend === "llm-service" && reply.node.dataset.state === "waiting") {
+      reply.node.dataset.state = "stopping";
+      reply.textNode.textContent = "Stopped: the request to the service cannot be called back; its answer will be discarded when it comes.";
+    }
+  } else if (state.pending) cancelPending();
 }
 
 /** The answer failed: take the question back out of the conversation and into the box. */
@@ -246,7 +253,10 @@ export function onDone({ id, text, origin, stop_reason, trimmed_turns, stats }) 
     role: "assistant", text, origin,
     stats: { tokens: reply.tokens, tokens_per_s: stats.tokens_per_s || null, stop_reason, seed: Number.isSafeInteger(stats.seed) ? stats.seed : null, python_share: pythonShare(stats), trimmed_turns },
   };
-  if (origin !== "device") {
+  if (origin === "llm-service") {
+    const { model, via, cycles, instructions, calls, discarded } = stats;
+    Object.assign(entry.stats, { model, via, cycles: cycles ?? null, instructions: instructions ?? 0, calls: calls ?? 0, ...(discarded ? { discarded } : {}) });
+  } else if (origin !== "device") {
     Object.assign(entry.stats, { calls: stats.calls ?? 0, updates: stats.updates ?? 0, queries: stats.queries ?? 0, instructions: stats.instructions ?? 0, cycles: stats.mainnet_cycles ?? null, prices_read_on: state.prices?.read_on ?? null });
   }
   reply.conversation.messages.push(entry);

@@ -15,7 +15,7 @@ export const els = {
   settings: $("#settings"), settingsToggle: $("#settings-toggle"), settingsClose: $("#settings-close"), settingsForm: $("#settings-form"),
   settingsError: $("#settings-error"), settingsReset: $("#settings-reset"), about: $("#about"), engineAuto: $("#engine-auto"),
   temperatureOut: $("#temperature-out"), topPOut: $("#top_p-out"),
-  where: $("#where"), emptyText: $("#empty p"), whereNote: $("#where-note"), hint: $("#hint"),
+  where: $("#where"), whereService: $("#where-service"), serviceModel: $("#service-model"), emptyText: $("#empty p"), whereNote: $("#where-note"), hint: $("#hint"),
   deviceNote: $("#device-note"), deviceNoteText: $("#device-note-text"), deviceNoteOnchain: $("#device-note-onchain"), errorDevice: $("#error-device"),
   privacy: $("#privacy"), forget: $("#forget-onchain"), forgetNote: $("#forget-note"), usage: $("#usage"), usageRefresh: $("#usage-refresh"),
   suggestions: document.querySelectorAll(".suggestion"),

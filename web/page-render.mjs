@@ -6,12 +6,13 @@ import { formatMemory } from "./device-fit.mjs";
 import { els } from "./page-dom.mjs";
 import { onchainFirst, state, takesMessagesFor } from "./page-state.mjs";
 
-export const ORIGIN_LABELS = { device: "on this device", "onchain-fast": "onchain · fast", "onchain-verified": "onchain · verified" };
+export const ORIGIN_LABELS = { device: "on this device", "onchain-fast": "onchain · fast", "onchain-verified": "onchain · verified", "llm-service": "LLM service via canister" };
 export const ENGINE_LABELS = { icchat: "icchat engine", "onnxruntime-web": "onnxruntime-web" };
 const WHERE_NOTES = {
   device: "",
   "onchain-fast": "Computed by the gpt2 canister: your conversation goes to its subnet by an update, then one node writes the answer by query (not certified).",
   "onchain-verified": "Computed by the gpt2 canister: every node of its subnet sees your conversation and computes the answer (replicated updates, certified).",
+  "llm-service": "Answered by an LLM service outside the IC: the route canister sends your conversation (its newest 10 messages, at most 10 KiB) to it and returns the whole answer, with what it cost in cycles.",
 };
 // Who sees the conversation and what is kept, per mode (the sidebar). Onchain: the conversation's
 // tokens travel as ingress messages and queries (not encrypted from the nodes), and the canister's
@@ -23,14 +24,19 @@ const PRIVACY = {
   device: "On this device: the model runs in this browser and nothing you type leaves it; only the model files come from the gpt2 canister. Conversations are kept in this browser.",
   "onchain-fast": `Onchain · fast: your conversation is sent to the gpt2 canister on the Internet Computer. An update stores it in the canister on every node of its subnet, and one node writes the answer by query. ${KEPT}`,
   "onchain-verified": `Onchain · verified: your conversation is sent to the gpt2 canister on the Internet Computer; every node of its subnet sees it and computes the answer. ${KEPT}`,
+  // the route canister's nodes all see the request (an update), and an outcall's request is seen by
+  // every node that makes it and by the service (docs/llm-service.md)
+  "llm-service": "LLM service (via canister): your conversation is sent to the route canister on the Internet Computer, whose nodes see it, and from there to the LLM service (DFINITY's LLM canister, or the endpoint its owner set), which sees it too.",
 };
 const EMPTY_TEXT = {
   device: "The model runs on this device in your browser. What you type is not sent anywhere.",
   onchain: "The model runs onchain, in the gpt2 canister on the Internet Computer: what you type is sent to it.",
+  "llm-service": "An LLM service answers, asked by a canister on the Internet Computer: what you type is sent to both.",
 };
 const HINTS = {
   device: "Enter sends · Shift+Enter adds a line",
   onchain: "Enter sends · Stop stops after the current call",
+  "llm-service": "Enter sends · the answer comes whole · Stop cannot call the request back: its answer is then discarded",
   pending: "Your message waits for the model and is answered once it is ready · Stop cancels it",
   deviceLoading: "Answers on this device come once the model is loaded · onchain answers now",
 };
@@ -182,6 +188,7 @@ export function explainError(kind, message) {
     case "memory": return `${message}. Close other tabs, or pick the smaller q8 precision in Settings, then restart.`;
     case "config": return `${message}. The page was not deployed completely.`;
     case "onchain": return `The onchain answer failed: ${message}. Your question is back in the box: send it again, or answer on this device.`;
+    case "service": return `The LLM service did not answer: ${message.replace(/\.+$/, "")}. Your question is back in the box.`;
     // the gpt2 canister's own line (budget, quota, access, busy): as it is
     case "refused": return `${/[.!?)]$/.test(message) ? message : `${message}.`} Your question is back in the box.`;
     default: return message;
@@ -230,24 +237,28 @@ export function renderMessage(message, node = messageNode(message.role)) {
     where.textContent = ORIGIN_LABELS[message.origin] ?? message.origin ?? "";
     meta.append(where);
     const s = message.stats ?? {};
+    if (s.model) meta.append(span(s.model, "model"));
+    if (s.via) meta.append(span(`via ${s.via}`, "via"));
+    if (s.discarded) meta.append(span("stopped: the service's late answer was discarded", "stopped"));
     if (s.tokens) meta.append(span(`${s.tokens} tokens`));
     if (s.tokens_per_s) meta.append(span(`${s.tokens_per_s.toFixed(1)} tokens/s`));
     if (s.calls) meta.append(span(`${s.calls} call${s.calls === 1 ? "" : "s"}`, "calls"));
     if (s.instructions) meta.append(span(`${formatCount(s.instructions)} instructions`, "instructions"));
-    if (s.cycles !== null && s.cycles !== undefined && s.calls) meta.append(span(`≈ ${formatCount(s.cycles)} cycles on mainnet`, "cycles"));
-    if (s.stop_reason && STOP_LABELS[s.stop_reason]) meta.append(span(STOP_LABELS[s.stop_reason], s.stop_reason === "cancelled" ? "stopped" : ""));
+    if (s.cycles !== null && s.cycles !== undefined && s.calls) meta.append(span(message.origin === "llm-service" ? `${formatCount(s.cycles)} cycles` : `≈ ${formatCount(s.cycles)} cycles on mainnet`, "cycles"));
+    if (s.stop_reason && STOP_LABELS[s.stop_reason] && !s.discarded) meta.append(span(STOP_LABELS[s.stop_reason], s.stop_reason === "cancelled" ? "stopped" : ""));
     if (s.trimmed_turns) meta.append(span(`${s.trimmed_turns} older turn${s.trimmed_turns === 1 ? "" : "s"} left out (context window)`));
     const details = [];
     if (s.seed !== null && s.seed !== undefined) details.push(`seed ${s.seed}`);
     if (s.python_share !== null && s.python_share !== undefined) details.push(`Python ${(s.python_share * 100).toFixed(1)} % of the time`);
-    if (s.calls) details.push(`${s.updates} update${s.updates === 1 ? "" : "s"}, ${s.queries} quer${s.queries === 1 ? "y" : "ies"} (queries are free)`);
-    if (s.cycles !== null && s.cycles !== undefined && s.calls) details.push(`cycles: the IC's published prices${s.prices_read_on ? ` read on ${s.prices_read_on}` : ""}, 13-node subnet`);
+    if (s.calls && message.origin === "llm-service") details.push("cycles: what this answer cost the route canister (its call or outcall, and its instructions)");
+    else if (s.calls) details.push(`${s.updates} update${s.updates === 1 ? "" : "s"}, ${s.queries} quer${s.queries === 1 ? "y" : "ies"} (queries are free)`);
+    if (s.cycles !== null && s.cycles !== undefined && s.calls && message.origin !== "llm-service") details.push(`cycles: the IC's published prices${s.prices_read_on ? ` read on ${s.prices_read_on}` : ""}, 13-node subnet`);
     meta.title = details.join(" · ");
     if (navigator.clipboard && message.text) meta.append(copyButton(message.text));
     node.dataset.origin = message.origin ?? "";
     node.dataset.stopReason = s.stop_reason ?? "";
     node.dataset.tokens = String(s.tokens ?? "");
-    for (const key of ["calls", "updates", "queries", "instructions", "cycles"]) {
+    for (const key of ["calls", "updates", "queries", "instructions", "cycles", "model", "via"]) {
       if (s[key] !== undefined && s[key] !== null) node.dataset[key] = String(s[key]);
     }
     node.append(meta);
@@ -354,18 +365,22 @@ export function renderControls() {
   for (const input of els.where.querySelectorAll("input")) {
     input.checked = input.value === prefs.backend;
     input.disabled = busy || !takesMessagesFor(input.value);
-    input.parentElement.title = input.disabled && !busy ? (input.value === "device" ? `Not available: ${device.reason ?? "the model is not loaded"}` : "Not available: the gpt2 canister could not be reached") : "";
+    input.parentElement.title = input.disabled && !busy ? (input.value === "device" ? `Not available: ${device.reason ?? "the model is not loaded"}` : input.value === "llm-service" ? "Not available: the route canister could not be reached" : "Not available: the gpt2 canister could not be reached") : "";
   }
+  // the fourth position names the route's model; a page without a route canister does not offer it
+  els.serviceModel.textContent = state.service ? ` · ${state.service.model}` : "";
+  els.whereService.hidden = ready && !state.service && prefs.backend !== "llm-service";
   els.whereNote.textContent = WHERE_NOTES[prefs.backend] ?? "";
   els.privacy.textContent = PRIVACY[prefs.backend];
   els.privacy.dataset.mode = prefs.backend;
   els.forget.hidden = !prefs.onchainUsed;
   els.forget.disabled = busy || state.forgetting || !available.includes("onchain-fast");
   const onchain = prefs.backend !== "device";
-  els.emptyText.textContent = EMPTY_TEXT[onchain ? "onchain" : "device"];
-  els.hint.textContent = waiting ? HINTS.pending : onchain ? HINTS.onchain : deviceLoading ? HINTS.deviceLoading : HINTS.device;
-  els.stop.title = busy && reply.backend !== "device" ? "Stops after the current call" : waiting ? "Cancels the waiting message (it stays in the conversation, unanswered)" : "";
-  els.modelWhere.textContent = ORIGIN_LABELS[prefs.backend];
+  const service = prefs.backend === "llm-service";
+  els.emptyText.textContent = EMPTY_TEXT[service ? "llm-service" : onchain ? "onchain" : "device"];
+  els.hint.textContent = waiting ? HINTS.pending : service ? HINTS["llm-service"] : onchain ? HINTS.onchain : deviceLoading ? HINTS.deviceLoading : HINTS.device;
+  els.stop.title = busy && reply.backend === "llm-service" ? "The request cannot be called back: its answer is discarded when it comes" : busy && reply.backend !== "device" ? "Stops after the current call" : waiting ? "Cancels the waiting message (it stays in the conversation, unanswered)" : "";
+  els.modelWhere.textContent = service && state.service ? `${ORIGIN_LABELS[prefs.backend]} · ${state.service.model}` : ORIGIN_LABELS[prefs.backend];
   // The on-device model is not swapped while it writes an answer.
   for (const input of els.settingsForm.elements.precision) input.disabled = busy || (model ? !model.precisions.includes(input.value) : false);
   for (const input of els.settingsForm.elements.engine) input.disabled = busy;

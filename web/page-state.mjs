@@ -24,6 +24,7 @@ export const state = {
   device: { available: false, loading: false, reason: null }, // whether this device runs the model (or still loads it), and why not
   plan: null, // the model being loaded: the loader's `plan` (precision, engine, sizes, memory need)
   prices: null, // the IC price table's few numbers (config.json via the worker)
+  service: null, // the route canister's route_info (ready.service): the LLM service's model, or null
   reply: null, // the answer being written (page-chat.mjs)
   pending: pending, // the conversation whose last message waits for the model (page-chat.mjs), or null
   stopped: false, // the worker stopped (a fatal error or a crash): nothing is taken until a restart

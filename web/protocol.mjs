@@ -13,9 +13,10 @@ export const ENGINES = ["icchat", "onnxruntime-web"];
  * precision and thread count), or one of ENGINES. */
 export const ENGINE_CHOICES = ["auto", ...ENGINES];
 
-/** Where an answer is computed: this device, or the gpt2 canister (fast: its replicas' plain
- * queries; verified: updates, agreed by the subnet). */
-export const BACKENDS = ["device", "onchain-fast", "onchain-verified"];
+/** Where an answer is computed: this device, the gpt2 canister (fast: its replicas' plain
+ * queries; verified: updates, agreed by the subnet), or an LLM service the route canister asks
+ * (icchat.chat.llm_service: the whole answer at once, no streaming). */
+export const BACKENDS = ["device", "onchain-fast", "onchain-verified", "llm-service"];
 
 /**
  * What went wrong, so the page can explain it and offer the way forward (it never reads the
@@ -29,9 +30,10 @@ export const BACKENDS = ["device", "onchain-fast", "onchain-verified"];
  * - runtime: Python, the agent or an engine failed to start or crashed
  * - generate: the on-device reply failed
  * - onchain: an onchain call failed
- * - refused: the gpt2 canister turned the call down (`message` is its own line)
+ * - service: the LLM service did not answer through the route canister (`message` is its line)
+ * - refused: the gpt2 or the route canister turned the call down (`message` is its own line)
  */
-export const ERROR_KINDS = ["config", "unreachable", "integrity", "uncertified", "manifest", "memory", "runtime", "generate", "onchain", "refused"];
+export const ERROR_KINDS = ["config", "unreachable", "integrity", "uncertified", "manifest", "memory", "runtime", "generate", "onchain", "service", "refused"];
 
 /** Messages the page sends to the worker. */
 export const TO_WORKER = ["init", "generate", "stop", "switch", "usage", "forget"];
@@ -52,7 +54,7 @@ export const STOP_REASONS = ["eot", "stop_string", "max_tokens", "context", "can
  * @typedef {"q8" | "f32"} Precision
  * @typedef {"icchat" | "onnxruntime-web"} Engine
  * @typedef {"auto" | Engine} EngineChoice
- * @typedef {"device" | "onchain-fast" | "onchain-verified"} Backend
+ * @typedef {"device" | "onchain-fast" | "onchain-verified" | "llm-service"} Backend
  * @typedef {{icchat?: number, "onnxruntime-web"?: number}} Speeds  ms per decoded token of each engine
  */
 
@@ -200,6 +202,8 @@ export const STOP_REASONS = ["eot", "stop_string", "max_tokens", "context", "can
  * @property {Backend[]} backends  what can answer now
  * @property {DeviceState} device
  * @property {string | null} principal  the page's onchain identity
+ * @property {{kind: string, model: string, endpoint_host: string | null, llm_canister: string | null} | null} service
+ *   the route canister's route_info (null: no route canister on this page)
  * @property {object | null} prices  config.json's ic_prices
  * @property {object} timings  seconds since init of each step (init: `onchain` until the first `ready`, `total` until the device model runs)
  * @property {Engine | null} engine  what answers on this device
@@ -241,7 +245,9 @@ export const STOP_REASONS = ["eot", "stop_string", "max_tokens", "context", "can
  */
 
 /**
- * @typedef {object} DoneMessage  the reply ended (stop_reason "error" arrives as an `error`)
+ * @typedef {object} DoneMessage  the reply ended (stop_reason "error" arrives as an `error`); an
+ *   llm-service answer comes whole in its one `done`, its stats {model, via, cycles, instructions,
+ *   calls, seconds, discarded?} (discarded: stopped while the call was out, its answer dropped)
  * @property {"done"} type
  * @property {string | number} id
  * @property {string} text  the whole reply, as it is stored

@@ -2,7 +2,8 @@
 // them. It starts the rest (worker-boot.mjs: configuration, Pyodide, onnxruntime-web), has the
 // model loaded (worker-model.mjs, through the loader thread weights-worker.js, which certifies
 // the manifest and chooses the engine), connects to the gpt2 canister for onchain answers
-// (onchain.mjs: they start before the on-device model has loaded), and runs the chat in Python: icchat.chat.worker's JsChatWorker, the same runtime
+// (onchain.mjs: they start before the on-device model has loaded) and to the route canister for
+// the LLM service's (llm-route.mjs), and runs the chat in Python: icchat.chat.worker's JsChatWorker, the same runtime
 // for every backend. Work done only while the chat is quiet (auto's engine measurement,
 // worker-auto.mjs; the interpreter snapshot, python-snapshot.mjs) goes through one idle
 // scheduler (idle.mjs). The page only sends messages and shows what comes back.
@@ -39,6 +40,7 @@ const w = {
   precision: null, // the precision asked for (the model's once one runs)
   device: { available: false, loading: true, reason: "the model is still loading" },
   gpt2: null, // onchain.mjs's client, once connected
+  route: null, // llm-route.mjs's client, once connected (config.json's llm_route_canister)
   idle: new IdleScheduler(),
   reply: null, // {id, cancelled} of the reply being written
   busy: false, // a reply or a switch is running
@@ -79,6 +81,14 @@ async function connectOnchain(agent, identitySeed) {
   const identity = identitySeed ? agent.identityFromSeed(identitySeed) : undefined;
   return agent.connectGpt2({
     host: w.config.api_host, canisterId: w.config.gpt2_canister, identity, ...(w.rootKey ? { rootKey: w.rootKey } : {}),
+  });
+}
+
+/** The LLM service through the route canister, as the same identity (its policy counts per caller). */
+async function connectRoute(agent, identitySeed) {
+  const identity = identitySeed ? agent.identityFromSeed(identitySeed) : undefined;
+  return agent.connectLlmRoute({
+    host: w.config.api_host, canisterId: w.config.llm_route_canister, identity, ...(w.rootKey ? { rootKey: w.rootKey } : {}),
   });
 }
 
@@ -186,6 +196,7 @@ async function init({ precision, engine, speeds, debug, progressPort, identitySe
   ({ manifest: w.manifest, sha256: w.manifestSha256, rootKey: w.rootKey } = await manifestPromise);
   timings.manifest = since();
   const onchain = agentPromise.then((agent) => connectOnchain(agent, identitySeed)).catch((error) => error);
+  const route = w.config.llm_route_canister ? agentPromise.then((agent) => connectRoute(agent, identitySeed)).catch((error) => error) : null;
   let devicePhase; // the device's last status: said again after the first ready
   const deviceStatus = (phase, text) => { devicePhase = { phase, text }; status(phase, text); };
   deviceStatus("weights", `Loading the on-device model (${precision})`);
@@ -214,6 +225,12 @@ async function init({ precision, engine, speeds, debug, progressPort, identitySe
       w.gpt2 = client;
       w.chat.use_onchain(client, w.config.ic_prices ?? null);
     }
+    const routed = await route;
+    if (routed instanceof Error) console.warn("the LLM service is unavailable:", routed.message);
+    else if (routed) {
+      w.route = routed;
+      w.chat.use_llm_service(routed, routed.info.model);
+    }
     chatPhase = "started";
   })();
   for (const either of [chat, device]) either.catch(() => {}); // the race below reports the first failure
@@ -236,7 +253,7 @@ async function init({ precision, engine, speeds, debug, progressPort, identitySe
 }
 
 function backends() {
-  return [...(w.device.available ? ["device"] : []), ...(w.gpt2 ? ["onchain-fast", "onchain-verified"] : [])];
+  return [...(w.device.available ? ["device"] : []), ...(w.gpt2 ? ["onchain-fast", "onchain-verified"] : []), ...(w.route ? ["llm-service"] : [])];
 }
 
 function postReady(timings) {
@@ -251,7 +268,7 @@ function postReady(timings) {
       name: p.name ?? null, license: p.license ?? null, source: p.origin ?? p.pretrained ?? p.source ?? null,
     },
     precision: w.model?.precision ?? w.precision, backends: backends(), device: w.device,
-    principal: w.gpt2?.principal ?? null, prices: w.config.ic_prices ?? null, timings,
+    principal: w.gpt2?.principal ?? null, service: w.route?.info ?? null, prices: w.config.ic_prices ?? null, timings,
     engine: w.model?.engine ?? null, threads: w.model?.threads ?? 0, isolated: self.crossOriginIsolated,
     speedKey: w.model ? w.speedKey(w.model.precision) : null,
     features: deviceFeatures(w.model),

@@ -56,7 +56,7 @@ ICCHAT_WHEEL_PARTS = ("__init__.py", "chat", "ic/__init__.py", "ic/prices.py")
 # The page's own files; anything else in web/ (the agent entry, templates) is build input.
 PAGE_SUFFIXES = (".html", ".css", ".js", ".mjs", ".svg", ".png")
 # Inputs of the agent bundle: served only inside agent/<hash>/agent.js.
-AGENT_SOURCES = ("agent-entry.js", "verify-manifest.mjs", "onchain.mjs")
+AGENT_SOURCES = ("agent-entry.js", "verify-manifest.mjs", "onchain.mjs", "llm-route.mjs")
 NOT_SERVED = AGENT_SOURCES
 
 
