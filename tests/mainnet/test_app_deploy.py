@@ -319,6 +319,7 @@ def test_icp_yaml_and_dfx_json_build_commands_produce_the_module(tmp_path):
 def test_icchat_up_is_the_app_deploy_on_the_local_replica(tmp_path):
     """`icchat up` installs the modules mainnet gets, writes the same config.json, records its
     canisters in dfx's format under `local`, and a second run changes nothing."""
+    from icchat.stack import serve_process
     from icchat.stack.up import UpOptions, _agent, down, local_canister, status, up
 
     with socket.socket() as s:
@@ -344,6 +345,10 @@ def test_icchat_up_is_the_app_deploy_on_the_local_replica(tmp_path):
         said: list[str] = []
         assert status(options.state_dir, said.append).page_url == info.page_url
         assert any(line.startswith("model ") and info.model.label in line for line in said), said
+        # the LLM service: `icchat serve` on the deployed bundle, the same child on the second run
+        assert info.service is not None and serve_process.running(options.state_dir) == info.service
+        assert f"LLM service    {info.service.completions_url} as `{info.service.model}` (pid {info.service.pid})" in said
     finally:
         down(options.state_dir, log=lambda _: None)
+    assert serve_process.running(options.state_dir) is None
 

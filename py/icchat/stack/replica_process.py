@@ -47,7 +47,7 @@ def status_answers(port: int, timeout: float = 2.0) -> bool:
         return False
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -69,7 +69,7 @@ def running(state: Path) -> ReplicaProcess | None:
         process = ReplicaProcess(int(record["pid"]), int(record["port"]))
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    if _alive(process.pid) and status_answers(process.port):
+    if alive(process.pid) and status_answers(process.port):
         return process
     return None
 
@@ -115,12 +115,18 @@ def stop(state: Path) -> ReplicaProcess | None:
         process = ReplicaProcess(int(record["pid"]), int(record["port"]))
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    if _alive(process.pid):
-        os.kill(process.pid, signal.SIGTERM)
-        deadline = time.monotonic() + STOP_TIMEOUT_S
-        while _alive(process.pid) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        if _alive(process.pid):
-            os.kill(process.pid, signal.SIGKILL)
+    terminate(process.pid, STOP_TIMEOUT_S)
     pid_file.unlink(missing_ok=True)
     return process
+
+
+def terminate(pid: int, timeout_s: float) -> None:
+    """SIGTERM (the process saves what it keeps), SIGKILL if it is still there after `timeout_s`."""
+    if not alive(pid):
+        return
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    while alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if alive(pid):
+        os.kill(pid, signal.SIGKILL)

@@ -1,7 +1,10 @@
 """`icchat up` / `down` / `status`: the whole local stack in one idempotent command.
 
     up: start the replica (background) -> the app deploy on it (icchat.stack.app: build, canisters,
-        modules and settings, model, page: the same steps as on mainnet) -> print the URL
+        modules and settings, model, page: the same steps as on mainnet) -> the LLM service
+        (`icchat serve` on the deployed bundle, a child process on a free port:
+        icchat.stack.serve_process) -> print the URL
+    down: stop the service and the replica
 
 Every step reuses what is already there: the running replica, the canisters recorded in
 .state/canister_ids.json (if the replica still has them), the installed module (same hash: no
@@ -21,7 +24,7 @@ from icchat.deploy.network import LOCAL_PORT, Network
 from icchat.ic import management
 from icchat.ic.principal import Principal
 from icchat.paths import REPO
-from icchat.stack import inference_policy, replica_process
+from icchat.stack import inference_policy, replica_process, serve_process
 from icchat.stack.app import CANISTERS, AppDeploy, AppOptions, deployed_model
 from icchat.stack.inference_policy import InferencePolicy
 from icchat.stack.models import ModelChoice
@@ -46,6 +49,7 @@ class StackInfo:
     frontend: Principal
     gpt2: Principal
     model: ModelChoice
+    service: serve_process.ServeProcess | None = None  # `icchat serve` on the deployed bundle
 
     @property
     def page_url(self) -> str:
@@ -109,7 +113,10 @@ def up(options: UpOptions) -> StackInfo:
     result = deploy.deploy(model)
     frontend, gpt2 = result.ids["frontend"], result.ids["gpt2"]
     assert frontend is not None and gpt2 is not None  # a deploy that is not a dry run has both
-    info = StackInfo(process.url, frontend, gpt2, model)
+    log("6. the LLM service: `icchat serve` on the deployed bundle")
+    service = serve_process.start(options.state_dir, model.path)
+    log(f"  {service.completions_url} as `{service.model}` (pid {service.pid}, log {options.state_dir / 'serve.log'})")
+    info = StackInfo(process.url, frontend, gpt2, model, service)
     log("")
     log(f"icchat is running locally: {info.page_url}")
     log(f"  model: {model.label}" + ("" if model.meaningful else " — its text is not meaningful"))
@@ -118,6 +125,9 @@ def up(options: UpOptions) -> StackInfo:
 
 
 def down(state_dir: Path = STATE_DIR, log: Callable[[str], None] = print) -> bool:
+    service = serve_process.stop(state_dir)
+    if service is not None:
+        log(f"stopped the LLM service `icchat serve` (pid {service.pid})")
     process = replica_process.stop(state_dir)
     if process is None:
         log("the local replica is not running")
@@ -136,6 +146,9 @@ def status(state_dir: Path = STATE_DIR, log: Callable[[str], None] = print) -> S
                 log(f"  {name}: {canister_id} (last deployed)")
         return None
     log(f"local replica  {process.url} (pid {process.pid})")
+    service = serve_process.running(state_dir)
+    log(f"LLM service    {service.completions_url} as `{service.model}` (pid {service.pid})" if service
+        else "LLM service    not running (`icchat up` starts it)")
     frontend, gpt2 = ids["frontend"], ids["gpt2"]
     if frontend is None or gpt2 is None:
         log("canisters      not deployed yet (run `icchat up`)")
@@ -148,7 +161,7 @@ def status(state_dir: Path = STATE_DIR, log: Callable[[str], None] = print) -> S
     model = deployed_model(state_dir, Network.local(process.port))
     choice = ModelChoice(Path(model.get("path", "")), model.get("label", "unknown"),
                          bool(model.get("meaningful")), "", model.get("notice", ""))
-    info = StackInfo(process.url, frontend, gpt2, choice)
+    info = StackInfo(process.url, frontend, gpt2, choice, service)
     log(f"model          {choice.label}" + (f" (manifest {model.get('manifest_sha256', '')[:12]})" if model else ""))
     from icchat.ic.agent import AgentError
 
