@@ -85,10 +85,12 @@ def prepare_model_folder(bundle: Path, onchain_dtype: str, folder: Path) -> str:
 
 # --- the page ----------------------------------------------------------------------------------
 
-def page_config(network: Network, gpt2: Principal | str, model: dict[str, Any]) -> dict[str, Any]:
+def page_config(network: Network, gpt2: Principal | str, model: dict[str, Any],
+                llm_route: Principal | str | None = None) -> dict[str, Any]:
     """config.json for the page (network, hosts and canister are fallbacks: web/network.mjs derives
     them from the page's URL). `model`: label, meaningful, and optionally notice, manifest_sha256
-    (the manifest the page checks the gpt2 canister certifies) and onchain_dtype."""
+    (the manifest the page checks the gpt2 canister certifies) and onchain_dtype. `llm_route`: the
+    route canister the LLM service position calls (None: the page does not offer it)."""
     config = {"model_base": f"{network.gateway(gpt2)}{MODEL_PREFIX}", "network": "ic" if network.mainnet else "local",
               "api_host": network.url, "gpt2_canister": str(gpt2), "model_label": model.get("label", ""),
               "model_meaningful": bool(model.get("meaningful", False))}
@@ -96,6 +98,8 @@ def page_config(network: Network, gpt2: Principal | str, model: dict[str, Any]) 
     if model.get("notice"):
         config["model_notice"] = model["notice"]
     config["ic_prices"] = page_prices()  # for the page's mainnet cycles estimate of an onchain answer
+    if llm_route is not None:
+        config["llm_route_canister"] = str(llm_route)
     return config
 
 
@@ -108,7 +112,8 @@ def site_ic_assets(network: Network, gpt2: Principal | str | None) -> str:
     return render_ic_assets(model_origin, network.url)
 
 
-def prepare_site(folder: Path, network: Network, gpt2: Principal | str | None, model: dict[str, Any]) -> Path:
+def prepare_site(folder: Path, network: Network, gpt2: Principal | str | None, model: dict[str, Any],
+                 llm_route: Principal | str | None = None) -> Path:
     """`folder` = build/web (hard links) + config.json and .ic-assets.json5 for `network`."""
     from icchat.build.web import WEB_OUT
 
@@ -116,7 +121,7 @@ def prepare_site(folder: Path, network: Network, gpt2: Principal | str | None, m
              if p.is_file() and p.name not in ("config.json", ".ic-assets.json5")}
     link_tree(files, folder)
     if gpt2 is not None:
-        write_new(folder / "config.json", json.dumps(page_config(network, gpt2, model), indent=2) + "\n")
+        write_new(folder / "config.json", json.dumps(page_config(network, gpt2, model, llm_route), indent=2) + "\n")
     write_new(folder / ".ic-assets.json5", site_ic_assets(network, gpt2))
     return folder
 
