@@ -129,7 +129,9 @@ def prepare_site(folder: Path, network: Network, gpt2: Principal | str | None, m
 def build_ic_site() -> Path:
     """build/ic/web: the page as dfx.json and icp.yaml upload it to mainnet (an `icchat build`
     step). config.json is written once canister_ids.json (or icp-cli's mapping) knows the gpt2
-    canister; until then the page derives everything it can from its URL."""
+    canister; until then the page derives everything it can from its URL. It names llm_route
+    when that is known too (the page then offers the LLM service)."""
     network = Network.parse("ic")
     gpt2 = canister_ids.lookup(canister_ids.CANISTER_IDS, "gpt2", "ic")
-    return prepare_site(IC_SITE, network, gpt2, {"label": "GPT-2 (124M)", "meaningful": True})
+    llm_route = canister_ids.lookup(canister_ids.CANISTER_IDS, "llm_route", "ic")
+    return prepare_site(IC_SITE, network, gpt2, {"label": "GPT-2 (124M)", "meaningful": True}, llm_route)
