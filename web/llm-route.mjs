@@ -1,11 +1,11 @@
 // The route canister's page methods (canister/llm.did: `chat`, `route_info`) through the official
 // JS agent, for the worker's Python (icchat.chat.llm_service, through icchat.chat.worker's
 // JsCanisterClient): plain objects in and out, Candid stays on this side. Bundled into
-// agent/<hash>/agent.js by the web build, beside onchain.mjs, whose failure reading it shares.
+// agent/<hash>/agent.js by the web build, beside onchain.mjs, whose calls and failure reading it shares.
 import { HttpAgent } from "@icp-sdk/core/agent";
 import { IDL } from "@icp-sdk/core/candid";
 import { Principal } from "@icp-sdk/core/principal";
-import { failureOf, unreachable } from "./onchain.mjs";
+import { callCanister } from "./onchain.mjs";
 
 // dfinity/llm's chat_request_v1, exactly (the LLM canister's .did).
 const ToolCallArgument = IDL.Record({ value: IDL.Text, name: IDL.Text });
@@ -50,21 +50,8 @@ export async function connectLlmRoute({ host, canisterId, identity, rootKey }) {
   const agent = await HttpAgent.create({ host, identity, ...(rootKey ? { rootKey } : {}) });
   const canister = Principal.fromText(canisterId);
   const client = { lastFailure: null };
-
-  async function raw(method, arg, query) {
-    let failure;
-    try {
-      if (!query) return (await agent.update(canister, { methodName: method, arg })).reply;
-      const response = await agent.query(canister, { methodName: method, arg });
-      if (response.status === "replied") return response.reply.arg;
-      failure = failureOf({ code: { rejectCode: response.reject_code, rejectMessage: response.reject_message ?? `the query was ${response.status}`, rejectErrorCode: response.error_code } });
-    } catch (error) {
-      failure = unreachable(error) ? { line: `${host} cannot be reached (the replica or the network is down)`, refused: false } : failureOf(error);
-    }
-    client.lastFailure = { ...failure, method };
-    // the canister's own sentence (service down, timeout, over the limit, ...) as it is
-    throw new Error(failure.line);
-  }
+  // the canister's own sentence (service down, timeout, over the limit, ...) as it is
+  const raw = (method, arg, query) => callCanister({ agent, canister, host, client, say: (failure) => failure.line }, method, arg, query);
 
   const [info] = IDL.decode([RouteInfo], await raw("route_info", IDL.encode([], []), true));
   client.info = {

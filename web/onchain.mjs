@@ -148,6 +148,28 @@ export function unreachable(error) {
 }
 
 /**
+ * One raw call of `method` on `canister`: the reply's bytes. A failure is kept as
+ * `client.lastFailure` (failureOf's record, with the method) and thrown as an Error whose message
+ * is `say(failure, method)`: one line.
+ */
+export async function callCanister({ agent, canister, host, client, say }, method, arg, query) {
+  let failure;
+  try {
+    if (!query) return (await agent.update(canister, { methodName: method, arg })).reply;
+    const response = await agent.query(canister, { methodName: method, arg });
+    if (response.status === "replied") return response.reply.arg;
+    failure = failureOfReject(response.reject_code, response.reject_message ?? `the query was ${response.status}`, response.error_code);
+  } catch (error) {
+    // A dead replica or network gives the agent a bare "Failed to fetch": say what it means.
+    failure = unreachable(error)
+      ? { line: `${host} cannot be reached (the replica or the network is down)`, refused: false }
+      : failureOf(error);
+  }
+  client.lastFailure = { ...failure, method };
+  throw new Error(say(failure, method));
+}
+
+/**
  * The page's own identity: an Ed25519 key from a 32-byte seed the page keeps in the browser, so
  * the gpt2 canister's per-caller prefix cache holds this browser's conversation across answers.
  */
@@ -172,25 +194,9 @@ export async function connectGpt2({ host, canisterId, identity, rootKey }) {
   const agent = await HttpAgent.create({ host, identity, ...(rootKey ? { rootKey } : {}) });
   const canister = Principal.fromText(canisterId);
   const client = { principal: identity ? identity.getPrincipal().toText() : "2vxsx-fae", lastFailure: null };
-
-  /** One raw call: the reply's bytes; a failure becomes an Error whose message is its one line. */
-  async function raw(method, arg, query) {
-    let failure;
-    try {
-      if (!query) return (await agent.update(canister, { methodName: method, arg })).reply;
-      const response = await agent.query(canister, { methodName: method, arg });
-      if (response.status === "replied") return response.reply.arg;
-      failure = failureOfReject(response.reject_code, response.reject_message ?? `the query was ${response.status}`, response.error_code);
-    } catch (error) {
-      // A dead replica or network gives the agent a bare "Failed to fetch": say what it means.
-      failure = unreachable(error)
-        ? { line: `${host} cannot be reached (the replica or the network is down)`, refused: false }
-        : failureOf(error);
-    }
-    client.lastFailure = { ...failure, method };
-    // A refusal is the canister's own line; anything else says which call it was.
-    throw new Error(failure.refused ? failure.line : `the gpt2 canister did not answer ${method}: ${failure.line}`);
-  }
+  // A refusal is the canister's own line; anything else says which call it was.
+  const say = (failure, method) => (failure.refused ? failure.line : `the gpt2 canister did not answer ${method}: ${failure.line}`);
+  const raw = (method, arg, query) => callCanister({ agent, canister, host, client, say }, method, arg, query);
 
   client.call = async (method, request) => {
     const spec = METHODS[method];

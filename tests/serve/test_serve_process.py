@@ -11,7 +11,7 @@ import pytest
 
 from icchat.model.export import export_bundle
 from icchat.stack import serve_process
-from icchat.stack.replica_process import alive
+from icchat.stack.background import alive
 
 
 @pytest.fixture(scope="module")

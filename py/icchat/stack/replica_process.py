@@ -9,17 +9,14 @@ never mistaken for our replica.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 from icchat.errors import UserError
+from icchat.stack.background import alive, spawn, terminate
 
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 30.0
@@ -47,21 +44,6 @@ def status_answers(port: int, timeout: float = 2.0) -> bool:
         return False
 
 
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # a zombie child of ours counts as dead
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(") ", 1)[1][:1] != "Z"
-    except OSError:
-        return True
-
-
 def running(state: Path) -> ReplicaProcess | None:
     """The replica recorded in `state`, if it is alive and answering."""
     try:
@@ -86,25 +68,12 @@ def start(state: Path, port: int) -> ReplicaProcess:
         raise UserError(f"port {port} is taken by another server (not this checkout's replica); "
                         f"stop it or pass --port")
     state.mkdir(parents=True, exist_ok=True)
-    log = (state / "replica.log").open("ab")
     command = [sys.executable, "-m", "icchat", "replica", "start", "--port", str(port),
                "--state-dir", str(state / "replica")]
-    child = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                             start_new_session=True, close_fds=True)
-    log.close()
-    process = ReplicaProcess(child.pid, port)
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if child.poll() is not None:
-            raise UserError(f"the local replica exited at start (code {child.returncode}); "
-                            f"see {state / 'replica.log'}")
-        if status_answers(port):
-            _pid_file(state).write_text(json.dumps({"pid": process.pid, "port": port}))
-            return process
-        time.sleep(0.2)
-    child.terminate()
-    raise UserError(f"the local replica did not answer on port {port} within {START_TIMEOUT_S:.0f} s; "
-                    f"see {state / 'replica.log'}")
+    pid = spawn(command, state / "replica.log", lambda: status_answers(port), START_TIMEOUT_S,
+                f"the local replica (port {port})")
+    _pid_file(state).write_text(json.dumps({"pid": pid, "port": port}))
+    return ReplicaProcess(pid, port)
 
 
 def stop(state: Path) -> ReplicaProcess | None:
@@ -119,14 +88,3 @@ def stop(state: Path) -> ReplicaProcess | None:
     pid_file.unlink(missing_ok=True)
     return process
 
-
-def terminate(pid: int, timeout_s: float) -> None:
-    """SIGTERM (the process saves what it keeps), SIGKILL if it is still there after `timeout_s`."""
-    if not alive(pid):
-        return
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout_s
-    while alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    if alive(pid):
-        os.kill(pid, signal.SIGKILL)

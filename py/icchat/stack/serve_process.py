@@ -12,18 +12,16 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from icchat.errors import UserError
-from icchat.stack.replica_process import STOP_TIMEOUT_S, alive, terminate
+from icchat.stack.background import alive, spawn, terminate
 
 START_TIMEOUT_S = 120.0  # the first start may load onnxruntime and the model
+STOP_TIMEOUT_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -84,23 +82,11 @@ def start(state: Path, bundle: Path) -> ServeProcess:
     stop(state)
     state.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    log = (state / "serve.log").open("ab")
     command = [sys.executable, "-m", "icchat", "serve", str(bundle.resolve()), "--port", str(port)]
-    child = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                             start_new_session=True, close_fds=True)
-    log.close()
-    process = ServeProcess(child.pid, port, model)
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if child.poll() is not None:
-            raise UserError(f"`icchat serve` exited at start (code {child.returncode}); see {state / 'serve.log'}")
-        if serves(port, model):
-            _pid_file(state).write_text(json.dumps({"pid": process.pid, "port": port, "model": model}))
-            return process
-        time.sleep(0.2)
-    child.terminate()
-    raise UserError(f"`icchat serve` did not answer on port {port} within {START_TIMEOUT_S:.0f} s; "
-                    f"see {state / 'serve.log'}")
+    pid = spawn(command, state / "serve.log", lambda: serves(port, model), START_TIMEOUT_S,
+                f"`icchat serve` (port {port})")
+    _pid_file(state).write_text(json.dumps({"pid": pid, "port": port, "model": model}))
+    return ServeProcess(pid, port, model)
 
 
 def stop(state: Path) -> ServeProcess | None:
