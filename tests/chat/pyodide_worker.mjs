@@ -2,7 +2,7 @@
 // the chat worker's Python half with JS objects in and out, as web/worker.js drives it.
 // argv: <package files JSON: {"icchat/...py": path}, the wheel's> <icchat-engine.wasm>
 //       <canister weight file> <tokenizer dir>
-// prints {replies: {whole, stopped}, pauses, plain, refused}
+// prints {replies: {whole, stopped}, pauses, plain, refused, service: {asked, answered, failed}}
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { loadPyodide } from "pyodide";
@@ -46,7 +46,31 @@ try {
 } catch (error) {
   refused = String(error.message).trim().split("\n").pop();
 }
+// the LLM service position over a route client of this script (web/llm-route.mjs's shape): the
+// request it gets as a plain JS object, the answer as one `done`; a failure the canister turned
+// down (lastFailure.refused) is `refused`, one that failed on the way `service`
+const asked = [];
+const route = {
+  lastFailure: null,
+  fail: null,
+  async call(method, request) {
+    asked.push({ method, plain: Object.getPrototypeOf(request) === Object.prototype, request: JSON.parse(JSON.stringify(request)) });
+    if (this.fail) {
+      this.lastFailure = { refused: this.fail === "refused", line: "no", method };
+      throw new Error(this.fail === "refused" ? "LLM route inference is refused to this caller." : "the LLM service did not answer: connection refused");
+    }
+    return { text: "An answer.", model: "m", via: "endpoint 127.0.0.1:9", cycles: 12345, instructions: 678 };
+  },
+};
+chat.use_llm_service(route, "m");
+const service = { asked, answered: [], failed: [] };
+await chat.reply("r4", conversation, settings, "llm-service", { cancelled: false }, (m) => service.answered.push(m), async () => {});
+for (const fail of ["refused", "down"]) {
+  route.fail = fail;
+  await chat.reply(`r5-${fail}`, conversation, settings, "llm-service", { cancelled: false }, (m) => service.failed.push(m), async () => {});
+}
+
 const isPlain = (m) => Object.getPrototypeOf(m) === Object.prototype && Object.getPrototypeOf(m.stats) === Object.prototype
   && (m.type !== "delta" || Array.isArray(m.tokens));
-const out = JSON.stringify({ replies: { whole, stopped }, pauses, plain: [...whole, ...stopped].every(isPlain), refused });
+const out = JSON.stringify({ replies: { whole, stopped }, pauses, plain: [...whole, ...stopped, ...service.answered].every(isPlain), refused, service });
 process.stdout.write(out + "\n", () => process.exit(0)); // idle.mjs's MessageChannel would keep Node running

@@ -226,3 +226,12 @@ def test_js_chat_worker_in_pyodide_takes_and_posts_plain_js_objects(tokenizer, e
     assert stopped[-1]["type"] == "done" and stopped[-1]["stop_reason"] == "cancelled"
     assert len(tokens_of(stopped)) == 2  # the stop posted after the second token landed before the third
     assert out["refused"] == "ValueError: answers computed onchain-fast are not available on this page"
+    # the LLM service position through a JS route client: a plain request, one done, failures by kind
+    service = out["service"]
+    assert service["asked"][0] == {"method": "chat", "plain": True, "request": {
+        "model": "m", "messages": [{"role": "user", "content": "Hello there, how are you today?"}]}}
+    [done] = service["answered"]
+    assert done["type"] == "done" and done["origin"] == "llm-service" and done["text"] == "An answer."
+    assert done["stats"]["via"] == "endpoint 127.0.0.1:9" and done["stats"]["cycles"] == 12345
+    assert [(m["type"], m["kind"]) for m in service["failed"]] == [("error", "refused"), ("error", "service")]
+    assert service["failed"][0]["message"] == "LLM route inference is refused to this caller."
