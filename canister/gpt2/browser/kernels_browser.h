@@ -14,6 +14,7 @@
 #ifndef GPT2_KERNELS_BROWSER_H
 #define GPT2_KERNELS_BROWSER_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <wasm_simd128.h>
 

@@ -30,7 +30,7 @@ from icchat.paths import BUILD, CANISTER_SRC
 
 GPT2_SRC = CANISTER_SRC / "gpt2"
 BROWSER_SRC = GPT2_SRC / "browser"
-MODEL_SOURCES = ("model.c", "sampling.c", "mathf.c")  # kernels.c: included by kernels_browser.c
+MODEL_SOURCES = ("model.c", "kernels.c", "sampling.c", "mathf.c")
 BROWSER_SOURCES = ("kernels_browser.c", "engine_linear.c", "engine.c")
 SAMPLER_SOURCES = (GPT2_SRC / "sampling.c", GPT2_SRC / "mathf.c", CANISTER_SRC / "runtime" / "rt.c",
                    BROWSER_SRC / "sampler.c")
