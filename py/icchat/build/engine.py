@@ -30,8 +30,8 @@ from icchat.paths import BUILD, CANISTER_SRC
 
 GPT2_SRC = CANISTER_SRC / "gpt2"
 BROWSER_SRC = GPT2_SRC / "browser"
-MODEL_SOURCES = ("model.c", "kernels.c", "sampling.c", "mathf.c")
-BROWSER_SOURCES = ("kernels_browser.c", "engine_linear.c", "engine.c")
+MODEL_SOURCES = ("model.c", "weight_file.c", "buffer_plan.c", "attention.c", "kernels.c", "sampling.c", "mathf.c")
+BROWSER_SOURCES = ("kernels_browser.c", "ops_browser.c", "engine.c")
 SAMPLER_SOURCES = (GPT2_SRC / "sampling.c", GPT2_SRC / "mathf.c", CANISTER_SRC / "runtime" / "rt.c",
                    BROWSER_SRC / "sampler.c")
 SAMPLER_FILE = "icchat-sampler.wasm"
@@ -60,7 +60,7 @@ def engine_file_name(*, threads: bool = False, relaxed: bool = False) -> str:
 
 
 def _build(out: Path | None, threads: bool, relaxed: bool) -> Path:
-    defines: dict[str, str | int | None] = {"GPT2_BROWSER": 1, **({"ENGINE_THREADS": 1} if threads else {})}
+    defines: dict[str, str | int | None] = {"ENGINE_THREADS": 1} if threads else {}
     flags = (*ENGINE_FLAGS, *(THREAD_FLAGS if threads else ()), *(RELAXED_FLAGS if relaxed else ()))
     return compile_c(engine_sources(), out or ENGINE_DIR / engine_file_name(threads=threads, relaxed=relaxed),
                      include_dirs=[GPT2_SRC, BROWSER_SRC], defines=defines, extra_flags=flags)
