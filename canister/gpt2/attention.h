@@ -7,7 +7,7 @@
 
 #include <stdint.h>
 
-#include "model.h"
+#include "model_state.h"
 
 /* Layer `layer`'s cache at position pos = the key and value of qkv [3C] (int16 with one scale per
  * head and position for kv16 models, else f32). */

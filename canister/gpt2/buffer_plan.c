@@ -2,7 +2,6 @@
  * T = n_ctx positions (T4: rounded up to 4), Vp = padded_vocab. */
 #include "buffer_plan.h"
 
-#include "model.h"
 #include "rt.h"
 
 typedef struct {
@@ -18,9 +17,11 @@ static void *reuse(reusable *b, size_t size) {
   return b->data;
 }
 
-static reusable packed[5], keys, values, activations, scratch, zeros;
+/* kept between loads: q8 matrices packed, KV slots, one head's int16 attention weights, the
+ * activations, the products' scratch, the LM head's zero bias */
+static reusable packed_matrices[5], kv_cache, head_weights, activation_rows, product_scratch, zero_bias;
 
-void *plan_packed_weights(int i, size_t bytes) { return reuse(&packed[i], bytes); }
+void *plan_packed_weights(int i, size_t bytes) { return reuse(&packed_matrices[i], bytes); }
 
 size_t plan_partial_bytes(const gpt2_model *m) {
   size_t rows = (size_t)(m->padded_vocab > 4 * m->n_embd ? m->padded_vocab : 4 * m->n_embd);
@@ -40,11 +41,11 @@ void plan_buffers(gpt2_model *m, size_t kv_budget, int min_slots, int max_slots)
   m->kv_slot_bytes = (m->kv_slot_bytes + 63) / 64 * 64;
   size_t fit = kv_budget / m->kv_slot_bytes;
   m->kv_slots = fit < (size_t)min_slots ? min_slots : fit > (size_t)max_slots ? max_slots : (int)fit;
-  m->kv_base = reuse(&keys, m->kv_slot_bytes * m->kv_slots); /* [kv_slots][kv_slot_bytes] */
-  if (m->kv16) m->weights16 = reuse(&values, plan_weights16_bytes(m));
+  m->kv_base = reuse(&kv_cache, m->kv_slot_bytes * m->kv_slots); /* [kv_slots][kv_slot_bytes] */
+  if (m->kv16) m->weights16 = reuse(&head_weights, plan_weights16_bytes(m));
   gpt2_select_kv(m, 0);
   size_t per_token = C + C + 3 * C + C + C + 4 * C;
-  float *a = reuse(&activations, (size_t)T * per_token * 4 + plan_scores_bytes(m));
+  float *a = reuse(&activation_rows, (size_t)T * per_token * 4 + plan_scores_bytes(m));
   m->x = a, a += (size_t)T * C;      /* [T][C] */
   m->xn = a, a += (size_t)T * C;     /* [T][C] */
   m->qkv = a, a += (size_t)T * 3 * C; /* [T][3C] */
@@ -52,8 +53,8 @@ void plan_buffers(gpt2_model *m, size_t kv_budget, int min_slots, int max_slots)
   m->proj = a, a += (size_t)T * C;   /* [T][C] */
   m->fc = a, a += (size_t)T * 4 * C; /* [T][4C] */
   m->scores = a;                     /* [T + 8] */
-  uint8_t *s = reuse(&scratch, plan_partial_bytes(m) + 8 * 4 * C * 2);
-  m->zeros = reuse(&zeros, (size_t)m->padded_vocab * 4); /* [Vp]: rt_alloc memory is zeroed and never written */
+  uint8_t *s = reuse(&product_scratch, plan_partial_bytes(m) + 8 * 4 * C * 2);
+  m->zeros = reuse(&zero_bias, (size_t)m->padded_vocab * 4); /* [Vp]: rt_alloc memory is zeroed and never written */
   m->partial = (v128_t *)s;                          /* [2 · max(Vp, 4C) + 8] v128 */
   m->xq = (int16_t *)(s + plan_partial_bytes(m));    /* [8][4C]: eight tokens' int16 x */
 }

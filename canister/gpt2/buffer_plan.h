@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 
-typedef struct gpt2_model gpt2_model; /* model.h */
+#include "model_state.h"
 
 /* Positions of one head's int16 KV cache (kernels.h kv16_head): n_ctx rounded up to a tile of 4. */
 static inline size_t kv16_positions(int n_ctx) { return (size_t)(n_ctx + 3) / 4 * 4; }

@@ -12,7 +12,7 @@
 
 #include <stddef.h>
 
-#include "model.h"
+#include "model_state.h"
 
 /* Bytes of q8 matrix w's packed form over `layers` layers. */
 size_t ops_packed_bytes(const matrix *w, int layers);

@@ -2,7 +2,6 @@
 #include "weight_file.h"
 
 #include "kernels.h" /* BLOCK_COLUMNS: the products' inner dimension */
-#include "model.h"
 #include "rt.h"
 
 #define HEADER_SIZE 256

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct gpt2_model gpt2_model; /* model.h */
+#include "model_state.h"
 
 /* Check a weight file's header and tensor table; NULL if usable, else why not (static text
  * or `error`, which gets the message). Touches no model state. */

@@ -14,6 +14,7 @@
 #include "ops_browser.h"
 
 #include "attention.h"
+#include "buffer_plan.h"
 #include "kernels.h"
 #include "kernels_browser.h"
 #include "ops.h"

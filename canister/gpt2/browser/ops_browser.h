@@ -4,7 +4,7 @@
 #ifndef GPT2_OPS_BROWSER_H
 #define GPT2_OPS_BROWSER_H
 
-#include "model.h"
+#include "model_state.h"
 
 /* Run the ops on n threads: the caller and n - 1 helpers in engine_thread_main (ENGINE_THREADS
  * builds; else n must be 1), each with its own scratch (buffer_plan.h's sizes). Before the
