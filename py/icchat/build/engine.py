@@ -1,11 +1,12 @@
 """Build the icchat engine: the gpt2 canister's own model compiled for the browser.
 
 build/web/engine/<hash>/icchat-engine.wasm is compiled from the SAME sources as the gpt2
-canister's forward pass (canister/gpt2/model.c, kernels.c, sampling.c, mathf.c and the C runtime's
-rt.c) plus canister/gpt2/browser/ (engine.c: the exports web/engine.mjs calls; kernels_browser.c:
-includes kernels.c and adds int8-row matrix products; engine_linear.c: model.c's products under
-GPT2_BROWSER). Nothing is copied: a change to the canister's arithmetic changes the engine the same
-way (docs/on-device-engine.md).
+canister's forward pass (canister/gpt2/model.c, its weight file's parser, buffer plan and attention,
+kernels.c, sampling.c, mathf.c and the C runtime's rt.c) plus canister/gpt2/browser/ (engine.c: the
+exports web/engine.mjs calls; kernels_browser.c: int8-row matrix products; ops_browser.c: the
+browser's implementation of canister/gpt2/ops.h, where the canister links ops_canister.c). Nothing
+is copied: a change to the canister's arithmetic changes the engine the same way
+(docs/on-device-engine.md).
 
 `-fvisibility=hidden` keeps --export-dynamic from exporting every C function, so only the
 `engine_*` exports stay, and the linker drops what they cannot reach, with its ic0 imports: the
