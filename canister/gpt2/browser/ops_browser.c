@@ -28,9 +28,11 @@ static size_t xq_capacity, scales_capacity;
 typedef enum { JOB_Q8, JOB_F32_ROWS, JOB_F32_TOKENS, JOB_ATTEND } job_kind;
 typedef struct {
   job_kind kind;
-  float *out;
-  const void *w;
-  const float *scale, *x, *bias;
+  float *out;              /* [T][rows] */
+  const void *w;           /* [rows][n]: int8 (JOB_Q8) or f32 */
+  const float *scale;      /* JOB_Q8: [rows] */
+  const float *x;          /* [T][n] (JOB_Q8: quantized into xq before the job) */
+  const float *bias;       /* [rows] */
   const int32_t *row_sums; /* JOB_Q8: [rows] */
   int rows, n, T;
   gpt2_model *model; /* JOB_ATTEND: layer in rows, first position in n */
