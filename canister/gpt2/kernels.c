@@ -83,6 +83,9 @@ static inline __attribute__((always_inline)) void f32_block(float *out, const fl
     else block(__VA_ARGS__, 0);                     \
   } while (0)
 
+/* out [rows] = w [rows][n] · x [n] + bias [rows]; partial [rows / 4 + 4] v128. Row r's sum: per
+ * block, lanes j = 0..3 over columns col + j + 4i, then rows in fours reduce each block and add
+ * the blocks, the last rows % 4 add lanes across blocks and reduce once (kernels_ref.c). */
 void matvec_f32(float *out, const float *w, const float *x, const float *bias, int rows, int n, v128_t *partial) {
   for (int col = 0; col < n;) {
     int wide = n - col >= 4 * F32_WIDE, next = col + (wide ? 4 * F32_WIDE : BLOCK_COLUMNS);
@@ -98,6 +101,7 @@ void matvec_f32(float *out, const float *w, const float *x, const float *bias, i
  * broadcast to all four lanes (v128.load32_splat), i32x4.dot_i16x8_s then yields each of the four
  * rows' partial sum in its own lane: no horizontal reduction, one weight pointer per group. */
 
+/* w [rows][n] int8 -> row quads [ceil(rows / 4)][n / 2][4][2] int16 */
 size_t quads_size(int rows, int n) { return (size_t)((rows + 3) / 4) * 4 * n; }
 
 void quads_from_int8(int16_t *out, const int8_t *q, int rows, int n) {
@@ -172,6 +176,9 @@ static inline __attribute__((always_inline)) void quads_block(float *out, const 
 #define QUAD_PAIRS 384 /* x pairs held in locals per block: 768 columns */
 
 /* x -> int16 with |q| <= limit (round to nearest); returns the scale: x ≈ q · scale. */
+/* xq [n] <- x [n]. If max |x| < limit / FLT_MAX (~2.4e-35 for 8191), limit / max is inf and
+ * q saturates at ±32767, past the bound that keeps sums exact: the q16 and widened q8 products
+ * still equal kernels_ref.c there, the relaxed one does not (its u7 planes saturate). */
 static float quantize_to(int16_t *xq, const float *x, int n, float limit) {
   v128_t m = wasm_f32x4_splat(0.0f);
   v128_t magnitude = wasm_i32x4_splat(0x7fffffff); /* |x| by clearing the sign: v128.and costs 1, f32x4.abs 2 */
@@ -199,6 +206,8 @@ static float row_limit(int n) {
 
 float quantize_row(int16_t *xq, const float *x, int n) { return quantize_to(xq, x, n, row_limit(n)); }
 
+/* out [rows] = (W [rows][n] · q(x [n])) · x_scale · scale [rows] + bias [rows]; w: row quads,
+ * scale and bias padded to a multiple of 4; partial [rows / 4 + 1] v128, xq [n] int16. */
 void matvec_q16(float *out, const int16_t *w, const float *scale, const float *x, const float *bias,
                 int rows, int n, v128_t *partial, int16_t *xq) {
   float x_scale = quantize_to(xq, x, n, row_limit(n));
@@ -257,6 +266,9 @@ static inline __attribute__((always_inline)) void f32_batch_block(float *out, co
   }
 }
 
+/* out [T][rows] = x [T][n] · w [rows][n]^T + bias [rows]; partial [2 rows + 8] v128. Tokens in
+ * full batches of 8 reduce every row per block; the rest run matvec_f32 (so a row past the last
+ * four of a batched token is added in another order than alone: GPT-2's rows come in fours). */
 void matmul_f32(float *out, const float *w, const float *x, const float *bias, int rows, int n, int T, v128_t *partial) {
   int t = 0;
   for (; t + BATCH <= T; t += BATCH) {
@@ -300,6 +312,7 @@ static inline __attribute__((always_inline)) void quads_batch_block(const int16_
   }
 }
 
+/* out [T][rows] as matvec_q16 per token; partial [2 rows + 8] v128, xq [8][n] int16. */
 void matmul_q16(float *out, const int16_t *w, const float *scale, const float *x, const float *bias, int rows, int n,
                 int T, v128_t *partial, int16_t *xq) {
   int t = 0;
@@ -333,10 +346,12 @@ static void axpy(float *y, float a, const float *x, int n) {
     wasm_v128_store(y + i, wasm_f32x4_add(wasm_v128_load(y + i), wasm_f32x4_mul(av, wasm_v128_load(x + i))));
 }
 
+/* x [n] += y [n] */
 void add_inplace(float *x, const float *y, int n) {
   for (int i = 0; i < n; i += 4) wasm_v128_store(x + i, wasm_f32x4_add(wasm_v128_load(x + i), wasm_v128_load(y + i)));
 }
 
+/* out [n] = (x [n] - mean) · rstd · weight [n] + bias [n]; sums in four lanes from +0 */
 void layernorm(float *out, const float *x, const float *weight, const float *bias, int n) {
   v128_t sum = wasm_f32x4_splat(0.0f), squares = wasm_f32x4_splat(0.0f);
   for (int i = 0; i < n; i += 4) sum = wasm_f32x4_add(sum, wasm_v128_load(x + i));
@@ -354,6 +369,7 @@ void layernorm(float *out, const float *x, const float *weight, const float *bia
 
 /* GPT-2's tanh GELU, 0.5 x (1 + tanh(u)) with u = sqrt(2/pi) (x + 0.044715 x^3), computed as
  * the identical x / (1 + exp(-2u)): one exp and one division per four values. */
+/* x [n] in place */
 void gelu(float *x, int n) {
   const v128_t a = wasm_f32x4_splat(-2.0f * 0.7978845608f), b = wasm_f32x4_splat(0.044715f), one = wasm_f32x4_splat(1.0f);
   for (int i = 0; i < n; i += 4) {
@@ -483,6 +499,8 @@ static inline __attribute__((always_inline)) void store_kv16(const kv16_head *h,
   }
 }
 
+/* k, v [head_size] -> position pos of h (keys [n_ctx / 4][head_size / 2][4][2], values
+ * [n_ctx / 2][head_size][2], key_scale and value_scale [n_ctx]) */
 void kv16_store(const kv16_head *h, int pos, const float *k, const float *v, int head_size) {
   if (head_size == 64) store_kv16(h, pos, k, v, 64);
   else store_kv16(h, pos, k, v, 32);
@@ -579,12 +597,15 @@ static inline __attribute__((always_inline)) void head_kv16(const float *q, cons
   for (int i = 0; i < pairs / 2; i++) wasm_v128_store(out + 4 * i, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(ov[i]), back));
 }
 
+/* out [head_size] = attention of q [head_size] over positions 0..p of h; scores [p + 8] f32,
+ * weights [p + 8] int16 */
 void attention_head_kv16(const float *q, const kv16_head *h, int p, int head_size, float *scores, int16_t *weights,
                          float *out) {
   if (head_size == 64) head_kv16(q, h, p, scores, weights, out, 32);
   else head_kv16(q, h, p, scores, weights, out, 16);
 }
 
+/* out [head_size] = attention of q [head_size] over keys, vals [p + 1][stride]; scores [p + 4] */
 void attention_head(const float *q, const float *keys, const float *vals, int stride, int p, int head_size,
                     float *scores, float *out) {
   float scale = 1.0f / gpt2_sqrtf((float)head_size);

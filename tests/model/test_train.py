@@ -16,7 +16,7 @@ from icchat.chat.runtime import ChatRuntime
 from icchat.chat.template import ChatTemplate
 from icchat.chat.tokenizer import GPT2Tokenizer
 from icchat.errors import UserError
-from icchat.model import corpus, train
+from icchat.model import compact_gpt2, corpus, train
 from icchat.model.manifest import verify_bundle
 from icchat.model.vocab import ensure_tokenizer_dir
 
@@ -103,7 +103,7 @@ def test_the_full_gpt2_defines_the_trained_distribution(run):
     import torch
 
     _, model, vocab, data, _ = run
-    full = train.full_model(model, vocab)
+    full = compact_gpt2.full_model(model, vocab)
     assert full.config.vocab_size == 50257
     ids = data.validation[:TINY.block + 1]
     assert (vocab(ids) == vocab.rest).any()

@@ -11,6 +11,7 @@ int q8_kernel = Q8_RELAXED;
 int q8_kernel = Q8_WIDEN;
 #endif
 
+/* x [T][n] -> a->q [T][n], a->scales [T] (and a->lo, a->hi [T][n] in relaxed builds) */
 void q8_quantize(const q8_activations *a, const float *x, int n, int T) {
   for (int t = 0; t < T; t++) a->scales[t] = quantize_row(a->q + (size_t)t * n, x + (size_t)t * n, n);
 #ifdef __wasm_relaxed_simd__
@@ -23,6 +24,7 @@ void q8_quantize(const q8_activations *a, const float *x, int n, int T) {
 #endif
 }
 
+/* row_sums [rows] = sums of w [rows][n] int8 */
 void q8_row_sums(int32_t *row_sums, const int8_t *w, size_t rows, int n) {
   for (size_t r = 0; r < rows; r++) {
     int32_t sum = 0;
@@ -60,6 +62,8 @@ static inline __attribute__((always_inline)) v128_t f32_four_rows_block(const fl
   return sum4(a0, a1, a2, a3);
 }
 
+/* out [rows] = w [rows][n] · x [n] + bias [rows], matvec_f32's sums (rows in fours here, the
+ * last rows % 4 by matvec_f32 itself); partial: matvec_f32's */
 void matvec_f32_rows(float *out, const float *w, const float *x, const float *bias, int rows, int n, v128_t *partial) {
   int r = 0;
   for (; r + 4 <= rows; r += 4) {
@@ -201,6 +205,8 @@ static void matmul_q8_relaxed(float *out, const int8_t *w, const float *scale, c
 }
 #endif
 
+/* out [T][rows], rows r0..r1-1 only = (w [rows][n] int8 · x->q [T][n]) · x->scales [T] · scale
+ * [rows] + bias [rows]; row_sums [rows] (relaxed kernel) */
 void matmul_q8_rows(float *out, const int8_t *w, const float *scale, const int32_t *row_sums, const q8_activations *x,
                     const float *bias, int rows, int n, int T, int r0, int r1) {
 #ifdef __wasm_relaxed_simd__

@@ -12,39 +12,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from icchat.bench._markdown import _environment, _num, _spread, _table
 from icchat.paths import BENCH_RESULTS, REPO
 
 OUT = REPO / "BENCHMARKS.md"
 ORDER = ["page", "gpt2", "model_sizes", "assets", "replica_http", "replica", "runtime", "chat_device", "demo_model", "export", "tokenizer"]
-
-
-def _num(value: Any, digits: int = 2) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        return f"{value:,.{digits}f}"
-    return str(value)
-
-
-def _spread(s: dict[str, Any] | None, digits: int = 2) -> str:
-    if not s:
-        return "-"
-    return f"{_num(s['median'], digits)} ({_num(s['min'], digits)}-{_num(s['max'], digits)})"
-
-
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header),
-            *["| " + " | ".join(r) + " |" for r in rows], ""]
-
-
-def _environment(result: dict[str, Any]) -> str:
-    env = result.get("environment", {})
-    return (f"`{env.get('command', '?')}` at {env.get('date', '?')}, commit {env.get('commit') or '?'}, "
-            f"{env.get('cpus', '?')} CPUs {env.get('machine', '')}, Python {env.get('python', '?')}")
 
 
 def _png(name: str, results: Path, out: Path) -> list[str]:

@@ -17,6 +17,7 @@ import argparse
 import time
 from typing import Any
 
+from icchat.bench._markdown import _environment, _num, _table
 from icchat.bench._page_onchain import _per_token_at
 from icchat.ic.prices import IC_PRICES
 from icchat.replica.limits import UPDATE_INSTRUCTION_LIMIT
@@ -97,8 +98,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def markdown(result: dict[str, Any]) -> list[str]:
     """BENCHMARKS.md's table: one row per size and weight file."""
-    from icchat.bench._benchmarks_md import _environment, _num, _table
-
     rows = []
     for size, entry in result["sizes"].items():
         for dtype in ("q8", "f32"):

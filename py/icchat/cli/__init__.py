@@ -13,7 +13,7 @@ import sys
 from icchat.errors import UserError
 
 # Modules under icchat.cli; each defines register(subparsers) and sets `func` on its parsers.
-SUBCOMMAND_MODULES = ("up", "down", "status", "onchain", "build", "deploy", "model", "replica", "bench")
+SUBCOMMAND_MODULES = ("up", "down", "status", "onchain", "build", "deploy", "model", "replica", "bench", "serve")
 
 
 def build_parser() -> argparse.ArgumentParser:

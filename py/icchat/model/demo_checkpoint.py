@@ -7,7 +7,7 @@ rest row), the positions, the blocks and the final norm, plus `kept_ids` (the GP
 row). Its provenance sits beside it as JSON (`provenance.json`): the corpus hash, the training
 configuration, the command, the commit, the CPU, steps and tokens, and the validation perplexity
 of the model as the bundle has it (measured on the float16 weights, not assumed from the float32
-ones). `bundle_from_checkpoint` widens the rows back to GPT-2's vocabulary (train.full_model) and
+ones). `bundle_from_checkpoint` widens the rows back to GPT-2's vocabulary (compact_gpt2.full_model) and
 exports a normal bundle whose manifest carries that provenance; `icchat model train` exports its
 own bundle the same way, so what `icchat up` serves and what training measured are one model.
 """
@@ -61,7 +61,7 @@ def load_checkpoint(path: Path) -> tuple[Any, Any, Any]:
     import torch
     from safetensors import safe_open
 
-    from icchat.model.train import CompactVocab, TrainConfig, build_model
+    from icchat.model.compact_gpt2 import CompactVocab, TrainConfig, build_model
 
     with safe_open(str(path), framework="pt") as f:
         header = json.loads((f.metadata() or {}).get("icchat", "{}"))
@@ -95,8 +95,8 @@ def read_provenance(directory: Path) -> dict[str, Any]:
 def bundle_from_checkpoint(directory: Path, out: Path, *, variants: tuple[str, ...] = ("f32", "q8"),
                            force: bool = False, log: Callable[[str], None] = print) -> Path:
     """Export the bundle of the checkpoint in `directory` to `out` (no training, no corpus)."""
+    from icchat.model.compact_gpt2 import full_model
     from icchat.model.export import export_bundle
-    from icchat.model.train import full_model
 
     provenance = read_provenance(directory)
     model, vocab, _ = load_checkpoint(directory / WEIGHTS)
