@@ -5,8 +5,9 @@
  * (f32) or 8 (int16) multiply-adds cost one weight load, one multiply and one add under the IC's
  * cost table, with no loop overhead inside a block; several tokens (a prompt) share each weight
  * load. A token's result does not depend on whether it came alone or with others: the same
- * blocks, the same order of additions (f32), exact integer sums (int16). Inner dimensions must
- * be multiples of BLOCK_COLUMNS.
+ * blocks, the same order of additions (f32), exact integer sums (int16) — for f32 as long as rows
+ * come in fours (GPT-2's always do): a row past the last four adds its blocks in another order in
+ * a batch than alone (docs/kernels.md). Inner dimensions must be multiples of BLOCK_COLUMNS.
  */
 #ifndef GPT2_KERNELS_H
 #define GPT2_KERNELS_H
