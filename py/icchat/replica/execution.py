@@ -138,8 +138,9 @@ class Execution:
 
     @property
     def cycles_available(self) -> int:
-        """Cycles the caller attached that this context has not accepted yet."""
-        if self.context is None:
+        """Cycles the caller attached that this context has not accepted yet (none once it has
+        responded: they went back to the caller with the response)."""
+        if self.context is None or self.responded:
             return 0
         return self.context.available_cycles - self.changes.cycles_accepted
 

@@ -70,6 +70,9 @@ class ManagementCanister:
         self.execution = execution
         self.modules = modules
         self.clock = clock
+        # Called when start_canister finds the canister stopping: its stop_canister calls fail
+        # (the scheduler, which answers them, sets this).
+        self.stop_cancelled: Callable[[CanisterState], None] = lambda canister: None
         self._handlers: dict[str, Callable[[dict[str, Any], Principal], Any]] = {
             name: getattr(self, f"_{name}") for name in METHODS
         }
@@ -200,9 +203,12 @@ class ManagementCanister:
     def _start_canister(self, args: dict[str, Any], sender: Principal) -> None:
         canister = self._controlled(args["canister_id"], sender)
         if canister.system.status is not Status.RUNNING:
+            stopping = canister.system.status is Status.STOPPING
             canister.system.status = Status.RUNNING
             canister.system.version += 1
             canister.touch()
+            if stopping:
+                self.stop_cancelled(canister)
 
     def _stop_canister(self, args: dict[str, Any], sender: Principal) -> None:
         # Without open call contexts a canister stops at once (stopping -> stopped in one step).

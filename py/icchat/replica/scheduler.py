@@ -42,7 +42,7 @@ from icchat.replica.call_context import (
     Origin,
 )
 from icchat.replica.canisters import Canisters
-from icchat.replica.errors import ExecutionError, Reject
+from icchat.replica.errors import ErrorCode, ExecutionError, Reject
 from icchat.replica.execution import Outcome
 from icchat.replica.execution_environment import ExecutionEnvironment
 from icchat.replica.management import ManagementCanister, StopPending
@@ -135,6 +135,7 @@ class Scheduler:
         self.queues = MessageQueues()
         self._ingress: dict[int, PendingCall] = {}
         self._next_ingress = 0
+        management.stop_cancelled = self._cancel_stops
 
     # --- entry points (the caller holds the lock) -----------------------------------------------
 
@@ -248,6 +249,14 @@ class Scheduler:
         waiters, system.stop_waiters = system.stop_waiters, []
         for origin, cycles in waiters:
             self._settle(origin, MANAGEMENT, EMPTY_REPLY, cycles)
+
+    def _cancel_stops(self, canister: CanisterState) -> None:
+        """start_canister on a stopping canister: "all stop_canister calls which are processing
+        fail (and are rejected)" (interface spec, IC method start_canister)."""
+        waiters, canister.system.stop_waiters = canister.system.stop_waiters, []
+        cancelled = Reject.of(ErrorCode.CANISTER_STOPPING_CANCELLED, f"Canister {canister.id}'s stop request was cancelled.")
+        for origin, cycles in waiters:
+            self._settle(origin, MANAGEMENT, cancelled, cycles)
 
     # --- delivering messages ---------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from icchat.ic.principal import MAX_LENGTH, Principal
 from icchat.replica import errors
 from icchat.replica.api_table import SYSTEM_API, Mode
 from icchat.replica.call_context import Closure
+from icchat.replica.cycles import OutOfCycles
 from icchat.replica.errors import RejectCode, TrapCode
 from icchat.replica.execution import CallUnderConstruction, Execution, OutgoingCall
 from icchat.replica.limits import (
@@ -241,7 +242,7 @@ class SystemApi:
 
     def _ic0_msg_cycles_available(self, e: Execution) -> int:
         self._charge("msg_cycles_available", 0)
-        return min(e.cycles_available, U64)
+        return _fits_64_bit(e.cycles_available)
 
     def _ic0_msg_cycles_refunded128(self, e: Execution, dst: int) -> None:
         self._charge("msg_cycles_refunded128", 0)
@@ -249,7 +250,7 @@ class SystemApi:
 
     def _ic0_msg_cycles_refunded(self, e: Execution) -> int:
         self._charge("msg_cycles_refunded", 0)
-        return min(e.refunded, U64)
+        return _fits_64_bit(e.refunded)
 
     def _accept(self, e: Execution, max_amount: int) -> int:
         """Move up to `max_amount` of the available cycles to the balance (spec: msg_cycles_accept)."""
@@ -284,10 +285,7 @@ class SystemApi:
 
     def _ic0_canister_cycle_balance(self, e: Execution) -> int:
         self._charge("canister_cycle_balance", 0)
-        balance = e.balance
-        if balance > U64:
-            raise errors.trapped(TrapCode.CYCLES_AMOUNT_TOO_BIG_FOR_64_BIT)
-        return balance
+        return _fits_64_bit(e.balance)
 
     # --- the canister and its subnet ----------------------------------------------------------------
 
@@ -467,13 +465,10 @@ class SystemApi:
         """Move cycles from the balance onto the call (spec: "traps if trying to transfer more
         cycles than are in the current balance"; the freezing threshold is kept, as on the IC)."""
         call = self._under_construction(e, "ic0.call_cycles_add")
-        spendable = max(0, e.balance - e.system.freezing_threshold)
-        if amount > spendable:
-            raise errors.ExecutionError(
-                errors.ErrorCode.CANISTER_OUT_OF_CYCLES,
-                f"Canister {e.system.canister_id} is out of cycles: attaching {amount} cycles to a call needs them above "
-                f"its freezing threshold, and only {spendable} are",
-            )
+        threshold = e.system.freezing_threshold
+        if amount > max(0, e.balance - threshold):
+            short = OutOfCycles(e.system.canister_id, e.balance, amount, threshold, reveal_top_up=True)
+            raise errors.ExecutionError(errors.ErrorCode.CANISTER_OUT_OF_CYCLES, str(short))
         call.cycles += amount
 
     def _ic0_call_cycles_add128(self, e: Execution, high: int, low: int) -> None:
@@ -552,6 +547,14 @@ class SystemApi:
         except errors.ExecutionError:
             message = "(trap message out of memory bounds)"
         raise errors.called_trap(message)
+
+
+def _fits_64_bit(cycles: int) -> int:
+    """The 64-bit cycles functions trap on amounts they cannot represent (spec: "This call traps
+    if the amount ... does not fit into a 64-bit value")."""
+    if cycles > U64:
+        raise errors.trapped(TrapCode.CYCLES_AMOUNT_TOO_BIG_FOR_64_BIT)
+    return cycles
 
 
 def _check_bounds(api: str, name: str, start: int, size: int, limit: int) -> None:
