@@ -172,9 +172,10 @@ def test_a_trapped_execution_never_sends_its_calls(replica, pair):
 
 
 def test_a_trapped_callback_rolls_back_only_itself_and_runs_its_cleanup(replica, pair):
-    """Message execution properties, Property 5-6: each message execution is atomic on its own:
-    the callee's execution and the caller's first message stay; the trapped callback's changes
-    are rolled back. Spec, ic0.call_on_cleanup: the cleanup "is executed if and only if the
+    """Message execution properties, Property 2: "If an inter-canister call is involved, the
+    code after the call (i.e. the callback code) is executed as a separate message", so a trap
+    in the callback rolls back that message only: the callee's execution and the caller's
+    first message stay. Spec, ic0.call_on_cleanup: the cleanup "is executed if and only if the
     reply or the reject callback was executed and trapped". The context, left without a
     response, answers the caller with the callback's trap (CANISTER_ERROR)."""
     a, b = pair
@@ -312,3 +313,39 @@ def test_too_few_cycles_for_an_outcall_are_refunded_with_the_reject(replica, pai
 
 def _canister_arg(cid: Principal) -> bytes:
     return candid.encode([candid.parse_type("record { canister_id : principal }")], [{"canister_id": cid}])
+
+
+def test_the_js_agent_polls_an_update_that_waits_on_a_call_to_its_reply(caller_wasm, monkeypatch, tmp_path):
+    """Through the official JS agent. Spec, "Synchronous canister calling": "If an
+    implementation specific timeout for the request is reached while the replica waits for the
+    terminal state, then the replica will reply with an empty body and a 202 HTTP status code.
+    In such cases, the user should use read_state to determine the status of the call." The
+    call completes when the outcall answers, and the agent polls read_state to the certified
+    reply."""
+    import json
+    import subprocess
+
+    from icchat.paths import REPO
+    from icchat.replica.http import HttpServer, api
+
+    monkeypatch.setattr(api, "SYNC_CALL_WAIT", 0.2)
+    outcalls = HeldOutcalls()
+    with Replica(tmp_path / "state", outcalls=outcalls) as replica, HttpServer(replica, port=0) as server:
+        a = install(replica, caller_wasm)
+        arg = calls(call_spec(MANAGEMENT, "http_request", b"via agent", cycles=OUTCALL_COST))
+        agent = subprocess.Popen(
+            ["node", str(REPO / "tests" / "js" / "agent_inter_canister.mjs"), server.url, str(a), arg.hex()],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+        )
+        try:
+            answered = agent.stdout.readline()
+            assert json.loads(answered or "{}") == {"status": 202}, agent.stderr.read()[-4000:]
+            assert outcalls.started.is_set() and replica.canister(a).system.call_contexts.contexts
+            outcalls.release.set()
+            out, err = agent.communicate(timeout=120)
+        finally:
+            outcalls.release.set()
+            if agent.poll() is None:
+                agent.kill()
+        assert agent.returncode == 0, err[-4000:]
+        assert json.loads(out) == {"reply": "reply 0 T:via agent refund=0\n"}
