@@ -90,9 +90,11 @@ class ManagementCanister:
         its induction (`ingress_bytes`, default method name + argument) before it runs, except
         a small update_settings, charged after the settings apply (so a canister frozen by a
         too-high freezing threshold can be unfrozen), as on the IC."""
-        if method in CANISTER_ONLY and not from_canister:
-            raise Reject.of(ErrorCode.CANISTER_REJECTED_MESSAGE, f"Only canisters can call ic00 method {method}")
         func = METHODS.get(method)
+        # http_request has no Candid entry here (the outcall service reads its argument): a
+        # user's update call to it gets the IC's refusal, a query finds no such method.
+        if method in CANISTER_ONLY and not from_canister and (func is not None or replicated):
+            raise Reject.of(ErrorCode.CANISTER_REJECTED_MESSAGE, f"Only canisters can call ic00 method {method}")
         if func is None:
             raise Reject.of(ErrorCode.CANISTER_METHOD_NOT_FOUND, f"Management canister has no method '{method}'")
         if replicated and method in QUERY_ONLY:

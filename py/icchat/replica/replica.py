@@ -393,6 +393,8 @@ class Replica:
         self.canisters.next_index = meta.get("next_canister_index", self.canisters.next_index)
         self._last_time = meta.get("time_ns", 0)
         for canister in self._store.load(self.modules, self.execution.restore):
+            if canister.system.status is Status.STOPPING:  # calls in flight are not kept: none is open
+                canister.system.status = Status.STOPPED
             self.canisters.add(canister)
 
 
