@@ -167,11 +167,13 @@ __attribute__((export_name("canister_update call"))) void call(void) {
 
 /* ---- the callee ------------------------------------------------------------------------------ */
 
-__attribute__((export_name("canister_update echo"))) void echo(void) {
+static void reply_arg(void) {
   read_arg();
   ic0_msg_reply_data_append(arg, arg_size);
   ic0_msg_reply();
 }
+
+__attribute__((export_name("canister_update echo"))) void echo(void) { reply_arg(); }
 
 __attribute__((export_name("canister_update accept"))) void accept(void) {
   read_arg();
@@ -186,15 +188,9 @@ __attribute__((export_name("canister_update accept"))) void accept(void) {
   reply_out();
 }
 
-__attribute__((export_name("canister_update reject"))) void reject(void) {
-  read_arg();
-  ic0_msg_reject(arg, arg_size);
-}
-
-__attribute__((export_name("canister_update trap"))) void trap(void) {
-  read_arg();
-  ic0_trap(arg, arg_size);
-}
+/* The argument is the reject message / the trap message. */
+__attribute__((export_name("canister_update reject"))) void reject(void) { read_arg(), ic0_msg_reject(arg, arg_size); }
+__attribute__((export_name("canister_update trap"))) void trap(void) { read_arg(), ic0_trap(arg, arg_size); }
 
 __attribute__((export_name("canister_update noreply"))) void noreply(void) { counter += 1; }
 
@@ -223,11 +219,7 @@ __attribute__((export_name("canister_query seen"))) void seen_query(void) {
   ic0_msg_reply();
 }
 
-__attribute__((export_name("canister_query qecho"))) void qecho(void) {
-  read_arg();
-  ic0_msg_reply_data_append(arg, arg_size);
-  ic0_msg_reply();
-}
+__attribute__((export_name("canister_query qecho"))) void qecho(void) { reply_arg(); }
 
 __attribute__((export_name("canister_query transform"))) void transform(void) {
   read_arg();

@@ -12,20 +12,19 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from icchat.ic.principal import Principal
 
 
-@dataclass(frozen=True)
-class FromIngress:
+class FromIngress(NamedTuple):
     """The context of an ingress message: its reply goes to the user's pending call."""
 
     message_id: int
     sender: Principal
 
 
-@dataclass(frozen=True)
-class FromCanister:
+class FromCanister(NamedTuple):
     """The context of a request from another canister: its reply goes to that callback."""
 
     caller: Principal
