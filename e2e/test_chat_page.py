@@ -59,10 +59,12 @@ class ChatPage:
         self.page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
         self.page.add_init_script(RECORDER)
+        self.opened = False
 
     def open(self) -> ChatPage:
         self.page.goto(self.stack.page_url)
         self.page.locator(SETTLED).wait_for(timeout=BOOT_TIMEOUT)
+        self.opened = True
         return self
 
     def state(self) -> str:
