@@ -6,43 +6,29 @@
  *   - the query methods called as updates;
  *   - set_route and the policy methods controllers alone may call, from anyone else.
  * Everything else is accepted. */
+#include "method.h"
 #include "policy.h"
 #include "route.h"
 #include "rt.h"
-
-#define MAX_METHOD 64
 
 static const char *const QUERIES[] = {"route_info", "transform_chat", "usage", "list_allowed_inference"};
 static const char *const CONTROLLER_UPDATES[] = {"set_route", "set_inference_policy", "allow_inference",
                                                  "disallow_inference"};
 
-static int is(const char *method, size_t n, const char *name) { return strlen(name) == n && !memcmp(method, name, n); }
-
-static int listed(const char *method, size_t n, const char *const *names, size_t count) {
-  for (size_t i = 0; i < count; i++)
-    if (is(method, n, names[i])) return 1;
-  return 0;
-}
-
 __attribute__((export_name("canister_inspect_message"))) void canister_inspect_message(void) {
   rt_message_begin();
   char method[MAX_METHOD + 1];
-  size_t n = ic0_msg_method_name_size();
-  if (n > MAX_METHOD) { /* no method of this canister: the IC answers that it has none */
-    ic0_accept_message();
-    return;
-  }
-  ic0_msg_method_name_copy(method, 0, n);
-  method[n] = 0;
-  if (is(method, n, "chat") || is(method, n, "v1_chat")) {
+  size_t n = inspected_method(method);
+  if (!n) return;
+  if (method_is(method, n, "chat") || method_is(method, n, "v1_chat")) {
     if (route.kind == ROUTE_NONE) rt_trap(ROUTE_NOT_CONFIGURED);
     principal_id caller = caller_id();
     uint64_t limit;
     const char *refusal = inference_admit(&caller, ic0_msg_arg_data_size(), answer_min_cost(), ic0_time(), &limit, 0);
     if (refusal) rt_trap(refusal);
-  } else if (listed(method, n, QUERIES, sizeof QUERIES / sizeof *QUERIES)) {
+  } else if (method_listed(method, n, QUERIES, sizeof QUERIES / sizeof *QUERIES)) {
     rt_trapf("%s is a query: call it as a query", method);
-  } else if (listed(method, n, CONTROLLER_UPDATES, sizeof CONTROLLER_UPDATES / sizeof *CONTROLLER_UPDATES)) {
+  } else if (method_listed(method, n, CONTROLLER_UPDATES, sizeof CONTROLLER_UPDATES / sizeof *CONTROLLER_UPDATES)) {
     if (!rt_caller_is_controller()) rt_trapf("%s is for the canister's controllers only", method);
   }
   ic0_accept_message();

@@ -13,15 +13,9 @@ from icchat.ic.identity import Ed25519Identity
 from icchat.ic.principal import Principal
 from icchat.ic.reject import canister_line
 from icchat.llm_canister import DID, LlmCanister, chat_request, chat_request_arg
-from icchat.replica import Reject, Replica
+from icchat.replica import Reject
 
 URL = "https://api.example.com/v1/chat/completions"
-
-
-@pytest.fixture(scope="module")
-def replica():
-    with Replica() as replica:
-        yield replica
 
 
 @pytest.fixture

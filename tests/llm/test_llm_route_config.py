@@ -12,16 +12,10 @@ from icchat.ic import candid
 from icchat.ic.identity import Ed25519Identity
 from icchat.ic.reject import canister_line
 from icchat.llm_canister import CONTROLLER, DID, LlmCanister, chat_request_arg
-from icchat.replica import Reject, Replica
+from icchat.replica import Reject
 
 SECRET = "sk-test-0123456789abcdef-never-shown"
 URL = "https://user:password@api.example.com:8443/v1/chat/completions?token=also-secret"
-
-
-@pytest.fixture(scope="module")
-def replica():
-    with Replica() as replica:
-        yield replica
 
 
 @pytest.fixture

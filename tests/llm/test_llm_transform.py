@@ -13,7 +13,6 @@ import pytest
 from icchat.ic import candid
 from icchat.ic.identity import Ed25519Identity
 from icchat.llm_canister import DID, LlmCanister
-from icchat.replica import Replica
 
 
 def completion(content: object, *, finish: str = "stop", ident: str = "chatcmpl-1", created: int = 1,
@@ -25,9 +24,8 @@ def completion(content: object, *, finish: str = "stop", ident: str = "chatcmpl-
 
 
 @pytest.fixture(scope="module")
-def canister(llm_wasm):
-    with Replica() as replica:
-        yield LlmCanister.install(replica, llm_wasm).as_caller(Ed25519Identity.generate().principal)
+def canister(replica, llm_wasm):
+    return LlmCanister.install(replica, llm_wasm).as_caller(Ed25519Identity.generate().principal)
 
 
 def answer(status: int, text: str, finish: str = "stop") -> dict:
