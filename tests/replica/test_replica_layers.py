@@ -24,7 +24,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("system api", {"system_api"}),
     ("sandbox", {"instance"}),
     ("execution environment", {"execution_environment"}),
-    ("management, persistence, keys", {"management", "persistence", "keys", "certification"}),
+    ("management, persistence, keys", {"management", "outcalls", "persistence", "keys", "certification"}),
     ("replica", {"replica"}),
     ("http endpoints", {"http"}),
     ("package facade", {"__init__"}),

@@ -40,3 +40,12 @@ MAX_CONTROLLERS = 10
 DEFAULT_PROVISIONAL_CYCLES = 100_000_000_000_000
 DEFAULT_FREEZING_THRESHOLD = 2_592_000  # 30 days, in seconds
 DEFAULT_RESERVED_CYCLES_LIMIT = 5_000_000_000_000
+
+# HTTPS outcalls (interface spec "IC method http_request"; dfinity/ic rs/types/types/src/canister_http.rs).
+MAX_HTTP_REQUEST_BYTES = 2_000_000  # header names and values plus the body of the canister's request
+MAX_HTTP_RESPONSE_BYTES = 2_000_000  # the upper limit of max_response_bytes, and its default
+MAX_HTTP_URL_SIZE = 8192
+MAX_HTTP_HEADERS = 64
+MAX_HTTP_HEADER_NAME_VALUE = 8 * KiB  # one header name, or one value
+MAX_HTTP_HEADERS_TOTAL = 48 * KiB  # all header names and values together
+HTTP_OUTCALL_TIMEOUT_S = 30.0  # the adapter's limit on one request, from connecting to the body's last byte
