@@ -18,10 +18,19 @@ uint32_t call_perform(const principal_id *callee, const char *method, const uint
   return ic0_call_perform();
 }
 
+/* A 128-bit amount as the System API writes it (little-endian: low, high), capped at 2^64 - 1. */
+static uint64_t capped(const uint64_t amount[2]) { return amount[1] ? UINT64_MAX : amount[0]; }
+
+uint64_t call_liquid_cycles(void) {
+  uint64_t amount[2];
+  ic0_canister_liquid_cycle_balance128(amount);
+  return capped(amount);
+}
+
 uint64_t call_cycles_refunded(void) {
-  uint64_t amount[2]; /* little-endian 128-bit: low, high */
+  uint64_t amount[2];
   ic0_msg_cycles_refunded128(amount);
-  return amount[1] ? UINT64_MAX : amount[0];
+  return capped(amount);
 }
 
 void call_reject_text(char *out, size_t capacity) {

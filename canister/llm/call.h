@@ -25,6 +25,8 @@ extern const principal_id MANAGEMENT_CANISTER;
  * result (0: made; else not made, nothing attached). */
 uint32_t call_perform(const principal_id *callee, const char *method, const uint8_t *arg, size_t size,
                       uint64_t cycles, call_callbacks callbacks);
+/* The cycles this canister can attach without freezing (its liquid balance, capped at 2^64 - 1). */
+uint64_t call_liquid_cycles(void);
 /* In a reply or reject callback: the cycles the callee gave back. */
 uint64_t call_cycles_refunded(void);
 /* In a reject callback: "<reject code name>: <message>" (e.g. "SYS_TRANSIENT: Timeout expired"). */

@@ -168,6 +168,13 @@ static const char *start_answer(answer_shape shape, const principal_id *caller, 
     inference_count_refusal();
     return budget_refusal(caller, ic0_time());
   }
+  uint64_t liquid = call_liquid_cycles();
+  if (needed > liquid) { /* attaching them would trap */
+    rt_format(line, sizeof line,
+              "this canister has %llu cycles it can spend and an answer takes %llu: its controllers top it up",
+              (unsigned long long)liquid, (unsigned long long)needed);
+    return line;
+  }
   *p = (pending_call){.in_use = 1, .shape = shape, .caller = *caller, .arg_size = arg_size};
   memcpy(p->model, route.model, sizeof p->model);
   route_via(p->via, sizeof p->via);

@@ -57,6 +57,7 @@ class LlmCanister:
     @classmethod
     def install(cls, replica: Any, wasm: bytes, controller: Principal = CONTROLLER, *,
                 policy: Mapping[str, Any] | None = None) -> LlmCanister:
+        """Create and install; `policy`: the init argument's InferencePolicy fields (None: every default)."""
         canister_id = replica.create_canister(controllers=[controller])
         replica.install_code(canister_id, wasm, b"" if policy is None else install_arg(policy), sender=controller)
         return cls(replica, canister_id, controller)
