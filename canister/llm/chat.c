@@ -106,7 +106,7 @@ static void on_forward_reply(uint32_t env) {
   rt_buf text = {0};
   uint64_t reply_bytes;
   const char *problem = forward_result(&text, &reply_bytes);
-  char line[400];
+  char line[VIA_BYTES + 400];
   if (problem) {
     rt_format(line, sizeof line, "the %s gave no answer: %s", p->via, problem);
     problem = line;
@@ -117,7 +117,7 @@ static void on_forward_reply(uint32_t env) {
 static void on_forward_reject(uint32_t env) {
   rt_message_begin();
   pending_call *p = pending_at(env);
-  char reason[600], line[800];
+  char reason[600], line[VIA_BYTES + 640];
   call_reject_text(reason, sizeof reason);
   rt_format(line, sizeof line, "the %s did not answer (%s)", p->via, reason);
   finish(p, forward_cost(p, ic0_msg_reject_msg_size()), 0, line);
@@ -151,7 +151,7 @@ static const char *model_refusal(const conversation *c) {
 /* After admission: read, check the budget for the call's cycles, make the call. NULL when the call
  * is made (its callback answers), else the refusal line. */
 static const char *start_answer(answer_shape shape, const principal_id *caller, uint64_t arg_size, uint64_t limit) {
-  static char line[300];
+  static char line[VIA_BYTES + 200];
   conversation c;
   const char *problem = conversation_read(&c);
   if (!problem) problem = model_refusal(&c);
