@@ -204,6 +204,13 @@ def test_the_outcall_request_and_what_it_costs(front, llm, user):
     assert exchanges_since(front, start)[0][0]["headers"]["idempotency-key"] != request["headers"]["idempotency-key"]
 
 
+def test_the_llm_canisters_limits_themselves_are_answered(front, llm_route, user):
+    """Ten messages and a prompt of exactly 10 KiB go through both canisters (one more is refused)."""
+    front.behave = lambda request: (200, completion(f"{len(json.loads(request['body'])['messages'])} messages"))
+    ten = [("user" if i % 2 == 0 else "assistant", "x" * 1024) for i in range(10)]  # 10,240 bytes
+    assert llm_route.as_caller(user).v1_chat(ten) == "10 messages"
+
+
 # ---- faults: one line each, never an answer ----
 
 def test_the_service_down(replica, llm_wasm, user):
