@@ -7,7 +7,8 @@ beside it; a header whose functions live elsewhere is listed in HEADER_FILES, an
 each build links from one of several files, SEAMS) draws no edge at all. The rules:
 - no cycle: two files that call each other are one unit cut in two, or a layer calling back up;
 - layers run one way, as USES says: runtime <- assetstore <- gpt2 <- gpt2/browser (and the asset
-  canister, canister/assets, on the asset store);
+  canister, canister/assets, on the asset store); runtime <- access (the inference policy) <- gpt2
+  and llm;
 - no function defined (not static) in two .c files that one module links (the modules and their
   sources are the builds' own, icchat.build).
 A failure names the cycle, the edge or the duplicate, and the functions that make it.
@@ -27,7 +28,7 @@ from unittest import mock
 
 import pytest
 
-from icchat.build import assets, engine, gpt2
+from icchat.build import assets, engine, gpt2, llm
 
 CANISTER = Path(__file__).resolve().parents[2] / "canister"
 APART = ("probes",)  # each probe is its own canister, linked with the runtime alone
@@ -37,7 +38,9 @@ USES = {
     "runtime": {"runtime"},
     "assetstore": {"assetstore", "runtime"},
     "assets": {"assets", "assetstore", "runtime"},
-    "gpt2": {"gpt2", "assetstore", "runtime"},
+    "access": {"access", "runtime"},
+    "gpt2": {"gpt2", "access", "assetstore", "runtime"},
+    "llm": {"llm", "access", "runtime"},
     "gpt2/browser": {"gpt2/browser", "gpt2", "runtime"},
 }
 # Headers whose functions are defined by other files than the .c beside them.
@@ -57,6 +60,7 @@ KNOWN_EXCEPTIONS: set[tuple[str, str]] = set()
 MODULES: dict[str, tuple[Callable[[], object], ModuleType]] = {
     "gpt2 canister": (gpt2.build_gpt2_wasm, gpt2),
     "asset canister": (assets.build_assets_wasm, assets),
+    "llm canister": (llm.build_llm_wasm, llm),
     "browser engine": (engine.build_engine_wasm, engine),
     "sampler": (engine.build_sampler_wasm, engine),
 }
@@ -241,7 +245,8 @@ def test_layers_run_one_way(graph: Graph) -> None:
     assert not unplaced, f"canister/ folders USES gives no layer: {unplaced}"
     upward = [graph.describe(a, b) for a, b in sorted(graph.edges)
               if (a, b) not in KNOWN_EXCEPTIONS and _part(b) not in USES[_part(a)]]
-    assert not upward, ("calls against the layers (runtime <- assetstore <- gpt2 <- gpt2/browser):\n  "
+    assert not upward, ("calls against the layers (runtime <- assetstore, access <- gpt2 <- gpt2/browser; "
+                        "access <- llm):\n  "
                         + "\n  ".join(upward))
 
 
