@@ -60,7 +60,7 @@ export function memoryNeed(manifest, path, engine) {
   // every position's keys and values at f32 (q8 models with 32- or 64-wide heads keep them in int16: half)
   const kvCache = n_layer * 2 * n_ctx * n_embd * F32;
   if (engine === "icchat") {
-    const activations = n_ctx * 11 * n_embd * F32; // canister/gpt2/model.c gpt2_load: x, xn, qkv, att, proj, fc rows
+    const activations = n_ctx * 11 * n_embd * F32; // canister/gpt2/buffer_plan.c plan_buffers: x, xn, qkv, att, proj, fc rows
     return 2 * size + kvCache + activations + ICCHAT_MODULE_BYTES;
   }
   return ORT_FILE_FACTOR * size + 2 * kvCache + RUN_TOKENS * vocab_size * F32; // + one run's logits

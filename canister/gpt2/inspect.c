@@ -16,51 +16,37 @@
 #include "api.h"
 #include "canister.h"
 #include "kv_slots.h"
+#include "method.h"
 #include "model.h"
 #include "policy.h"
 #include "rt.h"
 #include "served_model.h"
 
-#define MAX_METHOD 64
-
 static const char *const OWN_QUERIES[] = {"model_info", "model_certificate", "usage", "list_allowed_inference"};
 static const char *const CONTROLLER_UPDATES[] = {"set_inference_policy", "allow_inference", "disallow_inference"};
-
-static int is(const char *method, size_t n, const char *name) { return strlen(name) == n && !memcmp(method, name, n); }
-
-static int listed(const char *method, size_t n, const char *const *names, size_t count) {
-  for (size_t i = 0; i < count; i++)
-    if (is(method, n, names[i])) return 1;
-  return 0;
-}
 
 __attribute__((export_name("canister_inspect_message"))) void canister_inspect_message(void) {
   rt_message_begin();
   char method[MAX_METHOD + 1];
-  size_t n = ic0_msg_method_name_size();
-  if (n > MAX_METHOD) { /* no method of this canister: the IC answers that it has none */
-    ic0_accept_message();
-    return;
-  }
-  ic0_msg_method_name_copy(method, 0, n);
-  method[n] = 0;
-  if (is(method, n, "generate") || is(method, n, "prefill")) {
+  size_t n = inspected_method(method);
+  if (!n) return;
+  if (method_is(method, n, "generate") || method_is(method, n, "prefill")) {
     principal_id caller = caller_id();
     uint64_t limit, one_token = have_model ? gpt2_token_cost_estimate(&model, 0, 1) : 0;
     const char *refusal = inference_admit(&caller, ic0_msg_arg_data_size(), one_token, ic0_time(), &limit, 0);
     if (refusal) rt_trap(refusal);
-  } else if (is(method, n, "generate_query")) {
+  } else if (method_is(method, n, "generate_query")) {
     rt_trap(GENERATE_QUERY_AS_UPDATE);
-  } else if (is(method, n, "logits")) {
+  } else if (method_is(method, n, "logits")) {
     rt_trap(LOGITS_AS_UPDATE);
-  } else if (listed(method, n, OWN_QUERIES, sizeof OWN_QUERIES / sizeof *OWN_QUERIES)) {
+  } else if (method_listed(method, n, OWN_QUERIES, sizeof OWN_QUERIES / sizeof *OWN_QUERIES)) {
     rt_trapf("%s is a query: call it as a query", method);
-  } else if (is(method, n, "forget_conversations")) {
+  } else if (method_is(method, n, "forget_conversations")) {
     /* cheap, but any update costs the owner the IC's message fees: only a caller with something
      * to forget gets one (it paid inference for its slots) */
     principal_id caller = caller_id();
     if (!have_model || !slots_held(&caller)) rt_trap("forget_conversations: this canister keeps no conversation of yours");
-  } else if (listed(method, n, CONTROLLER_UPDATES, sizeof CONTROLLER_UPDATES / sizeof *CONTROLLER_UPDATES)) {
+  } else if (method_listed(method, n, CONTROLLER_UPDATES, sizeof CONTROLLER_UPDATES / sizeof *CONTROLLER_UPDATES)) {
     if (!rt_caller_is_controller()) rt_trapf("%s is for the canister's controllers only", method);
   } else {
     as_inspect_message(method, n); /* the store's methods: traps when it refuses; others are accepted */

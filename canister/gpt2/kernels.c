@@ -4,7 +4,6 @@
 #include "mathf.h"
 #include "rt.h"
 
-#define F32_WIDE 192                   /* v128 of x held in locals per block: 768 columns */
 #define F32_BLOCK (BLOCK_COLUMNS / 4) /* the narrow block: 128 columns */
 
 /* Hide a row pointer from loop strength reduction: without this, clang turns `row[k]` into
@@ -16,13 +15,6 @@ static float hsum(v128_t v) {
   v = wasm_f32x4_add(v, wasm_i32x4_shuffle(v, v, 2, 3, 0, 1));
   v = wasm_f32x4_add(v, wasm_i32x4_shuffle(v, v, 1, 0, 3, 2));
   return wasm_f32x4_extract_lane(v, 0);
-}
-
-/* Lane j of the result is the sum of the four lanes of the j-th argument. */
-static inline v128_t sum4(v128_t a, v128_t b, v128_t c, v128_t d) {
-  v128_t ab = wasm_f32x4_add(wasm_i32x4_shuffle(a, b, 0, 4, 1, 5), wasm_i32x4_shuffle(a, b, 2, 6, 3, 7));
-  v128_t cd = wasm_f32x4_add(wasm_i32x4_shuffle(c, d, 0, 4, 1, 5), wasm_i32x4_shuffle(c, d, 2, 6, 3, 7));
-  return wasm_f32x4_add(wasm_i32x4_shuffle(ab, cd, 0, 1, 4, 5), wasm_i32x4_shuffle(ab, cd, 2, 3, 6, 7));
 }
 
 /* The products of a block: rows are chains `acc = acc + W[r][k] * x[k]` over `vectors` v128
@@ -211,6 +203,8 @@ static float row_limit(int n) {
   int limit = (int)(2147483647u / (128u * (unsigned)n));
   return (float)(limit < 8191 ? limit : 8191);
 }
+
+float quantize_row(int16_t *xq, const float *x, int n) { return quantize_to(xq, x, n, row_limit(n)); }
 
 /* out [rows] = (W [rows][n] · q(x [n])) · x_scale · scale [rows] + bias [rows]; w: row quads,
  * scale and bias padded to a multiple of 4; partial [rows / 4 + 1] v128, xq [n] int16. */

@@ -19,7 +19,7 @@
 #include "kernels.h" /* kv16_head */
 
 /* out[t][r] = W[r]·x[t] + bias[r] as matmul_f32 adds it (matvec_f32 and matvec_f32_rows for T = 1,
- * browser_linear_f32 for any T and thread count). n a multiple of 128. */
+ * the engine's ops_matmul_f32 for any T and thread count). n a multiple of 128. */
 void matmul_f32_ref(float *out, const float *w, const float *x, const float *bias, int rows, int n, int T);
 
 /* The activation bound of a product over n int8 columns (kernels.c row_limit), and x [n] -> q [n]

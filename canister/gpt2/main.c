@@ -7,7 +7,8 @@
  * one batch; the commit that completes it switches files and model together (bundle.c), and an
  * upgrade keeps both (post_upgrade reads the store back and loads the model again).
  * Who may run inference and what it may cost is policy.c's (set at install and upgrade by the
- * argument `opt InferencePolicy`, kept in stable memory); its methods are in policy_methods.c,
+ * argument `opt InferencePolicy`, kept in stable memory; canister/access/, shared with the llm
+ * canister); its methods are in policy_methods.c, forget_conversations in conversations.c,
  * canister_inspect_message in inspect.c.
  * Every method starts with rt_message_begin(): scratch memory is per message.
  */
@@ -20,6 +21,9 @@
 #include "rt.h"
 #include "served_model.h"
 #include "store.h"
+
+const policy_words POLICY_WORDS = {.service = "onchain inference", .anonymous_hint = " (or use generate_query)",
+                                   .argument_hint = "a 1,024-token prompt takes under 6 KB"};
 
 static int32_t model_info_type(cd_writer *w) {
   cd_field_type fields[] = {{"n_layer", CD_NAT32}, {"n_head", CD_NAT32}, {"n_embd", CD_NAT32}, {"n_ctx", CD_NAT32},

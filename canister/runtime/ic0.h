@@ -9,8 +9,8 @@
  *   I init/post_upgrade  G pre_upgrade  U update  RQ/NRQ query (replicated/not)  CQ composite
  *   query  Ry/Rt reply/reject callback  CRy/CRt the same in composite queries  C/CC cleanup
  *   F inspect_message  T heartbeat/global timer  s the (start) function  * = everywhere but s.
- * Calling one elsewhere traps. The icchat local replica implements all of them except the
- * inter-canister calls (call_*), the cost_* and env_var_* families; a module importing one of
+ * Calling one elsewhere traps. The icchat local replica implements all of them except
+ * call_with_best_effort_response, the cost_* and env_var_* families; a module importing one of
  * those is refused at install with its name.
  */
 #ifndef IC0_H

@@ -39,7 +39,7 @@ MODEL_PREFIX = "/model/"  # where the bundle lives in the canister's asset store
 ACCESS = ("open", "allow_list", "controllers")
 POLICY_FIELDS = ("access", "window_seconds", "window_instructions", "caller_instructions")
 # What the canister adds to its budget for each inference update besides the instructions its
-# counter reads (canister/gpt2/policy.h; tests/gpt2/test_gpt2_policy.py checks they agree).
+# counter reads (canister/access/policy.h; tests/gpt2/test_gpt2_policy.py checks they agree).
 MESSAGE_FEE_INSTRUCTIONS = 6_200_000
 INGRESS_BYTE_INSTRUCTIONS = 2_000
 ENVELOPE_ALLOWANCE_BYTES = 1_024

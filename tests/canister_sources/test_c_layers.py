@@ -3,10 +3,12 @@
 For every .c file under canister/ (the probes apart: each is a small canister of its own), an edge
 runs to the .c file that defines each function it names (a call, or a function pointer) that a
 header it includes declares, directly or through another header. A header x.h belongs to the x.c
-beside it; a header whose functions live elsewhere is listed in HEADER_FILES. The rules:
+beside it; a header whose functions live elsewhere is listed in HEADER_FILES, and a seam (a header
+each build links from one of several files, SEAMS) draws no edge at all. The rules:
 - no cycle: two files that call each other are one unit cut in two, or a layer calling back up;
 - layers run one way, as USES says: runtime <- assetstore <- gpt2 <- gpt2/browser (and the asset
-  canister, canister/assets, on the asset store);
+  canister, canister/assets, on the asset store); runtime <- access (the inference policy) <- gpt2
+  and llm;
 - no function defined (not static) in two .c files that one module links (the modules and their
   sources are the builds' own, icchat.build).
 A failure names the cycle, the edge or the duplicate, and the functions that make it.
@@ -26,7 +28,7 @@ from unittest import mock
 
 import pytest
 
-from icchat.build import assets, engine, gpt2
+from icchat.build import assets, engine, gpt2, llm
 
 CANISTER = Path(__file__).resolve().parents[2] / "canister"
 APART = ("probes",)  # each probe is its own canister, linked with the runtime alone
@@ -36,22 +38,29 @@ USES = {
     "runtime": {"runtime"},
     "assetstore": {"assetstore", "runtime"},
     "assets": {"assets", "assetstore", "runtime"},
-    "gpt2": {"gpt2", "assetstore", "runtime"},
+    "access": {"access", "runtime"},
+    "gpt2": {"gpt2", "access", "assetstore", "runtime"},
+    "llm": {"llm", "access", "runtime"},
     "gpt2/browser": {"gpt2/browser", "gpt2", "runtime"},
 }
 # Headers whose functions are defined by other files than the .c beside them.
 HEADER_FILES = {
     "runtime/ic0.h": (),  # the System API: imports the IC provides
-    "gpt2/browser/engine_linear.h": ("gpt2/browser/engine_linear.c", "gpt2/model.c"),  # gpt2_attend_head
 }
-# Edges known to break the rules, each to be removed: model.c calls the browser engine's products
-# under GPT2_BROWSER (the model.c <-> browser/engine_linear.c cycle) until the ops seam of issue 27
-# replaces them. Once an edge is gone, test_known_exceptions_still_hold asks to drop it here.
-KNOWN_EXCEPTIONS = {("gpt2/model.c", "gpt2/browser/engine_linear.c")}
+# Seams: a header whose functions each build links from exactly one of several files (the IC's cost
+# table or the browser's CPU decides how). A caller depends on the seam, not on whichever file
+# implements it, so calls through a seam draw no edge; every implementation defines all of it.
+SEAMS = {
+    "gpt2/ops.h": ("gpt2/ops_canister.c", "gpt2/browser/ops_browser.c"),  # the forward pass's ops
+}
+# Edges known to break the rules, each to be removed (none today; test_known_exceptions_still_hold
+# asks to drop an entry once its edge is gone).
+KNOWN_EXCEPTIONS: set[tuple[str, str]] = set()
 # Each module linked from canister/ sources: its build function and the module it calls compile_c in.
 MODULES: dict[str, tuple[Callable[[], object], ModuleType]] = {
     "gpt2 canister": (gpt2.build_gpt2_wasm, gpt2),
     "asset canister": (assets.build_assets_wasm, assets),
+    "llm canister": (llm.build_llm_wasm, llm),
     "browser engine": (engine.build_engine_wasm, engine),
     "sampler": (engine.build_sampler_wasm, engine),
 }
@@ -152,7 +161,7 @@ class Graph:
 
     def _add_edges(self, name: str) -> None:
         source = self.sources[name]
-        for header in sorted(h for h in self._closure(name) if h.endswith(".h")):
+        for header in sorted(h for h in self._closure(name) if h.endswith(".h") and h not in SEAMS):
             owners = HEADER_FILES.get(header, (header[:-2] + ".c",))
             for function in sorted(self.sources[header].declared & source.names):
                 definers = [o for o in owners if o in self.sources and function in self.sources[o].defined]
@@ -236,7 +245,8 @@ def test_layers_run_one_way(graph: Graph) -> None:
     assert not unplaced, f"canister/ folders USES gives no layer: {unplaced}"
     upward = [graph.describe(a, b) for a, b in sorted(graph.edges)
               if (a, b) not in KNOWN_EXCEPTIONS and _part(b) not in USES[_part(a)]]
-    assert not upward, ("calls against the layers (runtime <- assetstore <- gpt2 <- gpt2/browser):\n  "
+    assert not upward, ("calls against the layers (runtime <- assetstore, access <- gpt2 <- gpt2/browser; "
+                        "access <- llm):\n  "
                         + "\n  ".join(upward))
 
 
@@ -250,6 +260,15 @@ def test_every_header_function_is_defined_by_its_files(graph: Graph) -> None:
     stale = [f"{header}: {owner}" for header, owners in sorted(HEADER_FILES.items()) for owner in owners
              if owner not in graph.sources or not graph.sources[header].declared & graph.sources[owner].defined]
     assert not stale, f"HEADER_FILES lists files that define nothing their header declares: {stale}"
+
+
+def test_every_seam_is_implemented_whole(graph: Graph) -> None:
+    """Each implementation of a seam defines every function the seam declares (else one build
+    would fail to link, or link a caller to nothing)."""
+    missing = [f"{implementation}: {sorted(graph.sources[seam].declared - graph.sources[implementation].defined)}"
+               for seam, implementations in sorted(SEAMS.items()) for implementation in implementations
+               if graph.sources[seam].declared - graph.sources[implementation].defined]
+    assert not missing, f"seam functions an implementation does not define: {missing}"
 
 
 def test_the_reading_sees_the_sources(graph: Graph) -> None:

@@ -1,4 +1,4 @@
-"""Who may run inference on the gpt2 canister and what it may cost its owner (canister/gpt2/policy.h):
+"""Who may run inference on the gpt2 canister and what it may cost its owner (canister/access/policy.h):
 the access policy with fresh Ed25519 identities and the anonymous principal, the window budget and
 the per-caller quota (a call stops within them, the next is refused with when it resumes, a new
 window answers again), refusals before any decoding, queries that refuse to run as updates,
@@ -379,7 +379,7 @@ def test_the_clients_overhead_constants_are_the_canisters():
     from icchat import gpt2_canister
     from icchat.paths import CANISTER_SRC
 
-    header = (CANISTER_SRC / "gpt2" / "policy.h").read_text()
+    header = (CANISTER_SRC / "access" / "policy.h").read_text()
     for name in ("MESSAGE_FEE_INSTRUCTIONS", "INGRESS_BYTE_INSTRUCTIONS", "ENVELOPE_ALLOWANCE_BYTES",
                  "TAIL_ALLOWANCE_INSTRUCTIONS"):
         value = re.search(rf"#define {name} (\d+)ull", header)

@@ -1,4 +1,4 @@
-"""The icchat engine's threaded products (engine_linear.c: q8 rows in units of four, f32 rows for one
+"""The icchat engine's threaded products (browser/ops_browser.c: q8 rows in units of four, f32 rows for one
 token, batches of eight tokens for a prompt, handed to whichever thread asks) equal the naive
 reference bit for bit with 1 to 4 threads, for both q8 kernels of the relaxed build, in Node's V8
 (threads_check.mjs starts the helpers as web/engine.mjs does).

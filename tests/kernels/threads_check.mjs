@@ -1,4 +1,4 @@
-// The threaded products of the icchat engine (engine_linear.c: rows, or batches of eight tokens,
+// The threaded products of the icchat engine (browser/ops_browser.c: rows, or batches of eight tokens,
 // handed out to whichever thread asks) against the naive reference, in the threaded kernel-check
 // module (icchat.build.kernel_check "threads"). The helpers are started as web/engine.mjs starts
 // them: an instance of the module per thread over one shared memory, each with its own stack,

@@ -69,9 +69,10 @@ def test_not_wasm(replica):
 
 
 def test_unsupported_ic_function_is_reported_at_install_by_name(replica):
-    module = wat('(module (import "ic0" "call_new" (func (param i32 i32 i32 i32 i32 i32 i32 i32))) (memory 1))')
+    module = wat('(module (import "ic0" "call_with_best_effort_response" (func (param i32))) (memory 1))')
     message = refused(replica, module)
-    assert "Module imports function 'call_new' from 'ic0' that is not supported by the icchat local replica (inter-canister calls)" in message
+    assert ("Module imports function 'call_with_best_effort_response' from 'ic0' that is not supported by the icchat "
+            "local replica (best-effort inter-canister calls)") in message
 
 
 def test_unknown_import_uses_the_ic_wording(replica):

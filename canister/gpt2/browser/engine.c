@@ -1,5 +1,6 @@
-/* engine.c: the gpt2 canister's own model (model.c, kernels.c, sampling.c, mathf.c, and the C
- * runtime's rt.c) as an on-device engine for the browser: web/engine.mjs instantiates it, hands
+/* engine.c: the gpt2 canister's own model (model.c with its weight file, buffer plan and
+ * attention, kernels.c, sampling.c, mathf.c, and the C runtime's rt.c), with the browser's ops
+ * (ops_browser.c), as an on-device engine for the browser: web/engine.mjs instantiates it, hands
  * it a canister weight file (docs/canister-weights.md) and drives it a step at a time.
  *
  * The platform layer is small: rt.c's heap grows with memory.grow as in the canister, and the
@@ -12,8 +13,8 @@
  * is the canister's: argmax for temperature 0, else sample() with the draw draw_at(seed, position),
  * position = the absolute position of the token being chosen, so the same seed gives the same
  * tokens as the gpt2 canister's generate / generate_query (sampling.c choose_token, for both). */
-#include "engine_linear.h"
 #include "model.h"
+#include "ops_browser.h"
 #include "rt.h"
 #include "sampling.h"
 
@@ -59,7 +60,7 @@ EXPORT(engine_info) int engine_info(int what) {
   return what >= 0 && what < 7 ? values[what] : -1;
 }
 
-/* Share the matrix products among n threads (see engine_linear.c); after engine_load, before the
+/* Share the matrix products among n threads (see ops_browser.c); after engine_load, before the
  * n - 1 helpers call engine_thread_main. 0, or -1 and engine_error(). */
 EXPORT(engine_set_threads) int engine_set_threads(int n) {
   if (!loaded) return fail("no model loaded");

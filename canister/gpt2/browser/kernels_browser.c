@@ -1,9 +1,9 @@
-/* kernels_browser.c: the canister's kernels (kernels.c, included as is: the browser build compiles
- * this file instead of it, so quantize_to and row_limit are the very same code) plus the int8
- * matrix products of kernels_browser.h. */
-#include "../kernels.c"
-
+/* kernels_browser.c: the int8 matrix products of kernels_browser.h, beside the canister's kernels
+ * (kernels.c, compiled as they are into the same module): activations are quantized by its
+ * quantize_row and f32 chains reduced by its sum4, the very same code. */
 #include "kernels_browser.h"
+
+#include "kernels.h"
 
 #ifdef __wasm_relaxed_simd__
 int q8_kernel = Q8_RELAXED;
@@ -13,7 +13,7 @@ int q8_kernel = Q8_WIDEN;
 
 /* x [T][n] -> a->q [T][n], a->scales [T] (and a->lo, a->hi [T][n] in relaxed builds) */
 void q8_quantize(const q8_activations *a, const float *x, int n, int T) {
-  for (int t = 0; t < T; t++) a->scales[t] = quantize_to(a->q + (size_t)t * n, x + (size_t)t * n, n, row_limit(n));
+  for (int t = 0; t < T; t++) a->scales[t] = quantize_row(a->q + (size_t)t * n, x + (size_t)t * n, n);
 #ifdef __wasm_relaxed_simd__
   v128_t offset = wasm_i16x8_splat(8192), low7 = wasm_i16x8_splat(127);
   for (size_t i = 0; i < (size_t)T * n; i += 16) { /* u = q + 8192 in [1, 16383]: lo = u & 127, hi = u >> 7 */

@@ -1,7 +1,7 @@
 /* kernels_browser.h: matrix products of the browser engine over the weight file's own int8 rows
  * (no int16 row quads): in the browser the cost is CPU time and memory traffic, not the IC's
  * table, so weights stay int8 and are widened in registers. The arithmetic is the canister's:
- * the same int16 activations (quantize_to, row_limit), exact i32 row sums (the order of integer
+ * the same int16 activations (kernels.h quantize_row), exact i32 row sums (the order of integer
  * additions cannot matter), then the same f32 steps, sum · x_scale · row_scale + bias.
  *
  * Built with relaxed SIMD (-mrelaxed-simd, the icchat-engine-relaxed*.wasm modules), the sums
@@ -14,6 +14,7 @@
 #ifndef GPT2_KERNELS_BROWSER_H
 #define GPT2_KERNELS_BROWSER_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <wasm_simd128.h>
 

@@ -1,8 +1,6 @@
 /* check_browser.c: the kernel checks' exports for kernels_browser.h (the icchat engine's products
  * over int8 rows), beside check_kernels.c in the browser builds. Their references are the
  * canister kernels' (kernels_ref.h): the browser products promise the canister's values. */
-#include <stddef.h> /* kernels_browser.h uses size_t without including it */
-
 #include "check_kernels.h"
 #include "kernels_browser.h"
 #include "kernels_ref.h"

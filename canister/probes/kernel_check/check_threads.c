@@ -1,10 +1,10 @@
-/* check_threads.c: the kernel checks' exports for the threaded products (engine_linear.h), in the
- * threaded browser build: tests/kernels/threads_check.mjs starts the helper threads as
+/* check_threads.c: the kernel checks' exports for the threaded products (browser/ops_browser.c),
+ * in the threaded browser build: tests/kernels/threads_check.mjs starts the helper threads as
  * web/engine.mjs does (engine_thread_main on instances over the same shared memory) and compares
- * browser_linear_q8 / browser_linear_f32 with n threads to the references (kernels_ref.h). */
+ * ops_matmul_q8 / ops_matmul_f32 with n threads to the references (kernels_ref.h). */
 #include "check_kernels.h"
-#include "engine_linear.h"
-#include "kernels_browser.h"
+#include "ops.h"
+#include "ops_browser.h"
 #include "rt.h"
 
 #define EXPORT(name) __attribute__((export_name(#name)))
@@ -26,13 +26,16 @@ EXPORT(check_q8_kernel) int check_q8_kernel(int kernel) { return browser_select_
 /* out [T][rows] = W x + bias: w [rows][n] int8 with scale and bias [rows rounded up to 4], x [T][n]. */
 EXPORT(threaded_linear_q8) void threaded_linear_q8(float *out, const int8_t *w, const float *scale, const float *x,
                                                    const float *bias, int rows, int n, int T) {
-  int32_t *row_sums = check_alloc((uint32_t)(rows + 3) / 4 * 16);
-  q8_row_sums(row_sums, w, (size_t)rows, n);
-  browser_linear_q8(out, w, scale, row_sums, x, bias, rows, n, T);
+  matrix weights = {.q8 = w, .scale = scale, .rows = rows, .cols = n};
+  ops_pack_q8(&weights, 1, check_alloc((uint32_t)(rows + 3) / 4 * 16)); /* each row's sum */
+  gpt2_model model = {0}; /* the q8 products use no scratch of the model's */
+  ops_matmul_q8(&model, &weights, 0, bias, x, out, T);
 }
 
 /* out [T][rows] = W x + bias: w [rows][n] f32, x [T][n]. */
 EXPORT(threaded_linear_f32) void threaded_linear_f32(float *out, const float *w, const float *x, const float *bias, int rows,
                                                      int n, int T) {
-  browser_linear_f32(out, w, x, bias, rows, n, T, check_alloc((uint32_t)(2 * rows + 8) * 16));
+  matrix weights = {.f = w, .rows = rows, .cols = n};
+  gpt2_model model = {.partial = check_alloc((uint32_t)(2 * rows + 8) * 16)}; /* the calling thread's scratch */
+  ops_matmul_f32(&model, &weights, 0, bias, x, out, T);
 }

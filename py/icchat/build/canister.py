@@ -13,6 +13,7 @@ Compiler errors become a `UserError` carrying the compiler's own diagnostics.
 from __future__ import annotations
 
 import functools
+import gzip
 import hashlib
 import os
 import shutil
@@ -27,6 +28,7 @@ from icchat.paths import BUILD, CANISTER_SRC
 RUNTIME_INCLUDE = CANISTER_SRC / "runtime"
 RUNTIME_SOURCES = ("rt.c", "sha256.c", "candid.c", "candid_reader.c", "candid_writer.c", "alloc.c")
 STORE_DIR = CANISTER_SRC / "assetstore"
+ACCESS_DIR = CANISTER_SRC / "access"
 CACHE = BUILD / "cache" / "canisters"
 ZIG_CACHE = BUILD / "cache" / "zig"
 TARGET_FLAGS = (
@@ -89,6 +91,21 @@ def runtime_sources() -> list[Path]:
 def store_sources() -> list[Path]:
     """The asset store and its HTTP serving (linked by every canister that serves files)."""
     return sorted(STORE_DIR.glob("*.c"))
+
+
+def gzip_module(wasm: Path, out: Path) -> Path:
+    """`out` = `wasm` gzipped deterministically (no name, mtime 0), rewritten only when it changes."""
+    packed = gzip.compress(wasm.read_bytes(), compresslevel=9, mtime=0)
+    if not (out.is_file() and out.read_bytes() == packed):
+        tmp = out.with_name(f"{out.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(packed)
+        os.replace(tmp, out)
+    return out
+
+
+def access_sources() -> list[Path]:
+    """Who may call a canister's inference and what it may cost (linked by the gpt2 and llm canisters)."""
+    return sorted(ACCESS_DIR.glob("*.c"))
 
 
 @functools.cache

@@ -1,11 +1,12 @@
 """Build the icchat engine: the gpt2 canister's own model compiled for the browser.
 
 build/web/engine/<hash>/icchat-engine.wasm is compiled from the SAME sources as the gpt2
-canister's forward pass (canister/gpt2/model.c, kernels.c, sampling.c, mathf.c and the C runtime's
-rt.c) plus canister/gpt2/browser/ (engine.c: the exports web/engine.mjs calls; kernels_browser.c:
-includes kernels.c and adds int8-row matrix products; engine_linear.c: model.c's products under
-GPT2_BROWSER). Nothing is copied: a change to the canister's arithmetic changes the engine the same
-way (docs/on-device-engine.md).
+canister's forward pass (canister/gpt2/model.c, its weight file's parser, buffer plan and attention,
+kernels.c, sampling.c, mathf.c and the C runtime's rt.c) plus canister/gpt2/browser/ (engine.c: the
+exports web/engine.mjs calls; kernels_browser.c: int8-row matrix products; ops_browser.c: the
+browser's implementation of canister/gpt2/ops.h, where the canister links ops_canister.c). Nothing
+is copied: a change to the canister's arithmetic changes the engine the same way
+(docs/on-device-engine.md).
 
 `-fvisibility=hidden` keeps --export-dynamic from exporting every C function, so only the
 `engine_*` exports stay, and the linker drops what they cannot reach, with its ic0 imports: the
@@ -30,8 +31,8 @@ from icchat.paths import BUILD, CANISTER_SRC
 
 GPT2_SRC = CANISTER_SRC / "gpt2"
 BROWSER_SRC = GPT2_SRC / "browser"
-MODEL_SOURCES = ("model.c", "sampling.c", "mathf.c")  # kernels.c: included by kernels_browser.c
-BROWSER_SOURCES = ("kernels_browser.c", "engine_linear.c", "engine.c")
+MODEL_SOURCES = ("model.c", "weight_file.c", "buffer_plan.c", "attention.c", "kernels.c", "sampling.c", "mathf.c")
+BROWSER_SOURCES = ("kernels_browser.c", "ops_browser.c", "engine.c")
 SAMPLER_SOURCES = (GPT2_SRC / "sampling.c", GPT2_SRC / "mathf.c", CANISTER_SRC / "runtime" / "rt.c",
                    BROWSER_SRC / "sampler.c")
 SAMPLER_FILE = "icchat-sampler.wasm"
@@ -60,7 +61,7 @@ def engine_file_name(*, threads: bool = False, relaxed: bool = False) -> str:
 
 
 def _build(out: Path | None, threads: bool, relaxed: bool) -> Path:
-    defines: dict[str, str | int | None] = {"GPT2_BROWSER": 1, **({"ENGINE_THREADS": 1} if threads else {})}
+    defines: dict[str, str | int | None] = {"ENGINE_THREADS": 1} if threads else {}
     flags = (*ENGINE_FLAGS, *(THREAD_FLAGS if threads else ()), *(RELAXED_FLAGS if relaxed else ()))
     return compile_c(engine_sources(), out or ENGINE_DIR / engine_file_name(threads=threads, relaxed=relaxed),
                      include_dirs=[GPT2_SRC, BROWSER_SRC], defines=defines, extra_flags=flags)

@@ -1,15 +1,21 @@
-"""Build the gpt2 canister (canister/gpt2/*.c + the asset store + the shared C runtime) into
-build/canisters/gpt2.wasm. What the IC installs is its gzipped form with metadata
+"""Build the gpt2 canister (canister/gpt2/*.c + the access policy + the asset store + the shared C
+runtime) into build/canisters/gpt2.wasm. What the IC installs is its gzipped form with metadata
 (icchat.build.metadata); `build_gpt2_wasm_gz` gives the plain gzipped module (the IC inflates
 modules that start with the gzip magic) to tests that install it without metadata."""
 
 from __future__ import annotations
 
-import gzip
-import os
 from pathlib import Path
 
-from icchat.build.canister import STORE_DIR, compile_c, runtime_sources, store_sources
+from icchat.build.canister import (
+    ACCESS_DIR,
+    STORE_DIR,
+    access_sources,
+    compile_c,
+    gzip_module,
+    runtime_sources,
+    store_sources,
+)
 from icchat.paths import BUILD, CANISTER_SRC
 
 GPT2_WASM = BUILD / "canisters" / "gpt2.wasm"
@@ -20,19 +26,14 @@ STRIP_DEBUG = ("-Wl,--strip-debug",)
 
 
 def build_gpt2_wasm(out: Path = GPT2_WASM) -> Path:
-    """The model canister: GPT-2 (canister/gpt2) on the asset store that holds and serves its bundle."""
+    """The model canister: GPT-2 (canister/gpt2) on the asset store that holds and serves its bundle,
+    with the access policy (canister/access)."""
     sources = sorted((CANISTER_SRC / "gpt2").glob("*.c"))
-    return compile_c([*sources, *store_sources(), *runtime_sources()], out,
-                     include_dirs=[CANISTER_SRC / "gpt2", STORE_DIR], extra_flags=STRIP_DEBUG)
+    return compile_c([*sources, *access_sources(), *store_sources(), *runtime_sources()], out,
+                     include_dirs=[CANISTER_SRC / "gpt2", ACCESS_DIR, STORE_DIR], extra_flags=STRIP_DEBUG)
 
 
 def build_gpt2_wasm_gz(out: Path | None = None) -> Path:
     """build/canisters/gpt2.wasm.gz beside the raw module (deterministic: no name, mtime 0)."""
     wasm = build_gpt2_wasm()
-    out = out or wasm.with_name(wasm.name + ".gz")
-    packed = gzip.compress(wasm.read_bytes(), compresslevel=9, mtime=0)
-    if not (out.is_file() and out.read_bytes() == packed):
-        tmp = out.with_name(f"{out.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(packed)
-        os.replace(tmp, out)
-    return out
+    return gzip_module(wasm, out or wasm.with_name(wasm.name + ".gz"))

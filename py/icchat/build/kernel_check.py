@@ -8,8 +8,8 @@ for bit.
 
 One module per build the kernels ship in (CHECK_BUILDS): "canister" (kernels.c with the gpt2
 canister's flags), "simd128" and "relaxed" (the icchat engine's one-thread modules, with their flags
-and defines) and "threads" (the threaded, relaxed engine's products: engine_linear.c's row and
-token split). The sources of each are listed here and nowhere else.
+and defines) and "threads" (the threaded, relaxed engine's products: their row and
+token split, browser/ops_browser.c). The sources of each are listed here and nowhere else.
 """
 
 from __future__ import annotations
@@ -28,17 +28,18 @@ RT = CANISTER_SRC / "runtime" / "rt.c"
 # every module: the reference, what the kernels call, and the exports of kernels.h's kernels
 REFERENCE_SOURCES = (GPT2_SRC / "kernels_ref.c", GPT2_SRC / "mathf.c", RT, CHECK_SRC / "check_kernels.c")
 CANISTER_KERNELS = (GPT2_SRC / "kernels.c",)
-BROWSER_KERNELS = (BROWSER_SRC / "kernels_browser.c", CHECK_SRC / "check_browser.c")  # kernels_browser.c includes kernels.c
-THREADED_PRODUCTS = (BROWSER_SRC / "engine_linear.c", GPT2_SRC / "model.c", CHECK_SRC / "check_threads.c")
+BROWSER_KERNELS = (GPT2_SRC / "kernels.c", BROWSER_SRC / "kernels_browser.c", CHECK_SRC / "check_browser.c")
+# the engine's ops (attention.c and buffer_plan.c: what ops_browser.c calls besides the kernels)
+THREADED_PRODUCTS = (BROWSER_SRC / "ops_browser.c", GPT2_SRC / "attention.c", GPT2_SRC / "buffer_plan.c",
+                     CHECK_SRC / "check_threads.c")
 
 # build name -> (sources, defines, flags). -fvisibility=hidden (in ENGINE_FLAGS) keeps only the
 # check exports, so the canister module imports no more of ic0 than `trap` and `debug_print`.
-BROWSER = {"GPT2_BROWSER": 1}
 CHECK_BUILDS: dict[str, tuple[tuple[Path, ...], dict[str, str | int | None], tuple[str, ...]]] = {
     "canister": ((*REFERENCE_SOURCES, *CANISTER_KERNELS), {}, ("-fvisibility=hidden", *STRIP_DEBUG)),
-    "simd128": ((*REFERENCE_SOURCES, *BROWSER_KERNELS), BROWSER, ENGINE_FLAGS),
-    "relaxed": ((*REFERENCE_SOURCES, *BROWSER_KERNELS), BROWSER, (*ENGINE_FLAGS, *RELAXED_FLAGS)),
-    "threads": ((*REFERENCE_SOURCES, *BROWSER_KERNELS, *THREADED_PRODUCTS), {**BROWSER, "ENGINE_THREADS": 1},
+    "simd128": ((*REFERENCE_SOURCES, *BROWSER_KERNELS), {}, ENGINE_FLAGS),
+    "relaxed": ((*REFERENCE_SOURCES, *BROWSER_KERNELS), {}, (*ENGINE_FLAGS, *RELAXED_FLAGS)),
+    "threads": ((*REFERENCE_SOURCES, *BROWSER_KERNELS, *THREADED_PRODUCTS), {"ENGINE_THREADS": 1},
                 (*ENGINE_FLAGS, *THREAD_FLAGS, *RELAXED_FLAGS)),
 }
 

@@ -9,6 +9,7 @@ deploy only upgrades canisters that run one of ours), and gzip the result determ
 
     build/canisters/gpt2.ic.wasm.gz     gpt2.wasm + candid:service (canister/gpt2.did)
     build/canisters/assets.ic.wasm.gz   assets.wasm + candid:service (canister/assets.did)
+    build/canisters/llm.ic.wasm.gz      llm.wasm + candid:service (canister/llm.did)
 
 These are the modules every deploy installs: `icchat up` on the local replica and `icchat deploy
 --app` on mainnet (icchat.stack.app), dfx.json and icp.yaml alike.
@@ -65,11 +66,13 @@ def with_metadata(wasm: Path, did: Path, kind: str, out: Path) -> Path:
 
 
 def build_ic_modules() -> Path:
-    """Both IC modules (after the canisters are built); returns the gpt2 one."""
+    """Every IC module (after the canisters are built); returns the gpt2 one."""
     from icchat.build.assets import ASSETS_DID, ASSETS_WASM
     from icchat.build.gpt2 import GPT2_DID, GPT2_WASM
+    from icchat.build.llm import LLM_DID, LLM_WASM
 
     with_metadata(ASSETS_WASM, ASSETS_DID, "assets", ic_module_path("assets"))
+    with_metadata(LLM_WASM, LLM_DID, "llm", ic_module_path("llm"))
     return with_metadata(GPT2_WASM, GPT2_DID, "gpt2", ic_module_path("gpt2"))
 
 

@@ -33,6 +33,12 @@ def build_assets_canister() -> Path:
     return build_assets_wasm()
 
 
+def build_llm_canister() -> Path:
+    from icchat.build.llm import build_llm_wasm
+
+    return build_llm_wasm()
+
+
 def build_ic_modules() -> Path:
     from icchat.build.metadata import build_ic_modules as build
 
@@ -56,6 +62,7 @@ STEPS: list[tuple[str, Callable[[], Path]]] = [
     ("tokenizer", build_tokenizer),
     ("gpt2", build_gpt2_canister),
     ("assets", build_assets_canister),
+    ("llm", build_llm_canister),
     ("ic-modules", build_ic_modules),
     ("web", build_web_page),
     ("ic-site", build_ic_site),

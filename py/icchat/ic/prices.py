@@ -116,3 +116,25 @@ def freezing_threshold_cycles(freezing_threshold_seconds: int, memory_bytes: int
 
 def usd(cycles: int) -> float:
     return cycles / IC_PRICES["cycles_per_xdr"] * IC_PRICES["usd_per_xdr"]
+
+
+# HTTPS outcalls: the same page's "HTTPS outcalls" formula, per node of a subnet of n nodes
+# (dfinity/ic CyclesAccountManagerConfig: http_request_linear_baseline_fee,
+# http_request_quadratic_baseline_fee, http_request_per_byte_fee, http_response_per_byte_fee).
+HTTP_OUTCALL_PRICES = {
+    "linear_baseline_cycles": 3_000_000,
+    "quadratic_baseline_cycles": 60_000,
+    "request_byte_cycles": 400,
+    "response_byte_cycles": 800,
+}
+
+
+def http_outcall_cycles(request_bytes: int, max_response_bytes: int, subnet_size: int = 13) -> int:
+    """What the IC takes for one `http_request`: `(3_000_000 + 60_000 * n) * n` plus
+    `(400 * request_bytes + 800 * max_response_bytes) * n`. `request_bytes` counts the URL, the
+    header names and values, the body and the transform's method name and context; the response
+    is charged for its limit (2,000,000 when the canister sets none), not for what comes back."""
+    p = HTTP_OUTCALL_PRICES
+    per_node = (p["linear_baseline_cycles"] + p["quadratic_baseline_cycles"] * subnet_size
+                + p["request_byte_cycles"] * request_bytes + p["response_byte_cycles"] * max_response_bytes)
+    return per_node * subnet_size

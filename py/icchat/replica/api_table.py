@@ -76,12 +76,12 @@ SYSTEM_API: dict[str, Api] = {
     "msg_method_name_size": _api("", "i32", "F"),
     "msg_method_name_copy": _api(_COPY, "", "F"),
     "accept_message": _api("", "", "F"),
-    "call_new": _api("i32 i32 i32 i32 i32 i32 i32 i32", "", "U CQ Ry Rt CRy CRt T", supported=False),
-    "call_on_cleanup": _api("i32 i32", "", "U CQ Ry Rt CRy CRt T", supported=False),
-    "call_data_append": _api("i32 i32", "", "U CQ Ry Rt CRy CRt T", supported=False),
+    "call_new": _api("i32 i32 i32 i32 i32 i32 i32 i32", "", "U CQ Ry Rt CRy CRt T"),
+    "call_on_cleanup": _api("i32 i32", "", "U CQ Ry Rt CRy CRt T"),
+    "call_data_append": _api("i32 i32", "", "U CQ Ry Rt CRy CRt T"),
     "call_with_best_effort_response": _api("i32", "", "U CQ Ry Rt CRy CRt T", supported=False),
-    "call_cycles_add128": _api("i64 i64", "", "U Ry Rt T", supported=False),
-    "call_perform": _api("", "i32", "U CQ Ry Rt CRy CRt T", supported=False),
+    "call_cycles_add128": _api("i64 i64", "", "U Ry Rt T"),
+    "call_perform": _api("", "i32", "U CQ Ry Rt CRy CRt T"),
     "stable64_size": _api("", "i64", "* s"),
     "stable64_grow": _api("i64", "i64", "* s"),
     "stable64_write": _api("i64 i64 i64", "", "* s"),
@@ -116,7 +116,7 @@ SYSTEM_API: dict[str, Api] = {
     "msg_cycles_refunded": _api("", "i64", "Rt Ry"),
     "msg_cycles_accept": _api("i64", "i64", "U RQ Rt Ry"),
     "canister_cycle_balance": _api("", "i64", "*"),
-    "call_cycles_add": _api("i64", "", "U Ry Rt T", supported=False),
+    "call_cycles_add": _api("i64", "", "U Ry Rt T"),
     "stable_size": _api("", "i32", "* s"),
     "stable_grow": _api("i32", "i32", "* s"),
     "stable_write": _api("i32 i32 i32", "", "* s"),
@@ -124,7 +124,7 @@ SYSTEM_API: dict[str, Api] = {
 }
 
 UNSUPPORTED_REASONS = {
-    "call_": "inter-canister calls",
+    "call_with_best_effort_response": "best-effort inter-canister calls",
     "cost_": "cycle cost queries",
     "env_var_": "canister environment variables",
 }
@@ -147,6 +147,10 @@ class Mode(enum.Enum):
     REPLICATED_QUERY = ("RQ", "replicated query")
     NON_REPLICATED_QUERY = ("NRQ", "non replicated query")
     COMPOSITE_QUERY = ("CQ", "composite query")
+    TRANSFORM = ("TQ", "transform")  # an HTTPS outcall's transform function
+    REPLY_CALLBACK = ("Ry", "reply callback")
+    REJECT_CALLBACK = ("Rt", "reject callback")
+    CLEANUP = ("C", "cleanup")
     INSPECT_MESSAGE = ("F", "inspect message")
     HEARTBEAT = ("T", "heartbeat")
     GLOBAL_TIMER = ("T", "global timer")
@@ -161,17 +165,19 @@ class Mode(enum.Enum):
 
     @property
     def replicated(self) -> bool:
-        return self not in (Mode.NON_REPLICATED_QUERY, Mode.COMPOSITE_QUERY, Mode.INSPECT_MESSAGE)
+        return self not in (Mode.NON_REPLICATED_QUERY, Mode.COMPOSITE_QUERY, Mode.INSPECT_MESSAGE, Mode.TRANSFORM)
 
     @property
     def persists(self) -> bool:
         """Whether a successful execution in this mode keeps its state changes."""
-        return self in (Mode.START, Mode.INIT, Mode.PRE_UPGRADE, Mode.UPDATE, Mode.HEARTBEAT, Mode.GLOBAL_TIMER)
+        return self in (Mode.START, Mode.INIT, Mode.PRE_UPGRADE, Mode.UPDATE, Mode.HEARTBEAT, Mode.GLOBAL_TIMER,
+                        Mode.REPLY_CALLBACK, Mode.REJECT_CALLBACK, Mode.CLEANUP)
 
     @property
     def stable_limit_kind(self) -> str:
         if self in (Mode.INIT, Mode.PRE_UPGRADE):
             return "upgrade"
-        if self in (Mode.NON_REPLICATED_QUERY, Mode.REPLICATED_QUERY, Mode.COMPOSITE_QUERY, Mode.INSPECT_MESSAGE):
+        if self in (Mode.NON_REPLICATED_QUERY, Mode.REPLICATED_QUERY, Mode.COMPOSITE_QUERY, Mode.INSPECT_MESSAGE,
+                    Mode.TRANSFORM):
             return "query"
         return "message"

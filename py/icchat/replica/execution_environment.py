@@ -8,6 +8,11 @@ through the execution's `SandboxSafeSystemState` and records its writes in its
 across its steps: install/reinstall build a fresh instance and swap it in only if `(start)` and
 `canister_init` succeed; upgrade runs `canister_pre_upgrade` on the old instance, `(start)` and
 `canister_post_upgrade` on the new one, keeping stable memory, and undoes all of it on failure.
+
+Messages that belong to a call context (updates, callbacks, cleanups, system tasks) see it
+through their `Execution`; a committed one hands back the calls it performed and the cycles
+it accepted (`Outcome`), which the scheduler sends and books. A trapped execution's calls are
+never sent. Callbacks run the table functions the canister named in `ic0.call_new`.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import wasmtime
 from icchat.ic.principal import Principal
 from icchat.replica import cycles, errors
 from icchat.replica.api_table import Mode
+from icchat.replica.call_context import Callback, CallContext, Closure
 from icchat.replica.errors import ExecutionError
 from icchat.replica.execution import Execution, Outcome, SandboxSafeSystemState
 from icchat.replica.heap import Shadow
@@ -37,12 +43,17 @@ from icchat.replica.limits import (
     UPDATE_INSTRUCTION_LIMIT,
 )
 from icchat.replica.module import CanisterModule
+from icchat.replica.queues import Response
 from icchat.replica.stable_memory import StableMemory
 from icchat.replica.state import CanisterState, SystemState
 
 # Executions the IC charges (5M + instructions, prepaid for the limit); queries and
 # inspect_message are free. install_code is charged in install()/upgrade().
-CHARGED_MODES = frozenset({Mode.UPDATE, Mode.REPLICATED_QUERY, Mode.HEARTBEAT, Mode.GLOBAL_TIMER})
+CHARGED_MODES = frozenset({
+    Mode.UPDATE, Mode.REPLICATED_QUERY, Mode.HEARTBEAT, Mode.GLOBAL_TIMER, Mode.REPLY_CALLBACK, Mode.REJECT_CALLBACK,
+    Mode.CLEANUP,
+})
+CALLING_MODES = frozenset({Mode.UPDATE, Mode.HEARTBEAT, Mode.GLOBAL_TIMER, Mode.REPLY_CALLBACK, Mode.REJECT_CALLBACK})
 Certificate = bytes | Callable[[], bytes] | None
 
 
@@ -68,14 +79,21 @@ class ExecutionEnvironment:
 
     # --- messages --------------------------------------------------------------------------------------
 
-    def execute_update(self, canister: CanisterState, method: str, arg: bytes, caller: Principal, now: int) -> Outcome:
-        """An update call (or a query method called by an update: replicated, never persisted)."""
+    def execute_update(
+        self, canister: CanisterState, method: str, arg: bytes, caller: Principal, now: int,
+        context: CallContext | None = None,
+    ) -> Outcome:
+        """An update call (or a query method called by an update: replicated, never persisted),
+        from a user or a canister, in its call `context`."""
         module = _require_module(canister)
         if module.has_method("update", method):
-            return self._execute(canister, Mode.UPDATE, f"canister_update {method}", arg, caller, now, UPDATE_INSTRUCTION_LIMIT)
+            return self._execute(
+                canister, Mode.UPDATE, f"canister_update {method}", arg, caller, now, UPDATE_INSTRUCTION_LIMIT, context=context
+            )
         if module.has_method("query", method):
             return self._execute(
-                canister, Mode.REPLICATED_QUERY, f"canister_query {method}", arg, caller, now, UPDATE_INSTRUCTION_LIMIT
+                canister, Mode.REPLICATED_QUERY, f"canister_query {method}", arg, caller, now, UPDATE_INSTRUCTION_LIMIT,
+                context=context,
             )
         if module.has_method("composite_query", method):
             raise ExecutionError(
@@ -107,15 +125,49 @@ class ExecutionEnvironment:
         if not outcome.accepted:
             raise errors.message_rejected()
 
-    def run_system_task(self, canister: CanisterState, mode: Mode, now: int) -> Outcome | None:
+    def run_system_task(self, canister: CanisterState, mode: Mode, now: int, context: CallContext) -> Outcome:
         export = "canister_heartbeat" if mode is Mode.HEARTBEAT else "canister_global_timer"
-        if canister.module is None or not canister.module.has_system(export):
-            return None
-        return self._execute(canister, mode, export, b"", Principal.management(), now, SYSTEM_TASK_INSTRUCTION_LIMIT)
+        return self._execute(
+            canister, mode, export, b"", Principal.management(), now, SYSTEM_TASK_INSTRUCTION_LIMIT, context=context
+        )
+
+    def execute_callback(
+        self, canister: CanisterState, context: CallContext, callback: Callback, response: Response, now: int
+    ) -> Outcome:
+        """The reply or reject callback of a call this canister made (its refund is already
+        on the balance). msg_caller is the caller of the call context, as the spec says."""
+        _require_module(canister)
+        if response.reply is not None:
+            return self._execute(
+                canister, Mode.REPLY_CALLBACK, callback.on_reply, response.reply, context.caller, now,
+                UPDATE_INSTRUCTION_LIMIT, context=context, refunded=response.refund,
+            )
+        return self._execute(
+            canister, Mode.REJECT_CALLBACK, callback.on_reject, b"", context.caller, now, UPDATE_INSTRUCTION_LIMIT,
+            context=context, reject=(response.reject_code, response.reject_message), refunded=response.refund,
+        )
+
+    def execute_cleanup(
+        self, canister: CanisterState, context: CallContext, cleanup: Closure, response: Response, now: int
+    ) -> Outcome:
+        """The cleanup closure, after the callback trapped: its own changes persist."""
+        return self._execute(
+            canister, Mode.CLEANUP, cleanup, b"", context.caller, now, UPDATE_INSTRUCTION_LIMIT, context=context,
+            reject=(response.reject_code, response.reject_message),
+        )
+
+    def execute_transform(self, canister: CanisterState, method: str, arg: bytes, now: int) -> Outcome:
+        """An HTTPS outcall's transform: a query method of the calling canister, never persisted."""
+        if not _require_module(canister).has_method("query", method):
+            raise errors.method_not_found("query", method)
+        return self._execute(
+            canister, Mode.TRANSFORM, f"canister_query {method}", arg, Principal.management(), now, QUERY_INSTRUCTION_LIMIT
+        )
 
     def _execute(
-        self, canister: CanisterState, mode: Mode, export: str, arg: bytes, caller: Principal, now: int, limit: int,
-        *, method_name: str = "", certificate: Certificate = None,
+        self, canister: CanisterState, mode: Mode, export: str | Closure, arg: bytes, caller: Principal, now: int,
+        limit: int, *, method_name: str = "", certificate: Certificate = None, context: CallContext | None = None,
+        reject: tuple[int, str] = (0, ""), refunded: int = 0,
     ) -> Outcome:
         instance = _require_instance(canister)
         prepaid = _prepay(canister, limit, caller) if mode in CHARGED_MODES else 0
@@ -123,6 +175,9 @@ class ExecutionEnvironment:
         kind = mode.stable_limit_kind
         stable.begin(STABLE_ACCESS_LIMIT[kind], STABLE_DIRTY_LIMIT[kind])
         execution = self._execution(canister, mode, caller, now, arg, method_name, certificate)
+        execution.context = context
+        execution.reject_code, execution.reject_message = reject
+        execution.refunded = refunded
         globals_before = instance.snapshot_globals()
         heap_before = instance.heap.live_size
         try:
@@ -143,8 +198,9 @@ class ExecutionEnvironment:
             execution.changes.apply_to(canister.system)
             canister.system.version += 1
             canister.touch()
-        else:
-            self._rollback(canister, instance, globals_before)
+            changes = execution.changes
+            return Outcome(execution.response, used, execution.accepted, changes.calls, changes.cycles_accepted)
+        self._rollback(canister, instance, globals_before)
         return Outcome(execution.response, used, execution.accepted)
 
     def _execution(
@@ -163,6 +219,7 @@ class ExecutionEnvironment:
             cycles_balance=system.cycles,
             freezing_threshold=cycles.freezing_threshold(canister),
             global_timer=system.global_timer,
+            open_calls_to=system.call_contexts.open_calls_to() if mode in CALLING_MODES else {},
         )
         memory = canister.execution_state.stable if stable is None else stable
         return Execution(mode, caller, now, view, memory, arg, method_name, certificate)

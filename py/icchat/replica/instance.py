@@ -3,7 +3,8 @@
 Instantiating runs the module's `(start)` function (the `s` context) as the `start` execution,
 which brings the memories `(start)` may touch: its stable memory, and the committed heap
 (`shadow`) when an instance is rebuilt or restored. The instance never holds the canister.
-`run` calls one exported entry point under an instruction limit and turns every way it can fail
+`run` calls one exported entry point (or a callback: a function of the table, called with its
+environment value, as the spec calls reply, reject and cleanup closures) under an instruction limit and turns every way it can fail
 into the IC's error: `OutOfInstructions` from the meter and wasmtime's fuel backstop into
 "exceeded the limit of N instructions", WASM traps into the IC's trap codes. Committing or
 rolling back is the caller's decision (see `ExecutionEnvironment`); `snapshot_globals`/
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import wasmtime
 
 from icchat.replica import errors
+from icchat.replica.call_context import Closure
 from icchat.replica.errors import TrapCode
 from icchat.replica.execution import Execution
 from icchat.replica.fast_global import fast_global
@@ -86,22 +88,37 @@ class Instance:
         self.initial_heap_size = self.heap.live_size
         self.instructions_at_start = self.meter.used()
 
-    def run(self, export: str, execution: Execution, limit: int, report_limit: int | None = None) -> int:
-        """Call `export` as `execution` within `limit` instructions; returns those used.
+    def run(self, export: str | Closure, execution: Execution, limit: int, report_limit: int | None = None) -> int:
+        """Call `export` (or the table function of a callback closure) as `execution` within
+        `limit` instructions; returns those used.
 
         Raises ExecutionError; an exceeded limit is reported as `report_limit` (the message's
         whole limit when earlier steps of the same message used part of it, as the IC does).
         """
-        func = self._exports[export]
         self.api.execution = execution
         self.meter.begin(limit)
         try:
-            func(self.store)
+            if isinstance(export, Closure):
+                self._table_function(export.fun)(self.store, _signed32(export.env))
+            else:
+                self._exports[export](self.store)
         except BaseException as exc:
             raise _as_execution_error(exc, report_limit or limit) from None
         finally:
             self.api.execution = None
         return self.meter.used()
+
+    def _table_function(self, index: int) -> wasmtime.Func:
+        table = self._exports.get("table")
+        if not isinstance(table, wasmtime.Table) or index >= table.size(self.store):
+            raise errors.trapped(TrapCode.TABLE_OUT_OF_BOUNDS)
+        func = table.get(self.store, index)
+        if not isinstance(func, wasmtime.Func):
+            raise errors.trapped(TrapCode.TABLE_OUT_OF_BOUNDS)
+        kind = func.type(self.store)
+        if [str(t) for t in kind.params] != ["i32"] or list(kind.results):
+            raise errors.contract_violation("function invocation does not match its signature")
+        return func
 
     def snapshot_globals(self) -> list[Any]:
         return [g.value(self.store) if f is None else f.get() for g, f in zip(self.globals, self._fast_globals, strict=True)]
@@ -115,6 +132,10 @@ class Instance:
 
     def close(self) -> None:
         self.heap.close()
+
+
+def _signed32(value: int) -> int:
+    return value - (1 << 32) if value >= 1 << 31 else value
 
 
 def _as_execution_error(exc: BaseException, limit: int) -> BaseException:

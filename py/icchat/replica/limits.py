@@ -14,6 +14,7 @@ SYSTEM_TASK_INSTRUCTION_LIMIT = UPDATE_INSTRUCTION_LIMIT  # heartbeat and global
 # Message sizes.
 MAX_INGRESS_PAYLOAD = 2 * MiB  # an ingress message's argument (the IC refuses larger messages)
 MAX_REPLICATED_REPLY = 2 * MiB  # MAX_INTER_CANISTER_PAYLOAD_IN_BYTES: update and replicated query replies
+MAX_INTER_CANISTER_PAYLOAD = 2 * MiB  # MAX_INTER_CANISTER_PAYLOAD_IN_BYTES: a call's argument
 MAX_NON_REPLICATED_REPLY = 3 * MiB  # MAX_NON_REPLICATED_QUERY_REPLY_SIZE
 CERTIFIED_DATA_MAX_LENGTH = 32
 MAX_DEBUG_MESSAGE = 32 * KiB
@@ -40,3 +41,12 @@ MAX_CONTROLLERS = 10
 DEFAULT_PROVISIONAL_CYCLES = 100_000_000_000_000
 DEFAULT_FREEZING_THRESHOLD = 2_592_000  # 30 days, in seconds
 DEFAULT_RESERVED_CYCLES_LIMIT = 5_000_000_000_000
+
+# HTTPS outcalls (interface spec "IC method http_request"; dfinity/ic rs/types/types/src/canister_http.rs).
+MAX_HTTP_REQUEST_BYTES = 2_000_000  # header names and values plus the body of the canister's request
+MAX_HTTP_RESPONSE_BYTES = 2_000_000  # the upper limit of max_response_bytes, and its default
+MAX_HTTP_URL_SIZE = 8192
+MAX_HTTP_HEADERS = 64
+MAX_HTTP_HEADER_NAME_VALUE = 8 * KiB  # one header name, or one value
+MAX_HTTP_HEADERS_TOTAL = 48 * KiB  # all header names and values together
+HTTP_OUTCALL_TIMEOUT_S = 30.0  # the adapter's limit on one request, from connecting to the body's last byte

@@ -7,6 +7,11 @@ manage a canister (IC0512, with the IC's wording). As on the IC, `create_caniste
 `provisional_create_canister_with_cycles`, which this local replica allows to everybody.
 Cycles are charged as on a 13-node subnet (icchat.replica.cycles): ingress induction to the
 canister a call is about, install_code's execution, upload_chunk's instructions.
+
+Canisters call it too (`call(..., from_canister=True)`, routed by icchat.replica.scheduler):
+no induction is charged then, the canister-only methods are open, and `deposit_cycles` keeps
+the cycles attached. `stop_canister` on a canister with open call contexts leaves it stopping
+and raises `StopPending`: the scheduler answers the call once the contexts have closed.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from icchat.replica.state import CanisterState, Settings, Status, SystemState
 
 DID = candid.parse_did((Path(__file__).with_name("management.did")).read_text())
 METHODS: dict[str, candid.Func] = dict(DID.service.methods)
-CANISTER_ONLY = frozenset({"create_canister", "raw_rand", "deposit_cycles", "canister_info"})
+CANISTER_ONLY = frozenset({"create_canister", "raw_rand", "deposit_cycles", "canister_info", "http_request"})
 # No canister pays these: creation (there is none yet) and the provisional top-up (a local-only
 # method; charging it to the canister it tops up would stop it from unfreezing one).
 UNPAID_METHODS = frozenset({"create_canister", "provisional_create_canister_with_cycles", "provisional_top_up_canister"})
@@ -44,6 +49,14 @@ MAX_DELAYED_INGRESS_COST_PAYLOAD = 366  # update_settings up to this size pays i
 UPLOAD_CHUNK_INSTRUCTIONS = 200_000_000  # upload_wasm_chunk_instructions (application subnets)
 QUERY_ONLY = frozenset({"fetch_canister_logs"})
 MAX_HISTORY = 20
+
+
+class StopPending(Exception):
+    """stop_canister left the canister stopping: it answers once its call contexts have closed."""
+
+    def __init__(self, canister: CanisterState) -> None:
+        super().__init__(f"Canister {canister.id} is stopping")
+        self.canister = canister
 
 
 class ManagementCanister:
@@ -57,24 +70,33 @@ class ManagementCanister:
         self.execution = execution
         self.modules = modules
         self.clock = clock
+        # Called when start_canister finds the canister stopping: its stop_canister calls fail
+        # (the scheduler, which answers them, sets this).
+        self.stop_cancelled: Callable[[CanisterState], None] = lambda canister: None
         self._handlers: dict[str, Callable[[dict[str, Any], Principal], Any]] = {
             name: getattr(self, f"_{name}") for name in METHODS
         }
 
     # --- dispatch --------------------------------------------------------------------------------------
 
-    def call(self, method: str, arg: bytes, sender: Principal, *, replicated: bool = True, ingress_bytes: int | None = None) -> bytes:
-        """Execute a call to `aaaaa-aa` from a user (ingress or query); Candid in, Candid out.
+    def call(
+        self, method: str, arg: bytes, sender: Principal, *, replicated: bool = True, ingress_bytes: int | None = None,
+        from_canister: bool = False,
+    ) -> bytes:
+        """Execute a call to `aaaaa-aa` from a user (ingress or query) or a canister; Candid in,
+        Candid out.
 
         An ingress message is paid for by the canister it is about (its effective canister id):
         its induction (`ingress_bytes`, default method name + argument) before it runs, except
         a small update_settings, charged after the settings apply (so a canister frozen by a
         too-high freezing threshold can be unfrozen), as on the IC."""
         func = METHODS.get(method)
+        # http_request has no Candid entry here (the outcall service reads its argument): a
+        # user's update call to it gets the IC's refusal, a query finds no such method.
+        if method in CANISTER_ONLY and not from_canister and (func is not None or replicated):
+            raise Reject.of(ErrorCode.CANISTER_REJECTED_MESSAGE, f"Only canisters can call ic00 method {method}")
         if func is None:
             raise Reject.of(ErrorCode.CANISTER_METHOD_NOT_FOUND, f"Management canister has no method '{method}'")
-        if method in CANISTER_ONLY:
-            raise Reject.of(ErrorCode.CANISTER_REJECTED_MESSAGE, f"Only canisters can call ic00 method {method}")
         if replicated and method in QUERY_ONLY:
             raise Reject.of(
                 ErrorCode.CANISTER_REJECTED_MESSAGE, f"{method} API is only accessible in non-replicated mode"
@@ -89,7 +111,7 @@ class ManagementCanister:
         except candid.CandidError as exc:
             raise Reject.of(ErrorCode.INVALID_MANAGEMENT_PAYLOAD, f"Error decoding candid: {exc}") from None
         record = args[0] if args else {}
-        payer = self._payer(method, record) if replicated else None
+        payer = self._payer(method, record) if replicated and not from_canister else None
         size = len(method.encode()) + len(arg) if ingress_bytes is None else ingress_bytes
         delayed = method == "update_settings" and len(arg) <= MAX_DELAYED_INGRESS_COST_PAYLOAD
         if payer is not None and not delayed:
@@ -183,17 +205,31 @@ class ManagementCanister:
     def _start_canister(self, args: dict[str, Any], sender: Principal) -> None:
         canister = self._controlled(args["canister_id"], sender)
         if canister.system.status is not Status.RUNNING:
+            stopping = canister.system.status is Status.STOPPING
             canister.system.status = Status.RUNNING
             canister.system.version += 1
             canister.touch()
+            if stopping:
+                self.stop_cancelled(canister)
 
     def _stop_canister(self, args: dict[str, Any], sender: Principal) -> None:
-        # With no calls in flight a canister stops at once (stopping -> stopped in one step).
+        # Without open call contexts a canister stops at once (stopping -> stopped in one step).
         canister = self._controlled(args["canister_id"], sender)
-        if canister.system.status is not Status.STOPPED:
-            canister.system.status = Status.STOPPED
+        if canister.system.status is Status.STOPPED:
+            return
+        if canister.system.status is Status.RUNNING:
+            canister.system.status = Status.STOPPING if canister.system.call_contexts.contexts else Status.STOPPED
             canister.system.version += 1
             canister.touch()
+        if canister.system.status is Status.STOPPING:
+            raise StopPending(canister)
+
+    def deposit(self, arg: bytes, cycles: int) -> None:
+        """A canister's deposit_cycles: the cycles it attached go to the canister named."""
+        (record,) = candid.decode(arg, METHODS["deposit_cycles"].args)
+        target = self.canisters.get(record["canister_id"])
+        target.system.cycles += cycles
+        target.touch()
 
     def _canister_status(self, args: dict[str, Any], sender: Principal) -> dict[str, Any]:
         return status_record(self._controlled(args["canister_id"], sender))
@@ -232,7 +268,7 @@ class ManagementCanister:
         canister.touch()
 
     def _deposit_cycles(self, args: dict[str, Any], sender: Principal) -> None:
-        self.canisters.get(args["canister_id"])  # a call from a user carries no cycles
+        self.canisters.get(args["canister_id"])  # the cycles a canister attached move in deposit()
 
     def _raw_rand(self, args: dict[str, Any], sender: Principal) -> bytes:
         return os.urandom(32)

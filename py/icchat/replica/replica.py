@@ -17,6 +17,12 @@ signs with them (`certification`). Seam for the HTTP interface (`icchat.replica.
 `certification`. Below it (docs/replica.md): the canisters' state as plain data (`state`,
 `canisters`), executions over it (`execution_environment`), the management canister and
 persistence, each given the parts it works on, never the replica.
+
+Inter-canister calls: `submit_update` inducts an ingress message and runs it, and every message
+it causes that can run now, through the scheduler (icchat.replica.scheduler); it returns a
+`PendingCall` that is done once the message's call context has responded. `update` waits for
+it, off the lock: a call waiting on an HTTPS outcall (sent in a thread of its own) lets every
+other call run meanwhile. Never wait for one while holding `replica.lock` yourself.
 """
 
 from __future__ import annotations
@@ -37,7 +43,6 @@ from icchat.replica.api_table import Mode
 from icchat.replica.canisters import Canisters
 from icchat.replica.certification import CanisterInfo, Certification, TreePath
 from icchat.replica.errors import ExecutionError, IngressTooLarge
-from icchat.replica.execution import Outcome
 from icchat.replica.execution_environment import ExecutionEnvironment, Subnet
 from icchat.replica.keys import ReplicaKeys
 from icchat.replica.limits import MAX_INGRESS_PAYLOAD, SYSTEM_TASK_INSTRUCTION_LIMIT
@@ -45,6 +50,7 @@ from icchat.replica.management import ManagementCanister, status_record
 from icchat.replica.meter import configure_engine
 from icchat.replica.module import ModuleCache
 from icchat.replica.persistence import StateStore
+from icchat.replica.scheduler import OutcallService, PendingCall, Scheduler, reply_of
 from icchat.replica.state import CanisterState, Status
 
 log = logging.getLogger("icchat.replica")
@@ -55,8 +61,13 @@ CHECKPOINT_DEBOUNCE = 1.0  # seconds of quiet before a checkpoint after a messag
 
 
 class Replica:
-    def __init__(self, state_dir: str | Path | None = None, *, clean: bool = False, print_debug: bool = False) -> None:
+    def __init__(
+        self, state_dir: str | Path | None = None, *, clean: bool = False, print_debug: bool = False,
+        outcalls: OutcallService | None = None,
+    ) -> None:
+        """`outcalls`: what sends HTTPS outcalls (default: icchat.replica.outcalls' service)."""
         self.lock = threading.RLock()
+        self._outcalls = outcalls
         config = wasmtime.Config()
         configure_engine(config)
         # The dirty-page tracker needs the heap to be plain anonymous memory at a fixed address.
@@ -77,12 +88,21 @@ class Replica:
             subnet = Subnet(engine, self.subnet_id, self.certification.root_key_der(), print_debug)
             self.execution = ExecutionEnvironment(subnet)
             self.management = ManagementCanister(self.canisters, self.execution, self.modules, self.time_ns)
+            self.scheduler = Scheduler(self.canisters, self.execution, self.management, self.time_ns, self.lock,
+                                       self._outcall_service, self._mark_dirty)
             if self._store is not None:
                 self._load()
         except BaseException:
             if self._store is not None:
                 self._store.close()
             raise
+
+    def _outcall_service(self) -> OutcallService:
+        if self._outcalls is None:
+            from icchat.replica.outcalls import OutcallService as Service
+
+            self._outcalls = Service()
+        return self._outcalls
 
     @property
     def canister_ranges(self) -> list[tuple[Principal, Principal]]:
@@ -219,31 +239,37 @@ class Replica:
         self, canister_id: Principal, method: str, arg: bytes = b"", *, sender: Principal = ANONYMOUS, inspect: bool = True,
         ingress_bytes: int | None = None,
     ) -> bytes:
-        """An ingress update call; returns the reply bytes or raises `Reject`.
+        """An ingress update call; returns the reply bytes or raises `Reject`, once the call
+        context it opened has responded (after the calls it made have come back)."""
+        pending = self.submit_update(canister_id, method, arg, sender=sender, inspect=inspect, ingress_bytes=ingress_bytes)
+        return pending.result()
 
-        The receiving canister pays the message's induction (`ingress_bytes`: the signed HTTP
-        request's size, which the HTTP layer passes; method name + argument when not given) and
-        its execution (docs/replica.md, "Cycles")."""
+    def submit_update(
+        self, canister_id: Principal, method: str, arg: bytes = b"", *, sender: Principal = ANONYMOUS, inspect: bool = True,
+        ingress_bytes: int | None = None,
+    ) -> PendingCall:
+        """Induct and run an ingress update call and what it causes that can run now; raises
+        `Reject` if it is not inducted. The receiving canister pays the message's induction
+        (`ingress_bytes`: the signed HTTP request's size, which the HTTP layer passes; method
+        name + argument when not given) and its execution (docs/replica.md, "Cycles")."""
         _check_ingress(method, arg)
         size = len(method.encode()) + len(arg) if ingress_bytes is None else ingress_bytes
         with self.lock:
             if canister_id == MANAGEMENT:
                 try:
-                    return self.management.call(method, arg, sender, ingress_bytes=size)
+                    return self.scheduler.ingress_to_management(method, arg, sender, size)
                 finally:
                     self._checkpoint_now()
             canister = self._runnable(canister_id)
-            now = self.time_ns()
             try:
                 if inspect:
                     cycles.check_ingress(canister, size, sender)
-                    self.execution.inspect_message(canister, method, arg, sender, now)
-                cycles.charge_ingress(canister, size, sender)
-                self._mark_dirty()
-                outcome = self.execution.execute_update(canister, method, arg, sender, now)
+                    self.execution.inspect_message(canister, method, arg, sender, self.time_ns())
             except ExecutionError as exc:
                 raise exc.to_reject(canister.id) from None
-            return _result(canister, outcome)
+            cycles.charge_ingress(canister, size, sender)
+            self._mark_dirty()
+            return self.scheduler.ingress(canister, method, arg, sender)
 
     def inspect_message(
         self, canister_id: Principal, method: str, arg: bytes = b"", *, sender: Principal = ANONYMOUS,
@@ -284,7 +310,7 @@ class Replica:
                 outcome = self.execution.execute_query(canister, method, arg, sender, now, certificate)
             except ExecutionError as exc:
                 raise exc.to_reject(canister.id) from None
-            return _result(canister, outcome)
+            return reply_of(canister.id, outcome)
 
     def _runnable(self, canister_id: Principal) -> CanisterState:
         canister = self.canister(canister_id)
@@ -313,9 +339,9 @@ class Replica:
                 if due and canister.module.has_system("canister_global_timer") and _can_run_task(canister):
                     system.global_timer = 0  # deactivated once scheduled, as on the IC
                     canister.touch()
-                    ran += self._system_task(canister, Mode.GLOBAL_TIMER, now)
+                    ran += self._system_task(canister, Mode.GLOBAL_TIMER)
                 if canister.module.has_system("canister_heartbeat") and _can_run_task(canister):
-                    ran += self._system_task(canister, Mode.HEARTBEAT, self.time_ns())
+                    ran += self._system_task(canister, Mode.HEARTBEAT)
         return ran
 
     def _charge_idle(self, canister: CanisterState) -> None:
@@ -330,11 +356,8 @@ class Replica:
         if canister.system.cycles != before:
             self._mark_dirty()
 
-    def _system_task(self, canister: CanisterState, mode: Mode, now: int) -> int:
-        try:
-            self.execution.run_system_task(canister, mode, now)
-        except ExecutionError as exc:
-            self.execution.log_debug(canister.system, f"[TRAP]: {mode.label}: {exc.to_reject(canister.id).message}")
+    def _system_task(self, canister: CanisterState, mode: Mode) -> int:
+        self.scheduler.system_task(canister, mode)
         self._mark_dirty()
         return 1
 
@@ -370,6 +393,8 @@ class Replica:
         self.canisters.next_index = meta.get("next_canister_index", self.canisters.next_index)
         self._last_time = meta.get("time_ns", 0)
         for canister in self._store.load(self.modules, self.execution.restore):
+            if canister.system.status is Status.STOPPING:  # calls in flight are not kept: none is open
+                canister.system.status = Status.STOPPED
             self.canisters.add(canister)
 
 
@@ -391,17 +416,6 @@ def _check_ingress(method: str, arg: bytes) -> None:
             f"Ingress message of {size} bytes (argument and method name) exceeds the limit of {MAX_INGRESS_PAYLOAD} bytes; "
             "upload large data in chunks (e.g. upload_chunk + install_chunked_code for modules).",
         )
-
-
-def _result(canister: CanisterState, outcome: Outcome) -> bytes:
-    if outcome.response is None:
-        raise errors.did_not_reply(canister.id)
-    kind, value = outcome.response
-    if kind == "reply":
-        assert isinstance(value, bytes)
-        return value
-    assert isinstance(value, str)
-    raise errors.canister_reject(value)
 
 
 def _info(canister: CanisterState) -> CanisterInfo:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from icchat.ic.principal import Principal
+from icchat.replica.call_context import CallContextManager, Origin
 from icchat.replica.heap import Heap
 from icchat.replica.limits import (
     DEFAULT_FREEZING_THRESHOLD,
@@ -81,6 +82,10 @@ class SystemState:
     # persisted: a stopped local replica charges nothing for the time it was down).
     idle_charged_ns: int = 0
     meta_dirty: bool = True  # changed since the last checkpoint
+    # Open call contexts and callbacks (not persisted: a restarted local replica has no calls in
+    # flight), and the stop_canister calls waiting for them to close.
+    call_contexts: CallContextManager = field(default_factory=CallContextManager)
+    stop_waiters: list[tuple[Origin, int]] = field(default_factory=list)  # (caller, cycles attached)
 
     @property
     def controllers(self) -> list[Principal]:

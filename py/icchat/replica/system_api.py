@@ -16,16 +16,20 @@ import wasmtime
 
 from icchat.ic.principal import MAX_LENGTH, Principal
 from icchat.replica import errors
-from icchat.replica.api_table import SYSTEM_API
-from icchat.replica.errors import TrapCode
-from icchat.replica.execution import Execution
+from icchat.replica.api_table import SYSTEM_API, Mode
+from icchat.replica.call_context import Closure
+from icchat.replica.cycles import OutOfCycles
+from icchat.replica.errors import RejectCode, TrapCode
+from icchat.replica.execution import CallUnderConstruction, Execution, OutgoingCall
 from icchat.replica.limits import (
     CERTIFIED_DATA_MAX_LENGTH,
     MAX_32_BIT_STABLE_PAGES,
     MAX_DEBUG_MESSAGE,
+    MAX_INTER_CANISTER_PAYLOAD,
     MAX_TRAP_MESSAGE,
     WASM_PAGE,
 )
+from icchat.replica.queues import QUEUE_CAPACITY
 
 if TYPE_CHECKING:
     from icchat.replica.heap import Heap
@@ -159,16 +163,17 @@ class SystemApi:
     def _ic0_msg_caller_info_signer_copy(self, e: Execution, dst: int, offset: int, size: int) -> None:
         self._copy_out("msg_caller_info_signer_copy", "signer", b"", dst, offset, size)
 
-    # Reject codes and messages exist only in callbacks, which this replica never runs; the
-    # availability check above already traps in every mode that can reach these.
+    # Reject code and message: only in callbacks (the availability table above); 0 after a reply.
     def _ic0_msg_reject_code(self, e: Execution) -> int:
-        raise errors.wrong_mode("msg_reject_code", e.mode.label)
+        self._charge("msg_reject_code", 0)
+        return e.reject_code
 
     def _ic0_msg_reject_msg_size(self, e: Execution) -> int:
-        raise errors.wrong_mode("msg_reject_msg_size", e.mode.label)
+        self._charge("msg_reject_msg_size", 0)
+        return len(e.reject_message.encode())
 
     def _ic0_msg_reject_msg_copy(self, e: Execution, dst: int, offset: int, size: int) -> None:
-        raise errors.wrong_mode("msg_reject_msg_copy", e.mode.label)
+        self._copy_out("msg_reject_msg_copy", "message", e.reject_message.encode(), dst, offset, size)
 
     def _ic0_msg_deadline(self, e: Execution) -> int:
         self._charge("msg_deadline", 0)
@@ -192,7 +197,7 @@ class SystemApi:
     def _ic0_msg_reply_data_append(self, e: Execution, src: int, size: int) -> None:
         src, size = src & U32, size & U32
         self._charge("msg_reply_data_append", size)
-        if e.response is not None:
+        if e.responded:
             raise errors.contract_violation("ic0.msg_reply_data_append: the call is already replied.")
         total = e.reply_size + size
         if total > e.reply_limit:
@@ -206,7 +211,7 @@ class SystemApi:
 
     def _ic0_msg_reply(self, e: Execution) -> None:
         self._charge("msg_reply", 0)
-        if e.response is not None:
+        if e.responded:
             raise errors.contract_violation("ic0.msg_reply: the call is already replied")
         pieces = e.reply_pieces
         e.response = ("reply", pieces[0] if len(pieces) == 1 else b"".join(pieces))
@@ -215,7 +220,7 @@ class SystemApi:
     def _ic0_msg_reject(self, e: Execution, src: int, size: int) -> None:
         src, size = src & U32, size & U32
         self._charge("msg_reject", size)
-        if e.response is not None:
+        if e.responded:
             raise errors.contract_violation("ic0.msg_reject: the call is already replied")
         if size > e.reply_limit:
             raise errors.user_contract_violation(
@@ -229,29 +234,38 @@ class SystemApi:
         e.response = ("reject", message)
         e.clear_reply()
 
-    # --- cycles (ingress messages carry none; executions are charged by icchat.replica.cycles) -----
+    # --- cycles: those the caller attached (ingress carries none), refunds, the balance ---------------
 
     def _ic0_msg_cycles_available128(self, e: Execution, dst: int) -> None:
         self._charge("msg_cycles_available128", 0)
-        self._write_u128("msg_cycles_available128", dst, 0)
+        self._write_u128("msg_cycles_available128", dst, e.cycles_available)
 
     def _ic0_msg_cycles_available(self, e: Execution) -> int:
         self._charge("msg_cycles_available", 0)
-        return 0
+        return _fits_64_bit(e.cycles_available)
 
     def _ic0_msg_cycles_refunded128(self, e: Execution, dst: int) -> None:
-        raise errors.wrong_mode("msg_cycles_refunded128", e.mode.label)
+        self._charge("msg_cycles_refunded128", 0)
+        self._write_u128("msg_cycles_refunded128", dst, e.refunded)
 
     def _ic0_msg_cycles_refunded(self, e: Execution) -> int:
-        raise errors.wrong_mode("msg_cycles_refunded", e.mode.label)
+        self._charge("msg_cycles_refunded", 0)
+        return _fits_64_bit(e.refunded)
+
+    def _accept(self, e: Execution, max_amount: int) -> int:
+        """Move up to `max_amount` of the available cycles to the balance (spec: msg_cycles_accept)."""
+        amount = min(max_amount, e.cycles_available)
+        e.changes.cycles_accepted += amount
+        return amount
 
     def _ic0_msg_cycles_accept128(self, e: Execution, high: int, low: int, dst: int) -> None:
         self._charge("msg_cycles_accept128", 0)
-        self._write_u128("msg_cycles_accept128", dst, 0)
+        accepted = self._accept(e, ((high & U64) << 64) | (low & U64))
+        self._write_u128("msg_cycles_accept128", dst, accepted)
 
     def _ic0_msg_cycles_accept(self, e: Execution, max_amount: int) -> int:
         self._charge("msg_cycles_accept", 0)
-        return 0
+        return self._accept(e, max_amount & U64)
 
     def _ic0_cycles_burn128(self, e: Execution, high: int, low: int, dst: int) -> None:
         self._charge("cycles_burn128", 0)
@@ -271,10 +285,7 @@ class SystemApi:
 
     def _ic0_canister_cycle_balance(self, e: Execution) -> int:
         self._charge("canister_cycle_balance", 0)
-        balance = e.balance
-        if balance > U64:
-            raise errors.trapped(TrapCode.CYCLES_AMOUNT_TOO_BIG_FOR_64_BIT)
-        return balance
+        return _fits_64_bit(e.balance)
 
     # --- the canister and its subnet ----------------------------------------------------------------
 
@@ -401,6 +412,88 @@ class SystemApi:
         _check_bounds("data_certificate_copy", "dst", dst, size, self._heap()[1])
         self._write(dst, certificate[offset : offset + size])
 
+    # --- inter-canister calls -----------------------------------------------------------------------
+
+    def _ic0_call_new(
+        self, e: Execution, callee_src: int, callee_size: int, name_src: int, name_size: int,
+        reply_fun: int, reply_env: int, reject_fun: int, reject_env: int,
+    ) -> None:
+        callee_src, callee_size, name_src, name_size = callee_src & U32, callee_size & U32, name_src & U32, name_size & U32
+        self._charge("call_new", callee_size + name_size)
+        if e.mode is Mode.COMPOSITE_QUERY:
+            raise errors.contract_violation("ic0.call_new: calls from composite queries are not supported by the icchat local replica")
+        callee = self._read("ic0.call_new callee", callee_src, callee_size)
+        name = self._read("ic0.call_new method_name", name_src, name_size)
+        if callee_size > MAX_LENGTH:
+            raise errors.contract_violation("Canister provided invalid principal id")
+        try:
+            method = name.decode("utf-8")
+        except UnicodeDecodeError:
+            raise errors.contract_violation("ic0.call_new: invalid UTF-8 string provided") from None
+        # A call still under construction is discarded, and its cycles go back to the balance.
+        e.call = CallUnderConstruction(
+            Principal(callee), method, Closure(reply_fun & U32, reply_env & U32), Closure(reject_fun & U32, reject_env & U32)
+        )
+
+    def _under_construction(self, e: Execution, name: str) -> CallUnderConstruction:
+        if e.call is None:
+            raise errors.contract_violation(f"{name} called when no call is under construction.")
+        return e.call
+
+    def _ic0_call_on_cleanup(self, e: Execution, fun: int, env: int) -> None:
+        self._charge("call_on_cleanup", 0)
+        call = self._under_construction(e, "ic0.call_on_cleanup")
+        if call.on_cleanup is not None:
+            raise errors.contract_violation("ic0.call_on_cleanup: the cleanup closure is already set.")
+        call.on_cleanup = Closure(fun & U32, env & U32)
+
+    def _ic0_call_data_append(self, e: Execution, src: int, size: int) -> None:
+        src, size = src & U32, size & U32
+        self._charge("call_data_append", size)
+        call = self._under_construction(e, "ic0.call_data_append")
+        if call.arg_size + size > MAX_INTER_CANISTER_PAYLOAD:
+            raise errors.user_contract_violation(
+                f"ic0.call_data_append: the payload size ({call.arg_size + size}) of a call cannot be larger than "
+                f"{MAX_INTER_CANISTER_PAYLOAD}."
+            )
+        piece = self._read("ic0.call_data_append", src, size)
+        if piece:
+            call.arg_pieces.append(piece)
+            call.arg_size += size
+
+    def _add_cycles(self, e: Execution, amount: int) -> None:
+        """Move cycles from the balance onto the call (spec: "traps if trying to transfer more
+        cycles than are in the current balance"; the freezing threshold is kept, as on the IC)."""
+        call = self._under_construction(e, "ic0.call_cycles_add")
+        threshold = e.system.freezing_threshold
+        if amount > max(0, e.balance - threshold):
+            short = OutOfCycles(e.system.canister_id, e.balance, amount, threshold, reveal_top_up=True)
+            raise errors.ExecutionError(errors.ErrorCode.CANISTER_OUT_OF_CYCLES, str(short))
+        call.cycles += amount
+
+    def _ic0_call_cycles_add128(self, e: Execution, high: int, low: int) -> None:
+        self._charge("call_cycles_add128", 0)
+        self._add_cycles(e, ((high & U64) << 64) | (low & U64))
+
+    def _ic0_call_cycles_add(self, e: Execution, amount: int) -> None:
+        self._charge("call_cycles_add", 0)
+        self._add_cycles(e, amount & U64)
+
+    def _ic0_call_perform(self, e: Execution) -> int:
+        self._charge("call_perform", 0)
+        call = self._under_construction(e, "ic0.call_perform")
+        e.call = None
+        performed = sum(1 for c in e.changes.calls if c.callee == call.callee)
+        if e.system.open_calls_to.get(call.callee, 0) + performed >= QUEUE_CAPACITY:
+            # No slot for the request and its response: not sent, its cycles back on the balance.
+            return int(RejectCode.SYS_TRANSIENT)
+        arg = call.arg_pieces[0] if len(call.arg_pieces) == 1 else b"".join(call.arg_pieces)
+        e.changes.calls.append(
+            OutgoingCall(call.callee, call.method, arg, call.cycles, call.on_reply, call.on_reject, call.on_cleanup)
+        )
+        e.changes.cycles_sent += call.cycles
+        return 0
+
     # --- time, timers, counters, controllers ----------------------------------------------------------
 
     def _ic0_time(self, e: Execution) -> int:
@@ -415,11 +508,11 @@ class SystemApi:
 
     def _ic0_performance_counter(self, e: Execution, counter_type: int) -> int:
         self._charge("performance_counter", 0)
-        # Type 1 (call context) equals type 0: without inter-canister calls every call context
-        # is a single message execution.
+        # Type 0: this message's instructions; type 1: its call context's, over all its messages.
         if counter_type & U32 not in (0, 1):
             raise errors.contract_violation(f"Error getting performance counter type {counter_type & U32}")
-        return self.meter.used()
+        before = e.context.instructions if counter_type & U32 == 1 and e.context is not None else 0
+        return before + self.meter.used()
 
     def _ic0_is_controller(self, e: Execution, src: int, size: int) -> int:
         src, size = src & U32, size & U32
@@ -454,6 +547,14 @@ class SystemApi:
         except errors.ExecutionError:
             message = "(trap message out of memory bounds)"
         raise errors.called_trap(message)
+
+
+def _fits_64_bit(cycles: int) -> int:
+    """The 64-bit cycles functions trap on amounts they cannot represent (spec: "This call traps
+    if the amount ... does not fit into a 64-bit value")."""
+    if cycles > U64:
+        raise errors.trapped(TrapCode.CYCLES_AMOUNT_TOO_BIG_FOR_64_BIT)
+    return cycles
 
 
 def _check_bounds(api: str, name: str, start: int, size: int, limit: int) -> None:

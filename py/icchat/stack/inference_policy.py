@@ -46,7 +46,7 @@ class InferencePolicy:
         return all(v is None for v in asdict(self).values())
 
 
-# The canister's own defaults (canister/gpt2/policy.h): what `dfx deploy` without an argument gets.
+# The canister's own defaults (canister/access/policy.h): what `dfx deploy` without an argument gets.
 DEFAULTS = InferencePolicy(access="open", window_seconds=DAY_S, window_instructions=1_000 * B,
                            caller_instructions=100 * B)
 

@@ -2,7 +2,9 @@
 
 The replica runs one message at a time anyway (as a subnet does per canister); a queue and one
 worker let the HTTP layer answer `202 Accepted` at once for asynchronous calls and let slow
-calls never hold an HTTP thread that is not waiting for them.
+calls never hold an HTTP thread that is not waiting for them. A call whose call context waits
+on something outside the replica (an HTTPS outcall) does not hold the worker either: a thread
+of its own waits for it and publishes its outcome, while the next calls run.
 
 A reply is published only once the state it came from is on disk (group commit: one checkpoint
 for the calls that ran back to back), as on the IC, where a certified reply is part of the
@@ -26,6 +28,7 @@ from typing import Any
 from icchat.ic.principal import Principal
 from icchat.replica.errors import ErrorCode, Reject
 from icchat.replica.http.request_status import RequestStatus, RequestStatusStore
+from icchat.replica.scheduler import PendingCall
 
 log = logging.getLogger("icchat.replica.http")
 
@@ -79,7 +82,10 @@ class IngressQueue:
         pending: list[Callable[[], None]] = []
         first_done = 0.0
         while (call := self._queue.get()) is not None:
-            pending.append(self._execute(call))
+            publish = self._execute(call)
+            if publish is None:
+                continue
+            pending.append(publish)
             if len(pending) == 1:
                 first_done = time.monotonic()
             if (self._queue.empty() or len(pending) >= GROUP_COMMIT_MAX
@@ -87,17 +93,34 @@ class IngressQueue:
                 self._publish(pending)
         self._publish(pending)
 
-    def _execute(self, call: IngressCall) -> Callable[[], None]:
-        """Run the call; returns what publishes its outcome."""
+    def _execute(self, call: IngressCall) -> Callable[[], None] | None:
+        """Run the call; returns what publishes its outcome (None: a thread publishes it later)."""
         self.requests.processing(call.status)
         try:
-            reply = self.replica.update(call.canister_id, call.method, call.arg, sender=call.sender, inspect=False,
-                                        ingress_bytes=call.size)
+            pending = self.replica.submit_update(call.canister_id, call.method, call.arg, sender=call.sender,
+                                                 inspect=False, ingress_bytes=call.size)
+        except Exception as exc:
+            return self._outcome(call, exc)
+        if not pending.done:
+            threading.Thread(target=self._publish_later, args=(call, pending), name="icchat-ingress-wait",
+                             daemon=True).start()
+            return None
+        return self._outcome(call, pending)
+
+    def _publish_later(self, call: IngressCall, pending: PendingCall) -> None:
+        pending.wait()
+        self._publish([self._outcome(call, pending)])
+
+    def _outcome(self, call: IngressCall, pending: PendingCall | Exception) -> Callable[[], None]:
+        try:
+            if isinstance(pending, Exception):
+                raise pending
+            reply = pending.result()
         except Reject as reject:
             return functools.partial(self.requests.rejected, call.status, int(reject.code), reject.message,
                                      reject.error_code)
         except Exception as exc:  # an engine bug must not stop ingress; the caller sees why
-            log.exception("ingress execution failed")
+            log.exception("ingress execution failed", exc_info=exc)
             return functools.partial(self.requests.rejected, call.status, 5, f"internal error of the local replica: {exc}",
                                      ErrorCode.CANISTER_WASM_ENGINE_ERROR.value)
         return functools.partial(self.requests.replied, call.status, reply)

@@ -1,7 +1,8 @@
-/* principal.h: principals as the gpt2 canister keeps them (the caller of a message, the owner of
- * a KV slot, an allow-listed or budgeted principal) and as people read them (textual form). */
-#ifndef GPT2_PRINCIPAL_H
-#define GPT2_PRINCIPAL_H
+/* principal.h: principals as the canisters keep them (the caller of a message, the owner of a KV
+ * slot, an allow-listed or budgeted principal, a canister called) and as people read them
+ * (textual form). */
+#ifndef ACCESS_PRINCIPAL_H
+#define ACCESS_PRINCIPAL_H
 
 #include <stddef.h>
 #include <stdint.h>

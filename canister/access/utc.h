@@ -1,7 +1,7 @@
 /* utc.h: IC time (ns since 1970-01-01) as the UTC text refusals show ("2026-12-07 00:00"), and
  * spans of time as people read them ("3 h 46 min", "day"). No libc: the calendar is computed. */
-#ifndef GPT2_UTC_H
-#define GPT2_UTC_H
+#ifndef ACCESS_UTC_H
+#define ACCESS_UTC_H
 
 #include <stddef.h>
 #include <stdint.h>

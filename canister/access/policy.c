@@ -108,20 +108,23 @@ static const char *budget_line(const char *spent, uint64_t amount_n, const char 
 }
 
 static const char *window_budget_line(uint64_t now) {
-  return budget_line("onchain inference budget spent: this canister allows", policy.window_instructions,
-                     " and they are used", now);
+  char spent[96];
+  rt_format(spent, sizeof spent, "%s budget spent: this canister allows", POLICY_WORDS.service);
+  return budget_line(spent, policy.window_instructions, " and they are used", now);
 }
 
 static const char *caller_budget_line(uint64_t now) {
-  return budget_line("your share of onchain inference is spent:", policy.caller_instructions, " per principal", now);
+  char spent[96];
+  rt_format(spent, sizeof spent, "your share of %s is spent:", POLICY_WORDS.service);
+  return budget_line(spent, policy.caller_instructions, " per principal", now);
 }
 
 static const char *callers_full_line(uint64_t now) {
   char amount[32], per[32], at[32], in[32];
   window_texts(0, now, amount, per, at, in);
   rt_format(line, sizeof line,
-            "busy: %u principals used onchain inference in this window, as many as it keeps count of; new ones resume at "
-            "%s UTC (in %s) or answer on this device", (unsigned)MAX_WINDOW_CALLERS, at, in);
+            "busy: %u principals used %s in this window, as many as it keeps count of; new ones resume at "
+            "%s UTC (in %s) or answer on this device", (unsigned)MAX_WINDOW_CALLERS, POLICY_WORDS.service, at, in);
   return line;
 }
 
@@ -134,15 +137,21 @@ static int is_allowed(const principal_id *p) {
 }
 
 const char *access_refusal(const principal_id *caller, int update) {
-  if (update && is_anonymous(caller))
-    return "the anonymous principal gets no onchain inference by update: call with an identity (or use generate_query)";
+  if (update && is_anonymous(caller)) {
+    rt_format(line, sizeof line, "the anonymous principal gets no %s by update: call with an identity%s",
+              POLICY_WORDS.service, POLICY_WORDS.anonymous_hint);
+    return line;
+  }
   if (policy.access == ACCESS_OPEN || rt_caller_is_controller()) return 0;
-  if (policy.access == ACCESS_CONTROLLERS) return "onchain inference on this canister is for its controllers only";
+  if (policy.access == ACCESS_CONTROLLERS) {
+    rt_format(line, sizeof line, "%s on this canister is for its controllers only", POLICY_WORDS.service);
+    return line;
+  }
   if (is_allowed(caller)) return 0;
   char text[PRINCIPAL_TEXT_BYTES];
   principal_text(caller, text);
-  rt_format(line, sizeof line, "onchain inference on this canister is for allow-listed principals: ask its owner to allow %s",
-            text);
+  rt_format(line, sizeof line, "%s on this canister is for allow-listed principals: ask its owner to allow %s",
+            POLICY_WORDS.service, text);
   return line;
 }
 
@@ -157,7 +166,7 @@ const char *budget_refusal(const principal_id *caller, uint64_t now) {
 }
 
 uint64_t inference_overhead(uint64_t arg_size) {
-  uint64_t ingress_bytes = arg_size + 8 /* "generate"; "prefill" is 7 */ + ENVELOPE_ALLOWANCE_BYTES;
+  uint64_t ingress_bytes = arg_size + 8 /* "generate" ("prefill" 7, "v1_chat" 7, "chat" 4) */ + ENVELOPE_ALLOWANCE_BYTES;
   return MESSAGE_FEE_INSTRUCTIONS + INGRESS_BYTE_INSTRUCTIONS * ingress_bytes + TAIL_ALLOWANCE_INSTRUCTIONS;
 }
 
@@ -167,8 +176,8 @@ static const char *admit(const principal_id *caller, uint64_t arg_size, uint64_t
   if (refusal) return refusal;
   if (arg_size > INFERENCE_MAX_ARG_BYTES) {
     rt_format(line, sizeof line,
-              "the argument is %llu bytes, over the %u bytes onchain inference accepts (a 1,024-token prompt takes "
-              "under 6 KB)", (unsigned long long)arg_size, INFERENCE_MAX_ARG_BYTES);
+              "the argument is %llu bytes, over the %u bytes %s accepts (%s)", (unsigned long long)arg_size,
+              INFERENCE_MAX_ARG_BYTES, POLICY_WORDS.service, POLICY_WORDS.argument_hint);
     return line;
   }
   *limit = UPDATE_INSTRUCTION_LIMIT;

@@ -1,4 +1,7 @@
-/* engine_linear.c: see engine_linear.h.
+/* ops_browser.c: ops.h for the icchat engine (and ops_browser.h). q8 products read the weight
+ * file's int8 rows, widened in registers (kernels_browser.h: in the browser the cost is time and
+ * memory traffic, not the IC's table), with each row's sum packed beside them for the relaxed
+ * products; f32 products are the canister's kernels (or their row-major twin, matvec_f32_rows).
  *
  * Threads (the ENGINE_THREADS build: shared imported memory, web/engine-thread.js): helper i runs
  * engine_thread_main(i) in its own Web Worker, on its own instance of this module over the same
@@ -8,33 +11,38 @@
  * thread takes them next (take_units), and the caller waits until all are done. A row's sum, a
  * token's and a head's are computed by one thread exactly as with one thread, so the results do
  * not depend on the number of threads or on who computed what (tests/engine/test_engine_threads.py). */
-#include "engine_linear.h"
+#include "ops_browser.h"
 
+#include "attention.h"
+#include "buffer_plan.h"
 #include "kernels.h"
 #include "kernels_browser.h"
+#include "ops.h"
 #include "rt.h"
 
 #define EXPORT(name) __attribute__((export_name(#name)))
 
-static q8_activations xq; /* T · n quantized activations (and their planes), one scale per token */
+static q8_activations xq; /* [T][n] quantized activations (and their planes), [T] scales */
 static size_t xq_capacity, scales_capacity;
 
 typedef enum { JOB_Q8, JOB_F32_ROWS, JOB_F32_TOKENS, JOB_ATTEND } job_kind;
 typedef struct {
   job_kind kind;
-  float *out;
-  const void *w;
-  const float *scale, *x, *bias;
-  const int32_t *row_sums; /* JOB_Q8 */
+  float *out;              /* [T][rows] */
+  const void *w;           /* [rows][n]: int8 (JOB_Q8) or f32 */
+  const float *scale;      /* JOB_Q8: [rows] */
+  const float *x;          /* [T][n] (JOB_Q8: quantized into xq before the job) */
+  const float *bias;       /* [rows] */
+  const int32_t *row_sums; /* JOB_Q8: [rows] */
   int rows, n, T;
   gpt2_model *model; /* JOB_ATTEND: layer in rows, first position in n */
 } job;
 
 static job current;
 static int thread_count = 1;             /* the caller included */
-static v128_t *partials[MAX_THREADS];     /* each helper's matmul_f32 scratch */
-static float *scores[MAX_THREADS];        /* each helper's attention scratch */
-static int16_t *weights16[MAX_THREADS];
+static v128_t *partials[MAX_THREADS];     /* each helper's matmul_f32 scratch [plan_partial_bytes] */
+static float *scores[MAX_THREADS];        /* each helper's attention scratch [plan_scores_bytes] */
+static int16_t *weights16[MAX_THREADS];   /* [plan_weights16_bytes] */
 
 static void reserve(size_t elements, int T) {
   if (elements > xq_capacity) { /* bump memory: a smaller old block is dropped (grows to n_ctx · 4C) */
@@ -159,14 +167,11 @@ int browser_max_threads(void) {
 
 int browser_set_threads(int n, const gpt2_model *m) {
   if (n < 1 || n > browser_max_threads()) return -1;
-  /* the model's own sizes (model.c gpt2_load): partial sums, scores and int16 weights */
-  size_t rows = (size_t)(m->padded_vocab > 4 * m->n_embd ? m->padded_vocab : 4 * m->n_embd);
-  size_t T4 = (size_t)(m->n_ctx + 3) / 4 * 4;
   for (int i = 1; i < n; i++)
-    if (!partials[i]) { /* one model per engine instance: allocated once */
-      partials[i] = rt_alloc((2 * rows + 8) * 16, 64);
-      scores[i] = rt_alloc(((size_t)m->n_ctx + 8) * 4, 64);
-      weights16[i] = rt_alloc((T4 + 8) * 2, 64);
+    if (!partials[i]) { /* one model per engine instance: allocated once, as large as the model's own */
+      partials[i] = rt_alloc(plan_partial_bytes(m), 64);
+      scores[i] = rt_alloc(plan_scores_bytes(m), 64);
+      weights16[i] = rt_alloc(plan_weights16_bytes(m), 64);
     }
   thread_count = n;
   return 0;
@@ -187,30 +192,39 @@ void browser_q8_probe(gpt2_model *m, int reps) {
   reserve((size_t)C, 1);
   q8_quantize(&xq, m->xn, C, 1);
   for (int i = 0; i < reps; i++)
-    matmul_q8_rows(m->fc, m->fcw.q8, m->fcw.scale, m->fcw.row_sums, &xq, m->fcb, rows, C, 1, 0, rows);
+    matmul_q8_rows(m->fc, m->fcw.q8, m->fcw.scale, m->fcw.packed, &xq, m->fcb, rows, C, 1, 0, rows);
 }
 
-const int32_t *browser_row_sums(const int8_t *w, size_t rows, int n) {
-  int32_t *sums = rt_alloc(rows * 4, 64);
-  q8_row_sums(sums, w, rows, n);
-  return sums;
+size_t ops_packed_bytes(const matrix *w, int layers) { return (size_t)layers * w->rows * 4; }
+
+void ops_pack_q8(matrix *w, int layers, void *into) {
+  int32_t *row_sums = into; /* [layers][rows] */
+  q8_row_sums(row_sums, w->q8, (size_t)layers * w->rows, w->cols);
+  w->packed = row_sums;
 }
 
-void browser_attend(gpt2_model *m, int layer, int T, int pos) {
+void ops_embed_q8(float *out, const matrix *wte, int token) {
+  const int8_t *row = wte->q8 + (size_t)token * wte->cols; /* [C] */
+  for (int i = 0; i < wte->cols; i++) out[i] = row[i] * wte->scale[token]; /* quads_row's product */
+}
+
+void ops_attention(gpt2_model *m, int layer, int T, int pos) {
   job j = {JOB_ATTEND, .rows = layer, .n = pos, .T = T, .model = m};
   dispatch(&j, 0);
 }
 
-void browser_linear_q8(float *out, const int8_t *w, const float *scale, const int32_t *row_sums, const float *x,
-                       const float *bias, int rows, int n, int T) {
-  reserve((size_t)T * n, T);
-  q8_quantize(&xq, x, n, T);
-  job j = {JOB_Q8, out, w, scale, x, bias, row_sums, rows, n, T};
+/* m's scratch is not used: the quantized activations are this file's (xq), read by every thread. */
+void ops_matmul_q8(gpt2_model *m, const matrix *w, int layer, const float *bias, const float *x, float *out, int T) {
+  size_t offset = (size_t)layer * w->rows * w->cols;
+  const int32_t *row_sums = (const int32_t *)w->packed + (size_t)layer * w->rows;
+  reserve((size_t)T * w->cols, T);
+  q8_quantize(&xq, x, w->cols, T);
+  job j = {JOB_Q8, out, w->q8 + offset, w->scale + (size_t)layer * w->rows, x, bias, row_sums, w->rows, w->cols, T};
   dispatch(&j, 0);
 }
 
-void browser_linear_f32(float *out, const float *w, const float *x, const float *bias, int rows, int n, int T,
-                        v128_t *partial) {
-  job j = {T == 1 ? JOB_F32_ROWS : JOB_F32_TOKENS, out, w, 0, x, bias, 0, rows, n, T};
-  dispatch(&j, partial);
+void ops_matmul_f32(gpt2_model *m, const matrix *w, int layer, const float *bias, const float *x, float *out, int T) {
+  const float *weights = w->f + (size_t)layer * w->rows * w->cols;
+  job j = {T == 1 ? JOB_F32_ROWS : JOB_F32_TOKENS, out, weights, 0, x, bias, 0, w->rows, w->cols, T};
+  dispatch(&j, m->partial);
 }

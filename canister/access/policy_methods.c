@@ -1,12 +1,10 @@
 /* policy_methods.c: the methods that read and set the inference policy (policy.h) — `usage`
  * (public), `set_inference_policy`, `allow_inference`, `disallow_inference`,
- * `list_allowed_inference` (controllers) — and `forget_conversations` (any caller, its own). */
+ * `list_allowed_inference` (controllers) — the same in every canister that links it. */
 #include "candid_reader.h"
 #include "candid_writer.h"
-#include "kv_slots.h"
 #include "policy.h"
 #include "rt.h"
-#include "served_model.h"
 
 static const char *const ACCESS_NAMES[] = {"open", "allow_list", "controllers"};
 
@@ -90,14 +88,4 @@ __attribute__((export_name("canister_query list_allowed_inference"))) void list_
   for (size_t i = 0; i < n; i++) cd_w_principal(&w, allow_list_at(i)->bytes, allow_list_at(i)->size);
   cd_w_vec_end(&w);
   cd_reply(&w);
-}
-
-/* update forget_conversations : () -> (): the caller's prefix-cache slots emptied (their token
- * lists zeroed); the next call feeds its whole conversation again. */
-__attribute__((export_name("canister_update forget_conversations"))) void forget_conversations(void) {
-  rt_message_begin();
-  if (!cd_read_no_args()) return;
-  principal_id caller = caller_id();
-  if (have_model) slots_forget_owner(&caller);
-  cd_reply_empty();
 }

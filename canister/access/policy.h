@@ -1,10 +1,13 @@
-/* policy.h: who may run inference on the gpt2 canister and how much of its owner's cycles it may
- * take (canister/gpt2.did: InferencePolicy, Usage; docs/gpt2-canister.md "Who may call it and
- * what it costs the owner").
+/* policy.h: who may run inference on a canister and how much of its owner's cycles it may take,
+ * shared by the gpt2 canister (onchain inference) and the llm canister (answers from an LLM service)
+ * (canister/gpt2.did and canister/llm.did: InferencePolicy, Usage; docs/gpt2-canister.md "Who may
+ * call it and what it costs the owner", docs/llm-service.md). Each canister names what it serves in
+ * its refusal lines (POLICY_WORDS).
  *
  * Access: `open` (any principal for queries, any but the anonymous one for updates),
  * `allow_list` (listed principals and controllers), `controllers`. The anonymous principal never
- * gets update inference (generate, prefill): its calls would be anyone's.
+ * gets update inference (gpt2's generate and prefill, llm's chat and v1_chat): its calls would be
+ * anyone's.
  *
  * Budget: IC time is cut into fixed windows [k·W, (k+1)·W). Per window, all inference updates
  * together may use window_instructions and one principal caller_instructions; each update's
@@ -25,8 +28,8 @@
  * header (policy, spent_total, the current window's start, spent and refused) rewritten after
  * every inference update, then the allow-list (30 bytes per principal) rewritten when it changes.
  * An upgrade keeps all of it; the per-caller table starts again empty. */
-#ifndef GPT2_POLICY_H
-#define GPT2_POLICY_H
+#ifndef ACCESS_POLICY_H
+#define ACCESS_POLICY_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -68,6 +71,14 @@ typedef struct {
 
 extern inference_policy policy;
 
+/* The words of the refusal lines, defined by each canister: what it serves ("onchain inference"),
+ * what the anonymous principal may do instead (" (or use generate_query)", or ""), and what fits the
+ * argument size limit ("a 1,024-token prompt takes under 6 KB"). */
+typedef struct {
+  const char *service, *anonymous_hint, *argument_hint;
+} policy_words;
+extern const policy_words POLICY_WORDS;
+
 /* ---- lifecycle: the init / upgrade argument `opt InferencePolicy` (traps when invalid) ---- */
 void policy_install(void); /* defaults, then the argument's fields; saved */
 void policy_upgrade(void); /* the saved policy (defaults if none), then the argument's fields; saved */
@@ -80,7 +91,7 @@ size_t allow_list_count(void);
 const principal_id *allow_list_at(size_t i);
 
 /* ---- checks ---- */
-/* May `caller` run inference (update: generate/prefill; else a query)? NULL, or the refusal line. */
+/* May `caller` run inference (update: e.g. generate/prefill; else a query)? NULL, or the refusal line. */
 const char *access_refusal(const principal_id *caller, int update);
 /* The checks before an inference update decodes anything: access, the argument's size, and the
  * budget (skipped when one_token is 0: no model). NULL and *limit = the instructions this
@@ -89,7 +100,7 @@ const char *access_refusal(const principal_id *caller, int update);
  * nothing changes. */
 const char *inference_admit(const principal_id *caller, uint64_t arg_size, uint64_t one_token, uint64_t now,
                             uint64_t *limit, int commit);
-/* What an inference update (generate or prefill) with an argument of `arg_size` bytes costs the
+/* What an inference update (e.g. generate or prefill) with an argument of `arg_size` bytes costs the
  * owner besides the instructions its counter reads, as instructions: the message's fees with the
  * allowances above. */
 uint64_t inference_overhead(uint64_t arg_size);

@@ -1,0 +1,264 @@
+"""The llm canister answering for real in the local replica: the route canister calls the stand-in
+LLM canister's v1_chat, whose HTTPS outcall reaches a real `icchat serve` (its server, on a tiny
+seeded bundle), every node's request carrying the same Idempotency-Key; and the faults a service
+has — down, slow, oversized, malformed JSON, answers that differ between nodes, a refusal — each
+giving one clear line, never an answer. A recording proxy in front of the service shows exactly what
+each node sent and got back."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from icchat.ic import prices
+from icchat.ic.identity import Ed25519Identity
+from icchat.ic.reject import canister_line
+from icchat.llm_canister import LlmCanister
+from icchat.model.export import export_bundle
+from icchat.replica import Reject, Replica
+from icchat.replica.outcalls import OutcallService
+from icchat.serve.model import ServedModel
+from icchat.serve.server import ApiServer
+
+MODEL_ID = "tiny-llm"
+TIMEOUT_S = 3.0  # each node's request; the slow service takes longer
+NODES = 2
+
+
+# ---- the service, and a server in front of it that records and misbehaves ----
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory) -> Iterator[str]:
+    """`icchat serve`'s server on a tiny seeded bundle (64-token context); its base URL."""
+    bundle = export_bundle(tmp_path_factory.mktemp("llm") / MODEL_ID, config="tiny", seed=0, variants=["f32"],
+                           n_ctx=64, log=lambda _: None)
+    with ApiServer(("127.0.0.1", 0), ServedModel(bundle, MODEL_ID, "f32"), quiet=True) as server:
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        yield server.base_url.rstrip("/").removesuffix("/v1")
+        server.shutdown()
+        thread.join()
+
+
+class Front(ThreadingHTTPServer):
+    """Answers each request by `behave(request) -> (status, body)`, and records requests and answers."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), FrontHandler)
+        self.behave: Callable[[dict[str, Any]], tuple[int, bytes]] = lambda _: (500, b"")
+        self.exchanges: list[tuple[dict[str, Any], bytes]] = []
+        self.lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/v1/chat/completions"
+
+
+class FrontHandler(BaseHTTPRequestHandler):
+    server: Front
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        request = {"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}, "body": body}
+        status, answer = self.server.behave(request)
+        with self.server.lock:
+            self.server.exchanges.append((request, answer))
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+        except OSError:
+            pass  # a node that gave up (the slow case)
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def front() -> Iterator[Front]:
+    with Front() as server:
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        yield server
+        server.shutdown()
+        thread.join()
+
+
+def proxy_to(base: str) -> Callable[[dict[str, Any]], tuple[int, bytes]]:
+    """Forward the request to the service as it came (headers, body) and return its answer."""
+
+    def forward(request: dict[str, Any]) -> tuple[int, bytes]:
+        host, port = base.removeprefix("http://").split(":")
+        connection = http.client.HTTPConnection(host, int(port), timeout=120)
+        headers = {k: v for k, v in request["headers"].items() if k in ("content-type", "idempotency-key",
+                                                                       "authorization")}
+        connection.request("POST", request["path"], request["body"], headers)
+        response = connection.getresponse()
+        return response.status, response.read()
+
+    return forward
+
+
+def completion(content: str) -> bytes:
+    return json.dumps({"id": f"chatcmpl-{time.monotonic_ns()}", "created": time.time_ns(), "object": "chat.completion",
+                       "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
+                                    "finish_reason": "stop"}]}).encode()
+
+
+# ---- the canisters ----
+
+@pytest.fixture(scope="module")
+def replica() -> Iterator[Replica]:
+    with Replica(outcalls=OutcallService(nodes=NODES, timeout_s=TIMEOUT_S)) as replica:
+        yield replica
+
+
+@pytest.fixture(scope="module")
+def llm(replica, llm_wasm, front) -> LlmCanister:
+    """The stand-in for DFINITY's LLM canister: endpoint route to the front server."""
+    canister = LlmCanister.install(replica, llm_wasm)
+    canister.set_route_endpoint(front.url, MODEL_ID, api_key="sk-local-test", max_tokens=8)
+    return canister
+
+
+@pytest.fixture(scope="module")
+def llm_route(replica, llm_wasm, llm) -> LlmCanister:
+    """What the page calls: llm_canister route to the stand-in."""
+    canister = LlmCanister.install(replica, llm_wasm)
+    canister.set_route_llm_canister(llm.id, MODEL_ID)
+    return canister
+
+
+@pytest.fixture
+def user() -> Any:
+    return Ed25519Identity.generate().principal
+
+
+def refusal(call: Callable[..., Any], *args: Any) -> str:
+    with pytest.raises(Reject) as failure:
+        call(*args)
+    return canister_line(failure.value.message)
+
+
+def exchanges_since(front: Front, start: int) -> list[tuple[dict[str, Any], bytes]]:
+    with front.lock:
+        return front.exchanges[start:]
+
+
+# ---- answers ----
+
+def test_the_route_answers_through_the_stand_in_and_the_service(front, service, llm, llm_route, user):
+    front.behave = proxy_to(service)
+    start = len(front.exchanges)
+    answer = llm_route.as_caller(user).chat([("system", "Be brief."), ("user", "Hello there")])
+    sent = exchanges_since(front, start)
+    assert len(sent) == NODES  # every node made the request, once
+    (first, first_answer), (second, second_answer) = sent
+    assert first["headers"]["idempotency-key"] == second["headers"]["idempotency-key"]
+    assert first["body"] == second["body"]
+    assert first_answer == second_answer  # the service answered both copies with one answer
+    reply = json.loads(first_answer)
+    assert answer["text"] == reply["choices"][0]["message"]["content"]
+    assert reply["model"] == MODEL_ID and reply["usage"]["completion_tokens"] <= 8
+    assert answer["model"] == MODEL_ID
+    assert answer["via"] == f"LLM canister {llm.id.to_text()}"
+    assert answer["instructions"] > 0 and answer["cycles"] > answer["instructions"]
+
+
+def test_the_outcall_request_and_what_it_costs(front, llm, user):
+    front.behave = lambda request: (200, completion("You said: " + json.loads(request["body"])["messages"][-1]["content"]))
+    start = len(front.exchanges)
+    before = llm.usage()
+    answer = llm.as_caller(user).chat([("user", "ping")])
+    assert answer["text"] == "You said: ping"
+    assert answer["via"] == f"endpoint 127.0.0.1:{front.server_address[1]}"
+    request = exchanges_since(front, start)[0][0]
+    assert request["path"] == "/v1/chat/completions"
+    assert request["headers"]["authorization"] == "Bearer sk-local-test"
+    assert request["headers"]["content-type"] == "application/json"
+    assert len(request["headers"]["idempotency-key"]) == 32
+    assert json.loads(request["body"]) == {"model": MODEL_ID, "messages": [{"role": "user", "content": "ping"}],
+                                           "max_tokens": 8, "stream": False}
+    # the IC's price for this request (url, headers, body, transform name) at the route's 32 KiB limit
+    sent_headers = {"content-type": "application/json", "idempotency-key": request["headers"]["idempotency-key"],
+                    "authorization": "Bearer sk-local-test"}
+    request_bytes = (len(front.url) + sum(len(k) + len(v) for k, v in sent_headers.items()) + len(request["body"])
+                     + len("transform_chat"))
+    price = prices.http_outcall_cycles(request_bytes, 32_768)
+    assert answer["cycles"] == price + answer["instructions"]
+    after = llm.as_caller(user).usage()
+    assert after["caller_spent"] >= price and after["window_spent"] - before["window_spent"] >= price
+    start = len(front.exchanges)
+    assert llm.as_caller(user).v1_chat([("user", "again")]) == "You said: again"
+    assert exchanges_since(front, start)[0][0]["headers"]["idempotency-key"] != request["headers"]["idempotency-key"]
+
+
+def test_the_llm_canisters_limits_themselves_are_answered(front, llm_route, user):
+    """Ten messages and a prompt of exactly 10 KiB go through both canisters (one more is refused)."""
+    front.behave = lambda request: (200, completion(f"{len(json.loads(request['body'])['messages'])} messages"))
+    ten = [("user" if i % 2 == 0 else "assistant", "x" * 1024) for i in range(10)]  # 10,240 bytes
+    assert llm_route.as_caller(user).v1_chat(ten) == "10 messages"
+
+
+# ---- faults: one line each, never an answer ----
+
+def test_the_service_down(replica, llm_wasm, user):
+    canister = LlmCanister.install(replica, llm_wasm)
+    canister.set_route_endpoint("http://127.0.0.1:9/v1/chat/completions", MODEL_ID)  # discard port: nothing listens
+    line = refusal(canister.as_caller(user).chat, [("user", "Hi")])
+    assert line.startswith("the LLM service did not answer (SYS_TRANSIENT: ")
+
+
+def test_a_slow_service(front, llm, user):
+    front.behave = lambda _request: (time.sleep(TIMEOUT_S + 1.5), (200, completion("late")))[1]
+    line = refusal(llm.as_caller(user).chat, [("user", "Hi")])
+    assert line.startswith("the LLM service did not answer (SYS_") and "Timeout expired" in line
+
+
+def test_an_answer_over_the_response_limit(front, llm, user):
+    front.behave = lambda _request: (200, completion("x" * 40_000))  # over the route's 32,768 bytes
+    line = refusal(llm.as_caller(user).chat, [("user", "Hi")])
+    assert line.startswith("the LLM service did not answer (SYS_FATAL: ")
+    assert "32768" in line
+
+
+def test_malformed_json(front, llm, llm_route, user):
+    front.behave = lambda _request: (200, b'{"choices": [{"message": {"content": "cut off')
+    assert refusal(llm.as_caller(user).chat, [("user", "Hi")]) == "the LLM service's answer is malformed: not JSON"
+    assert refusal(llm_route.as_caller(user).chat, [("user", "Hi")]) == (
+        f"the LLM canister {llm.id.to_text()} did not answer (CANISTER_REJECT: the LLM service's answer is "
+        "malformed: not JSON)")
+
+
+def test_nodes_that_get_different_answers_reach_no_consensus(front, llm, user):
+    count = iter(range(1_000_000))
+    front.behave = lambda _request: (200, completion(f"answer number {next(count)}"))
+    line = refusal(llm.as_caller(user).chat, [("user", "Hi")])
+    assert line.startswith("the LLM service did not answer (SYS_TRANSIENT: ")
+    assert "consensus" in line
+
+
+def test_a_refusal_by_the_service(front, llm, user):
+    error = {"error": {"message": "Incorrect API key provided", "type": "invalid_request_error", "code": "invalid_api_key"}}
+    front.behave = lambda _request: (401, json.dumps(error).encode())
+    assert refusal(llm.as_caller(user).chat, [("user", "Hi")]) == (
+        "the LLM service refused the request: HTTP 401, Incorrect API key provided")
+
+
+def test_a_missing_llm_canister(replica, llm_wasm, user):
+    canister = LlmCanister.install(replica, llm_wasm)
+    missing = Ed25519Identity.generate().principal
+    canister.set_route_llm_canister(missing, MODEL_ID)
+    line = refusal(canister.as_caller(user).chat, [("user", "Hi")])
+    assert line.startswith(f"the LLM canister {missing.to_text()} did not answer (DESTINATION_INVALID: ")
