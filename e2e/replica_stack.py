@@ -74,6 +74,15 @@ class ReplicaStack(LocalStack):
         method = "start_canister" if running else "stop_canister"
         management._call(self.controller(), method, {"canister_id": self.info.gpt2}, self.info.gpt2)
 
+    def point_stand_in(self, url: str | None) -> None:
+        """Point the "llm" stand-in at the chat-completions `url` (a misbehaving server of a test;
+        None: the `icchat serve` the stack started, as `icchat up` does)."""
+        from icchat.stack import llm_route, serve_process
+
+        service = serve_process.running(self.state_dir)
+        assert service is not None, "the stack's LLM service is not running"
+        llm_route.set_endpoint(self.controller(), self.info.llm, url or service.completions_url, service.model)
+
     def set_inference_policy(self, **fields: object) -> None:
         """set_inference_policy as the stack's controller (the identity `icchat up` made, under the
         test's state directory): the fields named change, the rest stay."""

@@ -331,7 +331,7 @@ def test_icchat_up_is_the_app_deploy_on_the_local_replica(tmp_path):
         info = up(options)
         assert "3. modules and settings" in lines and f"icchat is running locally: {info.page_url}" in lines
         agent = _agent(info.replica_url, options.state_dir)  # the stack's controller
-        for name, kind in (("gpt2", "gpt2"), ("frontend", "assets")):
+        for name, kind in (("gpt2", "gpt2"), ("frontend", "assets"), ("llm", "llm"), ("llm_route", "llm")):
             assert local_canister(options.state_dir, name) == getattr(info, name)
             status_now = management.canister_status(agent, getattr(info, name))
             assert status_now["module_hash"] == hashlib.sha256(ic_module_path(kind).read_bytes()).digest()
@@ -339,15 +339,19 @@ def test_icchat_up_is_the_app_deploy_on_the_local_replica(tmp_path):
         config = json.loads(body)
         assert config["model_base"] == info.model_base and config["network"] == "local"
         assert config["api_host"] == info.replica_url and config["ic_prices"]["cycles_per_instruction"] == 1
+        assert config["llm_route_canister"] == str(info.llm_route)
         again: list[str] = []
         assert up(UpOptions(**{**options.__dict__, "log": again.append})).gpt2 == info.gpt2
-        assert sum("module unchanged" in line for line in again) == 2 and sum("all up to date" in line for line in again) == 2
+        assert sum("module unchanged" in line for line in again) == 4 and sum("all up to date" in line for line in again) == 2
         said: list[str] = []
         assert status(options.state_dir, said.append).page_url == info.page_url
         assert any(line.startswith("model ") and info.model.label in line for line in said), said
         # the LLM service: `icchat serve` on the deployed bundle, the same child on the second run
         assert info.service is not None and serve_process.running(options.state_dir) == info.service
         assert f"LLM service    {info.service.completions_url} as `{info.service.model}` (pid {info.service.pid})" in said
+        # the route: llm -> the service by outcall, llm_route -> llm by call
+        assert f"llm            route: endpoint 127.0.0.1:{info.service.port} as {info.service.model}" in said
+        assert f"llm_route      route: LLM canister {info.llm} as {info.service.model}" in said
     finally:
         down(options.state_dir, log=lambda _: None)
     assert serve_process.running(options.state_dir) is None

@@ -56,6 +56,12 @@ from icchat.stack.install import InstallPlan
 from icchat.stack.models import ModelChoice, choose_model
 
 CANISTERS = {"gpt2": "gpt2", "frontend": "assets"}  # name -> module kind (icchat:canister)
+# The LLM service's canisters, one module in two roles (canister/llm): "llm_route", what the page's
+# fourth position calls, deployed when canister_ids.json has its id (its owner points it at the LLM
+# canister or an endpoint: docs/llm-service.md); `icchat up` creates it with "llm", the local
+# stand-in of DFINITY's LLM canister, and points them at `icchat serve` (icchat.stack.llm_route).
+ROUTE_CANISTERS = {"llm": "llm", "llm_route": "llm"}
+STACK_CANISTERS = {**CANISTERS, **ROUTE_CANISTERS}  # what `icchat up` has
 
 
 def work_dir(state_dir: Path, network: Network) -> Path:
@@ -79,6 +85,7 @@ class AppOptions:
     model: str | None = "gpt2"        # gpt2, demo, tiny, small or a bundle directory (None: gpt2 if the hub answers, else demo)
     onchain_dtype: str = "q8"
     policy: InferencePolicy = field(default_factory=InferencePolicy)  # the gpt2 canister's (at upgrade: only what it names)
+    llm_stand_in: bool = False        # `icchat up`: llm_route and the stand-in "llm" always (created if missing)
     canister_ids: Path = CANISTER_IDS
     icp_mappings: Path | None = ICP_CLI_MAPPINGS  # icp-cli's ids, the fallback (None: none)
     state_dir: Path = REPO / ".state"
@@ -133,8 +140,13 @@ class AppDeploy:
     def deploy(self, model: ModelChoice) -> AppResult:
         """Steps 2 to 5: canisters, modules and settings, model, page."""
         options, network = self.options, self.network
+        canisters = dict(STACK_CANISTERS if options.llm_stand_in else {**CANISTERS, "llm_route": "llm"})
         ids = {name: canister_ids.lookup(options.canister_ids, name, network.key, options.icp_mappings)
-               for name in CANISTERS}
+               for name in canisters}
+        if not options.llm_stand_in and ids["llm_route"] is None:
+            self.log(f"  llm_route: no {network.key} id in {options.canister_ids}: the page offers no LLM service "
+                     f"(`dfx canister create llm_route --network ic` makes one)")
+            del canisters["llm_route"], ids["llm_route"]
         missing = [name for name, cid in ids.items() if cid is None]
         if missing and network.mainnet:
             raise UserError(f"{options.canister_ids} has no {network.key} id for {', '.join(missing)}: create "
@@ -145,10 +157,10 @@ class AppDeploy:
         self.log(f"  signing as {identity.principal}")
         agent = None if options.dry_run else self._agent(identity)
         self.log("2. canisters")
-        for name in CANISTERS:
+        for name in canisters:
             self._canister(agent, result, name)
         self.log("3. modules and settings")
-        for name, kind in CANISTERS.items():
+        for name, kind in canisters.items():
             self._module(agent, result, name, kind)
             self._settings(agent, result, name)
         self._policy(agent, result)
@@ -161,7 +173,8 @@ class AppDeploy:
         if agent is not None:
             self._write_record("model.json", model_info)
         self.log("5. page -> frontend /")
-        site = prepare_site(self.work / "site", network, gpt2 or "<gpt2 id>", model_info)
+        site = prepare_site(self.work / "site", network, gpt2 or "<gpt2 id>", model_info,
+                            result.ids.get("llm_route") or (None if "llm_route" not in canisters else "<llm_route id>"))
         self._sync(agent, result, "frontend", site, "/")
         if result.page_url:
             self.log(f"\nicchat on {network.key}: {result.page_url}")

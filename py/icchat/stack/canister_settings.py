@@ -21,6 +21,9 @@ GiB = 1 << 30
 SETTINGS: dict[str, dict[str, int]] = {
     "gpt2": {"freezing_threshold": 90 * DAY_S, "wasm_memory_limit": 3 * GiB},
     "frontend": {"freezing_threshold": 90 * DAY_S, "wasm_memory_limit": 2 * GiB},
+    # the LLM service's canisters hold a route, a policy and a request at a time: small heaps
+    "llm": {"freezing_threshold": 90 * DAY_S, "wasm_memory_limit": 1 * GiB},
+    "llm_route": {"freezing_threshold": 90 * DAY_S, "wasm_memory_limit": 1 * GiB},
 }
 
 

@@ -3,7 +3,9 @@
     up: start the replica (background) -> the app deploy on it (icchat.stack.app: build, canisters,
         modules and settings, model, page: the same steps as on mainnet) -> the LLM service
         (`icchat serve` on the deployed bundle, a child process on a free port:
-        icchat.stack.serve_process) -> print the URL
+        icchat.stack.serve_process) -> the route: "llm" (the LLM canister's stand-in) answers by
+        outcall to that service, "llm_route" (what the page calls) by calling "llm"
+        (icchat.stack.llm_route) -> print the URL
     down: stop the service and the replica
 
 Every step reuses what is already there: the running replica, the canisters recorded in
@@ -24,8 +26,8 @@ from icchat.deploy.network import LOCAL_PORT, Network
 from icchat.ic import management
 from icchat.ic.principal import Principal
 from icchat.paths import REPO
-from icchat.stack import inference_policy, replica_process, serve_process
-from icchat.stack.app import CANISTERS, AppDeploy, AppOptions, deployed_model
+from icchat.stack import inference_policy, llm_route, replica_process, serve_process
+from icchat.stack.app import CANISTERS, STACK_CANISTERS, AppDeploy, AppOptions, deployed_model
 from icchat.stack.inference_policy import InferencePolicy
 from icchat.stack.models import ModelChoice
 
@@ -49,6 +51,8 @@ class StackInfo:
     frontend: Principal
     gpt2: Principal
     model: ModelChoice
+    llm: Principal | None = None  # the LLM canister's stand-in, answering by outcall to `service`
+    llm_route: Principal | None = None  # what the page's LLM service position calls (-> llm)
     service: serve_process.ServeProcess | None = None  # `icchat serve` on the deployed bundle
 
     @property
@@ -104,7 +108,8 @@ def up(options: UpOptions) -> StackInfo:
     log = options.log
     network = Network.local(options.port)
     deploy = AppDeploy(AppOptions(network=network, model=options.model, onchain_dtype=options.onchain_dtype,
-                                  policy=options.policy, canister_ids=local_canister_ids(options.state_dir),
+                                  policy=options.policy, llm_stand_in=True,
+                                  canister_ids=local_canister_ids(options.state_dir),
                                   icp_mappings=None, state_dir=options.state_dir, log=log))
     model = deploy.build()
     log("starting the local replica (development only; production is mainnet)")
@@ -116,7 +121,15 @@ def up(options: UpOptions) -> StackInfo:
     log("6. the LLM service: `icchat serve` on the deployed bundle")
     service = serve_process.start(options.state_dir, model.path)
     log(f"  {service.completions_url} as `{service.model}` (pid {service.pid}, log {options.state_dir / 'serve.log'})")
-    info = StackInfo(process.url, frontend, gpt2, model, service)
+    llm, route = result.ids["llm"], result.ids["llm_route"]
+    assert llm is not None and route is not None
+    log("7. the route: llm -> the service by outcall, llm_route -> llm by call")
+    agent = _agent(process.url, options.state_dir)
+    llm_route.set_endpoint(agent, llm, service.completions_url, service.model)
+    llm_route.set_llm_canister(agent, route, llm, service.model)
+    for name, canister_id in (("llm", llm), ("llm_route", route)):
+        log(f"  {name}: {llm_route.describe(llm_route.route_info(agent, canister_id))}")
+    info = StackInfo(process.url, frontend, gpt2, model, llm, route, service)
     log("")
     log(f"icchat is running locally: {info.page_url}")
     log(f"  model: {model.label}" + ("" if model.meaningful else " — its text is not meaningful"))
@@ -138,7 +151,7 @@ def down(state_dir: Path = STATE_DIR, log: Callable[[str], None] = print) -> boo
 
 def status(state_dir: Path = STATE_DIR, log: Callable[[str], None] = print) -> StackInfo | None:
     process = replica_process.running(state_dir)
-    ids = {name: local_canister(state_dir, name) for name in CANISTERS}
+    ids = {name: local_canister(state_dir, name) for name in STACK_CANISTERS}
     if process is None:
         log("the local replica is not running (start everything with `icchat up`)")
         for name, canister_id in ids.items():
@@ -155,13 +168,18 @@ def status(state_dir: Path = STATE_DIR, log: Callable[[str], None] = print) -> S
         return None
     agent = _agent(process.url, state_dir)
     for name, canister_id in ids.items():
+        if canister_id is None:  # a stack deployed before the LLM service's canisters
+            continue
         current = management.canister_status(agent, canister_id)
         module_hash = (current.get("module_hash") or b"").hex()
         log(f"{name:<14} {canister_id} {next(iter(current['status']))}, module {module_hash[:12] or 'none'}")
     model = deployed_model(state_dir, Network.local(process.port))
     choice = ModelChoice(Path(model.get("path", "")), model.get("label", "unknown"),
                          bool(model.get("meaningful")), "", model.get("notice", ""))
-    info = StackInfo(process.url, frontend, gpt2, choice, service)
+    for name in ("llm", "llm_route"):
+        if ids[name] is not None:
+            log(f"{name:<14} route: {llm_route.describe(llm_route.route_info(agent, ids[name]))}")
+    info = StackInfo(process.url, frontend, gpt2, choice, ids["llm"], ids["llm_route"], service)
     log(f"model          {choice.label}" + (f" (manifest {model.get('manifest_sha256', '')[:12]})" if model else ""))
     from icchat.ic.agent import AgentError
 
