@@ -87,9 +87,9 @@ const fromWorker = {
     }
     showError(explainError(kind, message), kind, fatal);
     if (!fatal && during === "generate") setRestingState();
-    const onchain = kind === "onchain" || (kind === "refused" && state.prefs.backend !== "llm-service");
-    els.errorDevice.hidden = !((onchain || kind === "service") && state.available.includes("device"));
-    if (onchain) checkUsage(false); // what is spent now, in the settings
+    const canister = kind === "onchain" || kind === "service" || kind === "refused"; // onchain or the LLM route
+    els.errorDevice.hidden = !(canister && state.available.includes("device"));
+    if (canister && state.prefs.backend.startsWith("onchain")) checkUsage(false); // what is spent now, in the settings // what is spent now, in the settings
     if (during === "switch" && !fatal) switchFailed();
     renderControls();
   },

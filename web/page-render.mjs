@@ -188,12 +188,16 @@ export function explainError(kind, message) {
     case "memory": return `${message}. Close other tabs, or pick the smaller q8 precision in Settings, then restart.`;
     case "config": return `${message}. The page was not deployed completely.`;
     case "onchain": return `The onchain answer failed: ${message}. Your question is back in the box: send it again, or answer on this device.`;
-    case "service": return `The LLM service did not answer: ${message.replace(/\.+$/, "")}. Your question is back in the box.`;
-    // the gpt2 canister's own line (budget, quota, access, busy): as it is
-    case "refused": return `${/[.!?)]$/.test(message) ? message : `${message}.`} Your question is back in the box.`;
+    // the route canister's line on the LLM service (down, slow, over the limit, malformed, no consensus)
+    case "service": return `${sentence(message.charAt(0).toUpperCase() + message.slice(1))} Your question is back in the box.`;
+    // the gpt2 or route canister's own line (budget, quota, access, busy): as it is
+    case "refused": return `${sentence(message)} Your question is back in the box.`;
     default: return message;
   }
 }
+
+/** A line as a sentence: a full stop last unless it ends one already (a closing parenthesis does not). */
+const sentence = (line) => (/[.!?]$/.test(line) ? line : `${line}.`);
 
 /** A word under the box until the controls are drawn again (the hint line). */
 export function showHint(text) {
