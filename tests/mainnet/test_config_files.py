@@ -28,14 +28,14 @@ def built():
 
 def test_dfx_json_matches_the_schema():
     assert check_dfx(DFX) == []
-    assert set(DFX["canisters"]) == {"gpt2", "frontend"}
+    assert set(DFX["canisters"]) == {"gpt2", "frontend", "llm_route"}
     assert DFX["canisters"]["frontend"]["type"] == "assets"
-    assert DFX["canisters"]["gpt2"]["type"] == "custom"
+    assert DFX["canisters"]["gpt2"]["type"] == DFX["canisters"]["llm_route"]["type"] == "custom"
 
 
 def test_icp_yaml_matches_the_schema():
     assert check_icp(ICP) == []
-    assert [c["name"] for c in ICP["canisters"]] == ["gpt2", "frontend"]
+    assert [c["name"] for c in ICP["canisters"]] == ["gpt2", "frontend", "llm_route"]
 
 
 def test_the_checker_catches_what_the_schemas_forbid():
@@ -69,15 +69,16 @@ def _named_paths() -> set[str]:
 
 def test_every_named_path_exists_after_build():
     paths = _named_paths()
-    assert {"canister/gpt2.did", "build/canisters/gpt2.ic.wasm.gz", "build/ic/web"} <= paths
+    assert {"canister/gpt2.did", "build/canisters/gpt2.ic.wasm.gz", "build/ic/web", "canister/llm.did",
+            "build/canisters/llm.ic.wasm.gz"} <= paths
     missing = sorted(p for p in paths if not (REPO / p).exists())
     assert missing == []
 
 
 def test_both_files_describe_the_same_canisters():
-    icp_gpt2 = ICP["canisters"][0]
-    copied = " ".join(icp_gpt2["build"]["steps"][-1]["commands"])
-    assert DFX["canisters"]["gpt2"]["wasm"] in copied
+    for index, name in ((0, "gpt2"), (2, "llm_route")):
+        copied = " ".join(ICP["canisters"][index]["build"]["steps"][-1]["commands"])
+        assert DFX["canisters"][name]["wasm"] in copied
     assert DFX["canisters"]["frontend"]["source"] == [ICP["canisters"][1]["recipe"]["configuration"]["dir"]]
 
 

@@ -21,14 +21,15 @@ GiB = 1 << 30
 SETTINGS: dict[str, dict[str, int]] = {
     "gpt2": {"freezing_threshold": 90 * DAY_S, "wasm_memory_limit": 3 * GiB},
     "frontend": {"freezing_threshold": 90 * DAY_S, "wasm_memory_limit": 2 * GiB},
-    # the LLM service's canisters hold a route, a policy and a request at a time: small heaps
-    "llm": {"freezing_threshold": 90 * DAY_S, "wasm_memory_limit": 1 * GiB},
+    # the LLM service's route holds a route, a policy and the requests in flight: a small heap
     "llm_route": {"freezing_threshold": 90 * DAY_S, "wasm_memory_limit": 1 * GiB},
 }
+# `icchat up`'s stand-in of the LLM canister ("llm", local only) runs the same module as llm_route
+WITH_LOCAL = {**SETTINGS, "llm": SETTINGS["llm_route"]}
 
 
 def describe(name: str) -> str:
-    s = SETTINGS[name]
+    s = WITH_LOCAL[name]
     return (f"update_settings: freezing_threshold {s['freezing_threshold'] // DAY_S} days, "
             f"wasm_memory_limit {s['wasm_memory_limit'] / GiB:g} GiB")
 
@@ -37,7 +38,7 @@ def ensure(agent: Any, name: str, canister_id: Principal) -> bool:
     """Set `name`'s settings on the canister unless it has them already; True if it changed."""
     status = management.canister_status(agent, canister_id)
     have = status.get("settings", {})
-    want = SETTINGS[name]
+    want = WITH_LOCAL[name]
     if all(have.get(key) == value for key, value in want.items()):
         return False
     management.update_settings(agent, canister_id, **want)
