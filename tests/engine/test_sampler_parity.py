@@ -1,7 +1,7 @@
 """ONE sampler: for the same logits, settings, seed and position, the gpt2 canister's C sampler
-inside icchat-engine.wasm (both instruction sets) and inside icchat-sampler.wasm as web/sampler.mjs
-runs it for onnxruntime-web's engine, and its Python port (icchat.chat.sampling, host backends),
-choose the same token."""
+inside icchat-engine.wasm (both instruction sets), inside icchat-sampler.wasm as web/sampler.mjs
+runs it for onnxruntime-web's engine and as host engines run it in wasmtime (icchat.model.c_sampler),
+and its Python port (icchat.chat.sampling) choose the same token."""
 
 from __future__ import annotations
 
@@ -13,11 +13,13 @@ import subprocess
 from array import array
 from pathlib import Path
 
+import numpy as np
 import pytest
 from engine_wasmtime import WasmtimeEngine
 
 from icchat.build.engine import build_sampler_wasm
 from icchat.chat.sampling import next_token
+from icchat.model.c_sampler import CSampler
 
 HERE = Path(__file__).parent
 N = 50257  # the tiny model's vocabulary (the engine samples over vocab_size logits): 50257 % 4 = 1, one scalar lane
@@ -83,27 +85,34 @@ def js_tokens(rows, todo, tmp_path) -> list:
     return json.loads(done.stdout)
 
 
-def python_tokens(rows, todo) -> list:
+def python_tokens(rows, todo, choose=next_token) -> list:
     out = []
     for row, temperature, top_k, top_p, seed, position in todo:
         try:
-            out.append(next_token(rows[row], temperature, top_k, top_p, seed, position))
+            out.append(choose(rows[row], temperature, top_k, top_p, seed, position))
         except ValueError as exc:
             out.append(str(exc))
     return out
 
 
+def host_tokens(rows, todo) -> list:
+    sampler = CSampler()
+    return python_tokens([np.frombuffer(row, np.float32) for row in rows], todo, sampler.next_token)
+
+
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
     rows, todo = logit_rows(), cases()
-    return rows, todo, js_tokens(rows, todo, tmp_path_factory.mktemp("sampler")), python_tokens(rows, todo)
+    return (rows, todo, js_tokens(rows, todo, tmp_path_factory.mktemp("sampler")), python_tokens(rows, todo),
+            host_tokens(rows, todo))
 
 
 def test_c_js_and_python_choose_the_same_tokens(engine_wasm, weight_files, reference):
-    rows, todo, js, python = reference
+    rows, todo, js, python, host = reference
     c = c_tokens(engine_wasm, weight_files["f32"], rows, todo)
     assert js == c
     assert python == c
+    assert host == c
     assert c[-4:] == ["temperature must be between 0 and 100"] * 2 + ["top_p must be greater than 0 and at most 1"] * 2
     chosen = [t for t in c if isinstance(t, int)]
     assert len(set(chosen)) > 10  # the cases really differ

@@ -9,13 +9,11 @@ from pathlib import Path
 
 import pytest
 from openai import OpenAI
+from serve_tiny import MODEL_ID, N_CTX
 
 from icchat.model.export import export_bundle
 from icchat.serve.model import ServedModel
 from icchat.serve.server import ApiServer
-
-MODEL_ID = "tiny-serve"
-N_CTX = 64
 
 
 @pytest.fixture(scope="session")

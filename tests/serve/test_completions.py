@@ -8,8 +8,8 @@ import asyncio
 import threading
 
 import pytest
-from conftest import MODEL_ID, N_CTX
 from openai import NotFoundError
+from serve_tiny import MODEL_ID, N_CTX
 
 from icchat.chat import ChatRuntime, Conversation, GPT2Tokenizer, Message, Settings
 from icchat.model.native_backend import NativeOnnxBackend

@@ -8,8 +8,8 @@ import socket
 
 import httpx
 import pytest
-from conftest import MODEL_ID, N_CTX
 from openai import BadRequestError, NotFoundError
+from serve_tiny import MODEL_ID, N_CTX
 
 from icchat.serve.server import MAX_BODY
 

@@ -8,8 +8,8 @@ import threading
 
 import httpx
 import pytest
-from conftest import MODEL_ID
 from openai import UnprocessableEntityError
+from serve_tiny import MODEL_ID
 
 from icchat.serve.idempotency import IdempotencyStore, Recorded
 

@@ -2,9 +2,11 @@
 
 The algorithm is canister/gpt2/sampling.c's, and it is the only one: the icchat engine runs that C
 code (web/engine.mjs), onnxruntime-web's engine runs the same C over its logits (compiled alone as
-icchat-sampler.wasm, loaded by web/sampler.mjs), and host backends (icchat.model.native_backend)
-run this Python port. For the same logits, settings, seed and position they choose the same token
-(tests/engine's test_sampler_parity.py), so a seed means the same thing on every engine and on chain.
+icchat-sampler.wasm, loaded by web/sampler.mjs; host engines run that module in wasmtime,
+icchat.model.c_sampler), and this module is the same algorithm in Python, bit for bit, for Python
+code without a WASM runtime. For the same logits, settings, seed and position they choose the same
+token (tests/engine's test_sampler_parity.py), so a seed means the same thing on every engine and
+on chain.
 
 For one token, from the float32 logits of the position before it:
 1. temperature 0: argmax, the first index of the largest logit (NaN never wins). Nothing drawn.

@@ -2,19 +2,27 @@
 (icchat.chat.device), so the chat runs on it exactly as on the page's engines.
 
 NativeOnnxEngine keeps the KV cache in numpy (feeding at pos slices it to pos, like
-web/ort-engine.mjs) and chooses tokens with the gpt2 canister's sampler (icchat.chat.sampling),
-so tests and benchmarks can compare it token for token with onnxruntime-web and the icchat engine.
+web/ort-engine.mjs) and chooses tokens with the gpt2 canister's sampler, its C compiled as
+onnxruntime-web's engine runs it (icchat.model.c_sampler), so tests and benchmarks can compare it
+token for token with onnxruntime-web and the icchat engine.
 """
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
 
 from icchat.chat.device import DeviceBackend
-from icchat.chat.sampling import next_token
+from icchat.model.c_sampler import CSampler
 from icchat.model.manifest import find_file, read_manifest
+
+
+@functools.cache
+def _sampler() -> CSampler:
+    """One sampler instance for every engine of this process (made on the first token)."""
+    return CSampler()
 
 
 class NativeOnnxEngine:
@@ -66,7 +74,7 @@ class NativeOnnxEngine:
     def next(self, temperature: float, top_k: int, top_p: float, seed: str, position: int) -> int:
         if self.last is None:
             raise ValueError("no logits: feed a token first")
-        token = next_token(self.last.tolist(), temperature, top_k, top_p, int(seed), position)
+        token = _sampler().next_token(self.last, temperature, top_k, top_p, int(seed), position)
         self.last = None
         return token
 

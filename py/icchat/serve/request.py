@@ -2,7 +2,7 @@
 
 OpenAI's parameters map onto icchat's own: `messages` onto a `Conversation`, `temperature`,
 `top_p`, `seed` (and `top_k`, an extension as in other OpenAI-compatible servers) onto the
-page's `Settings`, so the same sampler (icchat.chat.sampling) chooses the same tokens;
+page's `Settings`, so the gpt2 canister's sampler chooses the same tokens as on the page;
 `max_tokens` / `max_completion_tokens`, `stop` (up to 4 strings), `stream` and
 `stream_options.include_usage` as OpenAI defines them. Sampling parameters left out take the
 page's defaults (Settings), not OpenAI's.
