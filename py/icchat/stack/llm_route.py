@@ -16,9 +16,9 @@ from icchat.ic.principal import Principal
 # DFINITY's LLM canister (dfinity/llm) and a model it serves: what llm_route calls on mainnet.
 LLM_CANISTER = "w36hm-eqaaa-aaaal-qr76a-cai"
 LLM_CANISTER_MODEL = "llama3.1:8b"
-# `icchat serve` samples GPT-2's 50,257 logits in Python at about 0.2 s a token on a CPU, and an
-# outcall gives up after 30 s: the local stand-in asks for short answers.
-LOCAL_MAX_TOKENS = 64
+# GPT-2 (124M) on native onnxruntime writes a token in 22-39 ms on 2 cores (BENCHMARKS.md), so
+# 1,000 tokens could outlast an outcall's 30 s: the local stand-in asks for at most 256.
+LOCAL_MAX_TOKENS = 256
 
 
 def _types(text: str) -> list[Any]:
