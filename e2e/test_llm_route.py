@@ -45,6 +45,8 @@ def test_one_conversation_on_device_onchain_via_the_llm_service_and_on_device_ag
             assert got["calls"] == 1 and got["cycles"] > 0 and got["instructions"] > 0
             assert f"via LLM canister {stack.info.llm}" in got["meta"] and "cycles" in got["meta"]
             assert "LLM service via canister" in got["meta"]
+            # signed with the service's model, not the page's GPT-2
+            assert chat.page.locator("#messages .msg.assistant .who").last.text_content() == served.model
     stored = chat.page.evaluate("""() => {
         const s = JSON.parse(localStorage.getItem('icchat.conversations.v1'));
         return s.list.find((c) => c.id === s.current).messages.map((m) => [m.role, m.origin ?? null]);

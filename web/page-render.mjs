@@ -241,6 +241,8 @@ export function renderMessage(message, node = messageNode(message.role)) {
     where.textContent = ORIGIN_LABELS[message.origin] ?? message.origin ?? "";
     meta.append(where);
     const s = message.stats ?? {};
+    // the LLM service's model is not this page's GPT-2: the answer is signed with its own name
+    if (message.origin === "llm-service" && s.model) node.querySelector(".who").textContent = s.model;
     if (s.model) meta.append(span(s.model, "model"));
     if (s.via) meta.append(span(`via ${s.via}`, "via"));
     if (s.discarded) meta.append(span("stopped: the service's late answer was discarded", "stopped"));
