@@ -20,8 +20,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                              "it by this name (a directory: by its last part)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
-    parser.add_argument("--precision", choices=PRECISIONS, default="q8",
-                        help="the ONNX decoder the answers are computed with (default q8)")
+    parser.add_argument("--precision", choices=PRECISIONS,
+                        help="the ONNX decoder the answers are computed with (default q8, or f32 for a bundle "
+                             "without q8)")
     parser.set_defaults(func=run)
 
 
@@ -38,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
         server = ApiServer((args.host, args.port), model)
     except OSError as exc:
         raise UserError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
-    print(f"icchat serve: {choice.label} ({choice.path}, {args.precision}, native onnxruntime) as "
+    print(f"icchat serve: {choice.label} ({choice.path}, {model.precision}, native onnxruntime) as "
           f"`{model_id}` at {server.base_url}; one reply at a time, others wait; Ctrl-C stops", flush=True)
     with server:
         server.serve_forever()

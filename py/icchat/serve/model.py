@@ -43,14 +43,15 @@ class Plan:
 
 
 class ServedModel:
-    def __init__(self, bundle: Path, model_id: str, precision: str = "q8", threads: int = 1) -> None:
+    def __init__(self, bundle: Path, model_id: str, precision: str | None = None, threads: int = 1) -> None:
         manifest = read_manifest(bundle)
+        self.precision = precision or _default_precision(manifest)
         chat = ChatWorker.from_bundle_files((bundle / "vocab.json").read_bytes(),
                                             (bundle / "merges.txt").read_bytes(), manifest)
         self.id = model_id
         self.runtime, self.n_ctx, self.vocab_size = chat.runtime, chat.n_ctx, chat.vocab_size
         self.created = _created(manifest.get("provenance", {}).get("created"))
-        self.backend = NativeOnnxBackend.from_bundle(bundle, precision, threads)
+        self.backend = NativeOnnxBackend.from_bundle(bundle, self.precision, threads)
         self.generation = threading.Lock()
 
     def plan(self, request: ChatRequest) -> Plan:
@@ -77,6 +78,13 @@ class ServedModel:
     def reply(self, plan: Plan, cancelled: Callable[[], bool]) -> AsyncIterator[ReplyEvent]:
         """The reply's events (icchat.chat.runtime); hold `generation` while iterating."""
         return plan.runtime.reply(plan.request.conversation, self.backend, plan.settings, cancelled)
+
+
+def _default_precision(manifest: dict) -> str:
+    """q8 (the smaller, faster decoder) when the bundle has it, else f32: a bundle exported with
+    `--variants f32` is served as it is."""
+    decoders = {f.get("variant") for f in manifest["files"] if f["role"] == "onnx-decoder"}
+    return "q8" if "q8" in decoders or "f32" not in decoders else "f32"
 
 
 def _created(when: object) -> int:
