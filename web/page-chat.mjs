@@ -264,6 +264,7 @@ export function onDone({ id, text, origin, stop_reason, trimmed_turns, stats }) 
   saveConversations(state.conversations);
   saveDraft(els.prompt.value);
   renderMessage(entry, reply.node);
+  scrollToEnd(); // the whole answer in view: the LLM service's comes in one piece, with no delta drawn before
   clearTimeout(reply.drawTimer);
   reply.node.dataset.tokenIds = JSON.stringify(reply.ids); // this answer's token ids (tests compare them)
   reply.node.dataset.deltas = String(reply.deltas);
