@@ -1,8 +1,9 @@
 """The page in the three browser engines, each from Debian: Chromium (Blink), Firefox ESR (Gecko)
 and WebKitGTK (WebKit, Safari's engine), driven through tests/support/engines.py against the stack
 whose gpt2 canister runs q8, as `icchat up`'s does. In each: the page starts, answers on this device
-(or states its fallback), answers onchain, answers again after a reload (the model from the
-browser's cache where the browser keeps one), and fits a phone-wide window.
+(or states its fallback), answers onchain, answers through the LLM service (the route canister,
+the "llm" stand-in and `icchat serve`, as `icchat up` started them), answers again after a reload
+(the model from the browser's cache where the browser keeps one), and fits a phone-wide window.
 
 Each engine boots the page once (the `page` fixture is module-scoped per engine) and the tests run
 in order on it; the on-device engine is the icchat engine (auto would time both engines while idle
@@ -24,13 +25,15 @@ import pytest
 from support.engines import ENGINES, Browser, launch, require
 
 from icchat.paths import REPO
+from icchat.stack import serve_process
 
 BOOT_S = 240.0  # WebKitGTK boots Pyodide and the model on one thread
 REPLY_S = 120.0
 PHONE = (390, 844)
 DESKTOP = (1200, 820)
 LABELS = {"chromium": "Chromium", "firefox": "Firefox ESR", "webkit": "WebKitGTK"}
-ORIGIN_LABELS = {"device": "on this device", "onchain-fast": "onchain · fast"}
+SERVICE = "llm-service"  # the fourth position: the route canister -> the "llm" stand-in -> `icchat serve`
+ORIGIN_LABELS = {"device": "on this device", "onchain-fast": "onchain · fast", SERVICE: "LLM service via canister"}
 PROBE = "e2e-cache-probe"  # a Cache Storage entry of the test's own, to see whether a reload keeps it
 # Before the page starts: the icchat engine, short answers.
 PRESETS = {"icchat.prefs.v1": {"engine": "icchat"}, "icchat.settings.v1": {"max_new_tokens": 8}}
@@ -50,9 +53,13 @@ DONE = "document.querySelectorAll('#messages .msg.assistant[data-state=done]').l
 LAST_ANSWER = """(() => {
   const m = [...document.querySelectorAll('#messages .msg.assistant')].pop();
   return { origin: m.dataset.origin, tokens: Number(m.dataset.tokens), text: m.querySelector('.text').textContent,
-           meta: m.querySelector('.meta')?.textContent ?? '' };
+           meta: m.querySelector('.meta')?.textContent ?? '', who: m.querySelector('.who').textContent,
+           model: m.dataset.model ?? null, via: m.dataset.via ?? null, calls: Number(m.dataset.calls ?? 0),
+           cycles: Number(m.dataset.cycles ?? 0), instructions: Number(m.dataset.instructions ?? 0) };
 })()"""
 TEXT = "document.querySelector({selector}).textContent.replace(/\\s+/g, ' ').trim()"
+# the transcript scrolled to its end (it scrolls smoothly): the newest answer's meta in view
+SCROLLED = "(t => t.scrollTop + t.clientHeight >= t.scrollHeight - 1)(document.querySelector('#transcript'))"
 
 
 class EnginePage:
@@ -89,14 +96,21 @@ class EnginePage:
         }})()""")
 
     def switch(self, backend: str) -> None:
-        self.browser.click(f"#where input[value={backend}]")
-        assert self.browser.evaluate(f"document.querySelector('#where input[value={backend}]').checked")
+        selector = f"#where input[value={backend}]"
+        position = f"document.querySelector({json.dumps(selector)})"
+        # the LLM service's position is offered once the worker reached the route canister
+        self.browser.wait_until(f"!{position}.disabled && !{position}.closest('label').hidden", REPLY_S,
+                                f"the {backend} position offered")
+        self.browser.click(selector)
+        assert self.browser.evaluate(f"{position}.checked")
 
     def ask(self, text: str) -> dict:
-        """Type, press Enter, wait for the answer: -> the newest answer's origin, tokens, text, meta."""
+        """Type, press Enter, wait for the answer, scrolled into view: -> the newest answer's origin,
+        text, meta, signature and its numbers (tokens; the LLM service's model, via, calls, cycles)."""
         done = self.browser.evaluate(DONE)
         self.browser.type_and_enter("#prompt", text)
         self.browser.wait_until(f"{DONE} > {done}", REPLY_S, f"the answer to {text!r}")
+        self.browser.wait_until(SCROLLED, 5, "the transcript scrolled to the answer")
         return self.browser.evaluate(LAST_ANSWER)
 
     def answered(self, text: str, origin: str, step: str) -> None:
@@ -162,6 +176,22 @@ def test_answers_on_this_device_or_states_the_fallback(page):
 def test_answers_onchain(page):
     page.switch("onchain-fast")
     page.answered("And now onchain?", "onchain-fast", "onchain-answer")
+
+
+def test_answers_via_the_llm_service(page, q8_stack):
+    served = serve_process.running(q8_stack.state_dir)
+    assert served is not None  # `icchat up` started it
+    # the fourth position names the route's model: the bundle `icchat serve` serves
+    assert page.text("#where-service") == f"LLM service (via canister) · {served.model}"
+    page.switch(SERVICE)
+    answer = page.ask("And through the LLM service?")
+    page.shot("llm-service-answer")
+    via = f"LLM canister {q8_stack.info.llm}"
+    assert answer["origin"] == SERVICE and answer["text"], answer  # the answer comes whole
+    assert answer["model"] == served.model and answer["via"] == via, answer
+    assert answer["calls"] == 1 and answer["cycles"] > 0 and answer["instructions"] > 0, answer
+    assert ORIGIN_LABELS[SERVICE] in answer["meta"] and f"via {via}" in answer["meta"] and "cycles" in answer["meta"], answer
+    assert answer["who"] == served.model  # signed with the service's model, not the page's GPT-2
 
 
 def test_a_reload_answers_from_the_cache(page):
