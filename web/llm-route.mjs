@@ -7,9 +7,9 @@ import { IDL } from "@icp-sdk/core/candid";
 import { Principal } from "@icp-sdk/core/principal";
 import { callCanister } from "./onchain.mjs";
 
-// dfinity/llm's chat_request_v1, exactly (the LLM canister's .did).
+// dfinity/llm's chat_request_v1, exactly (the LLM canister's .did); exported for tests/js/llm_agent.mjs.
 const ToolCallArgument = IDL.Record({ value: IDL.Text, name: IDL.Text });
-const AssistantMessage = IDL.Record({
+export const AssistantMessage = IDL.Record({
   content: IDL.Opt(IDL.Text),
   tool_calls: IDL.Vec(IDL.Record({ id: IDL.Text, function: IDL.Record({ name: IDL.Text, arguments: IDL.Vec(ToolCallArgument) }) })),
 });
@@ -22,10 +22,10 @@ const ChatMessageV1 = IDL.Variant({
 const Property = IDL.Record({ enum: IDL.Opt(IDL.Vec(IDL.Text)), type: IDL.Text, description: IDL.Opt(IDL.Text) });
 const Parameter = IDL.Record({ type: IDL.Text, properties: IDL.Opt(IDL.Vec(Property)), required: IDL.Opt(IDL.Vec(IDL.Text)) });
 const Tool = IDL.Variant({ function: IDL.Record({ name: IDL.Text, parameters: IDL.Opt(IDL.Vec(Parameter)), description: IDL.Opt(IDL.Text) }) });
-const ChatRequestV1 = IDL.Record({ model: IDL.Text, tools: IDL.Opt(IDL.Vec(Tool)), messages: IDL.Vec(ChatMessageV1) });
+export const ChatRequestV1 = IDL.Record({ model: IDL.Text, tools: IDL.Opt(IDL.Vec(Tool)), messages: IDL.Vec(ChatMessageV1) });
 // What `chat` answers the page: the text, the model, where it came from, what it cost the canister.
 const ChatReply = IDL.Record({ text: IDL.Text, model: IDL.Text, via: IDL.Text, cycles: IDL.Nat, instructions: IDL.Nat64 });
-const RouteInfo = IDL.Record({
+export const RouteInfo = IDL.Record({
   kind: IDL.Text,
   model: IDL.Text,
   endpoint_host: IDL.Opt(IDL.Text),

@@ -16,36 +16,20 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from support.llm_service import MODEL_ID
 
 from icchat.ic import prices
 from icchat.ic.identity import Ed25519Identity
 from icchat.ic.reject import canister_line
 from icchat.llm_canister import LlmCanister
-from icchat.model.export import export_bundle
 from icchat.replica import Reject, Replica
 from icchat.replica.outcalls import OutcallService
-from icchat.serve.model import ServedModel
-from icchat.serve.server import ApiServer
 
-MODEL_ID = "tiny-llm"
 TIMEOUT_S = 3.0  # each node's request; the slow service takes longer
 NODES = 2
 
 
-# ---- the service, and a server in front of it that records and misbehaves ----
-
-@pytest.fixture(scope="module")
-def service(tmp_path_factory) -> Iterator[str]:
-    """`icchat serve`'s server on a tiny seeded bundle (64-token context); its base URL."""
-    bundle = export_bundle(tmp_path_factory.mktemp("llm") / MODEL_ID, config="tiny", seed=0, variants=["f32"],
-                           n_ctx=64, log=lambda _: None)
-    with ApiServer(("127.0.0.1", 0), ServedModel(bundle, MODEL_ID, "f32"), quiet=True) as server:
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        yield server.base_url.rstrip("/").removesuffix("/v1")
-        server.shutdown()
-        thread.join()
-
+# ---- a server in front of the service (conftest.py's) that records and misbehaves ----
 
 class Front(ThreadingHTTPServer):
     """Answers each request by `behave(request) -> (status, body)`, and records requests and answers."""
