@@ -94,6 +94,13 @@ def freezing_threshold(canister: CanisterState) -> int:
                                             settings.compute_allocation, settings.memory_allocation)
 
 
+def liquid_balance(balance: int, reserved: int, freezing_limit: int) -> int:
+    """The cycles available for spending in calls and execution (interface spec, liquid_balance:
+    `balance - max(freezing_limit - reserved_balance, 0)`: resource payments drain the reserved
+    balance first), never below 0 (a frozen canister can spend nothing)."""
+    return max(0, balance - max(freezing_limit - reserved, 0))
+
+
 def is_controller(canister: CanisterState, sender: Principal) -> bool:
     return sender in canister.system.controllers
 

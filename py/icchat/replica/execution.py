@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from icchat.ic.principal import Principal
+from icchat.replica import cycles
 from icchat.replica.api_table import Mode
 from icchat.replica.call_context import CallContext, Closure
 from icchat.replica.limits import MAX_NON_REPLICATED_REPLY, MAX_REPLICATED_REPLY
@@ -38,7 +39,8 @@ class SandboxSafeSystemState:
     version: int
     controllers: frozenset[Principal]
     cycles_balance: int
-    freezing_threshold: int  # burning cycles stops here
+    freezing_threshold: int  # the freezing limit in cycles, at the start of the execution
+    reserved_cycles: int  # the reserved balance, which counts towards the freezing limit
     global_timer: int
     open_calls_to: Mapping[Principal, int] = field(default_factory=dict)  # outstanding calls per callee
 
@@ -135,6 +137,11 @@ class Execution:
         changes = self.changes
         attached = changes.cycles_sent + (self.call.cycles if self.call is not None else 0)
         return max(0, self.system.cycles_balance - changes.cycles_burned - attached) + changes.cycles_accepted
+
+    @property
+    def liquid_balance(self) -> int:
+        """What this execution may still burn or attach to calls without freezing the canister."""
+        return cycles.liquid_balance(self.balance, self.system.reserved_cycles, self.system.freezing_threshold)
 
     @property
     def cycles_available(self) -> int:

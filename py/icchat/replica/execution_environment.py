@@ -218,6 +218,7 @@ class ExecutionEnvironment:
             controllers=frozenset(system.controllers),
             cycles_balance=system.cycles,
             freezing_threshold=cycles.freezing_threshold(canister),
+            reserved_cycles=system.reserved_cycles,
             global_timer=system.global_timer,
             open_calls_to=system.call_contexts.open_calls_to() if mode in CALLING_MODES else {},
         )
