@@ -315,6 +315,11 @@ def test_a_canister_short_of_liquid_cycles_refuses_without_an_outcall(replica, l
                              r"its controllers top it up", line)
         assert match is not None, line
         assert int(match[1]) == liquid < int(match[2])
+        # What an answer takes: the outcall's price and what the call itself takes (its fee and the
+        # reservation for its response), both for the same request: 5,200 + 1,000 cycles a byte.
+        request_bytes, rest = divmod(int(match[2]) - prices.http_outcall_cycles(0, 32_768) - cycles.call_charges(0),
+                                     5_200 + 1_000)
+        assert rest == 0 and len(arg) < request_bytes < 1_000
     assert exchanges_since(front, start) == []
     assert not state.system.call_contexts.callbacks
     assert cycles.freezing_threshold(state) < state.system.cycles  # not frozen: queries answer

@@ -81,6 +81,7 @@ class SystemStateModifications:
     global_timer: int | None = None
     cycles_burned: int = 0
     cycles_sent: int = 0  # attached to performed calls
+    call_charges: int = 0  # the fees and response reservations of performed calls
     cycles_accepted: int = 0  # of those the call context carries
     calls: list[OutgoingCall] = field(default_factory=list)
 
@@ -89,7 +90,8 @@ class SystemStateModifications:
             system.certified_data = self.certified_data
         if self.global_timer is not None:
             system.global_timer = self.global_timer
-        system.cycles = max(0, system.cycles - self.cycles_burned - self.cycles_sent) + self.cycles_accepted
+        spent = self.cycles_burned + self.cycles_sent + self.call_charges
+        system.cycles = max(0, system.cycles - spent) + self.cycles_accepted
 
 
 @dataclass
@@ -132,10 +134,10 @@ class Execution:
 
     @property
     def balance(self) -> int:
-        """The cycles balance as this execution sees it (after what it burned, attached to calls
-        and accepted)."""
+        """The cycles balance as this execution sees it (after what it burned, attached to calls,
+        paid and reserved for them, and accepted)."""
         changes = self.changes
-        attached = changes.cycles_sent + (self.call.cycles if self.call is not None else 0)
+        attached = changes.cycles_sent + changes.call_charges + (self.call.cycles if self.call is not None else 0)
         return max(0, self.system.cycles_balance - changes.cycles_burned - attached) + changes.cycles_accepted
 
     @property

@@ -33,7 +33,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from icchat.ic.principal import Principal
-from icchat.replica import errors
+from icchat.replica import cycles, errors
 from icchat.replica.api_table import Mode
 from icchat.replica.call_context import (
     Callback,
@@ -251,16 +251,16 @@ class Scheduler:
         system.version += 1
         canister.touch()
         waiters, system.stop_waiters = system.stop_waiters, []
-        for origin, cycles in waiters:
-            self._settle(origin, MANAGEMENT, EMPTY_REPLY, cycles)
+        for origin, attached in waiters:
+            self._settle(origin, MANAGEMENT, EMPTY_REPLY, attached)
 
     def _cancel_stops(self, canister: CanisterState) -> None:
         """start_canister on a stopping canister: "all stop_canister calls which are processing
         fail (and are rejected)" (interface spec, IC method start_canister)."""
         waiters, canister.system.stop_waiters = canister.system.stop_waiters, []
         cancelled = Reject.of(ErrorCode.CANISTER_STOPPING_CANCELLED, f"Canister {canister.id}'s stop request was cancelled.")
-        for origin, cycles in waiters:
-            self._settle(origin, MANAGEMENT, cancelled, cycles)
+        for origin, attached in waiters:
+            self._settle(origin, MANAGEMENT, cancelled, attached)
 
     def _reject_open_contexts(self, canister: CanisterState) -> None:
         """Interface spec, IC method uninstall_code: "Uninstalling a canister's code will reject
@@ -305,9 +305,11 @@ class Scheduler:
         if response.callback_id not in manager.callbacks:
             return
         callback, context = manager.take(response.callback_id)
-        canister.system.cycles += response.refund  # credited whatever the callback does
-        canister.touch()
+        # Credited whatever the callback does: the cycles the callee did not keep, and the
+        # response transmission reserved but not used.
+        cycles.credit_response(canister, response.refund, response.size)
         if context.deleted:  # the code that made the call was uninstalled: nothing runs
+            cycles.release_execution_reserve(canister)
             self._finish(canister, context)
             return
         try:

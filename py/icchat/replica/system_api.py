@@ -18,7 +18,7 @@ from icchat.ic.principal import MAX_LENGTH, Principal
 from icchat.replica import errors
 from icchat.replica.api_table import SYSTEM_API, Mode
 from icchat.replica.call_context import Closure
-from icchat.replica.cycles import OutOfCycles
+from icchat.replica.cycles import OutOfCycles, call_charges
 from icchat.replica.errors import RejectCode, TrapCode
 from icchat.replica.execution import CallUnderConstruction, Execution, OutgoingCall
 from icchat.replica.limits import (
@@ -487,11 +487,17 @@ class SystemApi:
         if e.system.open_calls_to.get(call.callee, 0) + performed >= QUEUE_CAPACITY:
             # No slot for the request and its response: not sent, its cycles back on the balance.
             return int(RejectCode.SYS_TRANSIENT)
+        charges = call_charges(len(call.method.encode()) + call.arg_size)
+        if charges > e.liquid_balance - call.cycles:
+            # The fee and the response's reservations do not fit (the IC's withdraw_request_cycles
+            # fails): not sent either.
+            return int(RejectCode.SYS_TRANSIENT)
         arg = call.arg_pieces[0] if len(call.arg_pieces) == 1 else b"".join(call.arg_pieces)
         e.changes.calls.append(
             OutgoingCall(call.callee, call.method, arg, call.cycles, call.on_reply, call.on_reject, call.on_cleanup)
         )
         e.changes.cycles_sent += call.cycles
+        e.changes.call_charges += charges
         return 0
 
     # --- time, timers, counters, controllers ----------------------------------------------------------
