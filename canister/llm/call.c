@@ -27,6 +27,15 @@ uint64_t call_liquid_cycles(void) {
   return capped(amount);
 }
 
+#define XNET_CALL_CYCLES 260000ull
+#define XNET_BYTE_CYCLES 1000ull
+#define MAX_RESPONSE_BYTES (2ull * 1024 * 1024)         /* MAX_INTER_CANISTER_PAYLOAD_IN_BYTES */
+#define CALLBACK_EXECUTION_CYCLES (5000000ull + 40000000000ull) /* 5M + the update instruction limit */
+
+uint64_t call_charges(uint64_t request_bytes) {
+  return XNET_CALL_CYCLES + XNET_BYTE_CYCLES * (request_bytes + MAX_RESPONSE_BYTES) + CALLBACK_EXECUTION_CYCLES;
+}
+
 uint64_t call_cycles_refunded(void) {
   uint64_t amount[2];
   ic0_msg_cycles_refunded128(amount);

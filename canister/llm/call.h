@@ -25,8 +25,14 @@ extern const principal_id MANAGEMENT_CANISTER;
  * result (0: made; else not made, nothing attached). */
 uint32_t call_perform(const principal_id *callee, const char *method, const uint8_t *arg, size_t size,
                       uint64_t cycles, call_callbacks callbacks);
-/* The cycles this canister can attach without freezing (its liquid balance, capped at 2^64 - 1). */
+/* The cycles this canister can spend without freezing (its liquid balance, capped at 2^64 - 1). */
 uint64_t call_liquid_cycles(void);
+/* What ic0.call_perform takes from the liquid balance besides the cycles attached, on a 13-node
+ * subnet (rs/cycles_account_manager withdraw_request_cycles): the call's fee, 260,000 + 1,000 per
+ * byte of `request_bytes` (method name and argument), and the reservation for the largest response
+ * (2 MiB at 1,000 a byte) and its callback's execution (5M + the 40B instruction limit), whose
+ * unused part comes back with the response. */
+uint64_t call_charges(uint64_t request_bytes);
 /* In a reply or reject callback: the cycles the callee gave back. */
 uint64_t call_cycles_refunded(void);
 /* In a reject callback: "<reject code name>: <message>" (e.g. "SYS_TRANSIENT: Timeout expired"). */

@@ -163,16 +163,22 @@ static const char *start_answer(answer_shape shape, const principal_id *caller, 
     rt_format(line, sizeof line, "busy: %u answers are on their way already; try again in a moment", MAX_PENDING);
     return line;
   }
-  uint64_t needed = route.kind == ROUTE_ENDPOINT ? outcall_estimate(&c) : FORWARD_CALL_CYCLES;
+  int endpoint = route.kind == ROUTE_ENDPOINT;
+  uint64_t request_bytes;
+  uint64_t needed = endpoint ? outcall_estimate(&c, &request_bytes) : FORWARD_CALL_CYCLES;
+  if (!endpoint) request_bytes = forward_request_bytes(&c);
   if (needed > limit) {
     inference_count_refusal();
     return budget_refusal(caller, ic0_time());
   }
+  /* The cycles attached (an outcall's price) and what the call itself takes: with less, attaching
+   * them would trap or call_perform would refuse the call. */
+  uint64_t spend = (endpoint ? needed : 0) + call_charges(request_bytes);
   uint64_t liquid = call_liquid_cycles();
-  if (needed > liquid) { /* attaching them would trap */
+  if (spend > liquid) {
     rt_format(line, sizeof line,
               "this canister has %llu cycles it can spend and an answer takes %llu: its controllers top it up",
-              (unsigned long long)liquid, (unsigned long long)needed);
+              (unsigned long long)liquid, (unsigned long long)spend);
     return line;
   }
   *p = (pending_call){.in_use = 1, .shape = shape, .caller = *caller, .arg_size = arg_size};

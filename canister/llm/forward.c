@@ -3,12 +3,25 @@
 
 #include "route.h"
 
-uint32_t forward_start(const conversation *c, call_callbacks callbacks, uint64_t *bytes) {
-  rt_buf arg = {0};
+static void write_arg(rt_buf *arg, const conversation *c) {
   cd_writer w;
   cd_writer_init(&w);
   conversation_write_request(&w, c, route.model);
-  cd_w_finish(&w, &arg);
+  cd_w_finish(&w, arg);
+}
+
+uint64_t forward_request_bytes(const conversation *c) {
+  size_t mark = rt_mark();
+  rt_buf arg = {0};
+  write_arg(&arg, c);
+  uint64_t bytes = arg.size + 7 /* "v1_chat" */;
+  rt_release(mark);
+  return bytes;
+}
+
+uint32_t forward_start(const conversation *c, call_callbacks callbacks, uint64_t *bytes) {
+  rt_buf arg = {0};
+  write_arg(&arg, c);
   *bytes = arg.size;
   return call_perform(&route.canister, "v1_chat", arg.data, arg.size, 0, callbacks);
 }

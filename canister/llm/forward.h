@@ -16,6 +16,8 @@
 
 #define FORWARD_BYTE_CYCLES 1000ull
 
+/* The size of the call forward_start would make for c (its Candid argument and "v1_chat"). */
+uint64_t forward_request_bytes(const conversation *c);
 /* Call the route's canister (the route is llm_canister): call_perform's result; *bytes the request's size. */
 uint32_t forward_start(const conversation *c, call_callbacks callbacks, uint64_t *bytes);
 /* In the reply callback: the answer's text appended to text (NULL), or why there is none; *bytes the reply's size. */

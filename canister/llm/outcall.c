@@ -108,12 +108,13 @@ static void write_args(rt_buf *out, const conversation *c, const principal_id *c
   cd_w_finish(&w, out);
 }
 
-uint64_t outcall_estimate(const conversation *c) {
+uint64_t outcall_estimate(const conversation *c, uint64_t *request_bytes) {
   size_t mark = rt_mark();
   rt_buf args = {0};
   principal_id nobody = {.size = 0};
   write_args(&args, c, &nobody);
-  uint64_t cycles = outcall_cycles(args.size + 12 /* "http_request" */, route.max_response_bytes);
+  *request_bytes = args.size + 12 /* "http_request" */;
+  uint64_t cycles = outcall_cycles(*request_bytes, route.max_response_bytes);
   rt_release(mark);
   return cycles;
 }

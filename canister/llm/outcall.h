@@ -28,8 +28,9 @@
 #define OUTCALL_RESPONSE_BYTE_CYCLES 10400ull
 
 uint64_t outcall_cycles(uint64_t request_bytes, uint64_t max_response_bytes);
-/* The cycles an outcall with this conversation would attach, without making it (admission). */
-uint64_t outcall_estimate(const conversation *c);
+/* The cycles an outcall with this conversation would attach, without making it (admission);
+ * *request_bytes the call's size (its Candid argument and "http_request"). */
+uint64_t outcall_estimate(const conversation *c, uint64_t *request_bytes);
 /* Make the outcall for c (the route is an endpoint): call_perform's result; *cycles what it attached. */
 uint32_t outcall_start(const conversation *c, const principal_id *caller, call_callbacks callbacks, uint64_t *cycles);
 /* In the reply callback: the http_request_result (canonical, transform_chat's) into *out: NULL or why not. */

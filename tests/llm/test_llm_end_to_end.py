@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -18,11 +19,14 @@ from typing import Any
 import pytest
 from support.llm_service import MODEL_ID
 
-from icchat.ic import prices
+from icchat.ic import candid, prices
 from icchat.ic.identity import Ed25519Identity
+from icchat.ic.principal import Principal
 from icchat.ic.reject import canister_line
-from icchat.llm_canister import LlmCanister
-from icchat.replica import Reject, Replica
+from icchat.llm_canister import LlmCanister, chat_request_arg
+from icchat.replica import Reject, Replica, cycles
+from icchat.replica.limits import UPDATE_INSTRUCTION_LIMIT
+from icchat.replica.management import METHODS
 from icchat.replica.outcalls import OutcallService
 
 TIMEOUT_S = 3.0  # each node's request; the slow service takes longer
@@ -246,3 +250,65 @@ def test_a_missing_llm_canister(replica, llm_wasm, user):
     canister.set_route_llm_canister(missing, MODEL_ID)
     line = refusal(canister.as_caller(user).chat, [("user", "Hi")])
     assert line.startswith(f"the LLM canister {missing.to_text()} did not answer (DESTINATION_INVALID: ")
+
+
+# ---- a canister short of cycles ----
+
+def set_freezing_threshold(canister: LlmCanister, seconds: int) -> None:
+    """A controller's update_settings (the management canister's Candid)."""
+    arg = candid.encode(METHODS["update_settings"].args, [{"canister_id": canister.id,
+                                                           "settings": {"freezing_threshold": seconds}}])
+    canister.replica.update(Principal.management(), "update_settings", arg, sender=canister.sender)
+
+
+def liquid_when_run(canister: LlmCanister, method: str, arg: bytes) -> int:
+    """The liquid balance an update of `method` with `arg` sees, by the replica's own formulas: the
+    balance less the message's induction and its execution's prepayment, less the freezing limit."""
+    state = canister.replica.canister(canister.id)
+    balance = (state.system.cycles - prices.ingress_induction_cycles(len(method) + len(arg))
+               - prices.update_execution_cycles(UPDATE_INSTRUCTION_LIMIT))
+    return cycles.liquid_balance(balance, state.system.reserved_cycles, cycles.freezing_threshold(state))
+
+
+def test_a_canister_short_of_liquid_cycles_refuses_without_an_outcall(replica, llm_wasm, front, user):
+    """chat.c checks ic0.canister_liquid_cycle_balance128 before it attaches an answer's cycles
+    (attaching more traps): a controller's freezing threshold that leaves the canister fewer liquid
+    cycles than an outcall takes, yet more than 0 (not frozen: it still runs updates and queries),
+    gets the line naming both figures, from chat and v1_chat alike, and no request leaves."""
+    front.behave = lambda _request: (200, completion("paid for"))
+    canister = LlmCanister.install(replica, llm_wasm)
+    canister.set_route_endpoint(front.url, MODEL_ID, max_tokens=8)
+    messages = [("user", "Hi")]
+    arg = chat_request_arg(messages)
+    state = replica.canister(canister.id)
+    per_day = prices.idle_cycles_per_day(cycles.memory_usage(state))
+    # The freezing limit that leaves ~150M liquid cycles when chat runs: well under an outcall's
+    # price at the route's 32 KiB response limit (its base fee alone is 49.14M, 13 nodes).
+    spare = 150_000_000
+    assert prices.http_outcall_cycles(len(arg), 32_768) > 2 * spare
+    seconds = (liquid_when_run(canister, "chat", arg) + cycles.freezing_threshold(state) - spare) * 86_400 // per_day
+    set_freezing_threshold(canister, seconds)
+    assert state.system.settings.freezing_threshold == seconds
+
+    start = len(front.exchanges)
+    for method, call in (("chat", canister.as_caller(user).chat), ("v1_chat", canister.as_caller(user).v1_chat)):
+        liquid = liquid_when_run(canister, method, arg)
+        assert 0 < liquid < spare
+        line = refusal(call, messages)
+        match = re.fullmatch(r"this canister has (\d+) cycles it can spend and an answer takes (\d+): "
+                             r"its controllers top it up", line)
+        assert match is not None, line
+        assert int(match[1]) == liquid < int(match[2])
+        # What an answer takes: the outcall's price and what the call itself takes (its fee and the
+        # reservation for its response), both for the same request: 5,200 + 1,000 cycles a byte.
+        request_bytes, rest = divmod(int(match[2]) - prices.http_outcall_cycles(0, 32_768) - cycles.call_charges(0),
+                                     5_200 + 1_000)
+        assert rest == 0 and len(arg) < request_bytes < 1_000
+    assert exchanges_since(front, start) == []
+    assert not state.system.call_contexts.callbacks
+    assert cycles.freezing_threshold(state) < state.system.cycles  # not frozen: queries answer
+    assert canister.route_info()["kind"] == "endpoint"
+
+    set_freezing_threshold(canister, 2_592_000)  # the default, 30 days: the same request answers
+    assert canister.as_caller(user).chat(messages)["text"] == "paid for"
+    assert len(exchanges_since(front, start)) == NODES

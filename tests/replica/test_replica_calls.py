@@ -16,10 +16,12 @@ import pytest
 from replica_helpers import CONTROLLER, PROBES, reject_of
 
 from icchat.build.canister import compile_c
-from icchat.ic import candid
+from icchat.ic import candid, prices
 from icchat.ic.principal import Principal
 from icchat.paths import BUILD
-from icchat.replica import Reject, Replica
+from icchat.replica import Reject, Replica, cycles
+from icchat.replica.limits import UPDATE_INSTRUCTION_LIMIT
+from icchat.replica.management import METHODS
 
 MANAGEMENT = Principal.management()
 TRAP_IN_REPLY, CLEANUP, TRAP_AFTER = 1, 2, 4
@@ -193,6 +195,49 @@ def test_no_cleanup_without_a_trap(replica, pair):
     assert counters(replica, a) == {"counter": 0, "cleanups": 0}
 
 
+def test_a_call_pays_its_fee_and_reserves_its_response_until_it_comes_back(replica, pair, outcalls):
+    """The cost table (13 nodes): "Xnet call" 260K and "Xnet byte transmission" 1K per byte of the
+    request (method name + argument); and as rs/cycles_account_manager's withdraw_request_cycles:
+    "the fee for the largest possible response + the fee for executing the largest allowed
+    response", refunded once the response is known (refund_for_response_transmission; the
+    callback runs on the reserved execution and gets its unused instructions back)."""
+    a, _ = pair
+    attached = OUTCALL_COST + 4_000
+    arg = calls(call_spec(MANAGEMENT, "http_request", b"GET", cycles=attached))
+    before = replica.canister(a).system.cycles
+    pending = replica.submit_update(a, "call", arg)
+    assert outcalls.started.wait(30) and not pending.done
+    update = replica.canister(a).execution_state.instance.meter.used()
+    fee = 260_000 + 1_000 * len("http_requestGET")
+    reserved = 1_000 * 2 * 1024 * 1024 + prices.update_execution_cycles(UPDATE_INSTRUCTION_LIMIT)
+    assert (prices.call_transmission_cycles(len("http_requestGET")), cycles.call_charges(len("http_requestGET"))) == (
+        fee, fee + reserved)
+    while_held = before - prices.ingress_induction_cycles(len("call") + len(arg)) - prices.update_execution_cycles(update)
+    assert replica.canister(a).system.cycles == while_held - attached - fee - reserved
+
+    outcalls.release.set()
+    assert pending.result().decode() == "reply 0 T:GET refund=4000\n"
+    callback = replica.canister(a).execution_state.instance.meter.used()
+    assert replica.canister(a).system.cycles == (while_held - OUTCALL_COST - fee - 1_000 * len("T:GET")
+                                                 - prices.update_execution_cycles(callback))
+
+
+def test_a_call_whose_fee_and_reservations_do_not_fit_is_not_made(replica, pair):
+    """ic0.call_perform: "If the function returns a non-zero value, the call cannot (and will not
+    be) performed"; the IC returns SYS_TRANSIENT (2) when withdraw_request_cycles cannot take the
+    fee and the reservations above the freezing limit (about 42.1B cycles a call)."""
+    a, b = pair
+    arg = calls(call_spec(b, "bump"))
+    state = replica.canister(a)
+    per_day = prices.idle_cycles_per_day(cycles.memory_usage(state))
+    runs = prices.ingress_induction_cycles(len("call") + len(arg)) + prices.update_execution_cycles(UPDATE_INSTRUCTION_LIMIT)
+    seconds = (state.system.cycles - runs - 20 * 10**9) * 86_400 // per_day  # ~20B liquid when `call` runs
+    settings = {"canister_id": a, "settings": {"freezing_threshold": seconds}}
+    replica.update(MANAGEMENT, "update_settings", candid.encode(METHODS["update_settings"].args, [settings]), sender=CONTROLLER)
+    assert replica.update(a, "call", arg).decode() == "perform 0=2\n"
+    assert counters(replica, b)["counter"] == 0 and not state.system.call_contexts.callbacks
+
+
 def test_calls_from_a_to_b_run_in_the_order_a_made_them(replica, pair):
     """Message execution properties, Property 3: "if canister A sends m1 and m2 in that order to
     canister B, then, if both are accepted, m1 will be executed before m2"."""
@@ -251,6 +296,75 @@ def test_starting_a_stopping_canister_cancels_the_stop(replica, pair, outcalls):
     outcalls.release.set()
     assert ingress.result().decode().startswith("reply 0 T:GET")
     assert replica.canister_status(a)["status"] == {"running": None}
+
+
+def held_outcall(extra: int) -> bytes:
+    """A `call` argument: one http_request (held by the test) with `extra` cycles over its cost."""
+    return calls(call_spec(MANAGEMENT, "http_request", b"GET", cycles=OUTCALL_COST + extra))
+
+
+def wait_until_no_callback(replica: Replica, cid: Principal) -> None:
+    """The held outcalls' responses have all come back to `cid` (a wait with a timeout)."""
+    for _ in range(600):
+        with replica.lock:
+            if not replica.canister(cid).system.call_contexts.callbacks:
+                return
+        threading.Event().wait(0.05)
+    raise AssertionError(f"the responses to {cid}'s calls never came back")
+
+
+def test_uninstall_code_rejects_the_open_call_contexts_and_runs_no_callback(replica, pair, outcalls, caller_wasm):
+    """Spec, IC method uninstall_code: "Uninstalling a canister's code will reject all
+    calls that the canister has not yet responded to, and drop the canister's code and state.
+    Outstanding responses to the canister will not be processed, even if they arrive after code
+    has been installed again. Cycles attached to such responses will still be refunded though."
+    The reject is the IC's: CANISTER_REJECT (4, IC0406) `Canister has been uninstalled.`, with the
+    cycles the context had not accepted."""
+    a, b = pair
+    from_user = replica.submit_update(b, "call", held_outcall(1_000))
+    from_a = replica.submit_update(a, "call", calls(call_spec(b, "call", held_outcall(2_000), cycles=5_000)))
+    assert len(outcalls.seen) == 2 and not from_user.done and not from_a.done
+    replica.update(MANAGEMENT, "uninstall_code", _canister_arg(b), sender=CONTROLLER)
+
+    reject = reject_of(from_user.result)
+    assert (reject.code, reject.error_code, reject.message) == (4, "IC0406", "Canister has been uninstalled.")
+    assert from_a.result().decode() == "reject 0 code=4 refund=5000 Canister has been uninstalled.\n"
+
+    replica.install_code(b, caller_wasm, sender=CONTROLLER)  # new code, before the responses arrive
+    before = replica.canister(b).system
+    cycles_before, version_before = before.cycles, before.version
+    outcalls.release.set()
+    wait_until_no_callback(replica, b)
+    after = replica.canister(b).system
+    # Each response gives back what the call reserved for it (the transmission of the largest
+    # response less this one's 5 bytes, "T:GET", and its callback's execution) and the refund,
+    # and no execution is charged.
+    reserved = cycles.RESPONSE_TRANSMISSION_RESERVE - prices.response_transmission_cycles(5) + cycles.RESPONSE_EXECUTION_RESERVE
+    assert after.cycles == cycles_before + 1_000 + 2_000 + 2 * reserved
+    assert after.version == version_before  # no callback ran in the new code
+    assert not after.call_contexts.contexts
+    assert counters(replica, b) == {"counter": 0, "cleanups": 0}
+    assert replica.update(b, "call", calls(call_spec(a, "echo", b"hi"))).decode() == "reply 0 hi refund=0\n"
+
+
+def test_the_system_s_uninstall_for_unpaid_storage_rejects_them_too(replica, pair, outcalls, caller_wasm):
+    """The IC uninstalls a canister that cannot pay for its storage (docs/replica.md, "Cycles")
+    as uninstall_code does: its callers get the same reject."""
+    a, _ = pair
+    b = replica.create_canister(controllers=[CONTROLLER], cycles=10**12)
+    replica.install_code(b, caller_wasm, sender=CONTROLLER)
+    from_a = replica.submit_update(a, "call", calls(call_spec(b, "call", held_outcall(0), cycles=5_000)))
+    assert outcalls.seen and not from_a.done
+    replica.tick()  # starts the storage clock
+    state = replica.canister(b)
+    per_day = prices.idle_cycles_per_day(cycles.memory_usage(state))
+    replica.advance_time(state.system.cycles * 86_400 // per_day + 86_400)  # more storage than it can pay
+    replica.tick()
+    assert state.module is None and state.system.history[-1]["details"] == {"code_uninstall": None}
+    assert from_a.result().decode() == "reject 0 code=4 refund=5000 Canister has been uninstalled.\n"
+    outcalls.release.set()
+    wait_until_no_callback(replica, b)
+    assert not state.system.call_contexts.contexts
 
 
 def test_canisters_call_the_management_canister_as_themselves(replica, pair):

@@ -98,6 +98,34 @@ def test_canister_status_shows_the_idle_burn_of_the_memory_held(replica, caniste
     assert record["reserved_cycles"] == 0
 
 
+def facts_balances(replica, cid) -> tuple[int, int]:
+    """The balance and the liquid balance the sysapi canister's `facts` update reads (burning nothing)."""
+    out = replica.update(cid, "facts", u64(0))
+    return int.from_bytes(out[:16], "little"), int.from_bytes(out[16:32], "little")
+
+
+def test_the_liquid_balance_is_the_balance_less_the_freezing_limit(replica, canister):
+    """Spec, ic0.canister_liquid_cycle_balance128: "the current amount of cycles that is available
+    for spending in calls and execution"; abstract behaviour: `liquid_balance(balance,
+    reserved_balance, freezing_limit) = balance - max(freezing_limit - reserved_balance, 0)`, the
+    freezing limit being "the amount of idle cycles burned by the canister during its
+    freezing_threshold". No cycles are reserved here (canister_status: reserved_cycles 0)."""
+    record = status(replica, canister)
+    memory, seconds = record["memory_size"], record["settings"]["freezing_threshold"]
+    assert (record["reserved_cycles"], seconds) == (0, 2_592_000)  # the default: 30 days
+    held, liquid = facts_balances(replica, canister)
+    assert liquid == held - prices.freezing_threshold_cycles(seconds, memory) > 0
+
+    # A freezing threshold that leaves 1B above the reserve once this update's prepayment is out.
+    per_day = prices.idle_cycles_per_day(memory)
+    prepaid = prices.ingress_induction_cycles(len("facts") + 8) + prices.update_execution_cycles(UPDATE_INSTRUCTION_LIMIT)
+    seconds = (balance(replica, canister) - prepaid - 10**9) * 86_400 // per_day
+    set_freezing_threshold(replica, canister, seconds)
+    held, liquid = facts_balances(replica, canister)
+    assert liquid == held - prices.freezing_threshold_cycles(seconds, memory)
+    assert 0 < liquid < 2 * 10**9 < held
+
+
 def test_a_canister_that_cannot_prepay_refuses_updates_but_answers_queries(replica, canister):
     memory = status(replica, canister)["memory_size"]
     per_day = prices.idle_cycles_per_day(memory)

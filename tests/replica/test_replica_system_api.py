@@ -9,7 +9,7 @@ from replica_helpers import CONTROLLER, STRANGER, as_u64, reject_of, u64
 from icchat.ic import prices
 from icchat.ic.certificate import verify_certificate
 from icchat.ic.principal import Principal
-from icchat.replica import RejectCode
+from icchat.replica import RejectCode, cycles
 from icchat.replica.limits import UPDATE_INSTRUCTION_LIMIT
 
 
@@ -37,7 +37,9 @@ def test_cycles_status_version_time_and_mode(replica, canister):
     available, accepted, burned = (int.from_bytes(out[72 + 16 * i : 88 + 16 * i], "little") for i in range(3))
     # the message's induction and its execution's prepayment (5M + the 40B limit) are withdrawn before it runs
     inducted = prices.ingress_induction_cycles(len("facts") + 8)
-    assert balance == liquid == balance64 == before.cycles - inducted - prices.update_execution_cycles(UPDATE_INSTRUCTION_LIMIT)
+    assert balance == balance64 == before.cycles - inducted - prices.update_execution_cycles(UPDATE_INSTRUCTION_LIMIT)
+    # the liquid balance keeps the freezing limit (the default threshold, 30 days, of the memory held)
+    assert liquid == balance - cycles.freezing_threshold(replica.canister(canister)) > 0
     assert status == 1 and version == before.version
     assert start < now < replica.time_ns()
     assert deadline == 0 and replicated == 1

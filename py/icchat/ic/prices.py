@@ -45,6 +45,8 @@ IC_PRICES = {
     "gib_storage_per_second_cycles": 127_000,  # "GiB storage per second"
     "canister_base_cycles_per_second": 0,  # not in the published table (see the module docstring)
     "compute_percent_allocated_per_second_cycles": 10_000_000,
+    "xnet_call_cycles": 260_000,  # "Xnet call": sending an inter-canister call (and its response)
+    "xnet_byte_transmission_cycles": 1_000,  # "Xnet byte transmission": per byte of a request or response
     "canister_creation_cycles": 500_000_000_000,
     "cycles_per_xdr": 1_000_000_000_000,
     "usd_per_xdr": 1.354820,
@@ -85,6 +87,17 @@ def update_cycles(instructions: int, ingress_bytes: int, table: Prices = IC_PRIC
     """Mainnet cycles of one ingress update: reception + execution (the reply is not charged;
     queries are free)."""
     return ingress_induction_cycles(ingress_bytes, table) + update_execution_cycles(instructions, table)
+
+
+def call_transmission_cycles(request_bytes: int) -> int:
+    """Sending an inter-canister call of `request_bytes` (method name + argument): the xnet call
+    fee and its bytes (rs/cycles_account_manager xnet_total_transmission_fee)."""
+    return IC_PRICES["xnet_call_cycles"] + IC_PRICES["xnet_byte_transmission_cycles"] * request_bytes
+
+
+def response_transmission_cycles(response_bytes: int) -> int:
+    """Transmitting a response of `response_bytes` (the reply, or the reject's message)."""
+    return IC_PRICES["xnet_byte_transmission_cycles"] * response_bytes
 
 
 def storage_cycles(memory_bytes: int, seconds: int) -> int:

@@ -3,7 +3,8 @@
 Interface spec, "Call context": every message a canister receives opens a call context, which
 stays open until it is responded to (reply or reject) and no callback of the calls made in it
 is outstanding. Each outgoing call registers a callback (reply, reject and optional cleanup
-closures) in the context that made it; its response is executed as a message of its own. The
+closures) in the context that made it; its response is executed as a message of its own, unless
+the canister's code was uninstalled meanwhile (the context is then deleted). The
 scheduler (icchat.replica.scheduler) opens, responds to and closes contexts; executions only
 read them (icchat.replica.execution) and record what they change.
 """
@@ -64,6 +65,9 @@ class CallContext:
     available_cycles: int  # attached by the caller and not accepted yet
     responded: bool = False
     outstanding: int = 0  # callbacks not yet executed
+    # Its canister was uninstalled: the responses to its calls are not processed (only their
+    # refunds are credited), and it closes once the last of them has come back.
+    deleted: bool = False
     instructions: int = 0  # of its executions so far (performance_counter type 1)
 
     @property

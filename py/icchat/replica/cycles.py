@@ -10,6 +10,12 @@ The one seam the execution path calls; prices and formulas are icchat.ic.prices.
   global timers and install_code withdraw 5M + their whole instruction limit before running (so
   a canister needs that much above its freezing threshold to run at all) and get the unused
   instructions back afterwards, trap or not: the net charge is 5M + the instructions executed.
+- Inter-canister calls (`call_charges`, `credit_response`): `ic0.call_perform` withdraws the xnet
+  call fee (260K) and 1,000 per byte of the request (method name + argument), and reserves the
+  transmission of the largest response (2 MiB at 1,000 a byte) and the execution of its callback
+  (5M + the 40B limit), as withdraw_request_cycles does. The response gives back the
+  transmission it did not use (its own bytes are charged); its callback runs on the execution
+  reserve, and gets the unused instructions back like any execution.
 - Queries and inspect_message are free; a frozen canister (balance below its freezing threshold)
   answers no queries (`check_query`).
 - Idle storage (`charge_idle`): the memory the canister holds, charged over time in steps of at
@@ -27,10 +33,14 @@ from dataclasses import dataclass
 from icchat.ic import prices
 from icchat.ic.principal import Principal
 from icchat.replica.errors import ErrorCode, Reject
+from icchat.replica.limits import MAX_INTER_CANISTER_PAYLOAD, UPDATE_INSTRUCTION_LIMIT
 from icchat.replica.state import CanisterState
 
 ALLOCATION_CHARGE_INTERVAL_NS = 10 * 1_000_000_000  # duration_between_allocation_charges
 NS_PER_SECOND = 1_000_000_000
+# Reserved by every call until its response (prepayment_for_response_transmission / _execution).
+RESPONSE_TRANSMISSION_RESERVE = prices.response_transmission_cycles(MAX_INTER_CANISTER_PAYLOAD)
+RESPONSE_EXECUTION_RESERVE = prices.update_execution_cycles(UPDATE_INSTRUCTION_LIMIT)
 
 
 @dataclass
@@ -94,6 +104,13 @@ def freezing_threshold(canister: CanisterState) -> int:
                                             settings.compute_allocation, settings.memory_allocation)
 
 
+def liquid_balance(balance: int, reserved: int, freezing_limit: int) -> int:
+    """The cycles available for spending in calls and execution (interface spec, liquid_balance:
+    `balance - max(freezing_limit - reserved_balance, 0)`: resource payments drain the reserved
+    balance first), never below 0 (a frozen canister can spend nothing)."""
+    return max(0, balance - max(freezing_limit - reserved, 0))
+
+
 def is_controller(canister: CanisterState, sender: Principal) -> bool:
     return sender in canister.system.controllers
 
@@ -143,6 +160,25 @@ def settle_execution(canister: CanisterState, prepaid: int, limit: int, used: in
     canister.system.cycles += refund
     canister.touch()
     return prepaid - refund
+
+
+def call_charges(request_bytes: int) -> int:
+    """What ic0.call_perform withdraws besides the cycles attached: the call's fee and the
+    reservations for its response."""
+    return prices.call_transmission_cycles(request_bytes) + RESPONSE_TRANSMISSION_RESERVE + RESPONSE_EXECUTION_RESERVE
+
+
+def credit_response(canister: CanisterState, refund: int, response_bytes: int) -> None:
+    """A response arrived: the cycles the callee did not keep, and the response transmission
+    reserved but not used."""
+    canister.system.cycles += refund + RESPONSE_TRANSMISSION_RESERVE - prices.response_transmission_cycles(response_bytes)
+    canister.touch()
+
+
+def release_execution_reserve(canister: CanisterState) -> None:
+    """A response whose callback does not run (its context was deleted): the execution reserved for it."""
+    canister.system.cycles += RESPONSE_EXECUTION_RESERVE
+    canister.touch()
 
 
 def charge_final_instructions(canister: CanisterState, instructions: int, sender: Principal) -> None:

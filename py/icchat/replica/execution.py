@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from icchat.ic.principal import Principal
+from icchat.replica import cycles
 from icchat.replica.api_table import Mode
 from icchat.replica.call_context import CallContext, Closure
 from icchat.replica.limits import MAX_NON_REPLICATED_REPLY, MAX_REPLICATED_REPLY
@@ -38,7 +39,8 @@ class SandboxSafeSystemState:
     version: int
     controllers: frozenset[Principal]
     cycles_balance: int
-    freezing_threshold: int  # burning cycles stops here
+    freezing_threshold: int  # the freezing limit in cycles, at the start of the execution
+    reserved_cycles: int  # the reserved balance, which counts towards the freezing limit
     global_timer: int
     open_calls_to: Mapping[Principal, int] = field(default_factory=dict)  # outstanding calls per callee
 
@@ -79,6 +81,7 @@ class SystemStateModifications:
     global_timer: int | None = None
     cycles_burned: int = 0
     cycles_sent: int = 0  # attached to performed calls
+    call_charges: int = 0  # the fees and response reservations of performed calls
     cycles_accepted: int = 0  # of those the call context carries
     calls: list[OutgoingCall] = field(default_factory=list)
 
@@ -87,7 +90,8 @@ class SystemStateModifications:
             system.certified_data = self.certified_data
         if self.global_timer is not None:
             system.global_timer = self.global_timer
-        system.cycles = max(0, system.cycles - self.cycles_burned - self.cycles_sent) + self.cycles_accepted
+        spent = self.cycles_burned + self.cycles_sent + self.call_charges
+        system.cycles = max(0, system.cycles - spent) + self.cycles_accepted
 
 
 @dataclass
@@ -130,11 +134,16 @@ class Execution:
 
     @property
     def balance(self) -> int:
-        """The cycles balance as this execution sees it (after what it burned, attached to calls
-        and accepted)."""
+        """The cycles balance as this execution sees it (after what it burned, attached to calls,
+        paid and reserved for them, and accepted)."""
         changes = self.changes
-        attached = changes.cycles_sent + (self.call.cycles if self.call is not None else 0)
+        attached = changes.cycles_sent + changes.call_charges + (self.call.cycles if self.call is not None else 0)
         return max(0, self.system.cycles_balance - changes.cycles_burned - attached) + changes.cycles_accepted
+
+    @property
+    def liquid_balance(self) -> int:
+        """What this execution may still burn or attach to calls without freezing the canister."""
+        return cycles.liquid_balance(self.balance, self.system.reserved_cycles, self.system.freezing_threshold)
 
     @property
     def cycles_available(self) -> int:

@@ -135,16 +135,19 @@ class ExecutionEnvironment:
         self, canister: CanisterState, context: CallContext, callback: Callback, response: Response, now: int
     ) -> Outcome:
         """The reply or reject callback of a call this canister made (its refund is already
-        on the balance). msg_caller is the caller of the call context, as the spec says."""
+        on the balance). msg_caller is the caller of the call context, as the spec says. It runs
+        on the execution reserved when the call was made (cycles.RESPONSE_EXECUTION_RESERVE)."""
         _require_module(canister)
+        reserved = cycles.RESPONSE_EXECUTION_RESERVE
         if response.reply is not None:
             return self._execute(
                 canister, Mode.REPLY_CALLBACK, callback.on_reply, response.reply, context.caller, now,
-                UPDATE_INSTRUCTION_LIMIT, context=context, refunded=response.refund,
+                UPDATE_INSTRUCTION_LIMIT, context=context, refunded=response.refund, prepaid=reserved,
             )
         return self._execute(
             canister, Mode.REJECT_CALLBACK, callback.on_reject, b"", context.caller, now, UPDATE_INSTRUCTION_LIMIT,
             context=context, reject=(response.reject_code, response.reject_message), refunded=response.refund,
+            prepaid=reserved,
         )
 
     def execute_cleanup(
@@ -167,10 +170,12 @@ class ExecutionEnvironment:
     def _execute(
         self, canister: CanisterState, mode: Mode, export: str | Closure, arg: bytes, caller: Principal, now: int,
         limit: int, *, method_name: str = "", certificate: Certificate = None, context: CallContext | None = None,
-        reject: tuple[int, str] = (0, ""), refunded: int = 0,
+        reject: tuple[int, str] = (0, ""), refunded: int = 0, prepaid: int = 0,
     ) -> Outcome:
+        """`prepaid`: the execution was paid for already (a callback, by its call's reservation)."""
         instance = _require_instance(canister)
-        prepaid = _prepay(canister, limit, caller) if mode in CHARGED_MODES else 0
+        if not prepaid and mode in CHARGED_MODES:
+            prepaid = _prepay(canister, limit, caller)
         stable = canister.execution_state.stable
         kind = mode.stable_limit_kind
         stable.begin(STABLE_ACCESS_LIMIT[kind], STABLE_DIRTY_LIMIT[kind])
@@ -218,6 +223,7 @@ class ExecutionEnvironment:
             controllers=frozenset(system.controllers),
             cycles_balance=system.cycles,
             freezing_threshold=cycles.freezing_threshold(canister),
+            reserved_cycles=system.reserved_cycles,
             global_timer=system.global_timer,
             open_calls_to=system.call_contexts.open_calls_to() if mode in CALLING_MODES else {},
         )

@@ -73,6 +73,9 @@ class ManagementCanister:
         # Called when start_canister finds the canister stopping: its stop_canister calls fail
         # (the scheduler, which answers them, sets this).
         self.stop_cancelled: Callable[[CanisterState], None] = lambda canister: None
+        # Called once a canister's code is uninstalled: its open call contexts are rejected (the
+        # scheduler, which answers them, sets this).
+        self.code_uninstalled: Callable[[CanisterState], None] = lambda canister: None
         self._handlers: dict[str, Callable[[dict[str, Any], Principal], Any]] = {
             name: getattr(self, f"_{name}") for name in METHODS
         }
@@ -303,11 +306,12 @@ class ManagementCanister:
 
     def _uninstall_code(self, args: dict[str, Any], sender: Principal) -> None:
         canister = self._controlled(args["canister_id"], sender)
-        self.execution.uninstall(canister)
+        self._uninstall(canister)
         self._record(canister, sender, {"code_uninstall": None})
 
-    def record_uninstall(self, canister: CanisterState) -> None:
-        """The system uninstalled the canister (it could not pay for its storage)."""
+    def uninstall_unpaid(self, canister: CanisterState) -> None:
+        """The system uninstalls the canister: it could not pay for its storage."""
+        self._uninstall(canister)
         canister.system.history.append({
             "timestamp_nanos": self.clock(),
             "canister_version": canister.system.version,
@@ -316,6 +320,10 @@ class ManagementCanister:
         })
         canister.system.history_total += 1
         del canister.system.history[:-MAX_HISTORY]
+
+    def _uninstall(self, canister: CanisterState) -> None:
+        self.execution.uninstall(canister)
+        self.code_uninstalled(canister)
 
     def _upload_chunk(self, args: dict[str, Any], sender: Principal) -> dict[str, Any]:
         canister = self._controlled(args["canister_id"], sender)

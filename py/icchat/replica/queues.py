@@ -38,6 +38,12 @@ class Response:
     reject_message: str = ""
     refund: int = 0  # cycles sent with the request that the callee did not keep
 
+    @property
+    def size(self) -> int:
+        """The bytes transmitted (the IC's payload_size_bytes): the reply, or the reject's message
+        (the IC adds the in-memory size of its reject code)."""
+        return len(self.reply) if self.reply is not None else len(self.reject_message.encode())
+
 
 Message = Request | Response
 

@@ -351,8 +351,8 @@ class Replica:
         if not cycles.charge_idle(canister, self.time_ns()):
             log.warning("canister %s could not pay for its storage: uninstalled", canister.id)
             if canister.module is not None:
-                self.execution.uninstall(canister)
-                self.management.record_uninstall(canister)
+                self.management.uninstall_unpaid(canister)
+                self.scheduler.drain()  # the rejects of its open call contexts
         if canister.system.cycles != before:
             self._mark_dirty()
 

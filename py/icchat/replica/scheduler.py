@@ -9,7 +9,9 @@ join the queue (icchat.replica.queues: calls from A to B run in the order A made
 or reject goes to the context's origin (the user's `PendingCall`, or a response to the calling
 canister's callback, carrying the cycles it did not accept); a context with no outstanding
 callback closes, answered "did not reply" if it never responded; a stopping canister stops
-once its last context has closed, and its stop_canister calls are answered then.
+once its last context has closed, and its stop_canister calls are answered then. Uninstalling a
+canister's code rejects its contexts that have not responded and deletes them all: the responses
+still to come credit their refunds and run nothing.
 
 A trapped execution sends nothing; a trapped callback runs its cleanup closure (whose changes
 persist), and its context is answered with the trap once no other callback is outstanding.
@@ -31,7 +33,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from icchat.ic.principal import Principal
-from icchat.replica import errors
+from icchat.replica import cycles, errors
 from icchat.replica.api_table import Mode
 from icchat.replica.call_context import (
     Callback,
@@ -52,6 +54,7 @@ from icchat.replica.state import CanisterState, Status
 log = logging.getLogger("icchat.replica")
 MANAGEMENT = Principal.management()
 EMPTY_REPLY = b"DIDL\x00\x00"  # Candid of `()`: stop_canister's reply
+UNINSTALLED = "Canister has been uninstalled."
 
 TransformFn = Callable[[str, bytes], bytes]
 
@@ -136,6 +139,7 @@ class Scheduler:
         self._ingress: dict[int, PendingCall] = {}
         self._next_ingress = 0
         management.stop_cancelled = self._cancel_stops
+        management.code_uninstalled = self._reject_open_contexts
 
     # --- entry points (the caller holds the lock) -----------------------------------------------
 
@@ -247,16 +251,32 @@ class Scheduler:
         system.version += 1
         canister.touch()
         waiters, system.stop_waiters = system.stop_waiters, []
-        for origin, cycles in waiters:
-            self._settle(origin, MANAGEMENT, EMPTY_REPLY, cycles)
+        for origin, attached in waiters:
+            self._settle(origin, MANAGEMENT, EMPTY_REPLY, attached)
 
     def _cancel_stops(self, canister: CanisterState) -> None:
         """start_canister on a stopping canister: "all stop_canister calls which are processing
         fail (and are rejected)" (interface spec, IC method start_canister)."""
         waiters, canister.system.stop_waiters = canister.system.stop_waiters, []
         cancelled = Reject.of(ErrorCode.CANISTER_STOPPING_CANCELLED, f"Canister {canister.id}'s stop request was cancelled.")
-        for origin, cycles in waiters:
-            self._settle(origin, MANAGEMENT, cancelled, cycles)
+        for origin, attached in waiters:
+            self._settle(origin, MANAGEMENT, cancelled, attached)
+
+    def _reject_open_contexts(self, canister: CanisterState) -> None:
+        """Interface spec, IC method uninstall_code: "Uninstalling a canister's code will reject
+        all calls that the canister has not yet responded to [...] Outstanding responses to the
+        canister will not be processed, even if they arrive after code has been installed again.
+        Cycles attached to such responses will still be refunded though." The reject is the
+        IC's: CANISTER_REJECT (IC0406) `Canister has been uninstalled.`, with the cycles the
+        context had not accepted."""
+        manager = canister.system.call_contexts
+        for context in list(manager.contexts.values()):
+            if not context.responded:
+                self._respond(canister, context, errors.canister_reject(UNINSTALLED))
+            context.deleted = True
+            if not context.outstanding:
+                manager.close(context)
+        self._maybe_stopped(canister)
 
     # --- delivering messages ---------------------------------------------------------------------------
 
@@ -285,8 +305,13 @@ class Scheduler:
         if response.callback_id not in manager.callbacks:
             return
         callback, context = manager.take(response.callback_id)
-        canister.system.cycles += response.refund  # credited whatever the callback does
-        canister.touch()
+        # Credited whatever the callback does: the cycles the callee did not keep, and the
+        # response transmission reserved but not used.
+        cycles.credit_response(canister, response.refund, response.size)
+        if context.deleted:  # the code that made the call was uninstalled: nothing runs
+            cycles.release_execution_reserve(canister)
+            self._finish(canister, context)
+            return
         try:
             outcome = self.execution.execute_callback(canister, context, callback, response, self.clock())
         except (ExecutionError, Reject) as exc:

@@ -18,7 +18,7 @@ from icchat.ic.principal import MAX_LENGTH, Principal
 from icchat.replica import errors
 from icchat.replica.api_table import SYSTEM_API, Mode
 from icchat.replica.call_context import Closure
-from icchat.replica.cycles import OutOfCycles
+from icchat.replica.cycles import OutOfCycles, call_charges
 from icchat.replica.errors import RejectCode, TrapCode
 from icchat.replica.execution import CallUnderConstruction, Execution, OutgoingCall
 from icchat.replica.limits import (
@@ -270,8 +270,8 @@ class SystemApi:
     def _ic0_cycles_burn128(self, e: Execution, high: int, low: int, dst: int) -> None:
         self._charge("cycles_burn128", 0)
         amount = ((high & U64) << 64) | (low & U64)
-        # As on the IC, burning stops at the freezing threshold: it never freezes the canister.
-        burned = min(amount, max(0, e.balance - e.system.freezing_threshold))
+        # Spec: "It burns no more cycles than the amount of cycles available for spending".
+        burned = min(amount, e.liquid_balance)
         self._write_u128("cycles_burn128", dst, burned)
         e.changes.cycles_burned += burned
 
@@ -281,7 +281,7 @@ class SystemApi:
 
     def _ic0_canister_liquid_cycle_balance128(self, e: Execution, dst: int) -> None:
         self._charge("canister_liquid_cycle_balance128", 0)
-        self._write_u128("canister_liquid_cycle_balance128", dst, e.balance)
+        self._write_u128("canister_liquid_cycle_balance128", dst, e.liquid_balance)
 
     def _ic0_canister_cycle_balance(self, e: Execution) -> int:
         self._charge("canister_cycle_balance", 0)
@@ -463,11 +463,11 @@ class SystemApi:
 
     def _add_cycles(self, e: Execution, amount: int) -> None:
         """Move cycles from the balance onto the call (spec: "traps if trying to transfer more
-        cycles than are in the current balance"; the freezing threshold is kept, as on the IC)."""
+        cycles than are in the current balance"; only the liquid balance can go, as on the IC)."""
         call = self._under_construction(e, "ic0.call_cycles_add")
-        threshold = e.system.freezing_threshold
-        if amount > max(0, e.balance - threshold):
-            short = OutOfCycles(e.system.canister_id, e.balance, amount, threshold, reveal_top_up=True)
+        if amount > e.liquid_balance:
+            kept = max(0, e.system.freezing_threshold - e.system.reserved_cycles)
+            short = OutOfCycles(e.system.canister_id, e.balance, amount, kept, reveal_top_up=True)
             raise errors.ExecutionError(errors.ErrorCode.CANISTER_OUT_OF_CYCLES, str(short))
         call.cycles += amount
 
@@ -487,11 +487,17 @@ class SystemApi:
         if e.system.open_calls_to.get(call.callee, 0) + performed >= QUEUE_CAPACITY:
             # No slot for the request and its response: not sent, its cycles back on the balance.
             return int(RejectCode.SYS_TRANSIENT)
+        charges = call_charges(len(call.method.encode()) + call.arg_size)
+        if charges > e.liquid_balance - call.cycles:
+            # The fee and the response's reservations do not fit (the IC's withdraw_request_cycles
+            # fails): not sent either.
+            return int(RejectCode.SYS_TRANSIENT)
         arg = call.arg_pieces[0] if len(call.arg_pieces) == 1 else b"".join(call.arg_pieces)
         e.changes.calls.append(
             OutgoingCall(call.callee, call.method, arg, call.cycles, call.on_reply, call.on_reject, call.on_cleanup)
         )
         e.changes.cycles_sent += call.cycles
+        e.changes.call_charges += charges
         return 0
 
     # --- time, timers, counters, controllers ----------------------------------------------------------
