@@ -5,7 +5,8 @@ Each test quotes the rule it checks: the interface spec's "IC method `http_reque
 (docs/references/cycles-cost-formulas.mdx) or, for the texts of rejects, the IC code that
 produces them (dfinity/ic rs/types/types/src/canister_http.rs, rs/https_outcalls). Transforms are
 plain Python functions standing for the calling canister's query: (method, Candid argument) ->
-Candid reply, raising Reject where the query would trap.
+Candid reply, raising Reject where the query would trap; the `https://` tests also go through a
+real replica and the probe canister (canister/probes/caller.c), with a CA made here.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import ssl
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -28,10 +30,15 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from replica_helpers import CONTROLLER, PROBES
+from test_replica_calls import call_spec, calls
 
+from icchat.build.canister import compile_c
 from icchat.ic import candid, prices
 from icchat.ic.principal import Principal
+from icchat.paths import BUILD
+from icchat.replica import Replica
 from icchat.replica.errors import Reject, RejectCode
 from icchat.replica.outcalls import (
     HTTP_REQUEST,
@@ -118,33 +125,25 @@ class Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         super().__init__(("127.0.0.1", 0), Handler)
         self.lock = threading.Lock()
         self.requests: list[dict[str, Any]] = []
+        self.scheme = "http" if tls is None else "https"
+        if tls is not None:
+            self.socket = tls.wrap_socket(self.socket, server_side=True)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         if not isinstance(sys.exc_info()[1], ConnectionError):  # an outcall stops reading at its limit
             super().handle_error(request, client_address)
 
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}{path}"
+    def url(self, path: str, host: str = "127.0.0.1") -> str:
+        return f"{self.scheme}://{host}:{self.server_address[1]}{path}"
 
 
 @pytest.fixture
 def server() -> Iterator[Server]:
     httpd = Server()
-    yield from _serving(httpd)
-
-
-@pytest.fixture
-def tls_server(tmp_path) -> Iterator[Server]:
-    """The same server behind TLS with a self-signed certificate for 127.0.0.1."""
-    cert, key = _self_signed(tmp_path)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert, key)
-    httpd = Server()
-    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
     yield from _serving(httpd)
 
 
@@ -156,21 +155,75 @@ def _serving(httpd: Server) -> Iterator[Server]:
     httpd.server_close()
 
 
-def _self_signed(directory: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+@dataclass(frozen=True)
+class Authority:
+    """A certificate authority made by the test: its certificate (in `cert_file`, PEM, what
+    `OutcallService(ca_file=)` is given) and its key, to issue server certificates."""
+
+    cert: x509.Certificate
+    key: ec.EllipticCurvePrivateKey
+    cert_file: Path
+
+    @classmethod
+    def make(cls, directory: Path) -> Authority:
+        key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "icchat test CA")])
+        cert = (_valid_for_a_day(x509.CertificateBuilder().subject_name(name).issuer_name(name)
+                                 .public_key(key.public_key()))
+                .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+                .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
+                                             content_commitment=False, key_encipherment=False,
+                                             data_encipherment=False, key_agreement=False,
+                                             encipher_only=False, decipher_only=False), critical=True)
+                .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+                .sign(key, hashes.SHA256()))
+        cert_file = directory / "ca.pem"
+        cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        return cls(cert, key, cert_file)
+
+    def server_context(self, names: list[x509.GeneralName]) -> ssl.SSLContext:
+        """A TLS server context with a certificate from this CA for `names` (its SAN)."""
+        key = ec.generate_private_key(ec.SECP256R1())
+        cert = (_valid_for_a_day(x509.CertificateBuilder()
+                                 .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test server")]))
+                                 .issuer_name(self.cert.subject).public_key(key.public_key()))
+                .add_extension(x509.SubjectAlternativeName(names), critical=False)
+                .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+                .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()),
+                               critical=False)
+                .sign(self.key, hashes.SHA256()))
+        directory = self.cert_file.parent
+        chain, key_file = directory / f"server-{cert.serial_number}.pem", directory / f"key-{cert.serial_number}.pem"
+        chain.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                               serialization.NoEncryption()))
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(chain, key_file)
+        return context
+
+
+def _valid_for_a_day(builder: x509.CertificateBuilder) -> x509.CertificateBuilder:
     now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                           critical=False)
-            .sign(key, hashes.SHA256()))
-    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return cert_path, key_path
+    return (builder.serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=1)))
+
+
+@pytest.fixture(scope="module")
+def authority(tmp_path_factory) -> Authority:
+    return Authority.make(tmp_path_factory.mktemp("ca"))
+
+
+@pytest.fixture
+def tls_server(authority) -> Iterator[Server]:
+    """The same server behind TLS, with a certificate from `authority` for localhost and 127.0.0.1."""
+    yield from _serving(Server(authority.server_context(
+        [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])))
+
+
+@pytest.fixture
+def misnamed_tls_server(authority) -> Iterator[Server]:
+    """The same server behind TLS, with a certificate from `authority` for another host only."""
+    yield from _serving(Server(authority.server_context([x509.DNSName("elsewhere.example")])))
 
 
 def request_arg(url: str, *, method: str = "get", headers: list[tuple[str, str]] = (), body: bytes | None = None,
@@ -402,7 +455,8 @@ def test_a_header_value_that_is_not_ascii_is_refused(server):
 
 def test_a_refused_connection_is_a_transient_reject():
     """A server that is down: the adapter's "Connecting to <host> failed: direct connect ..."
-    with SYS_TRANSIENT (gRPC Unavailable -> SysTransient in rs/https_outcalls/client)."""
+    (rs/https_outcalls/adapter/src/rpc_server.rs, CanisterHttpErrorKind::Connection) with
+    SYS_TRANSIENT (rs/https_outcalls/client/src/client.rs maps Connection to SysTransient)."""
     port = free_port()
     reject = rejected(OutcallService(), request_arg(f"http://127.0.0.1:{port}/v1/chat/completions"))
     assert reject.code == RejectCode.SYS_TRANSIENT
@@ -410,9 +464,29 @@ def test_a_refused_connection_is_a_transient_reject():
     assert "Connection refused" in reject.message
 
 
+def test_a_connection_not_opened_in_time_is_a_transient_reject():
+    """The adapter gives the TCP connection 2 s (rs/https_outcalls/adapter/src/config.rs
+    DEFAULT_HTTP_CONNECT_TIMEOUT_SECS); running out of it is a connection error, SYS_TRANSIENT,
+    not "Timeout expired" (adapter/tests/server_test.rs test_connect_timeout: kind Connection,
+    hyper's "tcp connect error" over tokio's Elapsed). A listener whose one-slot accept queue is
+    full never completes a handshake; the request's own time is longer."""
+    with socket.socket() as listener, socket.socket() as queued:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        queued.connect(listener.getsockname())
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}/"
+        reject = rejected(OutcallService(connect_timeout_s=0.3, timeout_s=30), request_arg(url))
+    assert (reject.code, reject.message) == (
+        RejectCode.SYS_TRANSIENT, "Connecting to 127.0.0.1 failed: direct connect tcp connect error: deadline has elapsed")
+
+
 def test_a_slow_server_times_out(server):
-    """A server that does not answer in time: the adapter's "Timeout expired", SYS_FATAL (its
-    request timeout, 30 s on mainnet; shortened here)."""
+    """A server that does not answer in time: "Timeout expired", SYS_FATAL. The adapter's gRPC
+    server bounds each request (rs/https_outcalls/adapter/src/lib.rs `Server::builder().timeout`,
+    30 s by config.rs DEFAULT_HTTP_REQUEST_TIMEOUT_SECS; shortened here); tonic answers Cancelled
+    "Timeout expired" (adapter/tests/server_test.rs test_request_timeout), which
+    rs/https_outcalls/client/src/client.rs grpc_status_code_to_reject makes SysFatal (every code
+    but Unavailable)."""
     reject = rejected(OutcallService(timeout_s=0.3), request_arg(server.url("/slow?s=3")))
     assert (reject.code, reject.message) == (RejectCode.SYS_FATAL, "Timeout expired")
 
@@ -426,13 +500,88 @@ def test_a_trickling_server_times_out_too(server):
 
 def test_https_checks_the_server_certificate(tls_server):
     """Spec: "The IC uses industry-standard root CA lists to validate certificates of remote web
-    servers": a self-signed certificate is refused, as a connection that failed (SYS_TRANSIENT),
+    servers": a certificate from a CA the trust store does not hold is refused, as a connection
+    that failed (the TLS handshake is part of the adapter's connect: Connection, SYS_TRANSIENT),
     and the server never sees the request."""
-    url = tls_server.url("/echo").replace("http://", "https://")
-    reject = rejected(OutcallService(), request_arg(url))
+    reject = rejected(OutcallService(), request_arg(tls_server.url("/echo")))
     assert reject.code == RejectCode.SYS_TRANSIENT
     assert reject.message.startswith("Connecting to 127.0.0.1 failed: direct connect ")
     assert "CERTIFICATE_VERIFY_FAILED" in reject.message
+    assert tls_server.requests == []
+
+
+def test_a_certificate_for_another_host_is_refused(misnamed_tls_server, authority):
+    """A certificate from a trusted CA that does not name the URL's host is refused like an
+    untrusted one: SYS_TRANSIENT, and the server never sees the request."""
+    reject = rejected(OutcallService(ca_file=authority.cert_file),
+                      request_arg(misnamed_tls_server.url("/echo", host="localhost")))
+    assert reject.code == RejectCode.SYS_TRANSIENT
+    assert reject.message.startswith("Connecting to localhost failed: direct connect ")
+    assert "CERTIFICATE_VERIFY_FAILED" in reject.message and "Hostname mismatch" in reject.message
+    assert misnamed_tls_server.requests == []
+
+
+# --- https:// through a replica and a canister -------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def caller_wasm() -> bytes:
+    return compile_c([PROBES / "caller.c"], BUILD / "test-canisters" / "caller.wasm").read_bytes()
+
+
+def canister_outcall(outcalls: OutcallService, caller_wasm: bytes, arg: Callable[[Principal], bytes],
+                     cycles: int) -> bytes:
+    """caller.c's `call` of `aaaaa-aa.http_request(arg(its id))` with `cycles` attached, in a real
+    replica whose outcalls `outcalls` sends: the canister's text line for the response or reject."""
+    with Replica(outcalls=outcalls) as replica:
+        cid = replica.create_canister(controllers=[CONTROLLER], cycles=10**14)
+        replica.install_code(cid, caller_wasm, sender=CONTROLLER)
+        request = call_spec(Principal.management(), "http_request", arg(cid), cycles=cycles)
+        return replica.update(cid, "call", calls(request))
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_an_https_outcall_to_a_server_of_a_trusted_ca_is_answered(tls_server, authority, caller_wasm, method):
+    """With the CA given to the outcall service (`ca_file`), a canister's `https://` request
+    reaches the server with its method, headers and body as sent, from every node; each node's
+    response goes through the canister's transform query (caller.c's `transform`: "T:" + its
+    Candid argument, the response and the context), and the caller is charged the formula's
+    price (cycles-cost-formulas; see test_a_request_is_charged_by_its_size_and_its_response_limit)
+    and refunded the rest."""
+    url = tls_server.url("/echo?q=1", host="localhost")
+    headers = [("Idempotency-Key", "call-7"), ("content-type", "application/json")]
+    body = b'{"x": 1}' if method == "post" else None
+
+    def arg(canister: Principal) -> bytes:
+        return request_arg(url, method=method, headers=headers, body=body, max_response_bytes=900,
+                           transform="transform", context=b"ctx", transform_owner=canister)
+
+    request_bytes = (len(url) + len("transform") + len("ctx") + len(body or b"")
+                     + sum(len(n) + len(v) for n, v in headers))
+    cost = prices.http_outcall_cycles(request_bytes, 900, 13)
+    reply = canister_outcall(OutcallService(nodes=2, ca_file=authority.cert_file), caller_wasm, arg, cost + 5_000)
+
+    assert reply.startswith(b"reply 0 T:") and reply.endswith(b" refund=5000\n"), reply
+    (transformed,) = candid.decode(reply[len(b"reply 0 T:"):-len(b" refund=5000\n")], [TRANSFORM_ARGS])
+    assert transformed["context"] == b"ctx"
+    assert transformed["response"]["status"] == 200
+    assert len(tls_server.requests) == 2 and tls_server.requests[0] == tls_server.requests[1]
+    sent = tls_server.requests[0]
+    assert json.loads(transformed["response"]["body"]) == sent
+    assert (sent["method"], sent["path"], sent["body"]) == (method.upper(), "/echo?q=1", (body or b"").decode())
+    assert ["idempotency-key", "call-7"] in sent["headers"] and ["content-type", "application/json"] in sent["headers"]
+
+
+def test_an_https_outcall_to_a_server_of_an_unknown_ca_is_rejected(tls_server, caller_wasm):
+    """The same server without its CA given: the canister's reject callback gets the connection
+    error (SYS_TRANSIENT, code 2), never an answer, and the attached cycles beyond the price
+    come back."""
+    url = tls_server.url("/echo", host="localhost")
+    cost = prices.http_outcall_cycles(len(url), 900, 13)
+    reply = canister_outcall(OutcallService(nodes=2), caller_wasm, lambda _: request_arg(url, max_response_bytes=900),
+                             cost + 5_000).decode()
+    assert reply.startswith("reject 0 code=2 refund=5000 Connecting to localhost failed: direct connect "), reply
+    assert "CERTIFICATE_VERIFY_FAILED" in reply
     assert tls_server.requests == []
 
 

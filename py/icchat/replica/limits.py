@@ -50,3 +50,4 @@ MAX_HTTP_HEADERS = 64
 MAX_HTTP_HEADER_NAME_VALUE = 8 * KiB  # one header name, or one value
 MAX_HTTP_HEADERS_TOTAL = 48 * KiB  # all header names and values together
 HTTP_OUTCALL_TIMEOUT_S = 30.0  # the adapter's limit on one request, from connecting to the body's last byte
+HTTP_CONNECT_TIMEOUT_S = 2.0  # the adapter's limit on opening the TCP connection (within the above)

@@ -10,13 +10,28 @@ passed through the canister's transform, and the nodes must agree, or the call i
 consensus rejects it. It runs off the lock, in its own thread; the transform it is given runs the
 canister's query under the lock.
 
+Failures are rejected with the codes and texts of the adapter and its client
+(rs/https_outcalls/adapter/src/rpc_server.rs, client/src/client.rs): a connection that cannot be
+opened -- refused, unresolvable, not opened within the adapter's 2 s connect timeout, or whose
+certificate does not verify -- is a connection error, SYS_TRANSIENT "Connecting to <host>
+failed: direct connect <error>"; a request not done within the adapter's 30 s is SYS_FATAL
+"Timeout expired" (the adapter's gRPC server timeout, which tonic reports as Cancelled "Timeout
+expired" and the client's grpc_status_code_to_reject maps to SYS_FATAL, as every code but
+Unavailable).
+
+Certificates are verified against the system's trust store, as the IC's nodes do (the adapter's
+`with_native_roots`); `ca_file` adds CAs to it, so that a test or a local service with its own
+CA can be reached over `https://`.
+
 Differences from mainnet, all local conveniences: `nodes` replicas (default 2) make the request
 instead of the subnet's 13 (the price is still the 13-node price); `http://` is allowed, to
 loopback addresses only, so that a local service can be the endpoint (mainnet requires `https://`
 for every URL and refuses anything else with the same text as here); a connection error names the
-direct connection only (mainnet also tries its SOCKS proxies); every node must return the same
-transformed response (mainnet needs 2f+1 equal ones) and there is no separate 60 s consensus
-timeout (each node's request is bounded by `timeout_s`).
+direct connection only, worded as the error's text rather than hyper's debug form (mainnet also
+tries its SOCKS proxies and adds "and connect through socks ..."), and TLS errors are OpenSSL's
+words, not rustls'; every node must return the same transformed response (mainnet needs 2f+1
+equal ones) and there is no separate 60 s consensus timeout (each node's request is bounded by
+`timeout_s`).
 """
 
 from __future__ import annotations
@@ -25,6 +40,7 @@ import hashlib
 import http.client
 import ipaddress
 import itertools
+import os
 import socket
 import ssl
 import threading
@@ -39,6 +55,7 @@ from icchat.ic import candid, prices
 from icchat.ic.principal import Principal
 from icchat.replica.errors import ErrorCode, Reject, RejectCode
 from icchat.replica.limits import (
+    HTTP_CONNECT_TIMEOUT_S,
     HTTP_OUTCALL_TIMEOUT_S,
     MAX_HTTP_HEADER_NAME_VALUE,
     MAX_HTTP_HEADERS,
@@ -138,14 +155,23 @@ class OutcallRequest:
 class OutcallService:
     """The subnet's HTTPS outcall machinery: one per replica. Prices for a subnet of
     `subnet_size` nodes; sends each request from `nodes` local stand-ins for its replicas; gives
-    each node's request `timeout_s` seconds from connecting to the last byte of the body."""
+    each node's request `timeout_s` seconds from connecting to the last byte of the body, of
+    which at most `connect_timeout_s` to open the TCP connection. `https://` servers must show a
+    certificate for the URL's host from a CA of the system's trust store or of `ca_file` (PEM;
+    give it as `Replica(outcalls=OutcallService(ca_file=...))`)."""
 
-    def __init__(self, *, subnet_size: int = 13, nodes: int = 2, timeout_s: float = HTTP_OUTCALL_TIMEOUT_S) -> None:
+    def __init__(self, *, subnet_size: int = 13, nodes: int = 2, timeout_s: float = HTTP_OUTCALL_TIMEOUT_S,
+                 connect_timeout_s: float = HTTP_CONNECT_TIMEOUT_S, ca_file: str | os.PathLike[str] | None = None,
+                 ) -> None:
         if nodes < 1:
             raise ValueError("an outcall needs at least one node")
         self.subnet_size = subnet_size
         self.nodes = nodes
         self.timeout_s = timeout_s
+        self.connect_timeout_s = connect_timeout_s
+        self._tls = ssl.create_default_context()
+        if ca_file is not None:
+            self._tls.load_verify_locations(cafile=ca_file)
         self._request_ids = itertools.count()
         self._ids_lock = threading.Lock()
 
@@ -185,27 +211,28 @@ class OutcallService:
             raise _rejected_message(f"http_request request sent with {cycles} cycles, but {cost} cycles are required.")
         with self._ids_lock:
             request_id = next(self._request_ids)
-        return PreparedOutcall(request, cost, request_id, self.nodes if request.replicated else 1, self.timeout_s)
+        return PreparedOutcall(request, cost, request_id, self.nodes if request.replicated else 1,
+                               _Connection(self._tls, self.connect_timeout_s, self.timeout_s))
 
 
 class PreparedOutcall:
     """An outcall the IC accepted and charged: `cost` is taken, the rest of the attached cycles
     go back to the caller with the response."""
 
-    def __init__(self, request: OutcallRequest, cost: int, request_id: int, nodes: int, timeout_s: float) -> None:
+    def __init__(self, request: OutcallRequest, cost: int, request_id: int, nodes: int, connection: _Connection) -> None:
         self.request = request
         self.cost = cost
         self.transform_method = None if request.transform is None else request.transform[0]
         self.request_id = request_id
         self._nodes = nodes
-        self._timeout_s = timeout_s
+        self._connection = connection
 
     def run(self, transform: TransformFn) -> bytes:
         """Send the request from every node at once, transform each response and return the one
         they agree on (Candid `http_request_result`, or what the transform replied); raises the
         Reject they agree on, or the IC's no-consensus reject when they differ."""
         with ThreadPoolExecutor(self._nodes) as pool:
-            responses = list(pool.map(lambda _node: _fetch(self.request, self._timeout_s), range(self._nodes)))
+            responses = list(pool.map(lambda _node: _fetch(self.request, self._connection), range(self._nodes)))
         outcomes = [r if isinstance(r, Reject) else self._transformed(r, transform) for r in responses]
         return self._agreed(outcomes)
 
@@ -252,16 +279,25 @@ def _content(outcome: bytes | Reject) -> bytes:
 
 
 @dataclass(frozen=True)
+class _Connection:
+    """How a node connects: the certificates it trusts and its time limits."""
+
+    tls: ssl.SSLContext
+    connect_timeout_s: float
+    timeout_s: float
+
+
+@dataclass(frozen=True)
 class _Response:
     status: int
     headers: list[tuple[str, str]]  # names lowercased, as the adapter (hyper) reports them
     body: bytes
 
 
-def _fetch(request: OutcallRequest, timeout_s: float) -> _Response | Reject:
-    """Send `request` once and read the response within `timeout_s`, with the adapter's limits
-    and rejects: SYS_FATAL for what the request or response gets wrong, SYS_TRANSIENT for a
-    connection that fails."""
+def _fetch(request: OutcallRequest, how: _Connection) -> _Response | Reject:
+    """Send `request` once and read the response within `how.timeout_s`, with the adapter's
+    limits and rejects: SYS_FATAL for what the request or response gets wrong and for a request
+    that runs out of time, SYS_TRANSIENT for a connection that fails."""
     try:
         parts = urlsplit(request.url)
         host, port = parts.hostname, parts.port
@@ -271,18 +307,20 @@ def _fetch(request: OutcallRequest, timeout_s: float) -> _Response | Reject:
         return _fatal("Url need to specify https scheme" if host else "Failed to parse URL: empty host")
     if parts.scheme == "http" and not _is_loopback(host):
         return _fatal("Url need to specify https scheme")
-    deadline = time.monotonic() + timeout_s
+    deadline = time.monotonic() + how.timeout_s
     connection: http.client.HTTPConnection
     if parts.scheme == "https":
-        connection = http.client.HTTPSConnection(host, port, timeout=timeout_s, context=ssl.create_default_context())
+        connection = http.client.HTTPSConnection(host, port, timeout=how.timeout_s, context=how.tls)
     else:
-        connection = http.client.HTTPConnection(host, port, timeout=timeout_s)
+        connection = http.client.HTTPConnection(host, port, timeout=how.timeout_s)
     try:
         try:
+            connection.sock = _open(connection, how, deadline)
             response = _send(connection, request, parts.path or "/", parts.query, deadline)
         except (OSError, http.client.HTTPException) as exc:
-            if isinstance(exc, TimeoutError):
+            if isinstance(exc, TimeoutError):  # the adapter's request timeout (see the module's text)
                 return _fatal("Timeout expired")
+            # rpc_server.rs: CanisterHttpErrorKind::Connection, SYS_TRANSIENT in client.rs.
             return _transient(f"Connecting to {host:.50} failed: direct connect {_describe(exc)}")
         try:
             return _receive(connection, response, request.max_response_bytes, deadline)
@@ -294,11 +332,33 @@ def _fetch(request: OutcallRequest, timeout_s: float) -> _Response | Reject:
         connection.close()
 
 
+def _open(connection: http.client.HTTPConnection, how: _Connection, deadline: float) -> socket.socket:
+    """The connection's socket: TCP within the connect timeout, then (for `https://`) TLS with
+    the certificate checked against `how.tls` for the URL's host, within the request's time."""
+    limit = min(how.connect_timeout_s, _remaining(deadline))
+    try:
+        sock = socket.create_connection((connection.host, connection.port), timeout=limit)
+    except TimeoutError:
+        if limit < how.connect_timeout_s:
+            raise  # the request's own time ran out first
+        # The adapter's connect timeout is a connection error (SYS_TRANSIENT), not "Timeout
+        # expired": hyper's ConnectError("tcp connect error", TimedOut: Elapsed), as
+        # rs/https_outcalls/adapter/tests/server_test.rs test_connect_timeout expects.
+        raise ConnectionError("tcp connect error: deadline has elapsed") from None
+    if not isinstance(connection, http.client.HTTPSConnection):
+        return sock
+    try:
+        sock.settimeout(_remaining(deadline))
+        return how.tls.wrap_socket(sock, server_hostname=connection.host)
+    except BaseException:
+        sock.close()
+        raise
+
+
 def _send(connection: http.client.HTTPConnection, request: OutcallRequest, path: str, query: str,
           deadline: float) -> http.client.HTTPResponse:
-    """Connect, send the request with the canister's headers (plus `user-agent: ic/1.0` when it
-    set none) and read the response's status line and headers."""
-    connection.connect()
+    """Send the request with the canister's headers (plus `user-agent: ic/1.0` when it set
+    none) and read the response's status line and headers."""
     names = {name.lower() for name, _ in request.headers}
     connection.putrequest(request.method, f"{path}?{query}" if query else path,
                           skip_host="host" in names, skip_accept_encoding=True)
@@ -338,11 +398,16 @@ def _receive(connection: http.client.HTTPConnection, response: http.client.HTTPR
 def _set_timeout(connection: http.client.HTTPConnection, deadline: float) -> None:
     """Bound the next socket operation by what is left of the request's time: a server that
     trickles its answer still times out when the request's time is up."""
+    remaining = _remaining(deadline)
+    if connection.sock is not None:  # None once the response took the socket over (http.client)
+        connection.sock.settimeout(remaining)
+
+
+def _remaining(deadline: float) -> float:
     remaining = deadline - time.monotonic()
     if remaining <= 0:
         raise TimeoutError
-    if connection.sock is not None:
-        connection.sock.settimeout(remaining)
+    return remaining
 
 
 def _visible_ascii(value: str) -> bool:
