@@ -32,8 +32,12 @@ uint64_t call_liquid_cycles(void) {
 #define MAX_RESPONSE_BYTES (2ull * 1024 * 1024)         /* MAX_INTER_CANISTER_PAYLOAD_IN_BYTES */
 #define CALLBACK_EXECUTION_CYCLES (5000000ull + 40000000000ull) /* 5M + the update instruction limit */
 
+uint64_t call_fee(uint64_t request_bytes, uint64_t reply_bytes) {
+  return XNET_CALL_CYCLES + XNET_BYTE_CYCLES * (request_bytes + reply_bytes);
+}
+
 uint64_t call_charges(uint64_t request_bytes) {
-  return XNET_CALL_CYCLES + XNET_BYTE_CYCLES * (request_bytes + MAX_RESPONSE_BYTES) + CALLBACK_EXECUTION_CYCLES;
+  return call_fee(request_bytes, MAX_RESPONSE_BYTES) + CALLBACK_EXECUTION_CYCLES;
 }
 
 uint64_t call_cycles_refunded(void) {

@@ -33,6 +33,9 @@ uint64_t call_liquid_cycles(void);
  * (2 MiB at 1,000 a byte) and its callback's execution (5M + the 40B instruction limit), whose
  * unused part comes back with the response. */
 uint64_t call_charges(uint64_t request_bytes);
+/* What a call costs its caller in the end, whatever the callee: the fee of 260,000 + 1,000 per byte
+ * of the request and of its reply (or reject message), 13-node subnet. */
+uint64_t call_fee(uint64_t request_bytes, uint64_t reply_bytes);
 /* In a reply or reject callback: the cycles the callee gave back. */
 uint64_t call_cycles_refunded(void);
 /* In a reject callback: "<reject code name>: <message>" (e.g. "SYS_TRANSIENT: Timeout expired"). */

@@ -5,8 +5,8 @@
  * reads the request (conversation.h), makes the call and returns without replying; the call's
  * reply or reject callback answers the caller. Between them the call waits in `pending` (env is
  * its index). The whole answer is charged once, at its end: the call context's instructions, the
- * ingress message's fees (inference_overhead) and the cycles the call took (attached minus
- * refunded, or an inter-canister call's fees). A refusal before the call is charged at once. */
+ * ingress message's fees (inference_overhead) and the cycles the call took (its fee, call_fee, and
+ * for an outcall the cycles attached minus refunded). A refusal before the call is charged at once. */
 #include "call.h"
 #include "candid_writer.h"
 #include "conversation.h"
@@ -25,7 +25,7 @@ typedef struct {
   int in_use;
   answer_shape shape;
   principal_id caller;
-  uint64_t arg_size, cycles, request_bytes; /* cycles attached (outcall); request bytes (forwarded call) */
+  uint64_t arg_size, cycles, request_bytes; /* cycles attached (outcall); the call's size (call.h) */
   char model[ROUTE_MODEL_MAX + 1], via[VIA_BYTES];
 } pending_call;
 
@@ -71,10 +71,11 @@ static pending_call *pending_at(uint32_t env) {
   return &pending[env];
 }
 
-/* The cycles an outcall took: attached minus what came back. */
-static uint64_t outcall_taken(const pending_call *p) {
+/* The cycles an outcall took: its call's fee (the reply: `reply_bytes`), and attached minus what
+ * came back. */
+static uint64_t outcall_taken(const pending_call *p, uint64_t reply_bytes) {
   uint64_t refunded = call_cycles_refunded();
-  return refunded < p->cycles ? p->cycles - refunded : 0;
+  return call_fee(p->request_bytes, reply_bytes) + (refunded < p->cycles ? p->cycles - refunded : 0);
 }
 
 static void on_outcall_reply(uint32_t env) {
@@ -84,7 +85,7 @@ static void on_outcall_reply(uint32_t env) {
   rt_buf text = {0};
   const char *problem = outcall_result(&result);
   if (!problem) problem = openai_answer(&result, &text);
-  finish(p, outcall_taken(p), &text, problem);
+  finish(p, outcall_taken(p, ic0_msg_arg_data_size()), &text, problem);
 }
 
 static void on_outcall_reject(uint32_t env) {
@@ -93,11 +94,7 @@ static void on_outcall_reject(uint32_t env) {
   char reason[600], line[700];
   call_reject_text(reason, sizeof reason);
   rt_format(line, sizeof line, "the LLM service did not answer (%s)", reason);
-  finish(p, outcall_taken(p), 0, line);
-}
-
-static uint64_t forward_cost(const pending_call *p, uint64_t reply_bytes) {
-  return FORWARD_CALL_CYCLES + FORWARD_BYTE_CYCLES * (p->request_bytes + reply_bytes);
+  finish(p, outcall_taken(p, ic0_msg_reject_msg_size()), 0, line);
 }
 
 static void on_forward_reply(uint32_t env) {
@@ -111,7 +108,7 @@ static void on_forward_reply(uint32_t env) {
     rt_format(line, sizeof line, "the %s gave no answer: %s", p->via, problem);
     problem = line;
   }
-  finish(p, forward_cost(p, reply_bytes), &text, problem);
+  finish(p, call_fee(p->request_bytes, reply_bytes), &text, problem);
 }
 
 static void on_forward_reject(uint32_t env) {
@@ -120,7 +117,7 @@ static void on_forward_reject(uint32_t env) {
   char reason[600], line[VIA_BYTES + 640];
   call_reject_text(reason, sizeof reason);
   rt_format(line, sizeof line, "the %s did not answer (%s)", p->via, reason);
-  finish(p, forward_cost(p, ic0_msg_reject_msg_size()), 0, line);
+  finish(p, call_fee(p->request_bytes, ic0_msg_reject_msg_size()), 0, line);
 }
 
 /* A callback trapped: its changes are gone, the slot is freed here (the caller gets the IC's reject). */
@@ -165,15 +162,17 @@ static const char *start_answer(answer_shape shape, const principal_id *caller, 
   }
   int endpoint = route.kind == ROUTE_ENDPOINT;
   uint64_t request_bytes;
-  uint64_t needed = endpoint ? outcall_estimate(&c, &request_bytes) : FORWARD_CALL_CYCLES;
+  uint64_t attached = endpoint ? outcall_estimate(&c, &request_bytes) : 0; /* an outcall's price */
   if (!endpoint) request_bytes = forward_request_bytes(&c);
+  /* the budget counts what the answer will cost at least: the cycles attached and the call's fee */
+  uint64_t needed = attached + call_fee(request_bytes, 0);
   if (needed > limit) {
     inference_count_refusal();
     return budget_refusal(caller, ic0_time());
   }
   /* The cycles attached (an outcall's price) and what the call itself takes: with less, attaching
    * them would trap or call_perform would refuse the call. */
-  uint64_t spend = (endpoint ? needed : 0) + call_charges(request_bytes);
+  uint64_t spend = attached + call_charges(request_bytes);
   uint64_t liquid = call_liquid_cycles();
   if (spend > liquid) {
     rt_format(line, sizeof line,
@@ -181,7 +180,7 @@ static const char *start_answer(answer_shape shape, const principal_id *caller, 
               (unsigned long long)liquid, (unsigned long long)spend);
     return line;
   }
-  *p = (pending_call){.in_use = 1, .shape = shape, .caller = *caller, .arg_size = arg_size};
+  *p = (pending_call){.in_use = 1, .shape = shape, .caller = *caller, .arg_size = arg_size, .request_bytes = request_bytes};
   memcpy(p->model, route.model, sizeof p->model);
   route_via(p->via, sizeof p->via);
   uint32_t failed;

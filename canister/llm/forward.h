@@ -3,7 +3,7 @@
  *
  * DFINITY's LLM canister takes no cycles; what a call costs the caller is the IC's fee for an
  * inter-canister call and the bytes it carries (13-node subnet: 260,000 cycles + 1,000 per byte,
- * request and reply), counted as FORWARD_CALL_CYCLES + FORWARD_BYTE_CYCLES per byte. */
+ * request and reply), counted by call_fee (call.h). */
 #ifndef LLM_FORWARD_H
 #define LLM_FORWARD_H
 
@@ -13,8 +13,6 @@
 #include "call.h"
 #include "route.h" /* OUTCALL_BASE_CYCLES, FORWARD_CALL_CYCLES */
 #include "conversation.h"
-
-#define FORWARD_BYTE_CYCLES 1000ull
 
 /* The size of the call forward_start would make for c (its Candid argument and "v1_chat"). */
 uint64_t forward_request_bytes(const conversation *c);

@@ -106,9 +106,34 @@ def completion(content: str) -> bytes:
 
 # ---- the canisters ----
 
+class SizedOutcalls(OutcallService):
+    """The replica's outcall service, keeping the size of each `http_request` call's argument and of
+    the reply it gave (what the IC's call fee is counted on)."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.sizes: list[tuple[int, int]] = []
+
+    def prepare(self, arg: bytes, caller: Principal, cycles: int) -> Any:
+        prepared = super().prepare(arg, caller, cycles)
+        run = prepared.run
+
+        def sized_run(transform: Any) -> bytes:
+            reply = run(transform)
+            self.sizes.append((len(arg), len(reply)))
+            return reply
+        prepared.run = sized_run
+        return prepared
+
+
 @pytest.fixture(scope="module")
-def replica() -> Iterator[Replica]:
-    with Replica(outcalls=OutcallService(nodes=NODES, timeout_s=TIMEOUT_S)) as replica:
+def outcalls() -> SizedOutcalls:
+    return SizedOutcalls(nodes=NODES, timeout_s=TIMEOUT_S)
+
+
+@pytest.fixture(scope="module")
+def replica(outcalls) -> Iterator[Replica]:
+    with Replica(outcalls=outcalls) as replica:
         yield replica
 
 
@@ -164,7 +189,7 @@ def test_the_route_answers_through_the_stand_in_and_the_service(front, service, 
     assert answer["instructions"] > 0 and answer["cycles"] > answer["instructions"]
 
 
-def test_the_outcall_request_and_what_it_costs(front, llm, user):
+def test_the_outcall_request_and_what_it_costs(front, outcalls, llm, user):
     front.behave = lambda request: (200, completion("You said: " + json.loads(request["body"])["messages"][-1]["content"]))
     start = len(front.exchanges)
     before = llm.usage()
@@ -184,9 +209,12 @@ def test_the_outcall_request_and_what_it_costs(front, llm, user):
     request_bytes = (len(front.url) + sum(len(k) + len(v) for k, v in sent_headers.items()) + len(request["body"])
                      + len("transform_chat"))
     price = prices.http_outcall_cycles(request_bytes, 32_768)
-    assert answer["cycles"] == price + answer["instructions"]
+    # and the fee of the call to the management canister: its request and its reply
+    arg_bytes, reply_bytes = outcalls.sizes[-1]
+    fee = prices.call_transmission_cycles(len("http_request") + arg_bytes) + prices.response_transmission_cycles(reply_bytes)
+    assert answer["cycles"] == price + fee + answer["instructions"]
     after = llm.as_caller(user).usage()
-    assert after["caller_spent"] >= price and after["window_spent"] - before["window_spent"] >= price
+    assert after["caller_spent"] >= price + fee and after["window_spent"] - before["window_spent"] >= price + fee
     start = len(front.exchanges)
     assert llm.as_caller(user).v1_chat([("user", "again")]) == "You said: again"
     assert exchanges_since(front, start)[0][0]["headers"]["idempotency-key"] != request["headers"]["idempotency-key"]
