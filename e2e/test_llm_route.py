@@ -36,6 +36,9 @@ def test_one_conversation_on_device_onchain_via_the_llm_service_and_on_device_ag
     assert chat.page.text_content("#where-service") == f"LLM service (via canister) · {served.model}"
     for i, backend in enumerate(["device", "onchain-fast", SERVICE, "device"]):
         switch(chat, backend)
+        # the box says whom the message goes to
+        service_box = chat.page.get_attribute("#prompt", "placeholder") == f"Message {served.model}…"
+        assert service_box == (backend == SERVICE)
         got = ask(chat, f"Question number {i + 1}: where are you?")
         chat.shot(artifacts, f"40-llm-route-{i}-{backend}")
         assert got["origin"] == backend, got

@@ -365,7 +365,9 @@ export function renderControls() {
   const deviceLoading = ready && device.loading && prefs.backend === "device";
   els.send.disabled = state.stopped || els.prompt.value.trim() === "" || !takesMessagesFor(prefs.backend);
   els.send.title = ready && !deviceLoading ? "" : "The model is still loading: a message sent now is answered once it is ready";
-  els.prompt.placeholder = PLACEHOLDERS[deviceLoading ? "deviceLoading" : "ready"];
+  // the LLM service answers with its own model, not the page's GPT-2
+  const serviceModel = prefs.backend === "llm-service" && state.service ? state.service.model : null;
+  els.prompt.placeholder = serviceModel ? `Message ${serviceModel}…` : PLACEHOLDERS[deviceLoading ? "deviceLoading" : "ready"];
   els.newChat.disabled = busy || waiting;
   // Where answers come from is switched between answers, never during one.
   for (const input of els.where.querySelectorAll("input")) {
