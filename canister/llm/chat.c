@@ -189,7 +189,7 @@ static const char *start_answer(answer_shape shape, const principal_id *caller, 
     failed = outcall_start(&c, caller, callbacks, &p->cycles);
   } else {
     call_callbacks callbacks = {on_forward_reply, on_forward_reject, on_cleanup, env};
-    failed = forward_start(&c, callbacks, &p->request_bytes);
+    failed = forward_start(&c, callbacks);
   }
   if (!failed) return 0;
   p->in_use = 0;

@@ -19,10 +19,9 @@ uint64_t forward_request_bytes(const conversation *c) {
   return bytes;
 }
 
-uint32_t forward_start(const conversation *c, call_callbacks callbacks, uint64_t *bytes) {
+uint32_t forward_start(const conversation *c, call_callbacks callbacks) {
   rt_buf arg = {0};
   write_arg(&arg, c);
-  *bytes = arg.size;
   return call_perform(&route.canister, "v1_chat", arg.data, arg.size, 0, callbacks);
 }
 

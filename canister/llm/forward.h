@@ -11,13 +11,13 @@
 #include <stdint.h>
 
 #include "call.h"
-#include "route.h" /* OUTCALL_BASE_CYCLES, FORWARD_CALL_CYCLES */
+#include "route.h" /* OUTCALL_BASE_CYCLES */
 #include "conversation.h"
 
 /* The size of the call forward_start would make for c (its Candid argument and "v1_chat"). */
 uint64_t forward_request_bytes(const conversation *c);
-/* Call the route's canister (the route is llm_canister): call_perform's result; *bytes the request's size. */
-uint32_t forward_start(const conversation *c, call_callbacks callbacks, uint64_t *bytes);
+/* Call the route's canister (the route is llm_canister): call_perform's result. */
+uint32_t forward_start(const conversation *c, call_callbacks callbacks);
 /* In the reply callback: the answer's text appended to text (NULL), or why there is none; *bytes the reply's size. */
 const char *forward_result(rt_buf *text, uint64_t *bytes);
 

@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 #include "call.h"
-#include "route.h" /* OUTCALL_BASE_CYCLES, FORWARD_CALL_CYCLES */
+#include "route.h" /* OUTCALL_BASE_CYCLES */
 #include "conversation.h"
 #include "openai.h"
 

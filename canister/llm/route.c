@@ -1,6 +1,7 @@
 /* route.c: the route, read from set_route's argument, checked, and kept in stable memory (route.h). */
 #include "route.h"
 
+#include "call.h"
 #include "candid_reader.h"
 #include "rt.h"
 
@@ -207,4 +208,4 @@ const char *route_kind_name(void) {
   return route.kind == ROUTE_ENDPOINT ? "endpoint" : route.kind == ROUTE_LLM_CANISTER ? "llm_canister" : "none";
 }
 
-uint64_t answer_min_cost(void) { return route.kind == ROUTE_ENDPOINT ? OUTCALL_BASE_CYCLES : FORWARD_CALL_CYCLES; }
+uint64_t answer_min_cost(void) { return route.kind == ROUTE_ENDPOINT ? OUTCALL_BASE_CYCLES : call_fee(0, 0); }

@@ -25,7 +25,6 @@
 #define MAX_RESPONSE_BYTES_LIMIT 2000000ull /* the IC's response limit for an HTTPS outcall */
 #define ANSWER_MAX_TOKENS 1000u             /* the LLM canister's answer limit */
 #define OUTCALL_BASE_CYCLES 49140000ull     /* an outcall's base fee, 13-node subnet (outcall.h) */
-#define FORWARD_CALL_CYCLES 260000ull       /* an inter-canister call's fee, 13-node subnet (forward.h) */
 
 #define ROUTE_NOT_CONFIGURED "no LLM route is configured: a controller sets one with set_route"
 
